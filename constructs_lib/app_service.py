@@ -1,0 +1,443 @@
+"""AppService: a long-running HTTP service (Deployment + Service) and everything that usually comes with it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from constructs_lib.container import (
+    ContainerImage,
+    ContainerSpec,
+    HttpProbe,
+    PodSecurity,
+    Resources,
+    SecretKeyRef,
+    VolumeMount,
+    check_dns_label,
+    render_container,
+)
+from constructs_lib.errors import PropsError
+from constructs_lib.k8s_values import int_or_string
+from constructs_lib.labels import RecommendedLabels
+from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy
+from constructs_lib.web_ingress import WebIngress, WebIngressProps
+
+CONFIG_CHECKSUM_ANNOTATION = "checksum/config"
+_PORT_NAME = "http"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Autoscaling:
+    """HorizontalPodAutoscaler targets. With autoscaling, the Deployment has no fixed replica count.
+
+    Attributes:
+        min_replicas: floor of the replica count.
+        max_replicas: ceiling of the replica count (at least `min_replicas`).
+        cpu_utilization_percent: target average CPU use, relative to requests. Default 80. None: not a target.
+        memory_utilization_percent: target average memory use, relative to requests. Default 80. None: not a target.
+    """
+
+    min_replicas: int
+    max_replicas: int
+    cpu_utilization_percent: int | None = 80
+    memory_utilization_percent: int | None = 80
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metrics:
+    """Prometheus scraping of the service.
+
+    Attributes:
+        path: the metrics path. Default `/metrics`.
+        service_monitor: also render a Prometheus Operator ServiceMonitor. Default True.
+        interval: scrape interval of the ServiceMonitor. Default `30s`.
+        service_monitor_labels: extra labels the Prometheus' serviceMonitorSelector looks for. Default none.
+    """
+
+    path: str = "/metrics"
+    service_monitor: bool = True
+    interval: str = "30s"
+    service_monitor_labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppServiceProps:
+    """Props of `AppService`. Only `name`, `image`, `port`, `resources` and the two probes are required.
+
+    Attributes:
+        name: name of every object, e.g. `core-pipeline` (a DNS label).
+        image: image, tag and pull policy. The tag is the `app.kubernetes.io/version` label.
+        port: the container's HTTP port, named `http`.
+        resources: the main container's requests and limits.
+        liveness_probe: restarts a wedged container.
+        readiness_probe: keeps a container out of the Service until it answers.
+        startup_probe: holds the other probes off while the application starts. Default: none.
+        component: `app.kubernetes.io/component`, part of the selector. Default `server`.
+        part_of: `app.kubernetes.io/part-of`. Default: `name`.
+        instance: `app.kubernetes.io/instance`, part of the selector. Default: `name`.
+        service_port: the Service's port (named `http`, targeting `port`). Default 80.
+        replicas: fixed replica count. Default 1; must stay unset with `autoscaling`.
+        autoscaling: a HorizontalPodAutoscaler on CPU and memory. Default: none.
+        max_unavailable: a PodDisruptionBudget allowing this many pods down at once. Default: none.
+        command, args: override the image's entrypoint. Default: the image's.
+        env: literal environment variables on the pod spec (no credentials).
+        config: environment variables from a ConfigMap `<name>-config`; a change rolls the pods.
+        secret_env: variables from keys of existing Secrets.
+        env_from_secrets: existing Secrets whose every key becomes a variable.
+        writable_paths: emptyDir mounts, since the root filesystem is read-only. Default `/tmp`.
+        volumes: extra pod volumes. volume_mounts: their mounts into the main container.
+        init_containers: run to completion before the main container (hardened the same way).
+        sidecars: extra long-running containers in the pod (hardened the same way).
+        security: UID, GID and fsGroup. Default: UID/GID 65532.
+        metrics: Prometheus scrape annotations and a ServiceMonitor. Default: none.
+        ingress: an Ingress to the Service. Default: none.
+        network_access: a NetworkPolicy (default-deny ingress, plus what it allows). Default: none.
+        spread: prefer one pod per node and an even spread across zones. Default True.
+        pod_annotations: extra pod template annotations.
+        termination_grace_period_seconds: Default: Kubernetes' 30.
+    """
+
+    name: str
+    image: ContainerImage
+    port: int
+    resources: Resources
+    liveness_probe: HttpProbe
+    readiness_probe: HttpProbe
+    startup_probe: HttpProbe | None = None
+    component: str = "server"
+    part_of: str | None = None
+    instance: str | None = None
+    service_port: int = 80
+    replicas: int | None = None
+    autoscaling: Autoscaling | None = None
+    max_unavailable: int | None = None
+    command: Sequence[str] | None = None
+    args: Sequence[str] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    config: Mapping[str, str] = field(default_factory=dict)
+    secret_env: Sequence[SecretKeyRef] = ()
+    env_from_secrets: Sequence[str] = ()
+    writable_paths: Sequence[str] = ("/tmp",)
+    volumes: Sequence[k8s.Volume] = ()
+    volume_mounts: Sequence[VolumeMount] = ()
+    init_containers: Sequence[ContainerSpec] = ()
+    sidecars: Sequence[ContainerSpec] = ()
+    security: PodSecurity = field(default_factory=PodSecurity)
+    metrics: Metrics | None = None
+    ingress: WebIngressProps | None = None
+    network_access: NetworkAccess | None = None
+    spread: bool = True
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    termination_grace_period_seconds: int | None = None
+
+
+class AppService(Construct):
+    """A hardened HTTP service: ServiceAccount, optional ConfigMap, Deployment, Service, and on request an HPA, a
+    PodDisruptionBudget, a NetworkPolicy, an Ingress and a ServiceMonitor.
+
+    Pods are selected by the stable recommended labels only (name, instance, component), never by cdk8s'
+    construct-path label, so refactoring a stack never changes an immutable selector.
+    """
+
+    def __init__(self, scope: Construct, id: str, props: AppServiceProps) -> None:
+        super().__init__(scope, id)
+        _validate(props)
+        self.props = props
+        self.name = props.name
+        self.labels = RecommendedLabels(
+            name=props.name,
+            instance=props.instance,
+            component=props.component,
+            part_of=props.part_of,
+            version=props.image.tag,
+        )
+        #: Labels that select this service's pods (for Services, policies and other constructs).
+        self.selector_labels: dict[str, str] = self.labels.selector
+        #: The Service's name and port, for Ingresses and clients.
+        self.service_name = props.name
+        self.service_port = props.service_port
+        self.container_port = props.port
+        self.config_map_name = f"{props.name}-config" if props.config else None
+        self.service_account_name = props.name
+        labels = self.labels.all
+
+        k8s.KubeServiceAccount(
+            self,
+            "ServiceAccount",
+            metadata=k8s.ObjectMeta(name=self.service_account_name, labels=labels),
+            automount_service_account_token=False,
+        )
+        pod_annotations: dict[str, str] = {}
+        if props.config:
+            k8s.KubeConfigMap(
+                self,
+                "Config",
+                metadata=k8s.ObjectMeta(name=self.config_map_name, labels=labels),
+                data=dict(sorted(props.config.items())),
+            )
+            pod_annotations[CONFIG_CHECKSUM_ANNOTATION] = config_checksum(props.config)
+        if props.metrics:
+            pod_annotations.update(
+                {
+                    "prometheus.io/scrape": "true",
+                    "prometheus.io/path": props.metrics.path,
+                    "prometheus.io/port": str(props.port),
+                }
+            )
+        pod_annotations.update(props.pod_annotations)
+
+        self.deployment = k8s.KubeDeployment(
+            self,
+            "Resource",
+            metadata=k8s.ObjectMeta(name=props.name, labels=labels),
+            spec=k8s.DeploymentSpec(
+                replicas=None if props.autoscaling else (props.replicas if props.replicas is not None else 1),
+                selector=k8s.LabelSelector(match_labels=self.selector_labels),
+                strategy=k8s.DeploymentStrategy(
+                    type="RollingUpdate",
+                    # Never below the desired count during a rollout: zero-downtime deploys.
+                    rolling_update=k8s.RollingUpdateDeployment(
+                        max_surge=int_or_string("25%"), max_unavailable=int_or_string(0)
+                    ),
+                ),
+                template=k8s.PodTemplateSpec(
+                    metadata=k8s.ObjectMeta(labels=labels, annotations=pod_annotations or None),
+                    spec=self._pod_spec(props),
+                ),
+            ),
+        )
+        k8s.KubeService(
+            self,
+            "Service",
+            metadata=k8s.ObjectMeta(name=self.service_name, labels=labels),
+            spec=k8s.ServiceSpec(
+                type="ClusterIP",
+                selector=self.selector_labels,
+                ports=[
+                    k8s.ServicePort(
+                        name=_PORT_NAME, port=props.service_port, target_port=int_or_string(props.port), protocol="TCP"
+                    )
+                ],
+            ),
+        )
+        if props.autoscaling:
+            self._autoscaler(props.autoscaling, labels)
+        if props.max_unavailable is not None:
+            k8s.KubePodDisruptionBudget(
+                self,
+                "DisruptionBudget",
+                metadata=k8s.ObjectMeta(name=props.name, labels=labels),
+                spec=k8s.PodDisruptionBudgetSpec(
+                    max_unavailable=int_or_string(props.max_unavailable),
+                    selector=k8s.LabelSelector(match_labels=self.selector_labels),
+                ),
+            )
+        if props.network_access is not None:
+            PodNetworkPolicy(
+                self,
+                "NetworkPolicy",
+                name=props.name,
+                labels=labels,
+                pod_selector=self.selector_labels,
+                ports=[props.port],
+                access=props.network_access,
+            )
+        self.ingress: WebIngress | None = None
+        if props.ingress is not None:
+            self.ingress = WebIngress(
+                self,
+                "Ingress",
+                name=props.name,
+                namespace=_namespace_of(self),
+                labels=labels,
+                service_name=self.service_name,
+                service_port=_PORT_NAME,
+                props=props.ingress,
+            )
+        if props.metrics and props.metrics.service_monitor:
+            self._service_monitor(props.metrics, labels)
+
+    def _pod_spec(self, props: AppServiceProps) -> k8s.PodSpec:
+        writable = [(f"writable-{index}", path) for index, path in enumerate(sorted(props.writable_paths), start=1)]
+        main = ContainerSpec(
+            name=props.name,
+            image=props.image,
+            resources=props.resources,
+            command=props.command,
+            args=props.args,
+            ports={_PORT_NAME: props.port},
+            env=props.env,
+            secret_env=props.secret_env,
+            env_from_config_maps=(self.config_map_name,) if self.config_map_name else (),
+            env_from_secrets=props.env_from_secrets,
+            volume_mounts=(
+                *(VolumeMount(volume=volume, mount_path=path) for volume, path in writable),
+                *props.volume_mounts,
+            ),
+            liveness_probe=props.liveness_probe,
+            readiness_probe=props.readiness_probe,
+            startup_probe=props.startup_probe,
+        )
+        container = render_container(main)
+        volumes = [k8s.Volume(name=volume, empty_dir=k8s.EmptyDirVolumeSource()) for volume, _ in writable]
+        return k8s.PodSpec(
+            service_account_name=self.service_account_name,
+            automount_service_account_token=False,
+            security_context=props.security.render(),
+            init_containers=[render_container(spec) for spec in props.init_containers] or None,
+            containers=[container, *(render_container(spec) for spec in props.sidecars)],
+            volumes=[*volumes, *props.volumes] or None,
+            affinity=self._affinity() if props.spread else None,
+            topology_spread_constraints=[
+                k8s.TopologySpreadConstraint(
+                    max_skew=1,
+                    topology_key="topology.kubernetes.io/zone",
+                    when_unsatisfiable="ScheduleAnyway",
+                    label_selector=k8s.LabelSelector(match_labels=self.selector_labels),
+                )
+            ]
+            if props.spread
+            else None,
+            termination_grace_period_seconds=props.termination_grace_period_seconds,
+        )
+
+    def _affinity(self) -> k8s.Affinity:
+        return k8s.Affinity(
+            pod_anti_affinity=k8s.PodAntiAffinity(
+                preferred_during_scheduling_ignored_during_execution=[
+                    k8s.WeightedPodAffinityTerm(
+                        weight=100,
+                        pod_affinity_term=k8s.PodAffinityTerm(
+                            topology_key="kubernetes.io/hostname",
+                            label_selector=k8s.LabelSelector(match_labels=self.selector_labels),
+                        ),
+                    )
+                ]
+            )
+        )
+
+    def _autoscaler(self, autoscaling: Autoscaling, labels: Mapping[str, str]) -> None:
+        metrics = [
+            k8s.MetricSpecV2(
+                type="Resource",
+                resource=k8s.ResourceMetricSourceV2(
+                    name=resource, target=k8s.MetricTargetV2(type="Utilization", average_utilization=percent)
+                ),
+            )
+            for resource, percent in (
+                ("cpu", autoscaling.cpu_utilization_percent),
+                ("memory", autoscaling.memory_utilization_percent),
+            )
+            if percent is not None
+        ]
+        k8s.KubeHorizontalPodAutoscalerV2(
+            self,
+            "Autoscaler",
+            metadata=k8s.ObjectMeta(name=self.name, labels=dict(labels)),
+            spec=k8s.HorizontalPodAutoscalerSpecV2(
+                scale_target_ref=k8s.CrossVersionObjectReferenceV2(
+                    api_version="apps/v1", kind="Deployment", name=self.name
+                ),
+                min_replicas=autoscaling.min_replicas,
+                max_replicas=autoscaling.max_replicas,
+                metrics=metrics,
+            ),
+        )
+
+    def _service_monitor(self, metrics: Metrics, labels: Mapping[str, str]) -> None:
+        # Imported here so that stacks without Prometheus Operator objects never load the generated module.
+        from imports.com.coreos.monitoring import (
+            ServiceMonitor,
+            ServiceMonitorSpec,
+            ServiceMonitorSpecEndpoints,
+            ServiceMonitorSpecSelector,
+        )
+
+        ServiceMonitor(
+            self,
+            "ServiceMonitor",
+            metadata={"name": self.name, "labels": {**labels, **metrics.service_monitor_labels}},
+            spec=ServiceMonitorSpec(
+                selector=ServiceMonitorSpecSelector(match_labels=self.selector_labels),
+                endpoints=[ServiceMonitorSpecEndpoints(port=_PORT_NAME, path=metrics.path, interval=metrics.interval)],
+            ),
+        )
+
+
+def config_checksum(config: Mapping[str, str]) -> str:
+    """The pod template annotation value that changes whenever the ConfigMap's content does."""
+    return hashlib.sha256(json.dumps(dict(config), sort_keys=True).encode()).hexdigest()
+
+
+def _namespace_of(construct: Construct) -> str | None:
+    # Traefik middleware references carry the namespace; cdk8s stamps the chart's namespace at synth.
+    from cdk8s import Chart
+
+    namespace: str | None = Chart.of(construct).namespace
+    return namespace
+
+
+def _validate(props: AppServiceProps) -> None:
+    construct = "AppService"
+    check_dns_label(construct, "name", props.name)
+    check_dns_label(construct, "component", props.component)
+    if not 1 <= props.port <= 65535:
+        raise PropsError(construct, "port", props.port, "a port number 1..65535")
+    if not 1 <= props.service_port <= 65535:
+        raise PropsError(construct, "service_port", props.service_port, "a port number 1..65535")
+    if props.autoscaling is not None:
+        scaling = props.autoscaling
+        if props.replicas is not None:
+            raise PropsError(
+                construct, "replicas", props.replicas, "None when autoscaling is set (the HPA owns the replica count)"
+            )
+        if scaling.min_replicas < 1:
+            raise PropsError(construct, "autoscaling.min_replicas", scaling.min_replicas, "an integer >= 1")
+        if scaling.max_replicas < scaling.min_replicas:
+            raise PropsError(
+                construct,
+                "autoscaling.max_replicas",
+                scaling.max_replicas,
+                f"an integer >= autoscaling.min_replicas ({scaling.min_replicas})",
+            )
+        if scaling.cpu_utilization_percent is None and scaling.memory_utilization_percent is None:
+            raise PropsError(construct, "autoscaling", scaling, "at least one of CPU or memory utilization targets")
+        for name in ("cpu_utilization_percent", "memory_utilization_percent"):
+            value = getattr(scaling, name)
+            if value is not None and not 1 <= value <= 100:
+                raise PropsError(construct, f"autoscaling.{name}", value, "a percentage 1..100")
+    elif props.replicas is not None and props.replicas < 0:
+        raise PropsError(construct, "replicas", props.replicas, "an integer >= 0")
+    if props.max_unavailable is not None and props.max_unavailable < 1:
+        raise PropsError(
+            construct, "max_unavailable", props.max_unavailable, "an integer >= 1 (0 would block every node drain)"
+        )
+    for path in props.writable_paths:
+        if not path.startswith("/"):
+            raise PropsError(construct, "writable_paths", path, "absolute paths")
+    if props.metrics is not None and not props.metrics.path.startswith("/"):
+        raise PropsError(construct, "metrics.path", props.metrics.path, "a URL path starting with '/'")
+    # The main container is checked as a ContainerSpec: image, resources, env names, probes against its ports.
+    ContainerSpec(
+        name=props.name,
+        image=props.image,
+        resources=props.resources,
+        ports={_PORT_NAME: props.port},
+        env={**props.config, **props.env},
+        secret_env=props.secret_env,
+        liveness_probe=props.liveness_probe,
+        readiness_probe=props.readiness_probe,
+        startup_probe=props.startup_probe,
+    ).validate(construct, "")
+    for index, spec in enumerate(props.init_containers):
+        spec.validate(construct, f"init_containers[{index}]")
+    for index, spec in enumerate(props.sidecars):
+        spec.validate(construct, f"sidecars[{index}]")
+    names = [props.name, *(spec.name for spec in (*props.init_containers, *props.sidecars))]
+    if len(set(names)) != len(names):
+        raise PropsError(construct, "sidecars", names, "distinct container names")

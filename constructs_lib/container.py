@@ -1,0 +1,365 @@
+"""Container building blocks shared by every workload construct: image, resources, probes, env, hardening.
+
+Each construct renders its containers through `render_container`, so the hardened defaults (non-root, read-only
+root filesystem, no privilege escalation, all capabilities dropped, seccomp RuntimeDefault) live in one place.
+cdk8s-plus' own container defaults (1000m CPU request, `imagePullPolicy: Always`, a TCP startup probe) are never
+used: every field below comes from props.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cdk8s_plus_27 import k8s
+
+from constructs_lib.errors import PropsError
+from constructs_lib.k8s_values import int_or_string, quantity
+from constructs_lib.naming import looks_secret
+from constructs_lib.quantities import CPU_ALLOWED, MEMORY_ALLOWED, cpu_millis, memory_bytes
+
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+PULL_POLICIES: tuple[PullPolicy, ...] = ("Always", "IfNotPresent", "Never")
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def check_dns_label(construct: str, prop: str, value: str) -> None:
+    """Kubernetes object and container names: at most 63 lowercase letters, digits and '-'."""
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise PropsError(construct, prop, value, "a DNS label: 1-63 lowercase letters, digits and '-'")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerImage:
+    """A container image split into repository and tag, with its pull policy.
+
+    Attributes:
+        repository: the image without tag, e.g. `ghcr.io/acme/core-pipeline`.
+        tag: the image tag, e.g. `1.4.2`. Also becomes the `app.kubernetes.io/version` label.
+        pull_policy: `IfNotPresent` (default), `Always` or `Never`.
+    """
+
+    repository: str
+    tag: str
+    pull_policy: PullPolicy = "IfNotPresent"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+    def validate(self, construct: str, prop: str) -> None:
+        prefix = f"{prop}." if prop else ""
+        if not self.repository or ":" in self.repository.rsplit("/", 1)[-1] or "@" in self.repository:
+            raise PropsError(construct, prefix + "repository", self.repository, "an image name without tag or digest")
+        if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", self.tag):
+            raise PropsError(construct, prefix + "tag", self.tag, "an image tag: [A-Za-z0-9_.-], at most 128")
+        if self.pull_policy not in PULL_POLICIES:
+            raise PropsError(construct, prefix + "pull_policy", self.pull_policy, " | ".join(PULL_POLICIES))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resources:
+    """CPU and memory requests and limits of one container. Requests may not exceed limits.
+
+    Attributes:
+        cpu_request: e.g. `100m`.
+        memory_request: e.g. `128Mi`.
+        cpu_limit: e.g. `200m`.
+        memory_limit: e.g. `256Mi`.
+    """
+
+    cpu_request: str
+    memory_request: str
+    cpu_limit: str
+    memory_limit: str
+
+    def validate(self, construct: str, prop: str) -> None:
+        prefix = f"{prop}." if prop else ""
+        for name in ("cpu_request", "cpu_limit"):
+            try:
+                cpu_millis(getattr(self, name))
+            except ValueError:
+                raise PropsError(construct, prefix + f"{name}", getattr(self, name), CPU_ALLOWED) from None
+        for name in ("memory_request", "memory_limit"):
+            try:
+                memory_bytes(getattr(self, name))
+            except ValueError:
+                raise PropsError(construct, prefix + f"{name}", getattr(self, name), MEMORY_ALLOWED) from None
+        if cpu_millis(self.cpu_request) > cpu_millis(self.cpu_limit):
+            raise PropsError(
+                construct, prefix + "cpu_request", self.cpu_request, f"at most the CPU limit {self.cpu_limit}"
+            )
+        if memory_bytes(self.memory_request) > memory_bytes(self.memory_limit):
+            raise PropsError(
+                construct,
+                prefix + "memory_request",
+                self.memory_request,
+                f"at most the memory limit {self.memory_limit}",
+            )
+
+    def render(self) -> k8s.ResourceRequirements:
+        return k8s.ResourceRequirements(
+            requests={"cpu": quantity(self.cpu_request), "memory": quantity(self.memory_request)},
+            limits={"cpu": quantity(self.cpu_limit), "memory": quantity(self.memory_limit)},
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpProbe:
+    """An HTTP GET probe. Defaults are Kubernetes' own, written out so the rendered YAML says what applies.
+
+    Attributes:
+        path: the URL path, e.g. `/health`.
+        port: a container port name or number. Default: `http`.
+        initial_delay_seconds: default 0.
+        period_seconds: default 10.
+        timeout_seconds: default 1.
+        failure_threshold: default 3.
+        success_threshold: default 1 (Kubernetes requires 1 for liveness and startup probes).
+    """
+
+    path: str
+    port: int | str = "http"
+    initial_delay_seconds: int = 0
+    period_seconds: int = 10
+    timeout_seconds: int = 1
+    failure_threshold: int = 3
+    success_threshold: int = 1
+
+    def validate(self, construct: str, prop: str) -> None:
+        prefix = f"{prop}." if prop else ""
+        if not self.path.startswith("/"):
+            raise PropsError(construct, prefix + "path", self.path, "an absolute URL path starting with '/'")
+        for name, low in (
+            ("initial_delay_seconds", 0),
+            ("period_seconds", 1),
+            ("timeout_seconds", 1),
+            ("failure_threshold", 1),
+            ("success_threshold", 1),
+        ):
+            if getattr(self, name) < low:
+                raise PropsError(construct, prefix + f"{name}", getattr(self, name), f"an integer >= {low}")
+
+    def render(self) -> k8s.Probe:
+        return k8s.Probe(
+            http_get=k8s.HttpGetAction(path=self.path, port=int_or_string(self.port)),
+            initial_delay_seconds=self.initial_delay_seconds,
+            period_seconds=self.period_seconds,
+            timeout_seconds=self.timeout_seconds,
+            failure_threshold=self.failure_threshold,
+            success_threshold=self.success_threshold,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretKeyRef:
+    """An environment variable read from one key of an existing Secret (the value never enters this repo).
+
+    Attributes:
+        env_name: the variable's name, e.g. `POSTGRES_PASSWORD`.
+        secret_name: the Secret's name.
+        key: the key inside the Secret.
+    """
+
+    env_name: str
+    secret_name: str
+    key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class VolumeMount:
+    """A mount of a pod volume into a container.
+
+    Attributes:
+        volume: the pod volume's name.
+        mount_path: where it appears in the container.
+        read_only: default False.
+        sub_path: mount one entry of the volume. Default: the whole volume.
+    """
+
+    volume: str
+    mount_path: str
+    read_only: bool = False
+    sub_path: str | None = None
+
+    def render(self) -> k8s.VolumeMount:
+        return k8s.VolumeMount(
+            name=self.volume, mount_path=self.mount_path, read_only=self.read_only or None, sub_path=self.sub_path
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerSpec:
+    """One container of a pod, hardened by `render_container`.
+
+    Attributes:
+        name: the container's name (a DNS label).
+        image: image, tag and pull policy.
+        resources: requests and limits (required: every container is sized).
+        command: replaces the image's entrypoint. Default: the image's.
+        args: arguments. Default: the image's.
+        ports: named container ports, name -> number. Default: none.
+        env: literal environment variables. Names that look like credentials are refused: use `secret_env`.
+        secret_env: variables read from existing Secrets.
+        env_from_config_maps: ConfigMaps whose keys all become variables.
+        env_from_secrets: existing Secrets whose keys all become variables (after the ConfigMaps, so they win).
+        volume_mounts: mounts of pod volumes.
+        liveness_probe, readiness_probe, startup_probe: HTTP probes. Default: none.
+        termination_message_policy: default `File` (Kubernetes' own).
+    """
+
+    name: str
+    image: ContainerImage
+    resources: Resources
+    command: Sequence[str] | None = None
+    args: Sequence[str] | None = None
+    ports: Mapping[str, int] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    secret_env: Sequence[SecretKeyRef] = ()
+    env_from_config_maps: Sequence[str] = ()
+    env_from_secrets: Sequence[str] = ()
+    volume_mounts: Sequence[VolumeMount] = ()
+    liveness_probe: HttpProbe | None = None
+    readiness_probe: HttpProbe | None = None
+    startup_probe: HttpProbe | None = None
+    termination_message_policy: Literal["File", "FallbackToLogsOnError"] = "File"
+
+    def validate(self, construct: str, prop: str) -> None:
+        prefix = f"{prop}." if prop else ""
+        check_dns_label(construct, prefix + "name", self.name)
+        self.image.validate(construct, prefix + "image")
+        self.resources.validate(construct, prefix + "resources")
+        for port_name, number in self.ports.items():
+            if not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", port_name) or len(port_name) > 15:
+                raise PropsError(
+                    construct, prefix + "ports", port_name, "a port name: 1-15 lowercase letters/digits/'-'"
+                )
+            if not 1 <= number <= 65535:
+                raise PropsError(construct, prefix + f"ports.{port_name}", number, "a port number 1..65535")
+        names: set[str] = set()
+        for env_name, value in self.env.items():
+            if not _ENV_NAME.match(env_name):
+                raise PropsError(construct, prefix + "env", env_name, "a variable name matching [A-Za-z_][A-Za-z0-9_]*")
+            if looks_secret(env_name):
+                raise PropsError(
+                    construct,
+                    prefix + f"env.{env_name}",
+                    "<redacted>" if value else value,
+                    "no literal value for a credential: reference a Secret through secret_env",
+                )
+            names.add(env_name)
+        for ref in self.secret_env:
+            if not _ENV_NAME.match(ref.env_name):
+                raise PropsError(construct, prefix + "secret_env", ref.env_name, "a variable name")
+            if ref.env_name in names:
+                raise PropsError(construct, prefix + "secret_env", ref.env_name, "a name not also set in env")
+            names.add(ref.env_name)
+        for probe_name in ("liveness_probe", "readiness_probe", "startup_probe"):
+            probe = getattr(self, probe_name)
+            if probe is None:
+                continue
+            probe.validate(construct, prefix + f"{probe_name}")
+            if isinstance(probe.port, str) and probe.port not in self.ports:
+                raise PropsError(
+                    construct,
+                    prefix + f"{probe_name}.port",
+                    probe.port,
+                    f"one of the container's ports {sorted(self.ports)}",
+                )
+            if probe_name != "readiness_probe" and probe.success_threshold != 1:
+                raise PropsError(
+                    construct,
+                    prefix + f"{probe_name}.success_threshold",
+                    probe.success_threshold,
+                    "1 (Kubernetes rule)",
+                )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PodSecurity:
+    """The identity a pod runs as. Default: UID/GID 65532 (the distroless `nonroot` user), fsGroup the same.
+
+    Attributes:
+        run_as_user: default 65532.
+        run_as_group: default: same as `run_as_user`.
+        fs_group: group that owns mounted volumes. Default: same as `run_as_group`.
+    """
+
+    run_as_user: int = 65532
+    run_as_group: int | None = None
+    fs_group: int | None = None
+
+    def validate(self, construct: str, prop: str) -> None:
+        prefix = f"{prop}." if prop else ""
+        for name in ("run_as_user", "run_as_group", "fs_group"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise PropsError(construct, prefix + f"{name}", value, "a non-root id >= 1")
+
+    def render(self) -> k8s.PodSecurityContext:
+        group = self.run_as_group if self.run_as_group is not None else self.run_as_user
+        return k8s.PodSecurityContext(
+            run_as_non_root=True,
+            run_as_user=self.run_as_user,
+            run_as_group=group,
+            fs_group=self.fs_group if self.fs_group is not None else group,
+            seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+        )
+
+
+HARDENED_CONTAINER_SECURITY = k8s.SecurityContext(
+    run_as_non_root=True,
+    read_only_root_filesystem=True,
+    allow_privilege_escalation=False,
+    privileged=False,
+    capabilities=k8s.Capabilities(drop=["ALL"]),
+    seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+)
+
+
+def render_env(spec: ContainerSpec) -> list[k8s.EnvVar]:
+    literal = [k8s.EnvVar(name=name, value=value) for name, value in sorted(spec.env.items())]
+    from_secrets = [
+        k8s.EnvVar(
+            name=ref.env_name,
+            value_from=k8s.EnvVarSource(secret_key_ref=k8s.SecretKeySelector(name=ref.secret_name, key=ref.key)),
+        )
+        for ref in sorted(spec.secret_env, key=lambda ref: ref.env_name)
+    ]
+    return literal + from_secrets
+
+
+def render_container(spec: ContainerSpec, *, security: k8s.SecurityContext | None = None) -> k8s.Container:
+    """The Kubernetes container for `spec`, with the hardened security context unless `security` is given."""
+    env = render_env(spec)
+    return k8s.Container(
+        name=spec.name,
+        image=spec.image.reference,
+        image_pull_policy=spec.image.pull_policy,
+        command=list(spec.command) if spec.command is not None else None,
+        args=list(spec.args) if spec.args is not None else None,
+        ports=[
+            k8s.ContainerPort(name=name, container_port=number, protocol="TCP") for name, number in spec.ports.items()
+        ]
+        or None,
+        env=env or None,
+        env_from=[
+            *(
+                k8s.EnvFromSource(config_map_ref=k8s.ConfigMapEnvSource(name=name))
+                for name in spec.env_from_config_maps
+            ),
+            *(k8s.EnvFromSource(secret_ref=k8s.SecretEnvSource(name=name)) for name in spec.env_from_secrets),
+        ]
+        or None,
+        resources=spec.resources.render(),
+        volume_mounts=[mount.render() for mount in spec.volume_mounts] or None,
+        liveness_probe=spec.liveness_probe.render() if spec.liveness_probe else None,
+        readiness_probe=spec.readiness_probe.render() if spec.readiness_probe else None,
+        startup_probe=spec.startup_probe.render() if spec.startup_probe else None,
+        security_context=security or HARDENED_CONTAINER_SECURITY,
+        termination_message_policy=spec.termination_message_policy,
+    )

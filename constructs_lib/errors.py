@@ -1,0 +1,20 @@
+"""The one error type constructs raise for bad props."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PropsError(ValueError):
+    """A construct prop has a value the construct cannot render.
+
+    The message always names the construct, the prop, the bad value and what is allowed, so that the person
+    reading a failed synth knows which line of which stack or settings file to change.
+    """
+
+    def __init__(self, construct: str, prop: str, value: Any, allowed: str) -> None:
+        self.construct = construct
+        self.prop = prop
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{construct}: prop '{prop}' has value {value!r}; allowed: {allowed}")

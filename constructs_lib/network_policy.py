@@ -1,0 +1,131 @@
+"""PodNetworkPolicy: default-deny for a set of pods, plus exactly the traffic its props allow."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from constructs_lib.errors import PropsError
+from constructs_lib.k8s_values import int_or_string
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EgressRule:
+    """Outbound traffic allowed to some ports.
+
+    Attributes:
+        ports: destination ports.
+        cidrs: destination address ranges. Default: any destination (in-cluster services included).
+        protocol: default TCP.
+    """
+
+    ports: Sequence[int]
+    cidrs: Sequence[str] = ()
+    protocol: Literal["TCP", "UDP"] = "TCP"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkAccess:
+    """Who may reach the pods, and where the pods may go.
+
+    Attributes:
+        from_namespaces: namespaces whose pods may connect (e.g. the ingress controller's, the monitoring one).
+        from_pods: label selectors of pods in the same namespace that may connect.
+        from_same_namespace: any pod in the same namespace may connect. Default False.
+        egress: outbound rules. Default None: outbound traffic is not restricted. With rules, DNS (53) is added
+            and everything else is denied.
+    """
+
+    from_namespaces: Sequence[str] = ()
+    from_pods: Sequence[Mapping[str, str]] = ()
+    from_same_namespace: bool = False
+    egress: Sequence[EgressRule] | None = None
+
+
+class PodNetworkPolicy(Construct):
+    """One NetworkPolicy for the pods `pod_selector` selects, allowing `access` on `ports` and nothing else."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str,
+        labels: Mapping[str, str],
+        pod_selector: Mapping[str, str],
+        ports: Sequence[int],
+        access: NetworkAccess,
+    ) -> None:
+        super().__init__(scope, id)
+        _validate(access)
+        peers = [
+            *(
+                k8s.NetworkPolicyPeer(
+                    namespace_selector=k8s.LabelSelector(match_labels={NAMESPACE_NAME_LABEL: namespace})
+                )
+                for namespace in access.from_namespaces
+            ),
+            *(
+                k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=dict(pods)))
+                for pods in access.from_pods
+            ),
+        ]
+        if access.from_same_namespace:
+            peers.append(k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector()))
+        ingress_ports = [k8s.NetworkPolicyPort(port=int_or_string(port), protocol="TCP") for port in ports]
+        policy_types = ["Ingress"]
+        egress = None
+        if access.egress is not None:
+            policy_types.append("Egress")
+            dns = k8s.NetworkPolicyEgressRule(
+                ports=[
+                    k8s.NetworkPolicyPort(port=int_or_string(53), protocol="UDP"),
+                    k8s.NetworkPolicyPort(port=int_or_string(53), protocol="TCP"),
+                ]
+            )
+            egress = [
+                dns,
+                *(
+                    k8s.NetworkPolicyEgressRule(
+                        ports=[
+                            k8s.NetworkPolicyPort(port=int_or_string(port), protocol=rule.protocol)
+                            for port in sorted(set(rule.ports))
+                        ],
+                        to=[k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=cidr)) for cidr in rule.cidrs] or None,
+                    )
+                    for rule in access.egress
+                ),
+            ]
+        self.resource = k8s.KubeNetworkPolicy(
+            self,
+            "Resource",
+            metadata=k8s.ObjectMeta(name=name, labels=dict(labels)),
+            spec=k8s.NetworkPolicySpec(
+                pod_selector=k8s.LabelSelector(match_labels=dict(pod_selector)),
+                policy_types=policy_types,
+                ingress=[k8s.NetworkPolicyIngressRule(from_=peers, ports=ingress_ports)] if peers else None,
+                egress=egress,
+            ),
+        )
+
+
+def _validate(access: NetworkAccess) -> None:
+    construct = "PodNetworkPolicy"
+    for rule in access.egress or ():
+        if not rule.ports:
+            raise PropsError(construct, "egress.ports", list(rule.ports), "at least one port")
+        for port in rule.ports:
+            if not 1 <= port <= 65535:
+                raise PropsError(construct, "egress.ports", port, "port numbers 1..65535")
+        for cidr in rule.cidrs:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                raise PropsError(construct, "egress.cidrs", cidr, "a CIDR such as 10.0.0.0/8") from None

@@ -1,0 +1,105 @@
+"""SyncHookJob: a Job that Argo CD runs at a sync phase, such as a database migration before every sync."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from constructs_lib.container import ContainerSpec, PodSecurity, VolumeMount, render_container
+from constructs_lib.errors import PropsError
+from constructs_lib.labels import RecommendedLabels
+
+HookPhase = Literal["PreSync", "Sync", "PostSync", "SyncFail"]
+HookDeletePolicy = Literal["BeforeHookCreation", "HookSucceeded", "HookFailed"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncHookJobProps:
+    """Props of `SyncHookJob`.
+
+    Attributes:
+        name: the Job's name.
+        labels: the recommended labels of the application the hook belongs to (its component names the hook).
+        container: the hook's container. Its env must not rely on objects of the same sync: a PreSync hook runs
+            before them, so pass configuration inline and credentials as Secret references.
+        phase: the Argo CD hook phase. Default `PreSync`.
+        delete_policy: when Argo CD deletes the previous run. Default `BeforeHookCreation` (keep the last run's
+            logs until the next sync).
+        backoff_limit: retries before the sync fails. Default 1.
+        active_deadline_seconds: the longest a run may take. Default 600.
+        security: UID, GID and fsGroup. Default: UID/GID 65532.
+        writable_paths: emptyDir mounts for a read-only root filesystem. Default `/tmp`.
+        annotations: extra annotations on the Job.
+    """
+
+    name: str
+    labels: RecommendedLabels
+    container: ContainerSpec
+    phase: HookPhase = "PreSync"
+    delete_policy: HookDeletePolicy = "BeforeHookCreation"
+    backoff_limit: int = 1
+    active_deadline_seconds: int = 600
+    security: PodSecurity = field(default_factory=PodSecurity)
+    writable_paths: tuple[str, ...] = ("/tmp",)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+class SyncHookJob(Construct):
+    """A hardened Job carrying the Argo CD hook annotations (`argocd.argoproj.io/hook`, `hook-delete-policy`)."""
+
+    def __init__(self, scope: Construct, id: str, props: SyncHookJobProps) -> None:
+        super().__init__(scope, id)
+        construct = "SyncHookJob"
+        if props.phase not in ("PreSync", "Sync", "PostSync", "SyncFail"):
+            raise PropsError(construct, "phase", props.phase, "PreSync | Sync | PostSync | SyncFail")
+        if props.backoff_limit < 0:
+            raise PropsError(construct, "backoff_limit", props.backoff_limit, "an integer >= 0")
+        if props.active_deadline_seconds < 1:
+            raise PropsError(construct, "active_deadline_seconds", props.active_deadline_seconds, "an integer >= 1")
+        props.container.validate(construct, "container")
+        props.security.validate(construct, "security")
+        writable = [(f"writable-{index}", path) for index, path in enumerate(sorted(props.writable_paths), start=1)]
+        container = ContainerSpec(
+            **{
+                **props.container.__dict__,
+                "volume_mounts": (
+                    *(VolumeMount(volume=volume, mount_path=path) for volume, path in writable),
+                    *props.container.volume_mounts,
+                ),
+            }
+        )
+        labels = props.labels.all
+        self.resource = k8s.KubeJob(
+            self,
+            "Resource",
+            metadata=k8s.ObjectMeta(
+                name=props.name,
+                labels=labels,
+                annotations={
+                    "argocd.argoproj.io/hook": props.phase,
+                    "argocd.argoproj.io/hook-delete-policy": props.delete_policy,
+                    **props.annotations,
+                },
+            ),
+            spec=k8s.JobSpec(
+                backoff_limit=props.backoff_limit,
+                active_deadline_seconds=props.active_deadline_seconds,
+                template=k8s.PodTemplateSpec(
+                    metadata=k8s.ObjectMeta(labels=labels),
+                    spec=k8s.PodSpec(
+                        restart_policy="Never",
+                        automount_service_account_token=False,
+                        security_context=props.security.render(),
+                        containers=[render_container(container)],
+                        volumes=[
+                            k8s.Volume(name=volume, empty_dir=k8s.EmptyDirVolumeSource()) for volume, _ in writable
+                        ]
+                        or None,
+                    ),
+                ),
+            ),
+        )

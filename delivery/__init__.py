@@ -1,0 +1,1 @@
+"""Rendering machinery: settings loading, the stack registry, synthesis and the dist/ writer."""

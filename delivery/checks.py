@@ -1,0 +1,160 @@
+"""Checks over a whole environment's rendered objects, run by every synth before anything is written.
+
+These are the properties a single construct cannot see: that selectors meet the pods they are meant for, that
+references name objects that exist, that no Secret value is about to be committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from delivery.render import Manifest
+
+RECOMMENDED_LABELS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/managed-by",
+)
+CDK8S_PATH_LABEL = "cdk8s.io/metadata.addr"
+_POD_OWNERS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+
+
+class RenderCheckError(Exception):
+    """The rendered objects break a rule; the message lists every problem."""
+
+
+@dataclass(frozen=True)
+class PodTemplate:
+    namespace: str | None
+    owner: str
+    labels: Mapping[str, str]
+    spec: Mapping[str, Any]
+
+
+def pod_templates(manifests: list[Manifest]) -> list[PodTemplate]:
+    templates = []
+    for manifest in manifests:
+        kind = manifest.get("kind")
+        spec = manifest.get("spec", {})
+        if kind in _POD_OWNERS:
+            template = spec.get("template", {})
+        elif kind == "CronJob":
+            template = spec.get("jobTemplate", {}).get("spec", {}).get("template", {})
+        else:
+            continue
+        templates.append(
+            PodTemplate(
+                namespace=_namespace(manifest),
+                owner=f"{kind}/{manifest['metadata']['name']}",
+                labels=template.get("metadata", {}).get("labels", {}),
+                spec=template.get("spec", {}),
+            )
+        )
+    return templates
+
+
+def selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def check_environment(manifests: list[Manifest]) -> None:
+    """RenderCheckError listing every problem in one environment's objects."""
+    problems = list(find_problems(manifests))
+    if problems:
+        raise RenderCheckError("\n".join(problems))
+
+
+def find_problems(manifests: list[Manifest]) -> Iterator[str]:
+    templates = pod_templates(manifests)
+    by_kind_name = {(m.get("kind"), _namespace(m), m["metadata"]["name"]) for m in manifests}
+    services = [m for m in manifests if m.get("kind") == "Service"]
+    for manifest in manifests:
+        kind = manifest.get("kind")
+        name = manifest["metadata"]["name"]
+        where = f"{kind}/{name}"
+        namespace = _namespace(manifest)
+        spec = manifest.get("spec", {})
+        labels = manifest["metadata"].get("labels", {})
+        missing = [label for label in RECOMMENDED_LABELS if label not in labels]
+        if missing:
+            yield f"{where}: missing recommended labels {missing}"
+        for selector in _selectors(manifest):
+            if CDK8S_PATH_LABEL in selector:
+                yield f"{where}: selects by {CDK8S_PATH_LABEL}, which changes when the construct tree is refactored"
+        if kind == "Secret" and (manifest.get("data") or manifest.get("stringData")):
+            yield f"{where}: a Secret with values would be committed to git; reference an existing Secret instead"
+        if kind in ("Deployment", "StatefulSet", "DaemonSet"):
+            match_labels = spec.get("selector", {}).get("matchLabels", {})
+            template_labels = spec.get("template", {}).get("metadata", {}).get("labels", {})
+            if not match_labels or not selects(match_labels, template_labels):
+                yield f"{where}: selector {match_labels} does not match its own pod template labels"
+        selector = _pod_selector(manifest)
+        if selector is not None and not any(
+            t.namespace == namespace and selects(selector, t.labels) for t in templates
+        ):
+            yield f"{where}: selector {selector} matches no pod rendered in namespace {namespace}"
+        if kind == "HorizontalPodAutoscaler":
+            target = spec.get("scaleTargetRef", {})
+            if (target.get("kind"), namespace, target.get("name")) not in by_kind_name:
+                yield f"{where}: scales {target.get('kind')}/{target.get('name')}, which is not rendered"
+            for template in templates:
+                if template.owner == f"{target.get('kind')}/{target.get('name')}":
+                    owner = next(m for m in manifests if f"{m['kind']}/{m['metadata']['name']}" == template.owner)
+                    if owner.get("spec", {}).get("replicas") is not None:
+                        yield f"{where}: {template.owner} has fixed replicas while an HPA scales it"
+        if kind == "Ingress":
+            yield from _ingress_backend_problems(where, namespace, spec, services)
+
+
+def _ingress_backend_problems(
+    where: str, namespace: str | None, spec: Mapping[str, Any], services: list[Manifest]
+) -> Iterator[str]:
+    for rule in spec.get("rules", []):
+        for path in rule.get("http", {}).get("paths", []):
+            backend = path.get("backend", {}).get("service", {})
+            service = next(
+                (s for s in services if s["metadata"]["name"] == backend.get("name") and _namespace(s) == namespace),
+                None,
+            )
+            if service is None:
+                yield f"{where}: backend Service {backend.get('name')} is not rendered in namespace {namespace}"
+                continue
+            port = backend.get("port", {})
+            ports = service.get("spec", {}).get("ports", [])
+            if not any(p.get("name") == port.get("name") or p.get("port") == port.get("number") for p in ports):
+                yield f"{where}: backend port {port} is not a port of Service {backend.get('name')}"
+
+
+def _pod_selector(manifest: Manifest) -> dict[str, str] | None:
+    """The pod selector of objects that must select at least one rendered pod."""
+    kind = manifest.get("kind")
+    spec = manifest.get("spec", {})
+    if kind == "Service":
+        selector: dict[str, str] | None = spec.get("selector")
+        return selector
+    if kind == "NetworkPolicy":
+        return dict(spec.get("podSelector", {}).get("matchLabels", {}))
+    if kind == "PodDisruptionBudget":
+        return dict(spec.get("selector", {}).get("matchLabels", {}))
+    return None
+
+
+def _selectors(manifest: Manifest) -> Iterator[Mapping[str, str]]:
+    spec = manifest.get("spec", {})
+    for selector in (
+        spec.get("selector"),
+        spec.get("selector", {}).get("matchLabels") if isinstance(spec.get("selector"), dict) else None,
+        spec.get("podSelector", {}).get("matchLabels"),
+    ):
+        if isinstance(selector, dict):
+            yield selector
+
+
+def _namespace(manifest: Manifest) -> str | None:
+    namespace: str | None = manifest.get("metadata", {}).get("namespace")
+    return namespace

@@ -1,0 +1,108 @@
+"""Base model and reusable field types for the per-environment settings (no cdk8s import here: fast to load)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from constructs_lib.quantities import CPU_ALLOWED, MEMORY_ALLOWED, cpu_millis, memory_bytes
+
+
+class StrictModel(BaseModel):
+    """Unknown keys, wrong types and coercions ("3" for 3) are errors, and loaded settings are immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _cpu(value: str) -> str:
+    try:
+        cpu_millis(value)
+    except ValueError:
+        raise ValueError(f"must be {CPU_ALLOWED}") from None
+    return value
+
+
+def _memory(value: str) -> str:
+    try:
+        memory_bytes(value)
+    except ValueError:
+        raise ValueError(f"must be {MEMORY_ALLOWED}") from None
+    return value
+
+
+DnsLabel = Annotated[
+    str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63, description="A DNS label (a-z, 0-9, '-').")
+]
+HostName = Annotated[
+    str,
+    Field(
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$",
+        max_length=253,
+        description="A lowercase DNS host name.",
+    ),
+]
+Port = Annotated[int, Field(ge=1, le=65535)]
+CpuQuantity = Annotated[str, AfterValidator(_cpu), Field(examples=["250m", "1"])]
+MemoryQuantity = Annotated[str, AfterValidator(_memory), Field(examples=["256Mi", "1Gi"])]
+Duration = Annotated[str, Field(pattern=r"^[0-9]+(ms|s|m|h)$", description="A Prometheus duration such as 30s.")]
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+
+
+class ImageSettings(StrictModel):
+    """A container image: repository, tag and pull policy. CI bumps `tag` with yq."""
+
+    repository: str = Field(pattern=r"^[a-z0-9.\-_/:]+[a-z0-9]$", description="Image name without tag.")
+    tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", description="Image tag; the app version label.")
+    pull_policy: PullPolicy = Field("IfNotPresent", description="Kubernetes imagePullPolicy.")
+
+
+class ResourceAmounts(StrictModel):
+    """CPU and memory of one side (requests or limits)."""
+
+    cpu: CpuQuantity
+    memory: MemoryQuantity
+
+
+class ResourceSettings(StrictModel):
+    """Container requests and limits; requests may not exceed limits."""
+
+    requests: ResourceAmounts
+    limits: ResourceAmounts
+
+    @field_validator("limits")
+    @classmethod
+    def _limits_cover_requests(cls, limits: ResourceAmounts, info: ValidationInfo) -> ResourceAmounts:
+        requests = info.data.get("requests")
+        if requests is None:
+            return limits
+        if cpu_millis(limits.cpu) < cpu_millis(requests.cpu):
+            raise ValueError(f"cpu limit {limits.cpu} is below the cpu request {requests.cpu}")
+        if memory_bytes(limits.memory) < memory_bytes(requests.memory):
+            raise ValueError(f"memory limit {limits.memory} is below the memory request {requests.memory}")
+        return limits
+
+
+class AutoscalingSettings(StrictModel):
+    """HorizontalPodAutoscaler. When enabled, the Deployment has no fixed replica count."""
+
+    enabled: bool = Field(False, description="Render an HPA.")
+    min_replicas: int = Field(2, ge=1, le=100, description="HPA floor.")
+    max_replicas: int = Field(10, ge=1, le=500, description="HPA ceiling; at least min_replicas.")
+    target_cpu_utilization_percentage: int = Field(80, ge=1, le=100, description="Average CPU target.")
+    target_memory_utilization_percentage: int = Field(80, ge=1, le=100, description="Average memory target.")
+
+    @field_validator("max_replicas")
+    @classmethod
+    def _max_not_below_min(cls, max_replicas: int, info: ValidationInfo) -> int:
+        min_replicas = info.data.get("min_replicas")
+        if min_replicas is not None and max_replicas < min_replicas:
+            raise ValueError(f"must be >= min_replicas ({min_replicas})")
+        return max_replicas
+
+
+class SecretKey(StrictModel):
+    """A key of an existing Kubernetes Secret (the value itself is never in this repository)."""
+
+    secret: DnsLabel = Field(description="Name of the existing Secret.")
+    key: str = Field(pattern=r"^[-._a-zA-Z0-9]+$", description="Key inside the Secret.")

@@ -1,0 +1,134 @@
+"""dist/ layout and writing: dist/<env>/<stack>/<kind>-<name>.yaml, one object per file, swapped in atomically.
+
+A render first writes a complete copy of an environment's folder next to it, then swaps the two with renames,
+so a failed or interrupted synth never leaves an environment's folder half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from delivery.render import Manifest, RenderedEnvironment
+
+
+class OutputError(Exception):
+    """The rendered objects cannot be laid out as files (two objects would share one file)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style everywhere, literal blocks for multi-line strings (config files stay readable in a diff)."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def to_yaml(manifest: Manifest) -> str:
+    """One object as YAML: keys sorted, so the same object is always the same bytes."""
+    return yaml.dump(manifest, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096)
+
+
+def stack_yaml(manifests: Iterable[Manifest]) -> str:
+    """A stack as one multi-document YAML stream, in file-name order (what the snapshot tests pin)."""
+    files = manifest_files(list(manifests))
+    return "".join(f"---\n# {name}\n{files[name]}" for name in sorted(files))
+
+
+def manifest_file_name(manifest: Manifest) -> str:
+    kind = str(manifest.get("kind", "object")).lower()
+    name = str(manifest.get("metadata", {}).get("name", "unnamed"))
+    return f"{kind}-{name}.yaml"
+
+
+def manifest_files(manifests: list[Manifest]) -> dict[str, str]:
+    """File name -> YAML for one stack; OutputError if two objects would share a file."""
+    files: dict[str, str] = {}
+    for manifest in manifests:
+        name = manifest_file_name(manifest)
+        if name in files:
+            raise OutputError(
+                f"two objects render to the same file {name}: give each {manifest.get('kind')} a distinct name"
+            )
+        if not re.match(r"^[a-z0-9][-a-z0-9.]*\.yaml$", name):
+            raise OutputError(f"object name gives an unsafe file name {name!r}")
+        files[name] = to_yaml(manifest)
+    return files
+
+
+def write_environments(
+    dist: Path,
+    rendered: Mapping[str, RenderedEnvironment],
+    *,
+    replace_whole_environment: bool,
+    known_environments: Iterable[str] | None = None,
+    reserved: Iterable[str] = ("argocd",),
+) -> list[Path]:
+    """Write each environment into dist/<env>/ and return the folders written.
+
+    With `replace_whole_environment`, dist/<env>/ becomes exactly the rendered stacks (a stack or file that no
+    longer renders disappears). Without it (one stack re-rendered), the other stacks' folders are kept as they are.
+    With `known_environments`, folders of environments that no longer exist are removed (but not `reserved` ones).
+    Every file is prepared before anything in dist/ changes.
+    """
+    dist.mkdir(parents=True, exist_ok=True)
+    prepared = {
+        env: {stack: manifest_files(objs) for stack, objs in stacks.items()} for env, stacks in rendered.items()
+    }
+    written = []
+    for env, stacks in prepared.items():
+        target = dist / env
+        staging = Path(tempfile.mkdtemp(prefix=f".{env}-new-", dir=dist))
+        try:
+            if not replace_whole_environment and target.is_dir():
+                for kept in sorted(p for p in target.iterdir() if p.is_dir() and p.name not in stacks):
+                    shutil.copytree(kept, staging / kept.name)
+            for stack, files in stacks.items():
+                folder = staging / stack
+                folder.mkdir()
+                for file_name, text in files.items():
+                    (folder / file_name).write_text(text, encoding="utf-8")
+            _swap(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        written.append(target)
+    if known_environments is not None:
+        keep = {*known_environments, *reserved}
+        for folder in sorted(dist.iterdir()):
+            if folder.is_dir() and not folder.name.startswith(".") and folder.name not in keep:
+                shutil.rmtree(folder)
+    return written
+
+
+def _swap(staging: Path, target: Path) -> None:
+    staging.chmod(0o755)
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+    old.rmdir()
+    os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old)
+
+
+def read_tree(folder: Path) -> dict[str, Any]:
+    """Relative path -> text of every YAML file under `folder` (for comparisons and tests)."""
+    return {str(path.relative_to(folder)): path.read_text(encoding="utf-8") for path in sorted(folder.rglob("*.yaml"))}

@@ -1,0 +1,77 @@
+"""The settings reference (docs/settings.md), generated from the settings models so it cannot drift."""
+
+from __future__ import annotations
+
+import json
+import types
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from delivery.settings import EnvironmentSettings
+
+
+def settings_reference() -> str:
+    lines = [
+        "# Settings reference",
+        "",
+        "Generated from the settings models by `python main.py schema`; do not edit by hand.",
+        "Each environment file `environments/<env>.yaml` holds these keys. Unknown keys are errors.",
+        "",
+        "| Key | Type | Default | Description |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines.extend(_rows(EnvironmentSettings, ""))
+    return "\n".join(lines) + "\n"
+
+
+def _rows(model: type[BaseModel], prefix: str) -> list[str]:
+    rows = []
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        nested = _nested_model(field.annotation)
+        description = (field.description or (nested.__doc__ or "" if nested else "")).strip().replace("\n", " ")
+        rows.append(f"| `{path}` | {_type_name(field.annotation)} | {_default(field)} | {description} |")
+        if nested is not None:
+            rows.extend(_rows(nested, f"{path}."))
+    return rows
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _type_name(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(arg) for arg in get_args(annotation))
+    if origin is not None and getattr(origin, "__name__", "") == "Literal":
+        return " \\| ".join(f"`{arg}`" for arg in get_args(annotation))
+    if str(origin) == "typing.Literal":
+        return " \\| ".join(f"`{arg}`" for arg in get_args(annotation))
+    if origin in (list, dict):
+        return f"{origin.__name__}[{', '.join(_type_name(arg) for arg in get_args(annotation))}]"
+    if annotation is type(None):
+        return "null"
+    if isinstance(annotation, type):
+        return "object" if issubclass(annotation, BaseModel) else annotation.__name__
+    return str(annotation)
+
+
+def _default(field: FieldInfo) -> str:
+    if field.default is PydanticUndefined and field.default_factory is None:
+        return "**required**"
+    if field.default_factory is not None:
+        value = field.default_factory()  # type: ignore[call-arg]
+    else:
+        value = field.default
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+        if len(json.dumps(value)) > 60:
+            return "(see keys below)"
+    return f"`{json.dumps(value)}`"

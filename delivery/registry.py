@@ -1,0 +1,57 @@
+"""The stacks this project renders. Adding a system: a package under stacks/ and one entry here."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # importing constructs at run time would start the jsii runtime for `list` and `--help`
+    from constructs import Construct
+
+
+class ChartFactory(Protocol):
+    def __call__(self, scope: Construct, id: str, settings: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class StackDefinition:
+    """One system's stack.
+
+    Attributes:
+        name: the folder under dist/<env>/ and the name on the command line, e.g. `core-pipeline`.
+        settings_field: its section in the environment files, e.g. `core_pipeline`.
+        chart: `module:Class` of its cdk8s Chart, imported only when rendering (cdk8s is slow to import).
+        description: one line for `python main.py list`.
+    """
+
+    name: str
+    settings_field: str
+    chart: str
+    description: str
+
+    def chart_class(self) -> ChartFactory:
+        module, _, attribute = self.chart.partition(":")
+        factory: ChartFactory = getattr(importlib.import_module(module), attribute)
+        return factory
+
+
+STACKS: tuple[StackDefinition, ...] = (
+    StackDefinition(
+        name="core-pipeline",
+        settings_field="core_pipeline",
+        chart="stacks.core_pipeline.chart:CorePipelineChart",
+        description="NestJS core-pipeline API: Deployment, HPA, Ingress, ServiceMonitor, migration PreSync hook",
+    ),
+)
+
+
+def stack_names() -> list[str]:
+    return [stack.name for stack in STACKS]
+
+
+def get_stack(name: str) -> StackDefinition:
+    for stack in STACKS:
+        if stack.name == name:
+            return stack
+    raise KeyError(name)

@@ -1,0 +1,130 @@
+"""Per-environment settings: one YAML file per environment under environments/, validated on load.
+
+Errors name the path of the bad field (`prod.core_pipeline.autoscaling.max_replicas`), the value and what is
+allowed. Nothing here imports cdk8s, so bad settings fail in a fraction of a second, before any rendering.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from constructs_lib.naming import looks_secret
+from delivery.models import ImageSettings, StrictModel
+from stacks.core_pipeline.settings import CorePipelineSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS_DIR = ROOT / "environments"
+SCHEMA_PATH = ROOT / "schema" / "settings.schema.json"
+MUTABLE_TAGS = frozenset({"latest", "main", "master", "stable", "edge", "dev"})
+
+
+class EnvironmentSettings(StrictModel):
+    """Everything that differs between environments. One file per environment: environments/<name>.yaml."""
+
+    require_pinned_images: bool = Field(
+        True, description="Refuse mutable image tags (latest, main, ...) in this environment."
+    )
+    core_pipeline: CorePipelineSettings = Field(description="The core-pipeline service.")
+
+
+class SettingsError(Exception):
+    """Settings that cannot be rendered; the message lists every problem, one per line."""
+
+
+def available_environments() -> list[str]:
+    """The environments, one per YAML file in environments/, sorted by name."""
+    return sorted(path.stem for path in ENVIRONMENTS_DIR.glob("*.yaml"))
+
+
+def load_environment(name: str) -> EnvironmentSettings:
+    """Load and validate environments/<name>.yaml; SettingsError with every problem found."""
+    path = ENVIRONMENTS_DIR / f"{name}.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"{name}: no settings file {path.relative_to(ROOT)}") from None
+    except yaml.YAMLError as error:
+        raise SettingsError(f"{name}: {path.relative_to(ROOT)} is not valid YAML: {error}") from None
+    return parse_environment(name, data)
+
+
+def parse_environment(name: str, data: Any) -> EnvironmentSettings:
+    """Validate already-parsed settings data for environment `name`."""
+    if not isinstance(data, dict):
+        raise SettingsError(f"{name}: settings must be a mapping of keys, got {type(data).__name__}")
+    try:
+        settings = EnvironmentSettings.model_validate(data)
+    except ValidationError as error:
+        raise SettingsError("\n".join(format_errors(name, error))) from None
+    problems = list(_policy_problems(name, settings))
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return settings
+
+
+def format_errors(environment: str, error: ValidationError) -> list[str]:
+    """One line per problem: `<env>.<path>: <what is wrong> (got <value>)`, with allowed keys for unknown keys."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        location = [str(part) for part in problem["loc"]]
+        path = ".".join([environment, *location])
+        value = problem.get("input")
+        if location and looks_secret(location[-1]) and isinstance(value, str):
+            value = "<redacted>"
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            allowed = _allowed_keys(EnvironmentSettings, location[:-1])
+            message = f"unknown key; allowed keys: {', '.join(allowed)}"
+            lines.append(f"{path}: {message}")
+            continue
+        if problem["type"] == "missing":
+            lines.append(f"{path}: required key is missing")
+            continue
+        lines.append(f"{path}: {message} (got {value!r})")
+    return lines
+
+
+def _allowed_keys(model: type[BaseModel], location: list[str]) -> list[str]:
+    for part in location:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        nested = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if nested is None:
+            return []
+        model = nested
+    return sorted(model.model_fields)
+
+
+def _policy_problems(environment: str, settings: EnvironmentSettings) -> Iterator[str]:
+    """Rules across the whole file, in the same `<env>.<path>: problem (got value)` form."""
+    if settings.require_pinned_images:
+        for path, image in _images(settings, [environment]):
+            if image.tag in MUTABLE_TAGS:
+                yield (
+                    f"{'.'.join(path)}.tag: a pinned image tag is required (require_pinned_images is true); "
+                    f"mutable tags {sorted(MUTABLE_TAGS)} are not allowed (got {image.tag!r})"
+                )
+
+
+def _images(model: BaseModel, path: list[str]) -> Iterator[tuple[list[str], ImageSettings]]:
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, ImageSettings):
+            yield [*path, name], value
+        elif isinstance(value, BaseModel):
+            yield from _images(value, [*path, name])
+
+
+def settings_schema() -> str:
+    """The JSON Schema of an environment file (the counterpart of Helm's values.schema.json)."""
+    schema = EnvironmentSettings.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Environment settings (environments/<name>.yaml)"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"

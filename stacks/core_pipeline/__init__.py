@@ -1,0 +1,1 @@
+"""The core-pipeline NestJS service (seed: core-pipeline-helm.md)."""

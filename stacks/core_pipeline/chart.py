@@ -1,0 +1,219 @@
+"""The core-pipeline stack: the NestJS service, its migration hook, ingress, autoscaling and monitoring."""
+
+from __future__ import annotations
+
+from cdk8s import Chart
+from constructs import Construct
+
+from constructs_lib import (
+    AppService,
+    AppServiceProps,
+    Autoscaling,
+    ContainerImage,
+    ContainerSpec,
+    CorsPolicy,
+    EgressRule,
+    HttpProbe,
+    Metrics,
+    NetworkAccess,
+    PodSecurity,
+    ProxyTimeouts,
+    RateLimit,
+    Resources,
+    SecretKeyRef,
+    SyncHookJob,
+    SyncHookJobProps,
+    WebIngressProps,
+)
+from stacks.core_pipeline.settings import CorePipelineSettings
+
+NAME = "core-pipeline"
+# Fixed by the application (seed: "The NestJS application exposes port 3000"), not by an environment.
+CONTAINER_PORT = 3000
+SERVICE_PORT = 80
+DEFAULT_REPLICAS = 2
+# The image's user (seed: "Run as non-root user (UID 1000)"); fsGroup makes mounted volumes writable for it.
+APP_UID = 1000
+LIVENESS = HttpProbe(
+    path="/health", port="http", initial_delay_seconds=30, period_seconds=10, timeout_seconds=5, failure_threshold=3
+)
+READINESS = HttpProbe(
+    path="/ok", port="http", initial_delay_seconds=10, period_seconds=5, timeout_seconds=3, failure_threshold=3
+)
+
+
+class CorePipelineChart(Chart):
+    """Everything core-pipeline runs in one environment, in the namespace its settings name."""
+
+    def __init__(self, scope: Construct, id: str, settings: CorePipelineSettings) -> None:
+        super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
+        image = ContainerImage(
+            repository=settings.image.repository, tag=settings.image.tag, pull_policy=settings.image.pull_policy
+        )
+        resources = Resources(
+            cpu_request=settings.resources.requests.cpu,
+            memory_request=settings.resources.requests.memory,
+            cpu_limit=settings.resources.limits.cpu,
+            memory_limit=settings.resources.limits.memory,
+        )
+        security = PodSecurity(run_as_user=APP_UID, run_as_group=APP_UID, fs_group=APP_UID)
+        config = runtime_config(settings)
+        secret_env = credentials(settings)
+        autoscaling = settings.autoscaling
+        min_replicas = (
+            autoscaling.min_replicas
+            if autoscaling.enabled
+            else (settings.replicas if settings.replicas is not None else DEFAULT_REPLICAS)
+        )
+
+        self.service = AppService(
+            self,
+            "Api",
+            AppServiceProps(
+                name=NAME,
+                component="api",
+                part_of=NAME,
+                image=image,
+                port=CONTAINER_PORT,
+                service_port=SERVICE_PORT,
+                resources=resources,
+                liveness_probe=LIVENESS,
+                readiness_probe=READINESS,
+                replicas=None if autoscaling.enabled else min_replicas,
+                autoscaling=Autoscaling(
+                    min_replicas=autoscaling.min_replicas,
+                    max_replicas=autoscaling.max_replicas,
+                    cpu_utilization_percent=autoscaling.target_cpu_utilization_percentage,
+                    memory_utilization_percent=autoscaling.target_memory_utilization_percentage,
+                )
+                if autoscaling.enabled
+                else None,
+                # A budget on a single replica would block every node drain.
+                max_unavailable=settings.max_unavailable if min_replicas > 1 else None,
+                config=config,
+                secret_env=secret_env,
+                security=security,
+                metrics=Metrics(
+                    path="/metrics",
+                    service_monitor=settings.telemetry.service_monitor,
+                    interval=settings.telemetry.scrape_interval,
+                    service_monitor_labels=settings.telemetry.service_monitor_labels,
+                )
+                if settings.telemetry.metrics_enabled
+                else None,
+                ingress=ingress_props(settings) if settings.ingress.enabled else None,
+                network_access=network_access(settings) if settings.network_policy.enabled else None,
+            ),
+        )
+
+        if settings.migration.enabled:
+            SyncHookJob(
+                self,
+                "Migration",
+                SyncHookJobProps(
+                    name=f"{NAME}-migrate",
+                    labels=self.service.labels.for_component("migration"),
+                    # Inline env, not the ConfigMap: a PreSync hook runs before this sync creates or updates it.
+                    container=ContainerSpec(
+                        name="migrate",
+                        image=image,
+                        resources=resources,
+                        command=settings.migration.command,
+                        env=config,
+                        secret_env=[ref for ref in secret_env if ref.env_name.startswith("POSTGRES_")],
+                    ),
+                    phase="PreSync",
+                    delete_policy="BeforeHookCreation",
+                    backoff_limit=settings.migration.backoff_limit,
+                    active_deadline_seconds=settings.migration.active_deadline_seconds,
+                    security=security,
+                ),
+            )
+
+
+def runtime_config(settings: CorePipelineSettings) -> dict[str, str]:
+    """The non-sensitive environment of the seed's `env:` block, rendered into the ConfigMap."""
+    telemetry = settings.telemetry
+    config = {
+        "NODE_ENV": settings.node_env,
+        "PORT": str(CONTAINER_PORT),
+        "LOG_LEVEL": settings.log_level,
+        "METRICS_ENABLED": str(telemetry.metrics_enabled).lower(),
+        "TRACING_ENABLED": str(telemetry.tracing_enabled).lower(),
+        "OTEL_SERVICE_NAME": telemetry.otel_service_name,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": telemetry.otel_exporter_otlp_endpoint,
+        "KAFKA_BROKERS": ",".join(settings.kafka.brokers),
+        "KAFKA_CLIENT_ID": settings.kafka.client_id,
+        "KAFKA_GROUP_ID": settings.kafka.group_id,
+        "POSTGRES_HOST": settings.postgres.host,
+        "POSTGRES_PORT": str(settings.postgres.port),
+        "POSTGRES_DB": settings.postgres.database,
+        "REDIS_HOST": settings.redis.host,
+        "REDIS_PORT": str(settings.redis.port),
+    }
+    for flag, enabled in settings.feature_flags.items():
+        config[f"FEATURE_{flag.upper()}"] = str(enabled).lower()
+    return config
+
+
+def credentials(settings: CorePipelineSettings) -> list[SecretKeyRef]:
+    """POSTGRES_USER, POSTGRES_PASSWORD and REDIS_PASSWORD, referenced from existing Secrets only."""
+    return [
+        SecretKeyRef(
+            env_name="POSTGRES_USER", secret_name=settings.postgres.user.secret, key=settings.postgres.user.key
+        ),
+        SecretKeyRef(
+            env_name="POSTGRES_PASSWORD",
+            secret_name=settings.postgres.password.secret,
+            key=settings.postgres.password.key,
+        ),
+        SecretKeyRef(
+            env_name="REDIS_PASSWORD", secret_name=settings.redis.password.secret, key=settings.redis.password.key
+        ),
+    ]
+
+
+def ingress_props(settings: CorePipelineSettings) -> WebIngressProps:
+    ingress = settings.ingress
+    return WebIngressProps(
+        hosts=ingress.hosts,
+        class_name=ingress.class_name,
+        tls=ingress.tls,
+        cluster_issuer=ingress.cluster_issuer,
+        rate_limit=RateLimit(
+            requests_per_second=ingress.rate_limit.requests_per_second,
+            burst_multiplier=ingress.rate_limit.burst_multiplier,
+        )
+        if ingress.rate_limit
+        else None,
+        cors=CorsPolicy(**ingress.cors.model_dump()) if ingress.cors else None,
+        max_body_megabytes=ingress.max_body_megabytes,
+        timeouts=ProxyTimeouts(**ingress.timeouts.model_dump()) if ingress.timeouts else None,
+    )
+
+
+def network_access(settings: CorePipelineSettings) -> NetworkAccess:
+    """Ingress from the ingress controller and Prometheus; egress to exactly the ports of the services it uses."""
+    policy = settings.network_policy
+    egress = None
+    if policy.restrict_egress:
+        ports = sorted(
+            {
+                *(int(broker.rpartition(":")[2]) for broker in settings.kafka.brokers),
+                settings.postgres.port,
+                settings.redis.port,
+                _url_port(settings.telemetry.otel_exporter_otlp_endpoint),
+            }
+        )
+        egress = [EgressRule(ports=ports)]
+    return NetworkAccess(
+        from_namespaces=[*policy.ingress_namespaces, *policy.monitoring_namespaces],
+        egress=egress,
+    )
+
+
+def _url_port(url: str) -> int:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else 80)

@@ -1,0 +1,184 @@
+"""Typed settings of the core-pipeline stack. Defaults are the seed's base values.yaml; environment files hold
+only what differs, like values-<env>.yaml did."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from delivery.models import (
+    AutoscalingSettings,
+    DnsLabel,
+    Duration,
+    HostName,
+    ImageSettings,
+    Port,
+    ResourceSettings,
+    SecretKey,
+    StrictModel,
+)
+
+
+class KafkaSettings(StrictModel):
+    brokers: list[str] = Field(
+        min_length=1,
+        description="Bootstrap brokers as host:port; rendered comma-separated into KAFKA_BROKERS.",
+    )
+    client_id: str = Field("core-pipeline", description="KAFKA_CLIENT_ID.")
+    group_id: str = Field("core-pipeline-group", description="KAFKA_GROUP_ID.")
+
+    @field_validator("brokers")
+    @classmethod
+    def _host_and_port(cls, brokers: list[str]) -> list[str]:
+        for broker in brokers:
+            host, _, port = broker.rpartition(":")
+            if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError(f"broker {broker!r} must be host:port with a port 1..65535")
+        return brokers
+
+
+class PostgresSettings(StrictModel):
+    host: str = Field(min_length=1, description="POSTGRES_HOST.")
+    port: Port = Field(5432, description="POSTGRES_PORT.")
+    database: str = Field("core-pipeline", description="POSTGRES_DB.")
+    user: SecretKey = Field(
+        SecretKey(secret="core-pipeline-secrets", key="postgres-user"), description="POSTGRES_USER, from a Secret."
+    )
+    password: SecretKey = Field(
+        SecretKey(secret="core-pipeline-secrets", key="postgres-password"),
+        description="POSTGRES_PASSWORD, from a Secret.",
+    )
+
+
+class RedisSettings(StrictModel):
+    host: str = Field(min_length=1, description="REDIS_HOST.")
+    port: Port = Field(6379, description="REDIS_PORT.")
+    password: SecretKey = Field(
+        SecretKey(secret="core-pipeline-secrets", key="redis-password"), description="REDIS_PASSWORD, from a Secret."
+    )
+
+
+class TelemetrySettings(StrictModel):
+    metrics_enabled: bool = Field(True, description="METRICS_ENABLED; also the Prometheus scrape annotations.")
+    tracing_enabled: bool = Field(True, description="TRACING_ENABLED.")
+    otel_service_name: str = Field("core-pipeline", description="OTEL_SERVICE_NAME.")
+    otel_exporter_otlp_endpoint: str = Field(
+        "http://tempo:4318", pattern=r"^https?://[^\s]+$", description="OTEL_EXPORTER_OTLP_ENDPOINT (Tempo)."
+    )
+    service_monitor: bool = Field(True, description="Render a Prometheus Operator ServiceMonitor.")
+    scrape_interval: Duration = Field("30s", description="ServiceMonitor scrape interval.")
+    service_monitor_labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels your Prometheus' serviceMonitorSelector matches."
+    )
+
+
+class RateLimitSettings(StrictModel):
+    requests_per_second: int = Field(ge=1, le=100000, description="Per client IP.")
+    burst_multiplier: int = Field(5, ge=1, le=100, description="Burst as a multiple of the rate.")
+
+
+class CorsSettings(StrictModel):
+    allow_origins: list[str] = Field(min_length=1, description="Allowed origins, e.g. https://app.example.com.")
+    allow_methods: list[str] = Field(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    allow_headers: list[str] = Field(["Authorization", "Content-Type"])
+    allow_credentials: bool = False
+    max_age_seconds: int = Field(600, ge=0, le=86400)
+
+
+class TimeoutSettings(StrictModel):
+    connect_seconds: int = Field(5, ge=1, le=3600)
+    read_seconds: int = Field(60, ge=1, le=3600)
+    send_seconds: int = Field(60, ge=1, le=3600)
+
+
+class IngressSettings(StrictModel):
+    enabled: bool = Field(True, description="Render an Ingress.")
+    class_name: Literal["nginx", "traefik"] = Field("nginx", description="Ingress controller class.")
+    hosts: list[HostName] = Field(default_factory=list, description="Host names routed to the service.")
+    tls: bool = Field(False, description="TLS with a cert-manager certificate.")
+    cluster_issuer: DnsLabel = Field("letsencrypt-prod", description="cert-manager ClusterIssuer for TLS.")
+    rate_limit: RateLimitSettings | None = Field(None, description="Per-client rate limit (production).")
+    cors: CorsSettings | None = Field(None, description="CORS answered by the ingress controller.")
+    max_body_megabytes: int | None = Field(None, ge=1, le=10240, description="Largest request body.")
+    timeouts: TimeoutSettings | None = Field(None, description="Proxy timeouts (nginx only).")
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts_when_enabled(cls, hosts: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("enabled") and not hosts:
+            raise ValueError("at least one host is required when the ingress is enabled")
+        if len(set(hosts)) != len(hosts):
+            raise ValueError("host names must be distinct")
+        return hosts
+
+    @field_validator("timeouts")
+    @classmethod
+    def _timeouts_need_nginx(cls, timeouts: TimeoutSettings | None, info: ValidationInfo) -> TimeoutSettings | None:
+        if timeouts is not None and info.data.get("class_name") == "traefik":
+            raise ValueError("timeouts are set per Traefik entry point, not per Ingress; allowed with class nginx")
+        return timeouts
+
+
+class NetworkPolicySettings(StrictModel):
+    enabled: bool = Field(True, description="Render a NetworkPolicy (default deny, then what is listed).")
+    ingress_namespaces: list[DnsLabel] = Field(
+        ["ingress-nginx"], description="Namespaces whose pods may reach port 3000 (the ingress controller)."
+    )
+    monitoring_namespaces: list[DnsLabel] = Field(["monitoring"], description="Namespaces that scrape /metrics.")
+    restrict_egress: bool = Field(
+        True, description="Allow egress only to DNS, Kafka, PostgreSQL, Redis and the OTLP endpoint ports."
+    )
+
+
+class MigrationSettings(StrictModel):
+    enabled: bool = Field(True, description="Run the database migration as an Argo CD PreSync hook Job.")
+    command: list[str] = Field(["npm", "run", "migration:run"], min_length=1, description="Migration command.")
+    active_deadline_seconds: int = Field(600, ge=30, le=7200, description="Longest a migration may run.")
+    backoff_limit: int = Field(1, ge=0, le=10, description="Retries before the sync fails.")
+
+
+class CorePipelineSettings(StrictModel):
+    """The core-pipeline NestJS service: port 3000 behind Service port 80, Kafka, PostgreSQL and Redis clients."""
+
+    namespace: DnsLabel = Field("core-pipeline", description="Namespace of every object.")
+    image: ImageSettings = Field(description="Image repository, tag and pull policy.")
+    autoscaling: AutoscalingSettings = Field(default_factory=AutoscalingSettings)
+    replicas: int | None = Field(
+        None, ge=0, le=100, description="Fixed replica count (default 2). Leave unset when autoscaling is enabled."
+    )
+    resources: ResourceSettings = Field(description="Container requests and limits.")
+    node_env: Literal["development", "staging", "production", "test"] = Field("production", description="NODE_ENV.")
+    log_level: Literal["debug", "info", "warn", "error"] = Field("info", description="LOG_LEVEL.")
+    feature_flags: dict[str, bool] = Field(
+        default_factory=dict, description="Rendered into the ConfigMap as FEATURE_<NAME>=true|false."
+    )
+    kafka: KafkaSettings
+    postgres: PostgresSettings
+    redis: RedisSettings
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    ingress: IngressSettings = Field(default_factory=IngressSettings)
+    network_policy: NetworkPolicySettings = Field(default_factory=NetworkPolicySettings)
+    max_unavailable: int = Field(
+        1, ge=1, le=100, description="PodDisruptionBudget, rendered whenever more than one replica runs."
+    )
+    migration: MigrationSettings = Field(default_factory=MigrationSettings)
+
+    @field_validator("replicas")
+    @classmethod
+    def _no_fixed_replicas_with_hpa(cls, replicas: int | None, info: ValidationInfo) -> int | None:
+        autoscaling = info.data.get("autoscaling")
+        if replicas is not None and autoscaling is not None and autoscaling.enabled:
+            raise ValueError(
+                f"must be unset when autoscaling.enabled is true (the HPA's min_replicas, {autoscaling.min_replicas},"
+                " is the floor)"
+            )
+        return replicas
+
+    @field_validator("feature_flags")
+    @classmethod
+    def _flag_names(cls, flags: dict[str, bool]) -> dict[str, bool]:
+        for name in flags:
+            if not name.replace("_", "").isalnum() or not name[0].isalpha():
+                raise ValueError(f"flag name {name!r} must be letters, digits and '_' starting with a letter")
+        return flags
