@@ -16,11 +16,17 @@ export CDK8S_CHECK_UPGRADE := false
 
 .PHONY: setup synth test lint typecheck bench imports diff clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed $(VENV)/.bytecode node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# Synth renders under `python -O`; with PYTHONDONTWRITEBYTECODE set (as on our machines) nothing would cache the
+# optimised bytecode of the multi-megabyte jsii modules, so it is compiled once here, for both levels.
+$(VENV)/.bytecode: $(VENV)/.installed $(wildcard imports/*/*/__init__.py imports/*/*/*/__init__.py)
+	$(PY) -m compileall -q -j0 -o 0 -o 1 $(VENV)/lib imports > /dev/null
 	touch $@
 
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed
@@ -53,6 +59,7 @@ imports: setup
 	for crd in monitoring.coreos.com traefik.io; do \
 	  node_modules/.bin/cdk8s import $(CRDS)/$$crd.yaml --language python --output imports --no-check-upgrade || exit 1; \
 	done
+	$(PY) -m compileall -q -j0 -o 0 -o 1 imports > /dev/null
 
 clean:
 	rm -rf $(VENV) node_modules cdk8s.out .mypy_cache .ruff_cache .pytest_cache

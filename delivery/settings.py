@@ -7,6 +7,7 @@ allowed. Nothing here imports cdk8s, so bad settings fail in a fraction of a sec
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from delivery.models import ImageSettings, StrictModel
 from stacks.core_pipeline.settings import CorePipelineSettings
 
 ROOT = Path(__file__).resolve().parent.parent
-ENVIRONMENTS_DIR = ROOT / "environments"
+# ENVIRONMENTS_DIR points the app at another folder of environment files (tests, a separate config repo).
+ENVIRONMENTS_DIR = Path(os.environ.get("ENVIRONMENTS_DIR", ROOT / "environments")).resolve()
 SCHEMA_PATH = ROOT / "schema" / "settings.schema.json"
 MUTABLE_TAGS = frozenset({"latest", "main", "master", "stable", "edge", "dev"})
 
@@ -48,9 +50,9 @@ def load_environment(name: str) -> EnvironmentSettings:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SettingsError(f"{name}: no settings file {path.relative_to(ROOT)}") from None
+        raise SettingsError(f"{name}: no settings file {path}") from None
     except yaml.YAMLError as error:
-        raise SettingsError(f"{name}: {path.relative_to(ROOT)} is not valid YAML: {error}") from None
+        raise SettingsError(f"{name}: {path} is not valid YAML: {error}") from None
     return parse_environment(name, data)
 
 

@@ -1,0 +1,92 @@
+"""Synthesis benchmark: prints wall-clock figures for the README. Run with `make bench`.
+
+1. Full synth of this project (all environments), as `python main.py synth` runs it: a fresh process each time.
+2. Scale case: 64 fully featured AppServices per environment, 3 environments, rendered in parallel processes
+   and written to a temporary dist/, the same path main.py takes.
+
+Targets on a 2-core machine: (1) under 3 s, (2) under 4 s. Best and median of several runs are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from delivery.runtime import use_bundled_node  # noqa: E402
+
+use_bundled_node()
+
+from bench.scale_settings import BenchEnvironment, ScaleSettings  # noqa: E402
+from delivery.output import write_environments  # noqa: E402
+from delivery.registry import StackDefinition  # noqa: E402
+from delivery.render import render_environments  # noqa: E402
+
+SCALE_STACK = StackDefinition(
+    name="scale", settings_field="scale", chart="bench.scale_chart:ScaleChart", description="benchmark"
+)
+
+
+def full_project_synth(out: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "main.py"), "synth", "--out", str(out)], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def scale_case(out: Path, services: int, environments: int) -> tuple[float, int]:
+    """Seconds for a fresh process to import, render and write the scale case; objects written."""
+    code = (
+        f"import sys, time; t = time.perf_counter(); sys.path.insert(0, {str(ROOT)!r})\n"
+        "from bench.synth_bench import render_scale\n"
+        f"count = render_scale({str(out)!r}, {services}, {environments})\n"
+        "print(time.perf_counter() - t, count)\n"
+    )
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    return elapsed, int(result.stdout.split()[1])
+
+
+def render_scale(out: str, services: int, environments: int) -> int:
+    use_bundled_node()
+    names = ["dev", "staging", "prod", "qa", "perf"][:environments]
+    settings = {name: BenchEnvironment(scale=ScaleSettings(environment=name, services=services)) for name in names}
+    rendered = render_environments(dict(settings), [SCALE_STACK])
+    write_environments(Path(out), rendered, replace_whole_environment=True)
+    return sum(len(objs) for stacks in rendered.values() for objs in stacks.values())
+
+
+def report(label: str, runs: list[float], target: float) -> None:
+    best, median = min(runs), statistics.median(runs)
+    verdict = "ok" if median < target else "OVER TARGET"
+    print(f"{label:<46} best {best:5.2f}s  median {median:5.2f}s  target < {target:.0f}s  {verdict}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--services", type=int, default=64)
+    parser.add_argument("--environments", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        full = [full_project_synth(Path(scratch) / f"full-{i}") for i in range(args.runs)]
+        scale = [scale_case(Path(scratch) / f"scale-{i}", args.services, args.environments) for i in range(args.runs)]
+    print(f"machine: {sys.platform}, {__import__('os').cpu_count()} cores, Python {sys.version.split()[0]}")
+    report("full synth, all environments (main.py synth)", full, 3.0)
+    label = f"scale: {args.services} AppServices x {args.environments} envs ({scale[0][1]} objects)"
+    report(label, [seconds for seconds, _ in scale], 4.0)
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak memory of one child process: {peak_mib:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Shared fixtures: every environment rendered once per test session, the way `make synth` renders it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+from delivery.registry import STACKS
+from delivery.render import Manifest, RenderedEnvironment, render_environment
+from delivery.runtime import use_bundled_node
+from delivery.settings import available_environments, load_environment
+from tests.yaml_snapshot import YamlSnapshotExtension
+
+use_bundled_node()
+
+ENVIRONMENTS = available_environments()
+
+
+@pytest.fixture(scope="session")
+def rendered() -> dict[str, RenderedEnvironment]:
+    """environment -> stack -> objects, for every environment and stack.
+
+    Rendered in this process, without -O, so that jsii type-checks every struct the stacks build (`make synth`
+    renders in -O worker processes; tests/test_cli.py covers that path and compares the two through dist/).
+    """
+    return {env: render_environment(load_environment(env), STACKS) for env in ENVIRONMENTS}
+
+
+@pytest.fixture(scope="session")
+def all_manifests(rendered: dict[str, RenderedEnvironment]) -> list[tuple[str, Manifest]]:
+    """(environment, object) for every rendered object."""
+    return [(env, m) for env, stacks in rendered.items() for objs in stacks.values() for m in objs]
+
+
+@pytest.fixture
+def yaml_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    return snapshot.use_extension(YamlSnapshotExtension)
+
+
+def find(manifests: list[Manifest], kind: str, name: str | None = None) -> Manifest:
+    """The one object of `kind` (and `name`); fails the test if there is not exactly one."""
+    matches = [m for m in manifests if m["kind"] == kind and (name is None or m["metadata"]["name"] == name)]
+    assert len(matches) == 1, f"expected one {kind} {name or ''}, found {len(matches)}"
+    return matches[0]
+
+
+def containers(manifest: Manifest) -> list[dict[str, Any]]:
+    spec = manifest["spec"]
+    if manifest["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    pod = spec["template"]["spec"]
+    return [*pod.get("initContainers", []), *pod["containers"]]

@@ -1,0 +1,219 @@
+"""AppService: safe defaults, contextual defaults, and a clear error for every bad prop."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from constructs_lib import (
+    AppService,
+    AppServiceProps,
+    Autoscaling,
+    ContainerSpec,
+    EgressRule,
+    HttpProbe,
+    Metrics,
+    NetworkAccess,
+    PropsError,
+    Resources,
+    SecretKeyRef,
+    WebIngressProps,
+)
+from delivery.checks import find_problems
+from tests.construct_helpers import IMAGE, PROBE, RESOURCES, only, synth
+
+
+def minimal(**overrides: Any) -> AppServiceProps:
+    props = AppServiceProps(
+        name="web", image=IMAGE, port=8080, resources=RESOURCES, liveness_probe=PROBE, readiness_probe=PROBE
+    )
+    return dataclasses.replace(props, **overrides)
+
+
+def render(props: AppServiceProps) -> list[dict[str, Any]]:
+    return synth(lambda chart: AppService(chart, "Web", props))
+
+
+def test_required_props_alone_give_a_safe_working_service() -> None:
+    manifests = render(minimal())
+    assert sorted(m["kind"] for m in manifests) == ["Deployment", "Service", "ServiceAccount"]
+    deployment = only(manifests, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert deployment["spec"]["replicas"] == 1
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "fsGroup": 65532,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert pod["automountServiceAccountToken"] is False
+    assert only(manifests, "ServiceAccount")["automountServiceAccountToken"] is False
+    # Not cdk8s-plus' defaults: exactly what the props say.
+    assert container["resources"]["requests"] == {"cpu": "100m", "memory": "128Mi"}
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    assert "startupProbe" not in container
+    # A writable /tmp, since the root filesystem is read-only.
+    assert container["volumeMounts"] == [{"mountPath": "/tmp", "name": "writable-1"}]
+    assert pod["volumes"] == [{"emptyDir": {}, "name": "writable-1"}]
+    assert list(find_problems(manifests)) == []
+
+
+def test_selectors_use_only_stable_labels() -> None:
+    manifests = render(minimal(component="api", instance="web-blue"))
+    expected = {
+        "app.kubernetes.io/name": "web",
+        "app.kubernetes.io/instance": "web-blue",
+        "app.kubernetes.io/component": "api",
+    }
+    assert only(manifests, "Deployment")["spec"]["selector"] == {"matchLabels": expected}
+    assert only(manifests, "Service")["spec"]["selector"] == expected
+    labels = only(manifests, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/version"] == "1.2.3"
+    assert "cdk8s.io/metadata.addr" not in str(manifests)
+
+
+def test_selector_does_not_change_when_the_construct_moves() -> None:
+    from constructs import Construct
+
+    flat = render(minimal())
+    nested = synth(lambda chart: AppService(Construct(chart, "Deeper"), "Renamed", minimal()))
+    assert only(flat, "Deployment")["spec"]["selector"] == only(nested, "Deployment")["spec"]["selector"]
+
+
+def test_autoscaling_leaves_replicas_unset_and_targets_cpu_and_memory() -> None:
+    manifests = render(minimal(autoscaling=Autoscaling(min_replicas=2, max_replicas=5)))
+    assert "replicas" not in only(manifests, "Deployment")["spec"]
+    hpa = only(manifests, "HorizontalPodAutoscaler")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu", "memory"]
+
+
+def test_config_becomes_a_configmap_and_its_change_rolls_the_pods() -> None:
+    first = render(minimal(config={"MODE": "a"}))
+    second = render(minimal(config={"MODE": "b"}))
+    assert only(first, "ConfigMap")["data"] == {"MODE": "a"}
+    container = only(first, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["envFrom"] == [{"configMapRef": {"name": "web-config"}}]
+
+    def checksum(manifests: list[dict[str, Any]]) -> str:
+        annotations: dict[str, str] = only(manifests, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+        return annotations["checksum/config"]
+
+    assert checksum(first) != checksum(second)
+
+
+def test_secret_env_is_a_reference() -> None:
+    manifests = render(minimal(secret_env=[SecretKeyRef(env_name="DB_PASSWORD", secret_name="db", key="pw")]))
+    env = only(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}}]
+
+
+def test_env_from_secrets_follows_the_configmap() -> None:
+    manifests = render(minimal(config={"A": "1"}, env_from_secrets=["web-env"]))
+    container = only(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["envFrom"] == [{"configMapRef": {"name": "web-config"}}, {"secretRef": {"name": "web-env"}}]
+
+
+def test_optional_parts() -> None:
+    manifests = render(
+        minimal(
+            autoscaling=Autoscaling(min_replicas=2, max_replicas=4),
+            max_unavailable=1,
+            metrics=Metrics(),
+            ingress=WebIngressProps(hosts=["web.example.com"]),
+            network_access=NetworkAccess(from_namespaces=["ingress-nginx"], egress=[EgressRule(ports=[5432])]),
+            init_containers=[ContainerSpec(name="migrate", image=IMAGE, resources=RESOURCES, command=["migrate"])],
+            sidecars=[ContainerSpec(name="proxy", image=IMAGE, resources=RESOURCES, ports={"proxy": 9000})],
+        )
+    )
+    kinds = sorted(m["kind"] for m in manifests)
+    assert kinds == [
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "Ingress",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Service",
+        "ServiceAccount",
+        "ServiceMonitor",
+    ]
+    pod = only(manifests, "Deployment")["spec"]["template"]
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == "8080"
+    assert [c["name"] for c in pod["spec"]["initContainers"]] == ["migrate"]
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["web", "proxy"]
+    for container in [*pod["spec"]["initContainers"], *pod["spec"]["containers"]]:
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    spread = pod["spec"]["topologySpreadConstraints"][0]
+    assert spread["topologyKey"] == "topology.kubernetes.io/zone"
+    anti = pod["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+    assert anti["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert list(find_problems(manifests)) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "prop", "allowed"),
+    [
+        ({"name": "Web_1"}, "name", "a DNS label"),
+        ({"port": 70000}, "port", "1..65535"),
+        ({"replicas": 3, "autoscaling": Autoscaling(min_replicas=2, max_replicas=4)}, "replicas", "None when"),
+        ({"autoscaling": Autoscaling(min_replicas=5, max_replicas=4)}, "autoscaling.max_replicas", ">= autoscaling"),
+        ({"autoscaling": Autoscaling(min_replicas=0, max_replicas=4)}, "autoscaling.min_replicas", ">= 1"),
+        (
+            {"autoscaling": Autoscaling(min_replicas=1, max_replicas=4, cpu_utilization_percent=120)},
+            "autoscaling.cpu_utilization_percent",
+            "1..100",
+        ),
+        ({"max_unavailable": 0}, "max_unavailable", "block every node drain"),
+        ({"env": {"API_TOKEN": "abc"}}, "env.API_TOKEN", "reference a Secret"),
+        ({"config": {"DB_PASSWORD": "abc"}}, "env.DB_PASSWORD", "reference a Secret"),
+        ({"env": {"1BAD": "x"}}, "env", "a variable name"),
+        (
+            {"resources": Resources(cpu_request="2", memory_request="1Gi", cpu_limit="1", memory_limit="1Gi")},
+            "resources.cpu_request",
+            "at most the CPU limit 1",
+        ),
+        (
+            {"resources": Resources(cpu_request="1", memory_request="lots", cpu_limit="1", memory_limit="1Gi")},
+            "resources.memory_request",
+            "a memory quantity",
+        ),
+        ({"liveness_probe": HttpProbe(path="/h", port="metrics")}, "liveness_probe.port", "one of the container's"),
+        ({"liveness_probe": HttpProbe(path="h")}, "liveness_probe.path", "starting with '/'"),
+        ({"liveness_probe": HttpProbe(path="/h", success_threshold=2)}, "liveness_probe.success_threshold", "1"),
+        ({"image": dataclasses.replace(IMAGE, tag="a b")}, "image.tag", "an image tag"),
+        ({"image": dataclasses.replace(IMAGE, repository="x/y:1")}, "image.repository", "without tag"),
+        (
+            {"image": dataclasses.replace(IMAGE, pull_policy="Sometimes")},  # type: ignore[arg-type]
+            "image.pull_policy",
+            "IfNotPresent",
+        ),
+        ({"writable_paths": ["tmp"]}, "writable_paths", "absolute"),
+        (
+            {"sidecars": [ContainerSpec(name="web", image=IMAGE, resources=RESOURCES)]},
+            "sidecars",
+            "distinct container names",
+        ),
+    ],
+)
+def test_bad_props_name_the_prop_the_value_and_what_is_allowed(
+    overrides: dict[str, Any], prop: str, allowed: str
+) -> None:
+    with pytest.raises(PropsError) as caught:
+        render(minimal(**overrides))
+    assert caught.value.construct == "AppService"
+    assert caught.value.prop == prop
+    assert allowed in caught.value.allowed
+    assert f"prop '{prop}'" in str(caught.value)
+
+
+def test_credential_values_are_not_echoed_in_errors() -> None:
+    with pytest.raises(PropsError) as caught:
+        render(minimal(env={"API_TOKEN": "s3cr3t"}))
+    assert "s3cr3t" not in str(caught.value)

@@ -1,0 +1,155 @@
+"""The command line as a user runs it: a real process, real files, real exit codes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from delivery.output import read_tree
+from delivery.settings import ENVIRONMENTS_DIR, ROOT
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def fresh_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("render") / "dist"
+    result = run("synth", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_help_explains_the_commands() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("synth", "list", "validate", "schema"):
+        assert command in result.stdout
+
+
+def test_list_shows_environments_and_stacks() -> None:
+    result = run("list")
+    assert result.returncode == 0
+    for name in ("dev", "staging", "prod", "core-pipeline"):
+        assert name in result.stdout
+    assert "Node 20 is end-of-life" not in result.stdout + result.stderr
+
+
+def test_unknown_environment_exits_2_listing_valid_names() -> None:
+    result = run("synth", "--env", "qa")
+    assert result.returncode == 2
+    assert "invalid choice: 'qa'" in result.stderr
+    assert "'dev'" in result.stderr and "'prod'" in result.stderr and "'staging'" in result.stderr
+
+
+def test_unknown_stack_exits_2_listing_valid_names() -> None:
+    result = run("synth", "--stack", "nope")
+    assert result.returncode == 2
+    assert "'core-pipeline'" in result.stderr
+
+
+def test_committed_dist_is_current(fresh_render: Path) -> None:
+    assert read_tree(fresh_render) == read_tree(ROOT / "dist"), "dist/ is stale: run `make synth` and commit it"
+
+
+def test_two_renders_are_byte_identical(fresh_render: Path, tmp_path: Path) -> None:
+    again = tmp_path / "dist"
+    assert run("synth", "--out", str(again)).returncode == 0
+    assert read_tree(again) == read_tree(fresh_render)
+    assert read_tree(again), "the render produced files"
+
+
+def test_jsii_runs_on_a_supported_node(fresh_render: Path) -> None:
+    result = run("synth", "--env", "dev", "--out", str(fresh_render.parent / "node-check"))
+    assert result.returncode == 0
+    assert "end-of-life" not in result.stderr
+
+
+def _copy_environments(tmp_path: Path) -> Path:
+    folder = tmp_path / "environments"
+    shutil.copytree(ENVIRONMENTS_DIR, folder)
+    return folder
+
+
+def test_bad_settings_exit_1_and_leave_output_untouched(fresh_render: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    shutil.copytree(fresh_render, out)
+    before = read_tree(out)
+    environments = _copy_environments(tmp_path)
+    prod = environments / "prod.yaml"
+    prod.write_text(prod.read_text().replace("max_replicas: 20", "max_replicas: 1"))
+    result = run("synth", "--out", str(out), env={"ENVIRONMENTS_DIR": str(environments)})
+    assert result.returncode == 1
+    assert "prod.core_pipeline.autoscaling.max_replicas: must be >= min_replicas (3) (got 1)" in result.stderr
+    assert read_tree(out) == before
+
+
+def test_construct_error_exits_1_and_leaves_output_untouched(fresh_render: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    shutil.copytree(fresh_render, out)
+    before = read_tree(out)
+    environments = _copy_environments(tmp_path)
+    prod = environments / "prod.yaml"
+    prod.write_text(
+        prod.read_text().replace(
+            'allow_origins: ["https://app.example.com"]', 'allow_origins: ["*"]\n      allow_credentials: true'
+        )
+    )
+    result = run("synth", "--out", str(out), env={"ENVIRONMENTS_DIR": str(environments)})
+    assert result.returncode == 1
+    assert "WebIngress: prop 'cors.allow_origins' has value '*'" in result.stderr
+    assert "nothing was written" in result.stderr
+    assert read_tree(out) == before
+
+
+def test_one_environment_replaces_only_its_folder(fresh_render: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    shutil.copytree(fresh_render, out)
+    stale = out / "prod" / "core-pipeline" / "deployment-removed-service.yaml"
+    stale.write_text("kind: Deployment\n")
+    marker = out / "dev" / "core-pipeline" / "configmap-hand-edit.yaml"
+    marker.write_text("kind: ConfigMap\n")
+    result = run("synth", "--env", "prod", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert not stale.exists(), "objects that no longer render are removed"
+    assert marker.exists(), "other environments are not touched"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "no temporary folders left behind"
+
+
+def test_full_render_removes_environments_that_no_longer_exist(fresh_render: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    shutil.copytree(fresh_render, out)
+    (out / "qa" / "core-pipeline").mkdir(parents=True)
+    result = run("synth", "--out", str(out))
+    assert result.returncode == 0
+    assert not (out / "qa").exists()
+    assert read_tree(out) == read_tree(fresh_render)
+
+
+def test_cdk8s_cli_synth_renders_the_same_files(fresh_render: Path) -> None:
+    cli = ROOT / "node_modules" / ".bin" / "cdk8s"
+    assert cli.exists(), "the cdk8s CLI is installed by `make setup` (npm ci)"
+    bin_dir = str(Path(sys.executable).parent)
+    result = subprocess.run(
+        [str(cli), "synth", "--no-check-upgrade"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert read_tree(ROOT / "cdk8s.out") == read_tree(fresh_render)

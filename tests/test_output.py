@@ -1,0 +1,73 @@
+"""The dist/ writer: one file per object, stable bytes, atomic replacement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import delivery.output as output
+from delivery.output import OutputError, manifest_files, read_tree, to_yaml, write_environments
+
+
+def config_map(name: str, data: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data or {"a": "1"}}
+
+
+def test_one_file_per_object_named_by_kind_and_name() -> None:
+    files = manifest_files([config_map("one"), config_map("two")])
+    assert sorted(files) == ["configmap-one.yaml", "configmap-two.yaml"]
+
+
+def test_two_objects_in_one_file_is_an_error() -> None:
+    with pytest.raises(OutputError, match=r"configmap-one\.yaml"):
+        manifest_files([config_map("one"), config_map("one")])
+
+
+def test_yaml_is_stable_and_multiline_strings_are_blocks() -> None:
+    first = to_yaml({"kind": "ConfigMap", "data": {"b": "2", "a": "line1\nline2\n"}, "apiVersion": "v1"})
+    second = to_yaml({"apiVersion": "v1", "data": {"a": "line1\nline2\n", "b": "2"}, "kind": "ConfigMap"})
+    assert first == second
+    assert first.startswith("apiVersion: v1\n")
+    assert "a: |\n    line1\n    line2\n" in first
+
+
+def test_whole_environment_replacement_removes_stale_files(tmp_path: Path) -> None:
+    write_environments(
+        tmp_path, {"dev": {"app": [config_map("old"), config_map("kept")]}}, replace_whole_environment=True
+    )
+    write_environments(tmp_path, {"dev": {"app": [config_map("kept")]}}, replace_whole_environment=True)
+    assert sorted(read_tree(tmp_path)) == ["dev/app/configmap-kept.yaml"]
+
+
+def test_one_stack_keeps_the_other_stacks(tmp_path: Path) -> None:
+    write_environments(
+        tmp_path, {"dev": {"a": [config_map("x")], "b": [config_map("y")]}}, replace_whole_environment=True
+    )
+    write_environments(tmp_path, {"dev": {"a": [config_map("z")]}}, replace_whole_environment=False)
+    assert sorted(read_tree(tmp_path)) == ["dev/a/configmap-z.yaml", "dev/b/configmap-y.yaml"]
+
+
+def test_a_failure_while_writing_leaves_the_old_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_environments(tmp_path, {"dev": {"app": [config_map("old")]}}, replace_whole_environment=True)
+    before = read_tree(tmp_path)
+
+    def broken_swap(staging: Path, target: Path) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(output, "_swap", broken_swap)
+    with pytest.raises(OSError, match="disk full"):
+        write_environments(tmp_path, {"dev": {"app": [config_map("new")]}}, replace_whole_environment=True)
+    assert read_tree(tmp_path) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["dev"], "the staging folder is cleaned up"
+
+
+def test_unrenderable_objects_fail_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(OutputError):
+        write_environments(
+            tmp_path,
+            {"dev": {"app": [config_map("fine")]}, "prod": {"app": [config_map("dup"), config_map("dup")]}},
+            replace_whole_environment=True,
+        )
+    assert read_tree(tmp_path) == {}

@@ -1,0 +1,159 @@
+"""Guarantees over every environment's rendered output, whatever the stack: schema validity, labels, selectors,
+hardening, and no Secret values."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from delivery.checks import RECOMMENDED_LABELS, check_environment, pod_templates
+from delivery.render import Manifest, RenderedEnvironment
+from delivery.settings import ROOT
+from tests.conftest import containers
+
+CRD_DIR = ROOT.parent / "shared" / "crds"
+KUBERNETES_VERSION = "1.27.0"
+BUILT_IN_GROUPS = {"", "apps", "batch", "autoscaling", "policy", "networking.k8s.io", "rbac.authorization.k8s.io"}
+
+
+@cache
+def crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
+    """A strict validator for one custom resource kind, from its upstream CRD in ../shared/crds/<group>.yaml.
+
+    Strict like `kubectl --validate=strict`: an object schema that lists properties rejects unknown ones
+    (the API server would silently prune them), unless it says x-kubernetes-preserve-unknown-fields.
+    """
+    group, _, version = api_version.rpartition("/")
+    path = CRD_DIR / f"{group}.yaml"
+    assert path.exists(), f"no CRD file for group {group} in {CRD_DIR}"
+    for crd in yaml.load_all(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        if not crd or crd["spec"]["names"]["kind"] != kind:
+            continue
+        for served in crd["spec"]["versions"]:
+            if served["name"] == version and served.get("served", True):
+                schema = _strict(served["schema"]["openAPIV3Schema"])
+                return jsonschema.Draft4Validator(schema)
+    raise AssertionError(f"no served CRD version for {api_version} {kind}")
+
+
+def _strict(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    strict = {key: _strict(value) for key, value in schema.items()}
+    preserves_unknown = schema.get("x-kubernetes-preserve-unknown-fields")
+    if "properties" in schema and "additionalProperties" not in schema and not preserves_unknown:
+        strict["additionalProperties"] = False
+    if "properties" in strict:
+        strict["properties"] = {name: _strict(sub) for name, sub in schema["properties"].items()}
+    return strict
+
+
+def _group(manifest: Manifest) -> str:
+    api_version: str = manifest["apiVersion"]
+    return api_version.rpartition("/")[0]
+
+
+def test_built_in_objects_are_valid_kubernetes_1_27_strict(all_manifests: list[tuple[str, Manifest]]) -> None:
+    built_in = [(env, m) for env, m in all_manifests if _group(m) in BUILT_IN_GROUPS]
+    assert built_in
+    for env, manifest in built_in:
+        try:
+            kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{env} {manifest['kind']}/{manifest['metadata']['name']}: {error.message} at {error.path}")
+
+
+def test_custom_resources_are_valid_against_their_crd(all_manifests: list[tuple[str, Manifest]]) -> None:
+    custom = [(env, m) for env, m in all_manifests if _group(m) not in BUILT_IN_GROUPS]
+    assert custom, "expected at least the ServiceMonitors"
+    for env, manifest in custom:
+        errors = list(crd_validator(manifest["apiVersion"], manifest["kind"]).iter_errors(manifest))
+        where = f"{env} {manifest['kind']}/{manifest['metadata']['name']}"
+        assert not errors, f"{where}: " + "; ".join(f"{e.message} at {list(e.absolute_path)}" for e in errors)
+
+
+def test_strict_crd_validation_rejects_an_unknown_field() -> None:
+    monitor: dict[str, Any] = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "x"},
+        "spec": {"selector": {}, "endpoints": [{"port": "http", "pathh": "/metrics"}]},
+    }
+    validator = crd_validator("monitoring.coreos.com/v1", "ServiceMonitor")
+    assert validator.is_valid({**monitor, "spec": {**monitor["spec"], "endpoints": [{"port": "http", "path": "/m"}]}})
+    assert not validator.is_valid(monitor), "the misspelt 'pathh' must be rejected"
+
+
+def test_strict_kubernetes_validation_rejects_an_unknown_field() -> None:
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"portz": []}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(service, KUBERNETES_VERSION, strict=True)
+
+
+def test_every_object_has_the_recommended_labels(all_manifests: list[tuple[str, Manifest]]) -> None:
+    for env, manifest in all_manifests:
+        labels = manifest["metadata"].get("labels", {})
+        assert set(RECOMMENDED_LABELS) <= set(labels), f"{env} {manifest['kind']}/{manifest['metadata']['name']}"
+        assert labels["app.kubernetes.io/managed-by"] == "cdk8s"
+
+
+def test_no_selector_or_label_uses_the_construct_path(all_manifests: list[tuple[str, Manifest]]) -> None:
+    for _, manifest in all_manifests:
+        assert "cdk8s.io/metadata.addr" not in yaml.safe_dump(manifest)
+
+
+def test_environment_checks_pass(rendered: dict[str, RenderedEnvironment]) -> None:
+    for by_stack in rendered.values():
+        check_environment([m for objs in by_stack.values() for m in objs])
+
+
+def test_every_container_is_sized_hardened_and_pinned(all_manifests: list[tuple[str, Manifest]]) -> None:
+    workloads = [(env, m) for env, m in all_manifests if m["kind"] in ("Deployment", "StatefulSet", "Job", "CronJob")]
+    assert workloads
+    for env, manifest in workloads:
+        where = f"{env} {manifest['kind']}/{manifest['metadata']['name']}"
+        for container in containers(manifest):
+            resources = container["resources"]
+            assert {"cpu", "memory"} <= set(resources["requests"]), where
+            assert {"cpu", "memory"} <= set(resources["limits"]), where
+            security = container["securityContext"]
+            assert security["runAsNonRoot"] is True, where
+            assert security["readOnlyRootFilesystem"] is True, where
+            assert security["allowPrivilegeEscalation"] is False, where
+            assert security["capabilities"]["drop"] == ["ALL"], where
+            assert security["seccompProfile"]["type"] == "RuntimeDefault", where
+            assert container["imagePullPolicy"] in ("Always", "IfNotPresent"), where
+            # A cdk8s-plus default CPU request of 1000m would mean a value was left in by accident.
+            if manifest["kind"] == "Deployment":
+                assert "livenessProbe" in container and "readinessProbe" in container, where
+
+
+def test_pods_do_not_mount_service_account_tokens(all_manifests: list[tuple[str, Manifest]]) -> None:
+    for _, manifest in all_manifests:
+        for template in pod_templates([manifest]):
+            assert template.spec.get("automountServiceAccountToken") is False, template.owner
+
+
+def test_no_secret_values_in_output(all_manifests: list[tuple[str, Manifest]]) -> None:
+    for env, manifest in all_manifests:
+        assert manifest["kind"] != "Secret", f"{env}: Secrets must be referenced, not rendered"
+        for template in pod_templates([manifest]):
+            for container in [*template.spec.get("containers", []), *template.spec.get("initContainers", [])]:
+                for variable in container.get("env", []):
+                    if any(word in variable["name"] for word in ("PASSWORD", "TOKEN", "SECRET", "API_KEY")):
+                        assert "value" not in variable, f"{env} {template.owner}: {variable['name']} has a value"
+
+
+def test_committed_snapshots_and_dist_have_no_secret_material() -> None:
+    for path in [*Path(ROOT / "dist").rglob("*.yaml"), *Path(ROOT / "tests").rglob("*.yaml")]:
+        text = path.read_text(encoding="utf-8")
+        assert "kind: Secret\n" not in text, path
+        assert "BEGIN PRIVATE KEY" not in text, path
