@@ -20,6 +20,7 @@ from constructs_lib.container import (
     VolumeMount,
     check_dns_label,
     render_container,
+    writable_scratch,
 )
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string
@@ -262,7 +263,7 @@ class AppService(Construct):
             self._service_monitor(props.metrics, labels)
 
     def _pod_spec(self, props: AppServiceProps) -> k8s.PodSpec:
-        writable = [(f"writable-{index}", path) for index, path in enumerate(sorted(props.writable_paths), start=1)]
+        volumes, scratch_mounts = writable_scratch(props.writable_paths)
         main = ContainerSpec(
             name=props.name,
             image=props.image,
@@ -275,7 +276,7 @@ class AppService(Construct):
             env_from_config_maps=(self.config_map_name,) if self.config_map_name else (),
             env_from_secrets=props.env_from_secrets,
             volume_mounts=(
-                *(VolumeMount(volume=volume, mount_path=path) for volume, path in writable),
+                *scratch_mounts,
                 *props.volume_mounts,
             ),
             liveness_probe=props.liveness_probe,
@@ -283,7 +284,6 @@ class AppService(Construct):
             startup_probe=props.startup_probe,
         )
         container = render_container(main)
-        volumes = [k8s.Volume(name=volume, empty_dir=k8s.EmptyDirVolumeSource()) for volume, _ in writable]
         return k8s.PodSpec(
             service_account_name=self.service_account_name,
             automount_service_account_token=False,

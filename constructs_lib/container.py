@@ -311,6 +311,13 @@ class PodSecurity:
         )
 
 
+def writable_scratch(paths: Sequence[str]) -> tuple[list[k8s.Volume], list[VolumeMount]]:
+    """emptyDir volumes and their mounts for the paths a container must write to under a read-only root."""
+    named = [(f"writable-{index}", path) for index, path in enumerate(sorted(paths), start=1)]
+    volumes = [k8s.Volume(name=volume, empty_dir=k8s.EmptyDirVolumeSource()) for volume, _ in named]
+    return volumes, [VolumeMount(volume=volume, mount_path=path) for volume, path in named]
+
+
 HARDENED_CONTAINER_SECURITY = k8s.SecurityContext(
     run_as_non_root=True,
     read_only_root_filesystem=True,

@@ -9,7 +9,7 @@ from typing import Literal
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from constructs_lib.container import ContainerSpec, PodSecurity, VolumeMount, render_container
+from constructs_lib.container import ContainerSpec, PodSecurity, render_container, writable_scratch
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels
 
@@ -62,12 +62,12 @@ class SyncHookJob(Construct):
             raise PropsError(construct, "active_deadline_seconds", props.active_deadline_seconds, "an integer >= 1")
         props.container.validate(construct, "container")
         props.security.validate(construct, "security")
-        writable = [(f"writable-{index}", path) for index, path in enumerate(sorted(props.writable_paths), start=1)]
+        volumes, scratch_mounts = writable_scratch(props.writable_paths)
         container = ContainerSpec(
             **{
                 **props.container.__dict__,
                 "volume_mounts": (
-                    *(VolumeMount(volume=volume, mount_path=path) for volume, path in writable),
+                    *scratch_mounts,
                     *props.container.volume_mounts,
                 ),
             }
@@ -95,10 +95,7 @@ class SyncHookJob(Construct):
                         automount_service_account_token=False,
                         security_context=props.security.render(),
                         containers=[render_container(container)],
-                        volumes=[
-                            k8s.Volume(name=volume, empty_dir=k8s.EmptyDirVolumeSource()) for volume, _ in writable
-                        ]
-                        or None,
+                        volumes=volumes or None,
                     ),
                 ),
             ),
