@@ -234,7 +234,7 @@ class ContainerSpec:
         self.image.validate(construct, prefix + "image")
         self.resources.validate(construct, prefix + "resources")
         for port_name, number in self.ports.items():
-            if not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", port_name) or len(port_name) > 15:
+            if not _DNS_LABEL.match(port_name) or len(port_name) > 15:
                 raise PropsError(
                     construct, prefix + "ports", port_name, "a port name: 1-15 lowercase letters/digits/'-'"
                 )

@@ -71,7 +71,7 @@ def check_environment(manifests: list[Manifest]) -> None:
 
 def find_problems(manifests: list[Manifest]) -> Iterator[str]:
     templates = pod_templates(manifests)
-    by_kind_name = {(m.get("kind"), _namespace(m), m["metadata"]["name"]) for m in manifests}
+    by_reference = {(m.get("kind"), _namespace(m), m["metadata"]["name"]): m for m in manifests}
     services = [m for m in manifests if m.get("kind") == "Service"]
     for manifest in manifests:
         kind = manifest.get("kind")
@@ -100,13 +100,11 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
             yield f"{where}: selector {pod_selector} matches no pod rendered in namespace {namespace}"
         if kind == "HorizontalPodAutoscaler":
             target = spec.get("scaleTargetRef", {})
-            if (target.get("kind"), namespace, target.get("name")) not in by_kind_name:
+            scaled = by_reference.get((target.get("kind"), namespace, target.get("name")))
+            if scaled is None:
                 yield f"{where}: scales {target.get('kind')}/{target.get('name')}, which is not rendered"
-            for template in templates:
-                if template.owner == f"{target.get('kind')}/{target.get('name')}":
-                    owner = next(m for m in manifests if f"{m['kind']}/{m['metadata']['name']}" == template.owner)
-                    if owner.get("spec", {}).get("replicas") is not None:
-                        yield f"{where}: {template.owner} has fixed replicas while an HPA scales it"
+            elif scaled.get("spec", {}).get("replicas") is not None:
+                yield f"{where}: {target.get('kind')}/{target.get('name')} has fixed replicas while an HPA scales it"
         if kind == "Ingress":
             yield from _ingress_backend_problems(where, namespace, spec, services)
 

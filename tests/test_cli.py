@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,37 +79,38 @@ def test_jsii_runs_on_a_supported_node(fresh_render: Path) -> None:
     assert "end-of-life" not in result.stderr
 
 
-def _copy_environments(tmp_path: Path) -> Path:
-    folder = tmp_path / "environments"
-    shutil.copytree(ENVIRONMENTS_DIR, folder)
-    return folder
+def synth_with_prod_settings_edit(
+    fresh_render: Path, tmp_path: Path, old: str, new: str
+) -> tuple[subprocess.CompletedProcess[str], Path, dict[str, Any]]:
+    """Synth into a copy of a good render, with `old` replaced by `new` in a copy of prod.yaml.
+
+    Returns the finished process, the output folder and that folder's files before the run.
+    """
+    out = tmp_path / "dist"
+    shutil.copytree(fresh_render, out)
+    environments = tmp_path / "environments"
+    shutil.copytree(ENVIRONMENTS_DIR, environments)
+    prod = environments / "prod.yaml"
+    assert old in prod.read_text()
+    prod.write_text(prod.read_text().replace(old, new))
+    before = read_tree(out)
+    return run("synth", "--out", str(out), env={"ENVIRONMENTS_DIR": str(environments)}), out, before
 
 
 def test_bad_settings_exit_1_and_leave_output_untouched(fresh_render: Path, tmp_path: Path) -> None:
-    out = tmp_path / "dist"
-    shutil.copytree(fresh_render, out)
-    before = read_tree(out)
-    environments = _copy_environments(tmp_path)
-    prod = environments / "prod.yaml"
-    prod.write_text(prod.read_text().replace("max_replicas: 20", "max_replicas: 1"))
-    result = run("synth", "--out", str(out), env={"ENVIRONMENTS_DIR": str(environments)})
+    result, out, before = synth_with_prod_settings_edit(fresh_render, tmp_path, "max_replicas: 20", "max_replicas: 1")
     assert result.returncode == 1
     assert "prod.core_pipeline.autoscaling.max_replicas: must be >= min_replicas (3) (got 1)" in result.stderr
     assert read_tree(out) == before
 
 
 def test_construct_error_exits_1_and_leaves_output_untouched(fresh_render: Path, tmp_path: Path) -> None:
-    out = tmp_path / "dist"
-    shutil.copytree(fresh_render, out)
-    before = read_tree(out)
-    environments = _copy_environments(tmp_path)
-    prod = environments / "prod.yaml"
-    prod.write_text(
-        prod.read_text().replace(
-            'allow_origins: ["https://app.example.com"]', 'allow_origins: ["*"]\n      allow_credentials: true'
-        )
+    result, out, before = synth_with_prod_settings_edit(
+        fresh_render,
+        tmp_path,
+        'allow_origins: ["https://app.example.com"]',
+        'allow_origins: ["*"]\n      allow_credentials: true',
     )
-    result = run("synth", "--out", str(out), env={"ENVIRONMENTS_DIR": str(environments)})
     assert result.returncode == 1
     assert "WebIngress: prop 'cors.allow_origins' has value '*'" in result.stderr
     assert "nothing was written" in result.stderr
