@@ -14,8 +14,17 @@ _EXPORTS = {
     "AppServiceProps": "app_service",
     "Autoscaling": "app_service",
     "Metrics": "app_service",
+    "BatchJob": "batch_job",
+    "BatchJobProps": "batch_job",
+    "JobPod": "batch_job",
+    "BotEgress": "bot_stack",
+    "BotStack": "bot_stack",
+    "BotStackProps": "bot_stack",
+    "LeaderElection": "bot_stack",
+    "ConfigMapKeyRef": "container",
     "ContainerImage": "container",
     "ContainerSpec": "container",
+    "ExecProbe": "container",
     "HttpProbe": "container",
     "PodSecurity": "container",
     "Resources": "container",
@@ -25,9 +34,22 @@ _EXPORTS = {
     "RecommendedLabels": "labels",
     "EgressRule": "network_policy",
     "NetworkAccess": "network_policy",
+    "PeerSelector": "network_policy",
     "PodNetworkPolicy": "network_policy",
+    "Redis": "redis",
+    "RedisEndpoint": "redis",
+    "RedisProps": "redis",
+    "RetentionCron": "retention_cron",
+    "RetentionCronProps": "retention_cron",
     "SyncHookJob": "sync_hook_job",
     "SyncHookJobProps": "sync_hook_job",
+    "WatchedPod": "watcher_sidecar",
+    "WatcherNetworkPolicy": "watcher_sidecar",
+    "WatcherProbes": "watcher_sidecar",
+    "WatcherSidecar": "watcher_sidecar",
+    "WatcherSidecarProps": "watcher_sidecar",
+    "WatcherStats": "watcher_sidecar",
+    "WebhookSecret": "watcher_sidecar",
     "CorsPolicy": "web_ingress",
     "ProxyTimeouts": "web_ingress",
     "RateLimit": "web_ingress",
@@ -39,33 +61,59 @@ __all__ = [
     "AppService",
     "AppServiceProps",
     "Autoscaling",
+    "BatchJob",
+    "BatchJobProps",
+    "BotEgress",
+    "BotStack",
+    "BotStackProps",
+    "ConfigMapKeyRef",
     "ContainerImage",
     "ContainerSpec",
     "CorsPolicy",
     "EgressRule",
+    "ExecProbe",
     "HttpProbe",
+    "JobPod",
+    "LeaderElection",
     "Metrics",
     "NetworkAccess",
+    "PeerSelector",
     "PodNetworkPolicy",
     "PodSecurity",
     "PropsError",
     "ProxyTimeouts",
     "RateLimit",
     "RecommendedLabels",
+    "Redis",
+    "RedisEndpoint",
+    "RedisProps",
     "Resources",
+    "RetentionCron",
+    "RetentionCronProps",
     "SecretKeyRef",
     "SyncHookJob",
     "SyncHookJobProps",
     "VolumeMount",
+    "WatchedPod",
+    "WatcherNetworkPolicy",
+    "WatcherProbes",
+    "WatcherSidecar",
+    "WatcherSidecarProps",
+    "WatcherStats",
     "WebIngress",
     "WebIngressProps",
+    "WebhookSecret",
 ]
 
 if TYPE_CHECKING:
     from constructs_lib.app_service import AppService, AppServiceProps, Autoscaling, Metrics
+    from constructs_lib.batch_job import BatchJob, BatchJobProps, JobPod
+    from constructs_lib.bot_stack import BotEgress, BotStack, BotStackProps, LeaderElection
     from constructs_lib.container import (
+        ConfigMapKeyRef,
         ContainerImage,
         ContainerSpec,
+        ExecProbe,
         HttpProbe,
         PodSecurity,
         Resources,
@@ -74,8 +122,19 @@ if TYPE_CHECKING:
     )
     from constructs_lib.errors import PropsError
     from constructs_lib.labels import RecommendedLabels
-    from constructs_lib.network_policy import EgressRule, NetworkAccess, PodNetworkPolicy
+    from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector, PodNetworkPolicy
+    from constructs_lib.redis import Redis, RedisEndpoint, RedisProps
+    from constructs_lib.retention_cron import RetentionCron, RetentionCronProps
     from constructs_lib.sync_hook_job import SyncHookJob, SyncHookJobProps
+    from constructs_lib.watcher_sidecar import (
+        WatchedPod,
+        WatcherNetworkPolicy,
+        WatcherProbes,
+        WatcherSidecar,
+        WatcherSidecarProps,
+        WatcherStats,
+        WebhookSecret,
+    )
     from constructs_lib.web_ingress import CorsPolicy, ProxyTimeouts, RateLimit, WebIngress, WebIngressProps
 
 

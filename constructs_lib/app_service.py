@@ -82,6 +82,8 @@ class AppServiceProps:
         part_of: `app.kubernetes.io/part-of`. Default: `name`.
         instance: `app.kubernetes.io/instance`, part of the selector. Default: `name`.
         service_port: the Service's port (named `http`, targeting `port`). Default 80.
+        expose: render the Service. Default True; False for workloads nothing connects to (a bot whose port only
+            serves its probes).
         replicas: fixed replica count. Default 1; must stay unset with `autoscaling`.
         autoscaling: a HorizontalPodAutoscaler on CPU and memory. Default: none.
         max_unavailable: a PodDisruptionBudget allowing this many pods down at once. Default: none.
@@ -89,12 +91,15 @@ class AppServiceProps:
         env: literal environment variables on the pod spec (no credentials).
         config: environment variables from a ConfigMap `<name>-config`; a change rolls the pods.
         secret_env: variables from keys of existing Secrets.
+        field_env: variables from the downward API, name -> field path (e.g. POD_NAMESPACE -> metadata.namespace).
         env_from_secrets: existing Secrets whose every key becomes a variable.
         writable_paths: emptyDir mounts, since the root filesystem is read-only. Default `/tmp`.
         volumes: extra pod volumes. volume_mounts: their mounts into the main container.
         init_containers: run to completion before the main container (hardened the same way).
         sidecars: extra long-running containers in the pod (hardened the same way).
         security: UID, GID and fsGroup. Default: UID/GID 65532.
+        api_access: mount the ServiceAccount's API token, for pods that call the Kubernetes API (leader election).
+            Default False: no token in the pod.
         metrics: Prometheus scrape annotations and a ServiceMonitor. Default: none.
         ingress: an Ingress to the Service. Default: none.
         network_access: a NetworkPolicy (default-deny ingress, plus what it allows). Default: none.
@@ -114,6 +119,7 @@ class AppServiceProps:
     part_of: str | None = None
     instance: str | None = None
     service_port: int = 80
+    expose: bool = True
     replicas: int | None = None
     autoscaling: Autoscaling | None = None
     max_unavailable: int | None = None
@@ -122,6 +128,7 @@ class AppServiceProps:
     env: Mapping[str, str] = field(default_factory=dict)
     config: Mapping[str, str] = field(default_factory=dict)
     secret_env: Sequence[SecretKeyRef] = ()
+    field_env: Mapping[str, str] = field(default_factory=dict)
     env_from_secrets: Sequence[str] = ()
     writable_paths: Sequence[str] = ("/tmp",)
     volumes: Sequence[k8s.Volume] = ()
@@ -129,6 +136,7 @@ class AppServiceProps:
     init_containers: Sequence[ContainerSpec] = ()
     sidecars: Sequence[ContainerSpec] = ()
     security: PodSecurity = field(default_factory=PodSecurity)
+    api_access: bool = False
     metrics: Metrics | None = None
     ingress: WebIngressProps | None = None
     network_access: NetworkAccess | None = None
@@ -171,7 +179,7 @@ class AppService(Construct):
             self,
             "ServiceAccount",
             metadata=k8s.ObjectMeta(name=self.service_account_name, labels=labels),
-            automount_service_account_token=False,
+            automount_service_account_token=props.api_access,
         )
         pod_annotations: dict[str, str] = {}
         if props.config:
@@ -212,20 +220,8 @@ class AppService(Construct):
                 ),
             ),
         )
-        k8s.KubeService(
-            self,
-            "Service",
-            metadata=k8s.ObjectMeta(name=self.service_name, labels=labels),
-            spec=k8s.ServiceSpec(
-                type="ClusterIP",
-                selector=self.selector_labels,
-                ports=[
-                    k8s.ServicePort(
-                        name=_PORT_NAME, port=props.service_port, target_port=int_or_string(props.port), protocol="TCP"
-                    )
-                ],
-            ),
-        )
+        if props.expose:
+            self._service(props, labels)
         if props.autoscaling:
             self._autoscaler(props.autoscaling, labels)
         if props.max_unavailable is not None:
@@ -262,6 +258,22 @@ class AppService(Construct):
         if props.metrics and props.metrics.service_monitor:
             self._service_monitor(props.metrics, labels)
 
+    def _service(self, props: AppServiceProps, labels: Mapping[str, str]) -> None:
+        k8s.KubeService(
+            self,
+            "Service",
+            metadata=k8s.ObjectMeta(name=self.service_name, labels=labels),
+            spec=k8s.ServiceSpec(
+                type="ClusterIP",
+                selector=self.selector_labels,
+                ports=[
+                    k8s.ServicePort(
+                        name=_PORT_NAME, port=props.service_port, target_port=int_or_string(props.port), protocol="TCP"
+                    )
+                ],
+            ),
+        )
+
     def _pod_spec(self, props: AppServiceProps) -> k8s.PodSpec:
         volumes, scratch_mounts = writable_scratch(props.writable_paths)
         main = ContainerSpec(
@@ -273,6 +285,7 @@ class AppService(Construct):
             ports={_PORT_NAME: props.port},
             env=props.env,
             secret_env=props.secret_env,
+            field_env=props.field_env,
             env_from_config_maps=(self.config_map_name,) if self.config_map_name else (),
             env_from_secrets=props.env_from_secrets,
             volume_mounts=(
@@ -286,7 +299,7 @@ class AppService(Construct):
         container = render_container(main)
         return k8s.PodSpec(
             service_account_name=self.service_account_name,
-            automount_service_account_token=False,
+            automount_service_account_token=props.api_access,
             security_context=props.security.render(),
             init_containers=[render_container(spec) for spec in props.init_containers] or None,
             containers=[container, *(render_container(spec) for spec in props.sidecars)],
@@ -377,6 +390,12 @@ def _validate(props: AppServiceProps) -> None:
     construct = "AppService"
     check_dns_label(construct, "name", props.name)
     check_dns_label(construct, "component", props.component)
+    if not props.expose and props.ingress is not None:
+        raise PropsError(construct, "ingress", "set", "None when expose is False (an Ingress routes to the Service)")
+    if not props.expose and props.metrics is not None and props.metrics.service_monitor:
+        raise PropsError(
+            construct, "metrics.service_monitor", True, "False when expose is False (it selects the Service)"
+        )
     if not 1 <= props.port <= 65535:
         raise PropsError(construct, "port", props.port, "a port number 1..65535")
     if not 1 <= props.service_port <= 65535:
@@ -421,6 +440,7 @@ def _validate(props: AppServiceProps) -> None:
         ports={_PORT_NAME: props.port},
         env={**props.config, **props.env},
         secret_env=props.secret_env,
+        field_env=props.field_env,
         liveness_probe=props.liveness_probe,
         readiness_probe=props.readiness_probe,
         startup_probe=props.startup_probe,

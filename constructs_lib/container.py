@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Literal
 
 from cdk8s_plus_27 import k8s
@@ -134,15 +135,7 @@ class HttpProbe:
         prefix = f"{prop}." if prop else ""
         if not self.path.startswith("/"):
             raise PropsError(construct, prefix + "path", self.path, "an absolute URL path starting with '/'")
-        for name, low in (
-            ("initial_delay_seconds", 0),
-            ("period_seconds", 1),
-            ("timeout_seconds", 1),
-            ("failure_threshold", 1),
-            ("success_threshold", 1),
-        ):
-            if getattr(self, name) < low:
-                raise PropsError(construct, prefix + f"{name}", getattr(self, name), f"an integer >= {low}")
+        _check_timings(self, construct, prop)
 
     def render(self) -> k8s.Probe:
         return k8s.Probe(
@@ -153,6 +146,70 @@ class HttpProbe:
             failure_threshold=self.failure_threshold,
             success_threshold=self.success_threshold,
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecProbe:
+    """A probe that runs a command in the container (for servers that speak no HTTP, such as Redis).
+
+    Attributes:
+        command: the command and its arguments; exit code 0 is healthy.
+        initial_delay_seconds, period_seconds, timeout_seconds, failure_threshold, success_threshold: as for
+            `HttpProbe`, with the same Kubernetes defaults (0, 10, 1, 3, 1).
+    """
+
+    command: Sequence[str]
+    initial_delay_seconds: int = 0
+    period_seconds: int = 10
+    timeout_seconds: int = 1
+    failure_threshold: int = 3
+    success_threshold: int = 1
+
+    def validate(self, construct: str, prop: str) -> None:
+        if not self.command:
+            raise PropsError(construct, f"{prop}.command", list(self.command), "a non-empty command")
+        _check_timings(self, construct, prop)
+
+    def render(self) -> k8s.Probe:
+        return k8s.Probe(
+            exec=k8s.ExecAction(command=list(self.command)),
+            initial_delay_seconds=self.initial_delay_seconds,
+            period_seconds=self.period_seconds,
+            timeout_seconds=self.timeout_seconds,
+            failure_threshold=self.failure_threshold,
+            success_threshold=self.success_threshold,
+        )
+
+
+Probe = HttpProbe | ExecProbe
+
+
+def _check_timings(probe: Probe, construct: str, prop: str) -> None:
+    prefix = f"{prop}." if prop else ""
+    for name, low in (
+        ("initial_delay_seconds", 0),
+        ("period_seconds", 1),
+        ("timeout_seconds", 1),
+        ("failure_threshold", 1),
+        ("success_threshold", 1),
+    ):
+        if getattr(probe, name) < low:
+            raise PropsError(construct, prefix + f"{name}", getattr(probe, name), f"an integer >= {low}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigMapKeyRef:
+    """An environment variable read from one key of a ConfigMap.
+
+    Attributes:
+        env_name: the variable's name, e.g. `FILTERS`.
+        config_map: the ConfigMap's name.
+        key: the key inside the ConfigMap.
+    """
+
+    env_name: str
+    config_map: str
+    key: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,11 +262,16 @@ class ContainerSpec:
         ports: named container ports, name -> number. Default: none.
         env: literal environment variables. Names that look like credentials are refused: use `secret_env`.
         secret_env: variables read from existing Secrets.
+        config_env: variables read from keys of ConfigMaps.
+        field_env: variables from the downward API, name -> field path (e.g. `metadata.namespace`).
         env_from_config_maps: ConfigMaps whose keys all become variables.
         env_from_secrets: existing Secrets whose keys all become variables (after the ConfigMaps, so they win).
         volume_mounts: mounts of pod volumes.
-        liveness_probe, readiness_probe, startup_probe: HTTP probes. Default: none.
+        liveness_probe, readiness_probe, startup_probe: HTTP or exec probes. Default: none.
         termination_message_policy: default `File` (Kubernetes' own).
+        run_as_user: the container's own UID, when it must differ from (or be pinned regardless of) the pod's.
+            Default: the pod's.
+        post_start_command: a command run right after the container starts (a postStart hook). Default: none.
     """
 
     name: str
@@ -220,13 +282,27 @@ class ContainerSpec:
     ports: Mapping[str, int] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     secret_env: Sequence[SecretKeyRef] = ()
+    config_env: Sequence[ConfigMapKeyRef] = ()
+    field_env: Mapping[str, str] = field(default_factory=dict)
     env_from_config_maps: Sequence[str] = ()
     env_from_secrets: Sequence[str] = ()
     volume_mounts: Sequence[VolumeMount] = ()
-    liveness_probe: HttpProbe | None = None
-    readiness_probe: HttpProbe | None = None
-    startup_probe: HttpProbe | None = None
+    liveness_probe: Probe | None = None
+    readiness_probe: Probe | None = None
+    startup_probe: Probe | None = None
     termination_message_policy: Literal["File", "FallbackToLogsOnError"] = "File"
+    run_as_user: int | None = None
+    post_start_command: Sequence[str] | None = None
+
+    @property
+    def env_names(self) -> list[str]:
+        """Every variable this container sets one by one (not those from `env_from_*`)."""
+        return [
+            *self.env,
+            *(ref.env_name for ref in self.secret_env),
+            *(ref.env_name for ref in self.config_env),
+            *self.field_env,
+        ]
 
     def validate(self, construct: str, prop: str) -> None:
         prefix = f"{prop}." if prop else ""
@@ -252,18 +328,27 @@ class ContainerSpec:
                     "no literal value for a credential: reference a Secret through secret_env",
                 )
             names.add(env_name)
-        for ref in self.secret_env:
-            if not _ENV_NAME.match(ref.env_name):
-                raise PropsError(construct, prefix + "secret_env", ref.env_name, "a variable name")
-            if ref.env_name in names:
-                raise PropsError(construct, prefix + "secret_env", ref.env_name, "a name not also set in env")
-            names.add(ref.env_name)
+        for source, env_names in (
+            ("secret_env", [ref.env_name for ref in self.secret_env]),
+            ("config_env", [ref.env_name for ref in self.config_env]),
+            ("field_env", list(self.field_env)),
+        ):
+            for env_name in env_names:
+                if not _ENV_NAME.match(env_name):
+                    raise PropsError(construct, prefix + source, env_name, "a variable name")
+                if env_name in names:
+                    raise PropsError(construct, prefix + source, env_name, "a name set only once across env sources")
+                names.add(env_name)
+        if self.run_as_user is not None and self.run_as_user < 1:
+            raise PropsError(construct, prefix + "run_as_user", self.run_as_user, "a non-root id >= 1")
+        if self.post_start_command is not None and not self.post_start_command:
+            raise PropsError(construct, prefix + "post_start_command", [], "a non-empty command, or None")
         for probe_name in ("liveness_probe", "readiness_probe", "startup_probe"):
             probe = getattr(self, probe_name)
             if probe is None:
                 continue
             probe.validate(construct, prefix + f"{probe_name}")
-            if isinstance(probe.port, str) and probe.port not in self.ports:
+            if isinstance(probe, HttpProbe) and isinstance(probe.port, str) and probe.port not in self.ports:
                 raise PropsError(
                     construct,
                     prefix + f"{probe_name}.port",
@@ -337,11 +422,42 @@ def render_env(spec: ContainerSpec) -> list[k8s.EnvVar]:
         )
         for ref in sorted(spec.secret_env, key=lambda ref: ref.env_name)
     ]
-    return literal + from_secrets
+    from_config_maps = [
+        k8s.EnvVar(
+            name=ref.env_name,
+            value_from=k8s.EnvVarSource(config_map_key_ref=k8s.ConfigMapKeySelector(name=ref.config_map, key=ref.key)),
+        )
+        for ref in sorted(spec.config_env, key=lambda ref: ref.env_name)
+    ]
+    from_fields = [
+        k8s.EnvVar(name=name, value_from=k8s.EnvVarSource(field_ref=k8s.ObjectFieldSelector(field_path=path)))
+        for name, path in sorted(spec.field_env.items())
+    ]
+    return literal + from_secrets + from_config_maps + from_fields
 
 
-def render_container(spec: ContainerSpec, *, security: k8s.SecurityContext | None = None) -> k8s.Container:
-    """The Kubernetes container for `spec`, with the hardened security context unless `security` is given."""
+def container_security(run_as_user: int | None) -> k8s.SecurityContext:
+    """The hardened container security context, with the container's own UID when it has one."""
+    if run_as_user is None:
+        return HARDENED_CONTAINER_SECURITY
+    return _hardened_as(run_as_user)
+
+
+@cache
+def _hardened_as(run_as_user: int) -> k8s.SecurityContext:
+    return k8s.SecurityContext(
+        run_as_non_root=True,
+        run_as_user=run_as_user,
+        read_only_root_filesystem=True,
+        allow_privilege_escalation=False,
+        privileged=False,
+        capabilities=k8s.Capabilities(drop=["ALL"]),
+        seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def render_container(spec: ContainerSpec) -> k8s.Container:
+    """The Kubernetes container for `spec`, always with the hardened security context."""
     env = render_env(spec)
     return k8s.Container(
         name=spec.name,
@@ -367,6 +483,11 @@ def render_container(spec: ContainerSpec, *, security: k8s.SecurityContext | Non
         liveness_probe=spec.liveness_probe.render() if spec.liveness_probe else None,
         readiness_probe=spec.readiness_probe.render() if spec.readiness_probe else None,
         startup_probe=spec.startup_probe.render() if spec.startup_probe else None,
-        security_context=security or HARDENED_CONTAINER_SECURITY,
+        security_context=container_security(spec.run_as_user),
         termination_message_policy=spec.termination_message_policy,
+        lifecycle=k8s.Lifecycle(
+            post_start=k8s.LifecycleHandler(exec=k8s.ExecAction(command=list(spec.post_start_command)))
+        )
+        if spec.post_start_command
+        else None,
     )

@@ -17,17 +17,44 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 @dataclass(frozen=True, kw_only=True)
+class PeerSelector:
+    """Pods chosen by labels, in this namespace or in the namespaces a namespace selector picks.
+
+    Attributes:
+        pod_labels: labels of the pods. None: every pod (of the selected namespaces).
+        namespace_labels: labels of their namespaces. None: this policy's own namespace only; `{}`: every
+            namespace.
+    """
+
+    pod_labels: Mapping[str, str] | None = None
+    namespace_labels: Mapping[str, str] | None = None
+
+    def render(self) -> k8s.NetworkPolicyPeer:
+        return k8s.NetworkPolicyPeer(
+            pod_selector=k8s.LabelSelector(match_labels=dict(self.pod_labels) or None)
+            if self.pod_labels is not None
+            else None,
+            namespace_selector=k8s.LabelSelector(match_labels=dict(self.namespace_labels) or None)
+            if self.namespace_labels is not None
+            else None,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class EgressRule:
     """Outbound traffic allowed to some ports.
 
     Attributes:
         ports: destination ports.
-        cidrs: destination address ranges. Default: any destination (in-cluster services included).
+        cidrs: destination address ranges.
+        to: destination pods by labels.
+            With neither `cidrs` nor `to`, any destination (in-cluster services included).
         protocol: default TCP.
     """
 
     ports: Sequence[int]
     cidrs: Sequence[str] = ()
+    to: Sequence[PeerSelector] = ()
     protocol: Literal["TCP", "UDP"] = "TCP"
 
 
@@ -39,6 +66,9 @@ class NetworkAccess:
         from_namespaces: namespaces whose pods may connect (e.g. the ingress controller's, the monitoring one).
         from_pods: label selectors of pods in the same namespace that may connect.
         from_same_namespace: any pod in the same namespace may connect. Default False.
+        from_selectors: pods picked by pod and namespace labels (e.g. a bot in another namespace).
+        from_cidrs: address ranges that may connect.
+        from_anywhere: any source may connect to the ports. Default False.
         egress: outbound rules. Default None: outbound traffic is not restricted. With rules, DNS (53) is added
             and everything else is denied.
     """
@@ -46,6 +76,9 @@ class NetworkAccess:
     from_namespaces: Sequence[str] = ()
     from_pods: Sequence[Mapping[str, str]] = ()
     from_same_namespace: bool = False
+    from_selectors: Sequence[PeerSelector] = ()
+    from_cidrs: Sequence[str] = ()
+    from_anywhere: bool = False
     egress: Sequence[EgressRule] | None = None
 
 
@@ -79,6 +112,8 @@ class PodNetworkPolicy(Construct):
         ]
         if access.from_same_namespace:
             peers.append(k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector()))
+        peers.extend(selector.render() for selector in access.from_selectors)
+        peers.extend(k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=cidr)) for cidr in access.from_cidrs)
         ingress_ports = [k8s.NetworkPolicyPort(port=int_or_string(port), protocol="TCP") for port in ports]
         policy_types = ["Ingress"]
         egress = None
@@ -98,7 +133,11 @@ class PodNetworkPolicy(Construct):
                             k8s.NetworkPolicyPort(port=int_or_string(port), protocol=rule.protocol)
                             for port in sorted(set(rule.ports))
                         ],
-                        to=[k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=cidr)) for cidr in rule.cidrs] or None,
+                        to=[
+                            *(k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=cidr)) for cidr in rule.cidrs),
+                            *(peer.render() for peer in rule.to),
+                        ]
+                        or None,
                     )
                     for rule in access.egress
                 ),
@@ -110,7 +149,9 @@ class PodNetworkPolicy(Construct):
             spec=k8s.NetworkPolicySpec(
                 pod_selector=k8s.LabelSelector(match_labels=dict(pod_selector)),
                 policy_types=policy_types,
-                ingress=[k8s.NetworkPolicyIngressRule(from_=peers, ports=ingress_ports)] if peers else None,
+                ingress=[k8s.NetworkPolicyIngressRule(from_=peers or None, ports=ingress_ports)]
+                if peers or access.from_anywhere
+                else None,
                 egress=egress,
             ),
         )
@@ -118,6 +159,13 @@ class PodNetworkPolicy(Construct):
 
 def _validate(access: NetworkAccess) -> None:
     construct = "PodNetworkPolicy"
+    for cidr in access.from_cidrs:
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError:
+            raise PropsError(construct, "from_cidrs", cidr, "a CIDR such as 10.0.0.0/8") from None
+    if access.from_anywhere and (access.from_namespaces or access.from_pods or access.from_selectors):
+        raise PropsError(construct, "from_anywhere", True, "False when sources are listed (it would admit all)")
     for rule in access.egress or ():
         if not rule.ports:
             raise PropsError(construct, "egress.ports", list(rule.ports), "at least one port")

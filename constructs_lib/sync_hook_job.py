@@ -9,7 +9,8 @@ from typing import Literal
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from constructs_lib.container import ContainerSpec, PodSecurity, render_container, writable_scratch
+from constructs_lib.batch_job import JobPod
+from constructs_lib.container import ContainerSpec, PodSecurity
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels
 
@@ -56,22 +57,14 @@ class SyncHookJob(Construct):
         construct = "SyncHookJob"
         if props.phase not in ("PreSync", "Sync", "PostSync", "SyncFail"):
             raise PropsError(construct, "phase", props.phase, "PreSync | Sync | PostSync | SyncFail")
-        if props.backoff_limit < 0:
-            raise PropsError(construct, "backoff_limit", props.backoff_limit, "an integer >= 0")
-        if props.active_deadline_seconds < 1:
-            raise PropsError(construct, "active_deadline_seconds", props.active_deadline_seconds, "an integer >= 1")
-        props.container.validate(construct, "container")
-        props.security.validate(construct, "security")
-        volumes, scratch_mounts = writable_scratch(props.writable_paths)
-        container = ContainerSpec(
-            **{
-                **props.container.__dict__,
-                "volume_mounts": (
-                    *scratch_mounts,
-                    *props.container.volume_mounts,
-                ),
-            }
+        pod = JobPod(
+            container=props.container,
+            backoff_limit=props.backoff_limit,
+            active_deadline_seconds=props.active_deadline_seconds,
+            security=props.security,
+            writable_paths=props.writable_paths,
         )
+        pod.validate(construct)
         labels = props.labels.all
         self.resource = k8s.KubeJob(
             self,
@@ -85,18 +78,5 @@ class SyncHookJob(Construct):
                     **props.annotations,
                 },
             ),
-            spec=k8s.JobSpec(
-                backoff_limit=props.backoff_limit,
-                active_deadline_seconds=props.active_deadline_seconds,
-                template=k8s.PodTemplateSpec(
-                    metadata=k8s.ObjectMeta(labels=labels),
-                    spec=k8s.PodSpec(
-                        restart_policy="Never",
-                        automount_service_account_token=False,
-                        security_context=props.security.render(),
-                        containers=[render_container(container)],
-                        volumes=volumes or None,
-                    ),
-                ),
-            ),
+            spec=pod.render(labels),
         )

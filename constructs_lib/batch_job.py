@@ -1,0 +1,122 @@
+"""BatchJob: a hardened run-to-completion Job; also the pod shape RetentionCron and SyncHookJob schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from constructs_lib.container import ContainerSpec, PodSecurity, check_dns_label, render_container, writable_scratch
+from constructs_lib.errors import PropsError
+from constructs_lib.labels import RecommendedLabels
+
+RestartPolicy = Literal["Never", "OnFailure"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobPod:
+    """What one run of a Job is: its containers, volumes, identity and limits.
+
+    Attributes:
+        container: the main container; the run ends when it exits.
+        sidecars: more containers next to it (hardened the same way), e.g. a `WatcherSidecar`'s.
+        volumes: pod volumes the containers mount (e.g. a shared workspace, PersistentVolumeClaims).
+        backoff_limit: retries before the Job fails. Default 1 (maintenance work rarely improves on a retry).
+        active_deadline_seconds: the longest one run may take. Default 600.
+        restart_policy: `Never` (default: a failed run is a new pod, so its logs stay) or `OnFailure`.
+        security: UID, GID and fsGroup. Default: UID/GID 65532.
+        writable_paths: emptyDir mounts in the main container, since its root filesystem is read-only. Default `/tmp`.
+        service_account_name: run as this ServiceAccount. Default: the namespace's `default`, with no API token.
+        node_selector: schedule only on nodes with these labels. Default: any node.
+    """
+
+    container: ContainerSpec
+    sidecars: Sequence[ContainerSpec] = ()
+    volumes: Sequence[k8s.Volume] = ()
+    backoff_limit: int = 1
+    active_deadline_seconds: int = 600
+    restart_policy: RestartPolicy = "Never"
+    security: PodSecurity = field(default_factory=PodSecurity)
+    writable_paths: Sequence[str] = ("/tmp",)
+    service_account_name: str | None = None
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+
+    def validate(self, construct: str) -> None:
+        if self.backoff_limit < 0:
+            raise PropsError(construct, "backoff_limit", self.backoff_limit, "an integer >= 0")
+        if self.active_deadline_seconds < 1:
+            raise PropsError(construct, "active_deadline_seconds", self.active_deadline_seconds, "an integer >= 1")
+        if self.restart_policy not in ("Never", "OnFailure"):
+            raise PropsError(construct, "restart_policy", self.restart_policy, "Never | OnFailure")
+        for path in self.writable_paths:
+            if not path.startswith("/"):
+                raise PropsError(construct, "writable_paths", path, "absolute paths")
+        self.container.validate(construct, "container")
+        for index, sidecar in enumerate(self.sidecars):
+            sidecar.validate(construct, f"sidecars[{index}]")
+        names = [self.container.name, *(sidecar.name for sidecar in self.sidecars)]
+        if len(set(names)) != len(names):
+            raise PropsError(construct, "sidecars", names, "distinct container names")
+        self.security.validate(construct, "security")
+
+    def render(self, labels: Mapping[str, str]) -> k8s.JobSpec:
+        volumes, scratch_mounts = writable_scratch(self.writable_paths)
+        main = ContainerSpec(
+            **{**self.container.__dict__, "volume_mounts": (*scratch_mounts, *self.container.volume_mounts)}
+        )
+        return k8s.JobSpec(
+            backoff_limit=self.backoff_limit,
+            active_deadline_seconds=self.active_deadline_seconds,
+            template=k8s.PodTemplateSpec(
+                metadata=k8s.ObjectMeta(labels=dict(labels)),
+                spec=k8s.PodSpec(
+                    restart_policy=self.restart_policy,
+                    service_account_name=self.service_account_name,
+                    automount_service_account_token=False,
+                    security_context=self.security.render(),
+                    containers=[render_container(main), *(render_container(spec) for spec in self.sidecars)],
+                    volumes=[*volumes, *self.volumes] or None,
+                    node_selector=dict(self.node_selector) or None,
+                ),
+            ),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchJobProps:
+    """Props of `BatchJob`.
+
+    Attributes:
+        name: the Job's name (a DNS label).
+        labels: the recommended labels of the application the Job belongs to.
+        pod: what one run is (containers, volumes, limits).
+        annotations: annotations on the Job. Default: none.
+    """
+
+    name: str
+    labels: RecommendedLabels
+    pod: JobPod
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+class BatchJob(Construct):
+    """A hardened Job: non-root, read-only root filesystem, no API token, bounded in time and retries."""
+
+    def __init__(self, scope: Construct, id: str, props: BatchJobProps) -> None:
+        super().__init__(scope, id)
+        check_dns_label("BatchJob", "name", props.name)
+        props.pod.validate("BatchJob")
+        self.name = props.name
+        #: Labels that select this Job's pods (for NetworkPolicies).
+        self.selector_labels = props.labels.selector
+        self.resource = k8s.KubeJob(
+            self,
+            "Resource",
+            metadata=k8s.ObjectMeta(
+                name=props.name, labels=props.labels.all, annotations=dict(props.annotations) or None
+            ),
+            spec=props.pod.render(props.labels.all),
+        )

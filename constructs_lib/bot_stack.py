@@ -1,0 +1,233 @@
+"""BotStack: a chat bot service (Deployment, optional Service), its credentials by reference only, optional Redis,
+leader-election RBAC, an egress policy and a disruption budget."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from constructs_lib.app_service import AppService, AppServiceProps
+from constructs_lib.container import (
+    ContainerImage,
+    HttpProbe,
+    PodSecurity,
+    Resources,
+    SecretKeyRef,
+    check_dns_label,
+)
+from constructs_lib.errors import PropsError
+from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector
+from constructs_lib.redis import Redis, RedisEndpoint, RedisProps
+
+LEASE_GROUP = "coordination.k8s.io"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeaderElection:
+    """RBAC for client-go style leader election on one Lease, and what the pod needs to use it.
+
+    Attributes:
+        lease_name: the Lease the replicas compete for, e.g. `hivemind-bot-sync-leader`.
+        role_name: the Role's and RoleBinding's name. Default `<bot>-leader-election`.
+        api_server_ports: ports of the Kubernetes API the egress policy allows (the `kubernetes` Service's 443 and
+            the usual endpoint port 6443, since policies see the translated address). Default (443, 6443).
+    """
+
+    lease_name: str
+    role_name: str | None = None
+    api_server_ports: Sequence[int] = (443, 6443)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotEgress:
+    """Where the bot's pods may connect; everything else (but DNS) is denied.
+
+    Attributes:
+        rules: destinations besides Redis, e.g. Discord's API on 443, a backend's gRPC port, a watcher bridge
+            (`WatcherSidecar.bridge_egress()`). Redis and, with leader election, the API server are added.
+    """
+
+    rules: Sequence[EgressRule] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotStackProps:
+    """Props of `BotStack`. Bot tokens and other credentials come only from Secret references (`credentials`);
+    a literal env var named like a credential is refused.
+
+    Attributes:
+        name: name of the Deployment, its ServiceAccount and the other objects, e.g. `hivemind-bot`.
+        image: image, tag and pull policy.
+        resources: the bot container's requests and limits.
+        port: the container port (named `http`) serving the probes, and the Service when `service_port` is set.
+        liveness_probe, readiness_probe: HTTP probes on `port`.
+        credentials: variables from existing Secret keys (bot token, application id, service tokens). Only this
+            bot's pods reference these Secrets.
+        env: literal, non-secret variables.
+        part_of: `app.kubernetes.io/part-of`. Default: `name`.
+        component: `app.kubernetes.io/component`. Default `bot`.
+        replicas: default 1. With more than one, a PodDisruptionBudget keeps all but `max_unavailable` running.
+        max_unavailable: default 1.
+        service_port: render a ClusterIP Service on this port. Default: none (nothing connects to the bot).
+        redis: an in-cluster `Redis` (its props) or an existing one (`RedisEndpoint`). Clients get REDIS_HOST,
+            REDIS_PORT and REDIS_PASSWORD. Default: none.
+        leader_election: a Role on one Lease, bound to the bot's ServiceAccount, the API token mounted, and
+            POD_NAMESPACE from the downward API. Default: none (no API access at all).
+        egress: restrict outbound traffic. Default: none (not restricted).
+        ingress_from: who may reach `port` when `egress` or `service_port` renders a NetworkPolicy. Default: nobody
+            (probes come from the kubelet, which policies do not block).
+        security: UID, GID and fsGroup. Default: UID/GID 65532.
+        writable_paths: emptyDir mounts, since the root filesystem is read-only. Default `/tmp`.
+        termination_grace_period_seconds: time to close the gateway connection. Default: Kubernetes' 30.
+    """
+
+    name: str
+    image: ContainerImage
+    resources: Resources
+    port: int
+    liveness_probe: HttpProbe
+    readiness_probe: HttpProbe
+    credentials: Sequence[SecretKeyRef] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    part_of: str | None = None
+    component: str = "bot"
+    replicas: int = 1
+    max_unavailable: int = 1
+    service_port: int | None = None
+    redis: RedisProps | RedisEndpoint | None = None
+    leader_election: LeaderElection | None = None
+    egress: BotEgress | None = None
+    ingress_from: NetworkAccess | None = None
+    security: PodSecurity = field(default_factory=PodSecurity)
+    writable_paths: Sequence[str] = ("/tmp",)
+    termination_grace_period_seconds: int | None = None
+
+
+class BotStack(Construct):
+    """A hardened bot Deployment and what it needs. Public: `service` (the AppService), `redis` (the in-cluster
+    Redis, if any), `redis_endpoint`, `selector_labels`."""
+
+    def __init__(self, scope: Construct, id: str, props: BotStackProps) -> None:
+        super().__init__(scope, id)
+        _validate(props)
+        selector = {
+            "app.kubernetes.io/name": props.name,
+            "app.kubernetes.io/instance": props.name,
+            "app.kubernetes.io/component": props.component,
+        }
+        self.redis: Redis | None = None
+        self.redis_endpoint: RedisEndpoint | None = None
+        if isinstance(props.redis, RedisProps):
+            self.redis = Redis(self, "Redis", replace(props.redis, clients=[*props.redis.clients, selector]))
+            self.redis_endpoint = self.redis.endpoint
+        elif isinstance(props.redis, RedisEndpoint):
+            props.redis.validate("BotStack", "redis")
+            self.redis_endpoint = props.redis
+
+        env = dict(props.env)
+        secret_env = list(props.credentials)
+        if self.redis_endpoint is not None:
+            env.update(self.redis_endpoint.env())
+            secret_env.append(self.redis_endpoint.password_env())
+        field_env = {"POD_NAMESPACE": "metadata.namespace"} if props.leader_election else {}
+
+        self.service = AppService(
+            self,
+            "Bot",
+            AppServiceProps(
+                name=props.name,
+                component=props.component,
+                part_of=props.part_of,
+                image=props.image,
+                port=props.port,
+                resources=props.resources,
+                liveness_probe=props.liveness_probe,
+                readiness_probe=props.readiness_probe,
+                replicas=props.replicas,
+                max_unavailable=props.max_unavailable if props.replicas > 1 else None,
+                expose=props.service_port is not None,
+                service_port=props.service_port or 80,
+                env=env,
+                secret_env=secret_env,
+                field_env=field_env,
+                api_access=props.leader_election is not None,
+                network_access=self._network_access(props),
+                security=props.security,
+                writable_paths=props.writable_paths,
+                termination_grace_period_seconds=props.termination_grace_period_seconds,
+            ),
+        )
+        #: Labels selecting the bot's pods (for a watcher's NetworkPolicy: `PeerSelector(pod_labels=...)`).
+        self.selector_labels = self.service.selector_labels
+        if props.leader_election is not None:
+            self._leader_election_rbac(props.leader_election)
+
+    def _network_access(self, props: BotStackProps) -> NetworkAccess | None:
+        if props.egress is None and props.ingress_from is None:
+            return None
+        access = props.ingress_from or NetworkAccess()
+        if props.egress is None:
+            return access
+        rules = list(props.egress.rules)
+        if self.redis is not None:
+            rules.append(
+                EgressRule(ports=[self.redis.endpoint.port], to=[PeerSelector(pod_labels=self.redis.selector_labels)])
+            )
+        elif self.redis_endpoint is not None:
+            rules.append(EgressRule(ports=[self.redis_endpoint.port]))
+        if props.leader_election is not None:
+            rules.append(EgressRule(ports=props.leader_election.api_server_ports))
+        return replace(access, egress=rules)
+
+    def _leader_election_rbac(self, election: LeaderElection) -> None:
+        name = self.service.name
+        role_name = election.role_name or f"{name}-leader-election"
+        labels = self.service.labels.all
+        k8s.KubeRole(
+            self,
+            "LeaderElectionRole",
+            metadata=k8s.ObjectMeta(name=role_name, labels=labels),
+            rules=[
+                # `create` cannot be limited to a name (the object does not exist yet); the rest is limited to the
+                # one Lease. get/create/update is all client-go's LeaseLock calls.
+                k8s.PolicyRule(api_groups=[LEASE_GROUP], resources=["leases"], verbs=["create"]),
+                k8s.PolicyRule(
+                    api_groups=[LEASE_GROUP],
+                    resources=["leases"],
+                    resource_names=[election.lease_name],
+                    verbs=["get", "update"],
+                ),
+            ],
+        )
+        k8s.KubeRoleBinding(
+            self,
+            "LeaderElectionBinding",
+            metadata=k8s.ObjectMeta(name=role_name, labels=labels),
+            role_ref=k8s.RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=role_name),
+            subjects=[k8s.Subject(kind="ServiceAccount", name=self.service.service_account_name)],
+        )
+
+
+def _validate(props: BotStackProps) -> None:
+    construct = "BotStack"
+    check_dns_label(construct, "name", props.name)
+    if props.replicas < 1:
+        raise PropsError(construct, "replicas", props.replicas, "an integer >= 1")
+    if props.max_unavailable < 1 or props.max_unavailable >= max(props.replicas, 2):
+        raise PropsError(
+            construct,
+            "max_unavailable",
+            props.max_unavailable,
+            f"an integer 1..{max(props.replicas - 1, 1)} (fewer than replicas, so some keep serving)",
+        )
+    if props.leader_election is not None:
+        check_dns_label(construct, "leader_election.lease_name", props.leader_election.lease_name)
+        for port in props.leader_election.api_server_ports:
+            if not 1 <= port <= 65535:
+                raise PropsError(construct, "leader_election.api_server_ports", port, "port numbers 1..65535")
+    names = [ref.env_name for ref in props.credentials]
+    if len(set(names)) != len(names):
+        raise PropsError(construct, "credentials", names, "distinct variable names")

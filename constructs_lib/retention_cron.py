@@ -1,0 +1,104 @@
+"""RetentionCron: a hardened CronJob for recurring maintenance (pruning, reports, clean-ups, batch processing)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from constructs_lib.batch_job import JobPod
+from constructs_lib.container import check_dns_label
+from constructs_lib.cron import SCHEDULE_ALLOWED, valid_schedule, valid_time_zone
+from constructs_lib.errors import PropsError
+from constructs_lib.labels import RecommendedLabels
+
+ConcurrencyPolicy = Literal["Forbid", "Allow", "Replace"]
+# CronJob names feed Job names (name + 11 characters) and the pod's job-name label (63 characters).
+_MAX_NAME = 52
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetentionCronProps:
+    """Props of `RetentionCron`.
+
+    Attributes:
+        name: the CronJob's name (a DNS label of at most 52 characters, so Job and pod names fit).
+        labels: the recommended labels of the application; the component names the task, e.g. `retention`.
+        schedule: five-field cron expression, e.g. `0 3 * * *`.
+        pod: what one run is (container, volumes, retries `backoff_limit`, deadline `active_deadline_seconds`).
+        time_zone: IANA time zone the schedule is read in, e.g. `Europe/Amsterdam`. Default: the controller's (UTC
+            on managed clusters). Prefer setting it: a schedule without one moves with the cluster's configuration.
+        concurrency_policy: `Forbid` (default: a run still going skips the next), `Allow` or `Replace`.
+        starting_deadline_seconds: a run that cannot start within this many seconds of its time is skipped.
+            Default: none (Kubernetes then counts missed runs from the last one, and stops after 100).
+        successful_jobs_history_limit: finished Jobs kept for their logs. Default 3.
+        failed_jobs_history_limit: failed Jobs kept for their logs. Default 1.
+        suspend: render the CronJob suspended. Default False.
+        annotations: annotations on the CronJob.
+    """
+
+    name: str
+    labels: RecommendedLabels
+    schedule: str
+    pod: JobPod
+    time_zone: str | None = None
+    concurrency_policy: ConcurrencyPolicy = "Forbid"
+    starting_deadline_seconds: int | None = None
+    successful_jobs_history_limit: int = 3
+    failed_jobs_history_limit: int = 1
+    suspend: bool = False
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+class RetentionCron(Construct):
+    """A CronJob whose runs are hardened `JobPod`s, never overlap by default, and are bounded in time."""
+
+    def __init__(self, scope: Construct, id: str, props: RetentionCronProps) -> None:
+        super().__init__(scope, id)
+        _validate(props)
+        self.name = props.name
+        #: Labels that select this CronJob's pods (for NetworkPolicies of the services it uses).
+        self.selector_labels = props.labels.selector
+        labels = props.labels.all
+        self.resource = k8s.KubeCronJob(
+            self,
+            "Resource",
+            metadata=k8s.ObjectMeta(name=props.name, labels=labels, annotations=dict(props.annotations) or None),
+            spec=k8s.CronJobSpec(
+                schedule=props.schedule,
+                time_zone=props.time_zone,
+                concurrency_policy=props.concurrency_policy,
+                starting_deadline_seconds=props.starting_deadline_seconds,
+                successful_jobs_history_limit=props.successful_jobs_history_limit,
+                failed_jobs_history_limit=props.failed_jobs_history_limit,
+                suspend=props.suspend,
+                job_template=k8s.JobTemplateSpec(metadata=k8s.ObjectMeta(labels=labels), spec=props.pod.render(labels)),
+            ),
+        )
+
+
+def _validate(props: RetentionCronProps) -> None:
+    construct = "RetentionCron"
+    check_dns_label(construct, "name", props.name)
+    if len(props.name) > _MAX_NAME:
+        raise PropsError(construct, "name", props.name, f"at most {_MAX_NAME} characters (Job names add 11)")
+    if not valid_schedule(props.schedule):
+        raise PropsError(construct, "schedule", props.schedule, SCHEDULE_ALLOWED)
+    if props.time_zone is not None and not valid_time_zone(props.time_zone):
+        raise PropsError(construct, "time_zone", props.time_zone, "an IANA time zone name such as Europe/Amsterdam")
+    if props.concurrency_policy not in ("Forbid", "Allow", "Replace"):
+        raise PropsError(construct, "concurrency_policy", props.concurrency_policy, "Forbid | Allow | Replace")
+    if props.starting_deadline_seconds is not None and props.starting_deadline_seconds < 10:
+        raise PropsError(
+            construct,
+            "starting_deadline_seconds",
+            props.starting_deadline_seconds,
+            "an integer >= 10 (the controller checks every 10 s; less can skip every run)",
+        )
+    for name in ("successful_jobs_history_limit", "failed_jobs_history_limit"):
+        if getattr(props, name) < 0:
+            raise PropsError(construct, name, getattr(props, name), "an integer >= 0")
+    props.pod.validate(construct)
