@@ -25,7 +25,7 @@ from constructs_lib.container import (
 )
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels
-from constructs_lib.naming import looks_secret
+from constructs_lib.naming import secret_like_paths
 from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector, PodNetworkPolicy
 
 CONTAINER_NAME = "discord-watcher"
@@ -199,7 +199,7 @@ class WatcherSidecar(Construct):
         _validate(props)
         self.props = props
         workload = props.workload
-        base_name = f"{workload.instance or workload.name}-{workload.component}"
+        base_name = workload.instance or workload.name
         #: Labels selecting the pods that carry this sidecar.
         self.pod_selector = workload.selector
         self.health_port = props.health_port
@@ -352,7 +352,7 @@ def _validate(props: WatcherSidecarProps) -> None:
     if props.filters is not None and props.filters_config_map is not None:
         raise PropsError(construct, "filters_config_map", props.filters_config_map, "None when filters are given")
     if props.filters is not None:
-        for path in _secret_like_keys(props.filters, "filters"):
+        for path in secret_like_paths(props.filters, "filters"):
             raise PropsError(construct, path, "<redacted>", "filter settings only; credentials never go to the watcher")
     if props.agent_input_fifo is not None and not props.agent_input_fifo.startswith(props.workspace_path + "/"):
         raise PropsError(
@@ -374,15 +374,3 @@ def _validate(props: WatcherSidecarProps) -> None:
                     ipaddress.ip_network(cidr)
                 except ValueError:
                     raise PropsError(construct, prop, cidr, "a CIDR such as 10.0.0.0/8") from None
-
-
-def _secret_like_keys(value: Any, path: str) -> list[str]:
-    if isinstance(value, Mapping):
-        # A text value under a credential-like key is what a token would look like (a count like min_tokens: 10 is not).
-        found = [f"{path}.{key}" for key, item in value.items() if looks_secret(str(key)) and isinstance(item, str)]
-        for key, item in value.items():
-            found.extend(_secret_like_keys(item, f"{path}.{key}"))
-        return found
-    if isinstance(value, list):
-        return [hit for index, item in enumerate(value) for hit in _secret_like_keys(item, f"{path}[{index}]")]
-    return []

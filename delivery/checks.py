@@ -107,6 +107,96 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
                 yield f"{where}: {target.get('kind')}/{target.get('name')} has fixed replicas while an HPA scales it"
         if kind == "Ingress":
             yield from _ingress_backend_problems(where, namespace, spec, services)
+        if kind == "NetworkPolicy":
+            yield from _policy_peer_problems(where, namespace, spec, templates)
+    yield from _rbac_problems(manifests, by_reference)
+    for template in templates:
+        yield from _pod_reference_problems(template, by_reference, manifests)
+
+
+def _policy_peer_problems(
+    where: str, namespace: str | None, spec: Mapping[str, Any], templates: list[PodTemplate]
+) -> Iterator[str]:
+    """A same-namespace pod selector in a rule must pick rendered pods, or the rule allows nothing intended."""
+    rules = [*(r.get("from", []) for r in spec.get("ingress", [])), *(r.get("to", []) for r in spec.get("egress", []))]
+    for peers in rules:
+        for peer in peers or []:
+            if "namespaceSelector" in peer or "podSelector" not in peer:
+                continue
+            labels = peer["podSelector"].get("matchLabels", {})
+            if labels and not any(t.namespace == namespace and selects(labels, t.labels) for t in templates):
+                yield f"{where}: peer selector {labels} matches no pod rendered in namespace {namespace}"
+
+
+def _rbac_problems(manifests: list[Manifest], by_reference: Mapping[Any, Manifest]) -> Iterator[str]:
+    bindings = [m for m in manifests if m.get("kind") == "RoleBinding"]
+    for binding in bindings:
+        where = f"RoleBinding/{binding['metadata']['name']}"
+        namespace = _namespace(binding)
+        role = binding.get("roleRef", {})
+        if role.get("kind") == "Role" and (("Role", namespace, role.get("name")) not in by_reference):
+            yield f"{where}: binds Role/{role.get('name')}, which is not rendered in namespace {namespace}"
+        for subject in binding.get("subjects", []):
+            if subject.get("kind") != "ServiceAccount" or subject.get("namespace", namespace) != namespace:
+                continue
+            if ("ServiceAccount", namespace, subject.get("name")) not in by_reference:
+                yield f"{where}: binds ServiceAccount/{subject.get('name')}, which is not rendered"
+    for role in (m for m in manifests if m.get("kind") == "Role"):
+        namespace = _namespace(role)
+        if not any(
+            _namespace(b) == namespace
+            and b.get("roleRef", {}).get("name") == role["metadata"]["name"]
+            and b.get("roleRef", {}).get("kind") == "Role"
+            for b in bindings
+        ):
+            yield f"Role/{role['metadata']['name']}: is bound by no RoleBinding (dead permissions)"
+
+
+def _pod_reference_problems(
+    template: PodTemplate, by_reference: Mapping[Any, Manifest], manifests: list[Manifest]
+) -> Iterator[str]:
+    spec = template.spec
+    where = template.owner
+    namespace = template.namespace
+    volumes = {volume["name"] for volume in spec.get("volumes", [])}
+    owner = next(
+        (m for m in manifests if f"{m.get('kind')}/{m['metadata']['name']}" == where and _namespace(m) == namespace),
+        None,
+    )
+    if owner is not None and owner.get("kind") == "StatefulSet":
+        claims = owner.get("spec", {}).get("volumeClaimTemplates", [])
+        volumes |= {claim["metadata"]["name"] for claim in claims}
+    containers = [*spec.get("initContainers", []), *spec.get("containers", [])]
+    for container in containers:
+        for mount in container.get("volumeMounts", []):
+            if mount["name"] not in volumes:
+                yield f"{where}: container {container['name']} mounts undeclared volume {mount['name']}"
+        config_maps = [
+            ref["configMapKeyRef"]
+            for variable in container.get("env", [])
+            if (ref := variable.get("valueFrom", {})).get("configMapKeyRef")
+        ]
+        config_maps += [source["configMapRef"] for source in container.get("envFrom", []) if "configMapRef" in source]
+        for ref in config_maps:
+            if not ref.get("optional") and ("ConfigMap", namespace, ref.get("name")) not in by_reference:
+                yield f"{where}: container {container['name']} reads ConfigMap {ref.get('name')}, which is not rendered"
+    for volume in spec.get("volumes", []):
+        claim = volume.get("persistentVolumeClaim", {}).get("claimName")
+        if claim and ("PersistentVolumeClaim", namespace, claim) not in by_reference:
+            yield f"{where}: volume {volume['name']} claims PersistentVolumeClaim {claim}, which is not rendered"
+        config_map = volume.get("configMap", {}).get("name")
+        if config_map and ("ConfigMap", namespace, config_map) not in by_reference:
+            yield f"{where}: volume {volume['name']} uses ConfigMap {config_map}, which is not rendered"
+    if spec.get("automountServiceAccountToken") is not False:
+        account = spec.get("serviceAccountName", "default")
+        bound = any(
+            m.get("kind") == "RoleBinding"
+            and _namespace(m) == namespace
+            and any(s.get("kind") == "ServiceAccount" and s.get("name") == account for s in m.get("subjects", []))
+            for m in manifests
+        )
+        if not bound:
+            yield f"{where}: mounts an API token for ServiceAccount {account}, which no RoleBinding grants anything"
 
 
 def _ingress_backend_problems(

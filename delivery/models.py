@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -106,3 +106,48 @@ class SecretKey(StrictModel):
 
     secret: DnsLabel = Field(description="Name of the existing Secret.")
     key: str = Field(pattern=r"^[-._a-zA-Z0-9]+$", description="Key inside the Secret.")
+
+
+class InClusterRedisSettings(StrictModel):
+    """A Redis StatefulSet in the stack's namespace, with a persistent volume and a password from a Secret."""
+
+    mode: Literal["in_cluster"] = Field("in_cluster", description="Selects this block.")
+    image: ImageSettings = Field(
+        ImageSettings(repository="redis", tag="7.2.5-alpine"), description="The official Redis image."
+    )
+    password: SecretKey = Field(description="Existing Secret key holding the password (requirepass).")
+    storage_size: MemoryQuantity = Field("1Gi", description="Size of the data volume (append-only file).")
+    storage_class: DnsLabel | None = Field(None, description="StorageClass of the volume; default: the cluster's.")
+    resources: ResourceSettings = Field(
+        ResourceSettings(
+            requests=ResourceAmounts(cpu="50m", memory="64Mi"), limits=ResourceAmounts(cpu="250m", memory="256Mi")
+        ),
+        description="Redis container requests and limits.",
+    )
+
+
+class ExternalRedisSettings(StrictModel):
+    """An existing Redis outside the stack."""
+
+    mode: Literal["external"] = Field(description="Selects this block.")
+    host: str = Field(
+        min_length=1, pattern=r"^[a-z0-9.-]+$", description="Host name, e.g. redis.data.svc.cluster.local."
+    )
+    port: Port = Field(6379, description="Port.")
+    password: SecretKey = Field(description="Existing Secret key holding the password.")
+
+
+RedisSettings = Annotated[
+    Union[InClusterRedisSettings, ExternalRedisSettings],  # noqa: UP007 - pydantic's discriminated union form
+    Field(discriminator="mode", description="Redis: `mode: in_cluster` (a StatefulSet here) or `mode: external`."),
+]
+
+
+class HttpProbeSettings(StrictModel):
+    """An HTTP probe's path and timings."""
+
+    path: str = Field(pattern=r"^/", description="URL path.")
+    initial_delay_seconds: int = Field(0, ge=0, le=600)
+    period_seconds: int = Field(10, ge=1, le=300)
+    timeout_seconds: int = Field(1, ge=1, le=60)
+    failure_threshold: int = Field(3, ge=1, le=100)

@@ -43,6 +43,18 @@ STACKS: tuple[StackDefinition, ...] = (
         chart="stacks.core_pipeline.chart:CorePipelineChart",
         description="NestJS core-pipeline API: Deployment, HPA, Ingress, ServiceMonitor, migration PreSync hook",
     ),
+    StackDefinition(
+        name="discord-monitor",
+        settings_field="discord_monitor",
+        chart="stacks.discord_monitor.chart:DiscordMonitorChart",
+        description="Discord bot with Redis and retention CronJob, and an agent Job carrying the watcher sidecar",
+    ),
+    StackDefinition(
+        name="hivemind-bot",
+        settings_field="hivemind_bot",
+        chart="stacks.hivemind_bot.chart:HivemindBotChart",
+        description="Hivemind Discord bot: 3 replicas with leader election RBAC, PDB, NetworkPolicy",
+    ),
 )
 
 

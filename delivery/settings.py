@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field, ValidationError
 from constructs_lib.naming import looks_secret
 from delivery.models import ImageSettings, StrictModel
 from stacks.core_pipeline.settings import CorePipelineSettings
+from stacks.discord_monitor.settings import DiscordMonitorSettings
+from stacks.hivemind_bot.settings import HivemindBotSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 # ENVIRONMENTS_DIR points the app at another folder of environment files (tests, a separate config repo).
@@ -33,6 +35,8 @@ class EnvironmentSettings(StrictModel):
         True, description="Refuse mutable image tags (latest, main, ...) in this environment."
     )
     core_pipeline: CorePipelineSettings = Field(description="The core-pipeline service.")
+    discord_monitor: DiscordMonitorSettings = Field(description="The Discord monitor bot and watcher sidecar.")
+    hivemind_bot: HivemindBotSettings = Field(description="The Hivemind Discord bot.")
 
 
 class SettingsError(Exception):

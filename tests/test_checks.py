@@ -29,7 +29,10 @@ def good() -> list[dict[str, Any]]:
         {
             "kind": "Deployment",
             "metadata": meta,
-            "spec": {"selector": {"matchLabels": SELECTOR}, "template": {"metadata": {"labels": LABELS}, "spec": {}}},
+            "spec": {
+                "selector": {"matchLabels": SELECTOR},
+                "template": {"metadata": {"labels": LABELS}, "spec": {"automountServiceAccountToken": False}},
+            },
         },
         {"kind": "Service", "metadata": meta, "spec": {"selector": SELECTOR, "ports": [{"name": "http", "port": 80}]}},
         {"kind": "NetworkPolicy", "metadata": meta, "spec": {"podSelector": {"matchLabels": SELECTOR}}},
@@ -81,6 +84,58 @@ def broken(kind: str, path: list[str], value: Any) -> list[dict[str, Any]]:
             "backend Service web",
         ),
         (broken("Deployment", ["metadata", "labels"], {}), "missing recommended labels"),
+        (
+            broken("NetworkPolicy", ["spec", "ingress"], [{"from": [{"podSelector": {"matchLabels": {"a": "b"}}}]}]),
+            "peer selector",
+        ),
+        (
+            broken(
+                "Deployment",
+                ["spec", "template", "spec"],
+                {"containers": [{"name": "c", "volumeMounts": [{"name": "v"}]}]},
+            ),
+            "undeclared volume v",
+        ),
+        (
+            broken(
+                "Deployment",
+                ["spec", "template", "spec"],
+                {"containers": [{"name": "c", "envFrom": [{"configMapRef": {"name": "cm"}}]}]},
+            ),
+            "reads ConfigMap cm",
+        ),
+        (
+            broken(
+                "Deployment",
+                ["spec", "template", "spec"],
+                {"volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]},
+            ),
+            "PersistentVolumeClaim data",
+        ),
+        (
+            broken(
+                "Deployment",
+                ["spec", "template", "spec"],
+                {"serviceAccountName": "web", "automountServiceAccountToken": True},
+            ),
+            "no RoleBinding grants",
+        ),
+        (
+            [*good(), {"kind": "Role", "metadata": {"name": "r", "namespace": "apps", "labels": LABELS}}],
+            "bound by no RoleBinding",
+        ),
+        (
+            [
+                *good(),
+                {
+                    "kind": "RoleBinding",
+                    "metadata": {"name": "b", "namespace": "apps", "labels": LABELS},
+                    "roleRef": {"kind": "Role", "name": "missing"},
+                    "subjects": [{"kind": "ServiceAccount", "name": "ghost"}],
+                },
+            ],
+            "binds Role/missing",
+        ),
         (
             [
                 *good(),

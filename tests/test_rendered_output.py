@@ -12,6 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from constructs_lib.naming import looks_secret
 from delivery.checks import RECOMMENDED_LABELS, check_environment, pod_templates
 from delivery.render import Manifest, RenderedEnvironment
 from delivery.settings import ROOT
@@ -131,15 +132,61 @@ def test_every_container_is_sized_hardened_and_pinned(all_manifests: list[tuple[
             assert security["capabilities"]["drop"] == ["ALL"], where
             assert security["seccompProfile"]["type"] == "RuntimeDefault", where
             assert container["imagePullPolicy"] in ("Always", "IfNotPresent"), where
-            # A cdk8s-plus default CPU request of 1000m would mean a value was left in by accident.
-            if manifest["kind"] == "Deployment":
+        if manifest["kind"] in ("Deployment", "StatefulSet"):
+            # Long-running: every container (not init containers) is probed.
+            for container in manifest["spec"]["template"]["spec"]["containers"]:
                 assert "livenessProbe" in container and "readinessProbe" in container, where
 
 
-def test_pods_do_not_mount_service_account_tokens(all_manifests: list[tuple[str, Manifest]]) -> None:
-    for _, manifest in all_manifests:
+def test_only_pods_with_granted_permissions_mount_an_api_token(all_manifests: list[tuple[str, Manifest]]) -> None:
+    bound = {
+        (env, m["metadata"].get("namespace"), subject["name"])
+        for env, m in all_manifests
+        if m["kind"] == "RoleBinding"
+        for subject in m.get("subjects", [])
+        if subject["kind"] == "ServiceAccount"
+    }
+    mounting = 0
+    for env, manifest in all_manifests:
         for template in pod_templates([manifest]):
-            assert template.spec.get("automountServiceAccountToken") is False, template.owner
+            if template.spec.get("automountServiceAccountToken") is False:
+                continue
+            mounting += 1
+            account = template.spec.get("serviceAccountName")
+            assert account, f"{env} {template.owner}: an API token for the namespace's default ServiceAccount"
+            assert (env, template.namespace, account) in bound, f"{env} {template.owner}: token without a RoleBinding"
+    assert mounting, "expected the leader-election bot to mount its token"
+
+
+def test_bot_token_stays_in_the_bot_pods(all_manifests: list[tuple[str, Manifest]]) -> None:
+    """No container outside a bot's own pods references a bot's token Secret or any variable named like a token."""
+    templates = [(env, t) for env, m in all_manifests for t in pod_templates([m])]
+    bots = [(env, t) for env, t in templates if t.labels.get("app.kubernetes.io/component") == "bot"]
+    assert bots
+    token_secrets = {
+        (env, t.namespace, variable["valueFrom"]["secretKeyRef"]["name"])
+        for env, t in bots
+        for container in t.spec["containers"]
+        for variable in container.get("env", [])
+        if looks_secret(variable["name"]) and "TOKEN" in variable["name"].upper()
+    }
+    assert token_secrets
+    for env, template in templates:
+        if template.labels.get("app.kubernetes.io/component") == "bot":
+            continue
+        for container in [*template.spec.get("initContainers", []), *template.spec["containers"]]:
+            where = f"{env} {template.owner} {container['name']}"
+            for variable in container.get("env", []):
+                assert not (looks_secret(variable["name"]) and "TOKEN" in variable["name"].upper()), where
+                ref = variable.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    assert (env, template.namespace, ref["name"]) not in token_secrets, where
+            for source in container.get("envFrom", []):
+                if "secretRef" in source:
+                    assert (env, template.namespace, source["secretRef"]["name"]) not in token_secrets, where
+        for volume in template.spec.get("volumes", []):
+            if "secret" in volume:
+                assert (env, template.namespace, volume["secret"]["secretName"]) not in token_secrets, template.owner
 
 
 def test_no_secret_values_in_output(all_manifests: list[tuple[str, Manifest]]) -> None:
@@ -148,7 +195,7 @@ def test_no_secret_values_in_output(all_manifests: list[tuple[str, Manifest]]) -
         for template in pod_templates([manifest]):
             for container in [*template.spec.get("containers", []), *template.spec.get("initContainers", [])]:
                 for variable in container.get("env", []):
-                    if any(word in variable["name"] for word in ("PASSWORD", "TOKEN", "SECRET", "API_KEY")):
+                    if looks_secret(variable["name"]):
                         assert "value" not in variable, f"{env} {template.owner}: {variable['name']} has a value"
 
 

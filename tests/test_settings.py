@@ -175,3 +175,83 @@ def test_environment_files_validate_against_the_exported_schema() -> None:
     broken["core_pipeline"]["surprise"] = 1
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+# discord-monitor and hivemind-bot: the seed's validation rules (discord-monitor 9.1 values.schema.json).
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        (
+            "poll_interval_ms",
+            49,
+            "prod.discord_monitor.watcher.poll_interval_ms: Input should be greater than or equal to 50",
+        ),
+        ("batch_size", 0, "prod.discord_monitor.watcher.batch_size: Input should be greater than or equal to 1"),
+        ("batch_size", 51, "prod.discord_monitor.watcher.batch_size: Input should be less than or equal to 50"),
+        ("parity_mode", "half", "prod.discord_monitor.watcher.parity_mode: Input should be 'full' or 'parity'"),
+        ("bot_token", "MTk4.x", "prod.discord_monitor.watcher.bot_token: unknown key; allowed keys:"),
+        (
+            "webhook_url",
+            "https://discord.com/api/webhooks/1/x",
+            "prod.discord_monitor.watcher.webhook_url: unknown key",
+        ),
+    ],
+)
+def test_watcher_settings_rules(field: str, value: Any, expected: str) -> None:
+    data = prod_data()
+    data["discord_monitor"]["watcher"][field] = value
+    assert expected in error_for(data)
+
+
+def test_watcher_webhook_secret_may_not_be_a_token() -> None:
+    data = prod_data()
+    data["discord_monitor"]["watcher"]["webhook_secret"] = {"secret": "bot-token", "key": "BOT_TOKEN"}
+    assert "prod.discord_monitor.watcher.webhook_secret: must name the webhook URL's Secret key" in error_for(data)
+
+
+def test_watcher_filters_may_not_carry_credentials() -> None:
+    data = prod_data()
+    data["discord_monitor"]["watcher"]["filters"] = {"discord": {"bot_token": "MTk4"}, "min_tokens": 10}
+    message = error_for(data)
+    assert "prod.discord_monitor.watcher.filters: credential-like keys ['filters.discord.bot_token']" in message
+    assert "MTk4" not in message.replace("(got", "").split("credential")[0]
+
+
+def test_watcher_policy_needs_the_bridge() -> None:
+    data = prod_data()
+    data["discord_monitor"]["watcher"]["bridge"]["enabled"] = False
+    assert "prod.discord_monitor.watcher.network_policy: enabled needs bridge.enabled: true" in error_for(data)
+
+
+def test_watcher_image_must_be_pinned_in_prod() -> None:
+    data = prod_data()
+    data["discord_monitor"]["watcher"]["image"] = {"repository": "discord-monitor", "tag": "latest"}
+    assert "prod.discord_monitor.watcher.image.tag: a pinned image tag is required" in error_for(data)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "ok"), [("*/1 * * * *", True), ("0 3 * * sun", True), ("0 3 * *", False), ("61 * * * *", False)]
+)
+def test_retention_schedule_is_five_valid_cron_fields(schedule: str, ok: bool) -> None:
+    data = prod_data()
+    data["discord_monitor"]["retention"]["schedule"] = schedule
+    if ok:
+        parse_environment("prod", data)
+    else:
+        assert "prod.discord_monitor.retention.schedule: must be five cron fields" in error_for(data)
+
+
+def test_retention_time_zone_must_exist() -> None:
+    data = prod_data()
+    data["discord_monitor"]["retention"]["time_zone"] = "Europe/Atlantis"
+    assert "prod.discord_monitor.retention.time_zone: must be an IANA time zone" in error_for(data)
+
+
+def test_redis_mode_selects_its_block() -> None:
+    data = prod_data()
+    data["discord_monitor"]["redis"] = {"mode": "external", "password": {"secret": "r", "key": "k"}}
+    assert "prod.discord_monitor.redis.external.host: required key is missing" in error_for(data)
+    data["discord_monitor"]["redis"] = {"mode": "sideways"}
+    assert "prod.discord_monitor.redis" in error_for(data)

@@ -9,7 +9,6 @@ from constructs_lib import (
     AppService,
     AppServiceProps,
     Autoscaling,
-    ContainerImage,
     ContainerSpec,
     CorsPolicy,
     EgressRule,
@@ -19,13 +18,14 @@ from constructs_lib import (
     PodSecurity,
     ProxyTimeouts,
     RateLimit,
-    Resources,
     SecretKeyRef,
     SyncHookJob,
     SyncHookJobProps,
     WebIngressProps,
 )
 from stacks.core_pipeline.settings import CorePipelineSettings
+from stacks.settings_to_props import container_image, secret_env
+from stacks.settings_to_props import resources as to_resources
 
 NAME = "core-pipeline"
 # Fixed by the application (seed: "The NestJS application exposes port 3000"), not by an environment.
@@ -47,15 +47,8 @@ class CorePipelineChart(Chart):
 
     def __init__(self, scope: Construct, id: str, settings: CorePipelineSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
-        image = ContainerImage(
-            repository=settings.image.repository, tag=settings.image.tag, pull_policy=settings.image.pull_policy
-        )
-        resources = Resources(
-            cpu_request=settings.resources.requests.cpu,
-            memory_request=settings.resources.requests.memory,
-            cpu_limit=settings.resources.limits.cpu,
-            memory_limit=settings.resources.limits.memory,
-        )
+        image = container_image(settings.image)
+        resources = to_resources(settings.resources)
         security = PodSecurity(run_as_user=APP_UID, run_as_group=APP_UID, fs_group=APP_UID)
         config = runtime_config(settings)
         secret_env = credentials(settings)
@@ -159,17 +152,9 @@ def runtime_config(settings: CorePipelineSettings) -> dict[str, str]:
 def credentials(settings: CorePipelineSettings) -> list[SecretKeyRef]:
     """POSTGRES_USER, POSTGRES_PASSWORD and REDIS_PASSWORD, referenced from existing Secrets only."""
     return [
-        SecretKeyRef(
-            env_name="POSTGRES_USER", secret_name=settings.postgres.user.secret, key=settings.postgres.user.key
-        ),
-        SecretKeyRef(
-            env_name="POSTGRES_PASSWORD",
-            secret_name=settings.postgres.password.secret,
-            key=settings.postgres.password.key,
-        ),
-        SecretKeyRef(
-            env_name="REDIS_PASSWORD", secret_name=settings.redis.password.secret, key=settings.redis.password.key
-        ),
+        secret_env("POSTGRES_USER", settings.postgres.user),
+        secret_env("POSTGRES_PASSWORD", settings.postgres.password),
+        secret_env("REDIS_PASSWORD", settings.redis.password),
     ]
 
 

@@ -1,0 +1,207 @@
+"""Typed settings of the discord-monitor stack. Defaults are the seed's (discord-monitor task 9: the sidecar's
+`discord.monitoring.sidecar.*` values and the bot chart's `discord.bot.*`); environment files hold what differs."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from constructs_lib.cron import SCHEDULE_ALLOWED, valid_schedule, valid_time_zone
+from constructs_lib.naming import secret_like_paths
+from delivery.models import (
+    DnsLabel,
+    HttpProbeSettings,
+    ImageSettings,
+    InClusterRedisSettings,
+    Port,
+    RedisSettings,
+    ResourceAmounts,
+    ResourceSettings,
+    SecretKey,
+    StrictModel,
+)
+
+
+def _resources(cpu_request: str, memory_request: str, cpu_limit: str, memory_limit: str) -> ResourceSettings:
+    return ResourceSettings(
+        requests=ResourceAmounts(cpu=cpu_request, memory=memory_request),
+        limits=ResourceAmounts(cpu=cpu_limit, memory=memory_limit),
+    )
+
+
+def check_schedule(schedule: str) -> str:
+    if not valid_schedule(schedule):
+        raise ValueError(f"must be {SCHEDULE_ALLOWED}")
+    return schedule
+
+
+def check_time_zone(time_zone: str | None) -> str | None:
+    if time_zone is not None and not valid_time_zone(time_zone):
+        raise ValueError("must be an IANA time zone name such as UTC or Europe/Amsterdam")
+    return time_zone
+
+
+class WatcherStatsSettings(StrictModel):
+    enabled: bool = Field(False, description="STATS_ENABLED.")
+    tokens: bool = Field(False, description="STATS_TOKENS.")
+    costs: bool = Field(False, description="STATS_COSTS.")
+
+
+class WatcherBridgeSettings(StrictModel):
+    enabled: bool = Field(False, description="Set BRIDGE_PORT and let the bot connect to the watcher.")
+    port: Port = Field(8088, description="Bridge and health port (named `health`, always exposed for probes).")
+
+
+class WatcherStartupProbeSettings(StrictModel):
+    enabled: bool = Field(True, description="Hold liveness off until /healthz first answers.")
+    failure_threshold: int = Field(30, ge=1, le=1000)
+    period_seconds: int = Field(5, ge=1, le=300)
+
+
+class WatcherProbeSettings(StrictModel):
+    enabled: bool = Field(True, description="Readiness and liveness probes on /healthz.")
+    path: str = Field("/healthz", pattern=r"^/")
+    initial_delay_seconds: int = Field(5, ge=0, le=600)
+    period_seconds: int = Field(10, ge=1, le=300)
+    timeout_seconds: int = Field(2, ge=1, le=60)
+    failure_threshold: int = Field(3, ge=1, le=100)
+    startup_probe: WatcherStartupProbeSettings = Field(default_factory=WatcherStartupProbeSettings)
+
+
+class WatcherNetworkPolicySettings(StrictModel):
+    enabled: bool = Field(False, description="Confine the bridge port (needs bridge.enabled).")
+    allow_from_bot: bool = Field(True, description="Admit the bot's pods to the bridge port.")
+    allowed_ingress_cidrs: list[str] = Field(default_factory=list, description="Address ranges also admitted.")
+    restrict_ingress_to_cluster: bool = Field(
+        True, description="With no bot and no CIDRs admitted, admit only this namespace's pods."
+    )
+    allowed_egress_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Restrict egress to these ranges on 443 (and DNS). Empty: egress not restricted at all.",
+    )
+
+
+class WatcherSettings(StrictModel):
+    """The watcher sidecar (`discord.monitoring.sidecar.*`). It takes a webhook URL, never a bot token."""
+
+    image: ImageSettings = Field(
+        ImageSettings(repository="discord-monitor", tag="latest"),
+        description="discord-monitor image; pin the tag where require_pinned_images is true.",
+    )
+    webhook_secret: SecretKey = Field(
+        SecretKey(secret="discord-watcher-webhook", key="webhook-url"),
+        description="Existing Secret key with DISCORD_WEBHOOK_URL (written by the orchestrator).",
+    )
+    workspace_path: str = Field("/workspace", pattern=r"^/[^\s]*$", description="WORKSPACE_PATH and mount path.")
+    poll_interval_ms: int = Field(100, ge=50, le=60000, description="POLL_INTERVAL_MS (at least 50).")
+    batch_size: int = Field(10, ge=1, le=50, description="BATCH_SIZE (1..50).")
+    parity_mode: Literal["full", "parity"] = Field("full", description="PARITY_MODE.")
+    filters: dict[str, Any] = Field(
+        default_factory=dict, description="FILTERS, rendered as JSON into a ConfigMap. Empty: FILTERS is not set."
+    )
+    stats: WatcherStatsSettings = Field(default_factory=WatcherStatsSettings)
+    agent_input_fifo: str | None = Field(None, pattern=r"^/", description="AGENT_INPUT_FIFO, under the workspace.")
+    bridge: WatcherBridgeSettings = Field(default_factory=WatcherBridgeSettings)
+    resources: ResourceSettings = Field(_resources("10m", "32Mi", "100m", "64Mi"), description="Sidecar resources.")
+    probes: WatcherProbeSettings = Field(default_factory=WatcherProbeSettings)
+    network_policy: WatcherNetworkPolicySettings = Field(default_factory=WatcherNetworkPolicySettings)
+
+    @field_validator("network_policy")
+    @classmethod
+    def _policy_needs_bridge(
+        cls, policy: WatcherNetworkPolicySettings, info: ValidationInfo
+    ) -> WatcherNetworkPolicySettings:
+        bridge = info.data.get("bridge")
+        if policy.enabled and bridge is not None and not bridge.enabled:
+            raise ValueError("enabled needs bridge.enabled: true (the policy confines the bridge port)")
+        return policy
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _not_a_token(cls, secret: SecretKey) -> SecretKey:
+        if "token" in secret.secret.lower() or "token" in secret.key.lower():
+            raise ValueError("must name the webhook URL's Secret key; the watcher never receives a bot token")
+        return secret
+
+    @field_validator("filters")
+    @classmethod
+    def _no_credentials(cls, filters: dict[str, Any]) -> dict[str, Any]:
+        paths = secret_like_paths(filters, "filters")
+        if paths:
+            raise ValueError(f"credential-like keys {paths} are not allowed: the watcher never receives credentials")
+        return filters
+
+
+class ExampleJobSettings(StrictModel):
+    """The seed's "Job with watcher" example: an agent Job sharing its workspace with the watcher."""
+
+    enabled: bool = Field(True, description="Render the example Job.")
+    name: DnsLabel = Field("agent-with-watcher", description="The Job's name.")
+    image: ImageSettings = Field(description="The agent's image.")
+    command: list[str] = Field(min_length=1, description="The agent's command; it writes transcripts to the workspace.")
+    resources: ResourceSettings = Field(_resources("50m", "64Mi", "250m", "256Mi"), description="Agent resources.")
+    active_deadline_seconds: int = Field(3600, ge=60, le=86400, description="Longest the Job may run.")
+
+
+class BotSettings(StrictModel):
+    """The bot service (`discord.bot.*`): Deployment, Service, BOT_TOKEN from a Secret."""
+
+    image: ImageSettings = Field(description="The bot's image.")
+    replicas: int = Field(1, ge=1, le=20, description="Replicas; more than one adds a PodDisruptionBudget.")
+    resources: ResourceSettings = Field(_resources("50m", "128Mi", "250m", "256Mi"), description="Bot resources.")
+    token: SecretKey = Field(
+        SecretKey(secret="bot-token", key="BOT_TOKEN"), description="BOT_TOKEN, from the existing bot-token Secret."
+    )
+    port: Port = Field(8080, description="HTTP port for diagnostics and probes (HTTP_PORT), behind the Service.")
+    service: bool = Field(True, description="Render a ClusterIP Service (internal diagnostics).")
+    liveness_probe: HttpProbeSettings = Field(
+        HttpProbeSettings(path="/healthz", initial_delay_seconds=10, period_seconds=10, timeout_seconds=2)
+    )
+    readiness_probe: HttpProbeSettings = Field(
+        HttpProbeSettings(path="/healthz", initial_delay_seconds=5, period_seconds=5, timeout_seconds=2)
+    )
+    log_level: Literal["debug", "info", "warn", "error"] = Field("info", description="LOG_LEVEL.")
+
+
+class RetentionSettings(StrictModel):
+    """The retention worker: a CronJob pruning Redis keys older than the TTL."""
+
+    enabled: bool = Field(True, description="Render the CronJob.")
+    schedule: str = Field("0 3 * * *", description="Five-field cron schedule.")
+    time_zone: str | None = Field("UTC", description="IANA time zone of the schedule.")
+    ttl_hours: int = Field(168, ge=1, le=87600, description="Keys older than this are pruned (RETENTION_TTL_SECONDS).")
+    command: list[str] = Field(
+        ["node", "dist/retention.js"], min_length=1, description="The bot image's retention command."
+    )
+    active_deadline_seconds: int = Field(600, ge=10, le=86400, description="Longest one run may take.")
+    backoff_limit: int = Field(1, ge=0, le=10)
+    resources: ResourceSettings = Field(_resources("10m", "64Mi", "100m", "128Mi"))
+
+    _schedule = field_validator("schedule")(check_schedule)
+    _time_zone = field_validator("time_zone")(check_time_zone)
+
+
+class BotNetworkPolicySettings(StrictModel):
+    enabled: bool = Field(True, description="Restrict the bot's egress to DNS, Redis, watcher bridges and HTTPS.")
+    https_egress_cidrs: list[str] = Field(
+        default_factory=list, description="Where the bot may reach on 443 (Discord). Empty: any address."
+    )
+    ingress_namespaces: list[DnsLabel] = Field(
+        default_factory=list, description="Namespaces whose pods may reach the bot's port (e.g. monitoring)."
+    )
+
+
+class DiscordMonitorSettings(StrictModel):
+    """The Discord monitor: the bot with Redis and its retention worker, and the watcher sidecar for workloads."""
+
+    namespace: DnsLabel = Field("discord-monitor", description="Namespace of every object.")
+    bot: BotSettings
+    redis: RedisSettings = Field(
+        InClusterRedisSettings(password=SecretKey(secret="discord-bot-redis", key="redis-password")),
+        description="The bot's Redis.",
+    )
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    watcher: WatcherSettings = Field(default_factory=WatcherSettings)
+    example_job: ExampleJobSettings
+    network_policy: BotNetworkPolicySettings = Field(default_factory=BotNetworkPolicySettings)

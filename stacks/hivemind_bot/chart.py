@@ -1,0 +1,62 @@
+"""The hivemind-bot stack: the bot's replicas with leader election (seed: hivemind-bot-k8s.md)."""
+
+from __future__ import annotations
+
+from cdk8s import Chart
+from constructs import Construct
+
+from constructs_lib import BotEgress, BotStack, BotStackProps, EgressRule, LeaderElection, SecretKeyRef
+from stacks.hivemind_bot.settings import HivemindBotSettings
+from stacks.settings_to_props import container_image, http_probe, resources
+
+NAME = "hivemind-bot"
+HTTPS_PORT = 443
+# The seed's Secret keys (`kubectl create secret generic hivemind-bot-secrets --from-literal=...`).
+SECRET_KEYS = {
+    "DISCORD_BOT_TOKEN": "discord-token",
+    "DISCORD_APPLICATION_ID": "application-id",
+    "BACKEND_SERVICE_TOKEN": "service-token",
+}
+
+
+class HivemindBotChart(Chart):
+    """The bot Deployment, its leader-election RBAC, PodDisruptionBudget and NetworkPolicy."""
+
+    def __init__(self, scope: Construct, id: str, settings: HivemindBotSettings) -> None:
+        super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
+        policy = settings.network_policy
+        election = settings.leader_election
+        self.bot = BotStack(
+            self,
+            "Bot",
+            BotStackProps(
+                name=NAME,
+                image=container_image(settings.image),
+                resources=resources(settings.resources),
+                port=settings.health_port,
+                liveness_probe=http_probe(settings.liveness_probe),
+                readiness_probe=http_probe(settings.readiness_probe),
+                credentials=[
+                    SecretKeyRef(env_name=env_name, secret_name=settings.secret_name, key=key)
+                    for env_name, key in SECRET_KEYS.items()
+                ],
+                env={
+                    "BACKEND_GRPC_HOST": settings.backend_grpc_host,
+                    "BACKEND_GRPC_PORT": str(settings.backend_grpc_port),
+                    "WEB_BASE_URL": settings.web_base_url,
+                    "LOG_LEVEL": settings.log_level,
+                    "LOG_FORMAT": settings.log_format,
+                },
+                replicas=settings.replicas,
+                max_unavailable=settings.max_unavailable,
+                leader_election=LeaderElection(lease_name=election.lease_name) if election.enabled else None,
+                egress=BotEgress(
+                    rules=[
+                        EgressRule(ports=[settings.backend_grpc_port]),
+                        EgressRule(ports=[HTTPS_PORT], cidrs=policy.https_egress_cidrs),
+                    ]
+                )
+                if policy.enabled
+                else None,
+            ),
+        )

@@ -1,0 +1,64 @@
+"""Typed settings of the hivemind-bot stack (seed: hivemind-bot-k8s.md). Defaults are the seed's values."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from delivery.models import (
+    DnsLabel,
+    HttpProbeSettings,
+    ImageSettings,
+    Port,
+    ResourceAmounts,
+    ResourceSettings,
+    StrictModel,
+)
+
+
+class LeaderElectionSettings(StrictModel):
+    enabled: bool = Field(True, description="Role on the sync Lease, bound to the bot's ServiceAccount.")
+    lease_name: DnsLabel = Field("hivemind-bot-sync-leader", description="The Lease the replicas compete for.")
+
+
+class HivemindNetworkPolicySettings(StrictModel):
+    enabled: bool = Field(True, description="Deny ingress; allow egress to DNS, the backend, the API server, HTTPS.")
+    https_egress_cidrs: list[str] = Field(
+        default_factory=list, description="Where the bot may reach on 443 (Discord). Empty: any address."
+    )
+
+
+class HivemindBotSettings(StrictModel):
+    """The Hivemind Discord bot: replicas sharing slash commands, one leader running member syncs."""
+
+    namespace: DnsLabel = Field("hivemind", description="Namespace of every object.")
+    image: ImageSettings = Field(description="The bot's image.")
+    replicas: int = Field(3, ge=1, le=50, description="Replicas (seed: 3); more than one adds a PodDisruptionBudget.")
+    max_unavailable: int = Field(1, ge=1, le=49, description="PodDisruptionBudget: replicas that may be down at once.")
+    resources: ResourceSettings = Field(
+        ResourceSettings(
+            requests=ResourceAmounts(cpu="100m", memory="128Mi"), limits=ResourceAmounts(cpu="500m", memory="256Mi")
+        ),
+        description="Bot container requests and limits.",
+    )
+    secret_name: DnsLabel = Field(
+        "hivemind-bot-secrets",
+        description="Existing Secret with keys discord-token, application-id and service-token.",
+    )
+    backend_grpc_host: str = Field(
+        "hivemind-server", pattern=r"^[a-z0-9.-]+$", description="BACKEND_GRPC_HOST: the backend Service."
+    )
+    backend_grpc_port: Port = Field(50051, description="BACKEND_GRPC_PORT.")
+    web_base_url: str = Field(pattern=r"^https?://[^\s]+$", description="WEB_BASE_URL: links in bot replies.")
+    log_level: Literal["debug", "info", "warn", "error"] = Field("info", description="LOG_LEVEL.")
+    log_format: Literal["json", "text"] = Field("json", description="LOG_FORMAT.")
+    health_port: Port = Field(8080, description="Port of the bot's health endpoint (probes).")
+    liveness_probe: HttpProbeSettings = Field(
+        HttpProbeSettings(path="/healthz", initial_delay_seconds=10, period_seconds=10, timeout_seconds=2)
+    )
+    readiness_probe: HttpProbeSettings = Field(
+        HttpProbeSettings(path="/healthz", initial_delay_seconds=5, period_seconds=5, timeout_seconds=2)
+    )
+    leader_election: LeaderElectionSettings = Field(default_factory=LeaderElectionSettings)
+    network_policy: HivemindNetworkPolicySettings = Field(default_factory=HivemindNetworkPolicySettings)

@@ -1,0 +1,64 @@
+"""Settings models to construct props: the one place every stack turns its typed settings into constructs' inputs."""
+
+from __future__ import annotations
+
+from constructs_lib import ContainerImage, HttpProbe, RedisEndpoint, RedisProps, Resources, SecretKeyRef
+from delivery.models import (
+    ExternalRedisSettings,
+    HttpProbeSettings,
+    ImageSettings,
+    InClusterRedisSettings,
+    ResourceSettings,
+    SecretKey,
+)
+
+
+def container_image(image: ImageSettings) -> ContainerImage:
+    return ContainerImage(repository=image.repository, tag=image.tag, pull_policy=image.pull_policy)
+
+
+def resources(settings: ResourceSettings) -> Resources:
+    return Resources(
+        cpu_request=settings.requests.cpu,
+        memory_request=settings.requests.memory,
+        cpu_limit=settings.limits.cpu,
+        memory_limit=settings.limits.memory,
+    )
+
+
+def secret_env(env_name: str, key: SecretKey) -> SecretKeyRef:
+    return SecretKeyRef(env_name=env_name, secret_name=key.secret, key=key.key)
+
+
+def http_probe(settings: HttpProbeSettings, port: int | str = "http") -> HttpProbe:
+    return HttpProbe(
+        path=settings.path,
+        port=port,
+        initial_delay_seconds=settings.initial_delay_seconds,
+        period_seconds=settings.period_seconds,
+        timeout_seconds=settings.timeout_seconds,
+        failure_threshold=settings.failure_threshold,
+    )
+
+
+def redis(
+    settings: InClusterRedisSettings | ExternalRedisSettings, *, name: str, part_of: str
+) -> RedisProps | RedisEndpoint:
+    """Props for an in-cluster `Redis` named `name`, or the endpoint of the external one."""
+    if isinstance(settings, ExternalRedisSettings):
+        return RedisEndpoint(
+            host=settings.host,
+            port=settings.port,
+            password_secret=settings.password.secret,
+            password_key=settings.password.key,
+        )
+    return RedisProps(
+        name=name,
+        part_of=part_of,
+        image=container_image(settings.image),
+        resources=resources(settings.resources),
+        password_secret=settings.password.secret,
+        password_key=settings.password.key,
+        storage_size=settings.storage_size,
+        storage_class=settings.storage_class,
+    )

@@ -1,0 +1,91 @@
+"""discord-monitor against its seed (discord-monitor-sidecar-and-bot.md, task 9) and the issue's guarantees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from constructs_lib.watcher_sidecar import ENV_MAPPING
+from delivery.checks import pod_templates, selects
+from delivery.render import Manifest, RenderedEnvironment
+from delivery.settings import load_environment
+from tests.conftest import find
+
+ENVS = ["dev", "staging", "prod"]
+
+
+def stack(rendered: dict[str, RenderedEnvironment], env: str) -> list[Manifest]:
+    return rendered[env]["discord-monitor"]
+
+
+def containers_of(manifest: Manifest) -> dict[str, dict[str, Any]]:
+    (template,) = pod_templates([manifest])
+    return {c["name"]: c for c in [*template.spec.get("initContainers", []), *template.spec["containers"]]}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_bot_token_comes_from_the_bot_token_secret(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    bot = containers_of(find(stack(rendered, env), "Deployment", "discord-bot"))["discord-bot"]
+    token = next(e for e in bot["env"] if e["name"] == "BOT_TOKEN")
+    # Seed 9.6: "Secret: bot-token (stringData.BOT_TOKEN)", referenced, never rendered.
+    assert token == {"name": "BOT_TOKEN", "valueFrom": {"secretKeyRef": {"name": "bot-token", "key": "BOT_TOKEN"}}}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_example_job_carries_the_watcher_with_a_shared_workspace(
+    rendered: dict[str, RenderedEnvironment], env: str
+) -> None:
+    manifests = stack(rendered, env)
+    job = find(manifests, "Job", "agent-with-watcher")
+    by_name = containers_of(job)
+    assert set(by_name) == {"agent", "discord-watcher"}
+    workspace = load_environment(env).discord_monitor.watcher.workspace_path
+    for container in by_name.values():
+        assert {"mountPath": workspace, "name": "workspace"} in container["volumeMounts"]
+    watcher = by_name["discord-watcher"]
+    env_names = {e["name"] for e in watcher["env"]}
+    assert env_names <= set(ENV_MAPPING), "the watcher's env holds only the seed's mapping"
+    assert "envFrom" not in watcher
+    webhook = next(e for e in watcher["env"] if e["name"] == "DISCORD_WEBHOOK_URL")
+    assert "secretKeyRef" in webhook["valueFrom"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_pinned_watcher_image_outside_dev(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    watcher = containers_of(find(stack(rendered, env), "Job", "agent-with-watcher"))["discord-watcher"]
+    tag = watcher["image"].rpartition(":")[2]
+    if env != "dev":
+        assert tag not in ("latest", ""), env
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_retention_worker_prunes_redis_on_schedule(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    settings = load_environment(env).discord_monitor.retention
+    cron = find(stack(rendered, env), "CronJob", "discord-bot-retention")
+    assert cron["spec"]["schedule"] == settings.schedule
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    container = containers_of(cron)["retention"]
+    env_vars = {e["name"]: e for e in container["env"]}
+    assert env_vars["RETENTION_TTL_SECONDS"]["value"] == str(settings.ttl_hours * 3600)
+    assert {"REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD"} <= set(env_vars)
+    assert "BOT_TOKEN" not in env_vars
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_bridge_policies_meet(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    """The watcher admits the bot on the bridge port, and the bot's egress allows exactly that port to it."""
+    manifests = stack(rendered, env)
+    bridge = find(manifests, "NetworkPolicy", "agent-with-watcher-watcher-bridge")["spec"]
+    bot_policy = find(manifests, "NetworkPolicy", "discord-bot")["spec"]
+    bot_labels = find(manifests, "Deployment", "discord-bot")["spec"]["template"]["metadata"]["labels"]
+    job_labels = find(manifests, "Job", "agent-with-watcher")["spec"]["template"]["metadata"]["labels"]
+    port = load_environment(env).discord_monitor.watcher.bridge.port
+    (rule,) = bridge["ingress"]
+    assert rule["ports"] == [{"port": port, "protocol": "TCP"}]
+    assert any(selects(peer["podSelector"]["matchLabels"], bot_labels) for peer in rule["from"])
+    assert any(
+        [p["port"] for p in egress["ports"]] == [port]
+        and any(selects(peer["podSelector"]["matchLabels"], job_labels) for peer in egress.get("to", []))
+        for egress in bot_policy["egress"]
+    )
