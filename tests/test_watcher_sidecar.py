@@ -255,3 +255,36 @@ def test_a_rejected_token_is_not_echoed() -> None:
     with pytest.raises(PropsError) as caught:
         synth(lambda chart: WatcherSidecar(chart, "W", props(webhook_secret=None, webhook_url="MTk4.secret")))
     assert "MTk4" not in str(caught.value)
+
+
+def test_attaches_to_a_deployment_too() -> None:
+    """The seed's other pattern: a long-running workload (here an AppService) carrying the watcher."""
+    from constructs_lib import AppService, AppServiceProps
+    from tests.construct_helpers import PROBE
+
+    def build(chart: Any) -> None:
+        labels = RecommendedLabels(name="web", component="server", version="1.2.3")
+        watcher = WatcherSidecar(chart, "Watcher", props(workload=labels))
+        AppService(
+            chart,
+            "Web",
+            AppServiceProps(
+                name="web",
+                image=IMAGE,
+                port=8080,
+                resources=RESOURCES,
+                liveness_probe=PROBE,
+                readiness_probe=PROBE,
+                sidecars=[watcher.container],
+                volumes=[watcher.volume],
+                volume_mounts=[watcher.workspace_mount],
+            ),
+        )
+
+    manifests = synth(build)
+    pod = only(manifests, "Deployment")["spec"]["template"]["spec"]
+    names = [c["name"] for c in pod["containers"]]
+    assert names == ["web", "discord-watcher"]
+    for container in pod["containers"]:
+        assert {"mountPath": "/workspace", "name": "workspace"} in container["volumeMounts"]
+    assert list(find_problems(manifests)) == []
