@@ -56,7 +56,7 @@ bench: setup
 ## Regenerate the typed CRD bindings in imports/ from ../shared/crds (committed; run after a CRD bump).
 imports: setup
 	rm -rf imports/com imports/io
-	for crd in monitoring.coreos.com traefik.io; do \
+	for crd in monitoring.coreos.com traefik.io cert-manager.io external-secrets.io argoproj.io-application-appproject; do \
 	  node_modules/.bin/cdk8s import $(CRDS)/$$crd.yaml --language python --output imports --no-check-upgrade || exit 1; \
 	done
 	$(PY) -m compileall -q -j0 -o 0 -o 1 imports > /dev/null

@@ -29,8 +29,12 @@ _EXPORTS = {
     "PodSecurity": "container",
     "Resources": "container",
     "SecretKeyRef": "container",
+    "TcpProbe": "container",
     "VolumeMount": "container",
     "PropsError": "errors",
+    "RemoteKey": "external_secret",
+    "SyncedSecret": "external_secret",
+    "SyncedSecretProps": "external_secret",
     "RecommendedLabels": "labels",
     "EgressRule": "network_policy",
     "NetworkAccess": "network_policy",
@@ -43,6 +47,11 @@ _EXPORTS = {
     "RetentionCronProps": "retention_cron",
     "SyncHookJob": "sync_hook_job",
     "SyncHookJobProps": "sync_hook_job",
+    "TraefikWebRoute": "traefik_route",
+    "TraefikWebRouteProps": "traefik_route",
+    "VolumeClaim": "volume_claims",
+    "VolumeClaims": "volume_claims",
+    "VolumeClaimsProps": "volume_claims",
     "WatchedPod": "watcher_sidecar",
     "WatcherNetworkPolicy": "watcher_sidecar",
     "WatcherProbes": "watcher_sidecar",
@@ -51,6 +60,7 @@ _EXPORTS = {
     "WatcherStats": "watcher_sidecar",
     "WebhookSecret": "watcher_sidecar",
     "CorsPolicy": "web_ingress",
+    "IngressPath": "web_ingress",
     "ProxyTimeouts": "web_ingress",
     "RateLimit": "web_ingress",
     "WebIngress": "web_ingress",
@@ -73,6 +83,7 @@ __all__ = [
     "EgressRule",
     "ExecProbe",
     "HttpProbe",
+    "IngressPath",
     "JobPod",
     "LeaderElection",
     "Metrics",
@@ -87,12 +98,21 @@ __all__ = [
     "Redis",
     "RedisEndpoint",
     "RedisProps",
+    "RemoteKey",
     "Resources",
     "RetentionCron",
     "RetentionCronProps",
     "SecretKeyRef",
     "SyncHookJob",
     "SyncHookJobProps",
+    "SyncedSecret",
+    "SyncedSecretProps",
+    "TcpProbe",
+    "TraefikWebRoute",
+    "TraefikWebRouteProps",
+    "VolumeClaim",
+    "VolumeClaims",
+    "VolumeClaimsProps",
     "VolumeMount",
     "WatchedPod",
     "WatcherNetworkPolicy",
@@ -118,14 +138,18 @@ if TYPE_CHECKING:
         PodSecurity,
         Resources,
         SecretKeyRef,
+        TcpProbe,
         VolumeMount,
     )
     from constructs_lib.errors import PropsError
+    from constructs_lib.external_secret import RemoteKey, SyncedSecret, SyncedSecretProps
     from constructs_lib.labels import RecommendedLabels
     from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector, PodNetworkPolicy
     from constructs_lib.redis import Redis, RedisEndpoint, RedisProps
     from constructs_lib.retention_cron import RetentionCron, RetentionCronProps
     from constructs_lib.sync_hook_job import SyncHookJob, SyncHookJobProps
+    from constructs_lib.traefik_route import TraefikWebRoute, TraefikWebRouteProps
+    from constructs_lib.volume_claims import VolumeClaim, VolumeClaims, VolumeClaimsProps
     from constructs_lib.watcher_sidecar import (
         WatchedPod,
         WatcherNetworkPolicy,
@@ -135,7 +159,14 @@ if TYPE_CHECKING:
         WatcherStats,
         WebhookSecret,
     )
-    from constructs_lib.web_ingress import CorsPolicy, ProxyTimeouts, RateLimit, WebIngress, WebIngressProps
+    from constructs_lib.web_ingress import (
+        CorsPolicy,
+        IngressPath,
+        ProxyTimeouts,
+        RateLimit,
+        WebIngress,
+        WebIngressProps,
+    )
 
 
 def __getattr__(name: str) -> Any:

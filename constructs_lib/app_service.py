@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from cdk8s_plus_27 import k8s
 from constructs import Construct
@@ -78,6 +79,7 @@ class AppServiceProps:
         liveness_probe: restarts a wedged container.
         readiness_probe: keeps a container out of the Service until it answers.
         startup_probe: holds the other probes off while the application starts. Default: none.
+        container_name: the main container's name. Default: `name`.
         component: `app.kubernetes.io/component`, part of the selector. Default `server`.
         part_of: `app.kubernetes.io/part-of`. Default: `name`.
         instance: `app.kubernetes.io/instance`, part of the selector. Default: `name`.
@@ -85,6 +87,8 @@ class AppServiceProps:
         expose: render the Service. Default True; False for workloads nothing connects to (a bot whose port only
             serves its probes).
         replicas: fixed replica count. Default 1; must stay unset with `autoscaling`.
+        strategy: `RollingUpdate` (default: zero downtime, never below the desired count) or `Recreate` (for
+            pods holding ReadWriteOnce volumes, which a second pod on another node could not attach).
         autoscaling: a HorizontalPodAutoscaler on CPU and memory. Default: none.
         max_unavailable: a PodDisruptionBudget allowing this many pods down at once. Default: none.
         command, args: override the image's entrypoint. Default: the image's.
@@ -93,11 +97,15 @@ class AppServiceProps:
         secret_env: variables from keys of existing Secrets.
         field_env: variables from the downward API, name -> field path (e.g. POD_NAMESPACE -> metadata.namespace).
         env_from_secrets: existing Secrets whose every key becomes a variable.
+        env_from_config_maps: existing ConfigMaps (e.g. one shared by a system's services) whose every key becomes a
+            variable; pass their checksum in `pod_annotations` to roll pods when they change.
         writable_paths: emptyDir mounts, since the root filesystem is read-only. Default `/tmp`.
         volumes: extra pod volumes. volume_mounts: their mounts into the main container.
         init_containers: run to completion before the main container (hardened the same way).
         sidecars: extra long-running containers in the pod (hardened the same way).
         security: UID, GID and fsGroup. Default: UID/GID 65532.
+        image_pull_secrets: existing registry Secrets the ServiceAccount pulls with. Default: none.
+        node_selector: schedule only on nodes with these labels. Default: any node.
         api_access: mount the ServiceAccount's API token, for pods that call the Kubernetes API (leader election).
             Default False: no token in the pod.
         metrics: Prometheus scrape annotations and a ServiceMonitor. Default: none.
@@ -115,12 +123,14 @@ class AppServiceProps:
     liveness_probe: HttpProbe
     readiness_probe: HttpProbe
     startup_probe: HttpProbe | None = None
+    container_name: str | None = None
     component: str = "server"
     part_of: str | None = None
     instance: str | None = None
     service_port: int = 80
     expose: bool = True
     replicas: int | None = None
+    strategy: Literal["RollingUpdate", "Recreate"] = "RollingUpdate"
     autoscaling: Autoscaling | None = None
     max_unavailable: int | None = None
     command: Sequence[str] | None = None
@@ -130,12 +140,15 @@ class AppServiceProps:
     secret_env: Sequence[SecretKeyRef] = ()
     field_env: Mapping[str, str] = field(default_factory=dict)
     env_from_secrets: Sequence[str] = ()
+    env_from_config_maps: Sequence[str] = ()
     writable_paths: Sequence[str] = ("/tmp",)
     volumes: Sequence[k8s.Volume] = ()
     volume_mounts: Sequence[VolumeMount] = ()
     init_containers: Sequence[ContainerSpec] = ()
     sidecars: Sequence[ContainerSpec] = ()
     security: PodSecurity = field(default_factory=PodSecurity)
+    image_pull_secrets: Sequence[str] = ()
+    node_selector: Mapping[str, str] = field(default_factory=dict)
     api_access: bool = False
     metrics: Metrics | None = None
     ingress: WebIngressProps | None = None
@@ -180,6 +193,7 @@ class AppService(Construct):
             "ServiceAccount",
             metadata=k8s.ObjectMeta(name=self.service_account_name, labels=labels),
             automount_service_account_token=props.api_access,
+            image_pull_secrets=[k8s.LocalObjectReference(name=name) for name in props.image_pull_secrets] or None,
         )
         pod_annotations: dict[str, str] = {}
         if props.config:
@@ -213,7 +227,9 @@ class AppService(Construct):
                     rolling_update=k8s.RollingUpdateDeployment(
                         max_surge=int_or_string("25%"), max_unavailable=int_or_string(0)
                     ),
-                ),
+                )
+                if props.strategy == "RollingUpdate"
+                else k8s.DeploymentStrategy(type="Recreate"),
                 template=k8s.PodTemplateSpec(
                     metadata=k8s.ObjectMeta(labels=labels, annotations=pod_annotations or None),
                     spec=self._pod_spec(props),
@@ -277,7 +293,7 @@ class AppService(Construct):
     def _pod_spec(self, props: AppServiceProps) -> k8s.PodSpec:
         volumes, scratch_mounts = writable_scratch(props.writable_paths)
         main = ContainerSpec(
-            name=props.name,
+            name=props.container_name or props.name,
             image=props.image,
             resources=props.resources,
             command=props.command,
@@ -286,7 +302,10 @@ class AppService(Construct):
             env=props.env,
             secret_env=props.secret_env,
             field_env=props.field_env,
-            env_from_config_maps=(self.config_map_name,) if self.config_map_name else (),
+            env_from_config_maps=(
+                *props.env_from_config_maps,
+                *((self.config_map_name,) if self.config_map_name else ()),
+            ),
             env_from_secrets=props.env_from_secrets,
             volume_mounts=(
                 *scratch_mounts,
@@ -316,6 +335,7 @@ class AppService(Construct):
             if props.spread
             else None,
             termination_grace_period_seconds=props.termination_grace_period_seconds,
+            node_selector=dict(props.node_selector) or None,
         )
 
     def _affinity(self) -> k8s.Affinity:
@@ -432,9 +452,13 @@ def _validate(props: AppServiceProps) -> None:
             raise PropsError(construct, "writable_paths", path, "absolute paths")
     if props.metrics is not None and not props.metrics.path.startswith("/"):
         raise PropsError(construct, "metrics.path", props.metrics.path, "a URL path starting with '/'")
+    if props.strategy not in ("RollingUpdate", "Recreate"):
+        raise PropsError(construct, "strategy", props.strategy, "RollingUpdate | Recreate")
+    for secret in props.image_pull_secrets:
+        check_dns_label(construct, "image_pull_secrets", secret)
     # The main container is checked as a ContainerSpec: image, resources, env names, probes against its ports.
     ContainerSpec(
-        name=props.name,
+        name=props.container_name or props.name,
         image=props.image,
         resources=props.resources,
         ports={_PORT_NAME: props.port},
@@ -449,6 +473,7 @@ def _validate(props: AppServiceProps) -> None:
         spec.validate(construct, f"init_containers[{index}]")
     for index, spec in enumerate(props.sidecars):
         spec.validate(construct, f"sidecars[{index}]")
-    names = [props.name, *(spec.name for spec in (*props.init_containers, *props.sidecars))]
+    props.security.validate(construct, "security")
+    names = [props.container_name or props.name, *(spec.name for spec in (*props.init_containers, *props.sidecars))]
     if len(set(names)) != len(names):
         raise PropsError(construct, "sidecars", names, "distinct container names")

@@ -181,7 +181,38 @@ class ExecProbe:
         )
 
 
-Probe = HttpProbe | ExecProbe
+@dataclass(frozen=True, kw_only=True)
+class TcpProbe:
+    """A probe that opens a TCP connection (for servers such as php-fpm that speak neither HTTP nor a CLI).
+
+    Attributes:
+        port: a container port name or number.
+        initial_delay_seconds, period_seconds, timeout_seconds, failure_threshold, success_threshold: as for
+            `HttpProbe`, with the same Kubernetes defaults (0, 10, 1, 3, 1).
+    """
+
+    port: int | str
+    initial_delay_seconds: int = 0
+    period_seconds: int = 10
+    timeout_seconds: int = 1
+    failure_threshold: int = 3
+    success_threshold: int = 1
+
+    def validate(self, construct: str, prop: str) -> None:
+        _check_timings(self, construct, prop)
+
+    def render(self) -> k8s.Probe:
+        return k8s.Probe(
+            tcp_socket=k8s.TcpSocketAction(port=int_or_string(self.port)),
+            initial_delay_seconds=self.initial_delay_seconds,
+            period_seconds=self.period_seconds,
+            timeout_seconds=self.timeout_seconds,
+            failure_threshold=self.failure_threshold,
+            success_threshold=self.success_threshold,
+        )
+
+
+Probe = HttpProbe | ExecProbe | TcpProbe
 
 
 def _check_timings(probe: Probe, construct: str, prop: str) -> None:
@@ -348,7 +379,7 @@ class ContainerSpec:
             if probe is None:
                 continue
             probe.validate(construct, prefix + f"{probe_name}")
-            if isinstance(probe, HttpProbe) and isinstance(probe.port, str) and probe.port not in self.ports:
+            if isinstance(probe, HttpProbe | TcpProbe) and isinstance(probe.port, str) and probe.port not in self.ports:
                 raise PropsError(
                     construct,
                     prefix + f"{probe_name}.port",
@@ -364,6 +395,19 @@ class ContainerSpec:
                 )
 
 
+# Kubernetes 1.27's "safe" sysctls: namespaced, allowed by the restricted Pod Security Standard.
+SAFE_SYSCTLS = frozenset(
+    {
+        "kernel.shm_rmid_forced",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.ip_local_reserved_ports",
+        "net.ipv4.ip_unprivileged_port_start",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",
+    }
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class PodSecurity:
     """The identity a pod runs as. Default: UID/GID 65532 (the distroless `nonroot` user), fsGroup the same.
@@ -372,11 +416,14 @@ class PodSecurity:
         run_as_user: default 65532.
         run_as_group: default: same as `run_as_user`.
         fs_group: group that owns mounted volumes. Default: same as `run_as_group`.
+        sysctls: namespaced sysctls, e.g. `net.ipv4.ip_unprivileged_port_start: "0"` so a non-root server may
+            bind port 80 without any capability. Default: none.
     """
 
     run_as_user: int = 65532
     run_as_group: int | None = None
     fs_group: int | None = None
+    sysctls: Mapping[str, str] = field(default_factory=dict)
 
     def validate(self, construct: str, prop: str) -> None:
         prefix = f"{prop}." if prop else ""
@@ -384,6 +431,11 @@ class PodSecurity:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise PropsError(construct, prefix + f"{name}", value, "a non-root id >= 1")
+        for sysctl in self.sysctls:
+            if sysctl not in SAFE_SYSCTLS:
+                raise PropsError(
+                    construct, prefix + "sysctls", sysctl, f"one of the safe sysctls {sorted(SAFE_SYSCTLS)}"
+                )
 
     def render(self) -> k8s.PodSecurityContext:
         group = self.run_as_group if self.run_as_group is not None else self.run_as_user
@@ -393,12 +445,13 @@ class PodSecurity:
             run_as_group=group,
             fs_group=self.fs_group if self.fs_group is not None else group,
             seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+            sysctls=[k8s.Sysctl(name=name, value=value) for name, value in sorted(self.sysctls.items())] or None,
         )
 
 
-def writable_scratch(paths: Sequence[str]) -> tuple[list[k8s.Volume], list[VolumeMount]]:
+def writable_scratch(paths: Sequence[str], prefix: str = "writable") -> tuple[list[k8s.Volume], list[VolumeMount]]:
     """emptyDir volumes and their mounts for the paths a container must write to under a read-only root."""
-    named = [(f"writable-{index}", path) for index, path in enumerate(sorted(paths), start=1)]
+    named = [(f"{prefix}-{index}", path) for index, path in enumerate(sorted(paths), start=1)]
     volumes = [k8s.Volume(name=volume, empty_dir=k8s.EmptyDirVolumeSource()) for volume, _ in named]
     return volumes, [VolumeMount(volume=volume, mount_path=path) for volume, path in named]
 

@@ -66,6 +66,21 @@ class ProxyTimeouts:
 
 
 @dataclass(frozen=True, kw_only=True)
+class IngressPath:
+    """One more URL path prefix, routed to another Service (e.g. `/api` to a backend).
+
+    Attributes:
+        path: the prefix, e.g. `/api`.
+        service_name: the Service's name.
+        service_port: its port name or number.
+    """
+
+    path: str
+    service_name: str
+    service_port: str | int
+
+
+@dataclass(frozen=True, kw_only=True)
 class WebIngressProps:
     """Props of `WebIngress`.
 
@@ -80,6 +95,7 @@ class WebIngressProps:
         max_body_megabytes: largest request body accepted. Default: the controller's (nginx: 1 MB).
         timeouts: proxy timeouts (nginx only; Traefik sets them per entry point). Default: the controller's.
         annotations: extra annotations, merged last.
+        extra_paths: more path prefixes on the same hosts, each to its own Service (the longest prefix wins).
     """
 
     hosts: Sequence[str]
@@ -92,6 +108,18 @@ class WebIngressProps:
     max_body_megabytes: int | None = None
     timeouts: ProxyTimeouts | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
+    extra_paths: Sequence[IngressPath] = ()
+
+
+def _backend(service_name: str, service_port: str | int) -> k8s.IngressBackend:
+    return k8s.IngressBackend(
+        service=k8s.IngressServiceBackend(
+            name=service_name,
+            port=k8s.ServiceBackendPort(name=service_port)
+            if isinstance(service_port, str)
+            else k8s.ServiceBackendPort(number=service_port),
+        )
+    )
 
 
 class WebIngress(Construct):
@@ -126,14 +154,15 @@ class WebIngress(Construct):
             annotations.update(self._traefik_annotations(name, labels, props))
         annotations.update(props.annotations)
 
-        backend = k8s.IngressBackend(
-            service=k8s.IngressServiceBackend(
-                name=service_name,
-                port=k8s.ServiceBackendPort(name=service_port)
-                if isinstance(service_port, str)
-                else k8s.ServiceBackendPort(number=service_port),
-            )
-        )
+        paths = [
+            k8s.HttpIngressPath(path=props.path, path_type="Prefix", backend=_backend(service_name, service_port)),
+            *(
+                k8s.HttpIngressPath(
+                    path=extra.path, path_type="Prefix", backend=_backend(extra.service_name, extra.service_port)
+                )
+                for extra in props.extra_paths
+            ),
+        ]
         self.resource = k8s.KubeIngress(
             self,
             "Resource",
@@ -143,9 +172,7 @@ class WebIngress(Construct):
                 rules=[
                     k8s.IngressRule(
                         host=host,
-                        http=k8s.HttpIngressRuleValue(
-                            paths=[k8s.HttpIngressPath(path=props.path, path_type="Prefix", backend=backend)]
-                        ),
+                        http=k8s.HttpIngressRuleValue(paths=paths),
                     )
                     for host in props.hosts
                 ],
@@ -241,6 +268,13 @@ def _validate(props: WebIngressProps) -> None:
         raise PropsError(construct, "hosts", list(props.hosts), "distinct host names")
     if not props.path.startswith("/"):
         raise PropsError(construct, "path", props.path, "a URL path starting with '/'")
+    seen = [props.path]
+    for index, extra in enumerate(props.extra_paths):
+        if not extra.path.startswith("/"):
+            raise PropsError(construct, f"extra_paths[{index}].path", extra.path, "a URL path starting with '/'")
+        if extra.path in seen:
+            raise PropsError(construct, f"extra_paths[{index}].path", extra.path, f"a path not already routed {seen}")
+        seen.append(extra.path)
     if props.rate_limit is not None:
         if props.rate_limit.requests_per_second < 1:
             raise PropsError(
@@ -274,4 +308,4 @@ def _validate(props: WebIngressProps) -> None:
                 raise PropsError(construct, f"timeouts.{name}", value, "an integer 1..3600")
 
 
-__all__ = ["CorsPolicy", "IngressClass", "ProxyTimeouts", "RateLimit", "WebIngress", "WebIngressProps"]
+__all__ = ["CorsPolicy", "IngressClass", "IngressPath", "ProxyTimeouts", "RateLimit", "WebIngress", "WebIngressProps"]

@@ -107,11 +107,42 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
                 yield f"{where}: {target.get('kind')}/{target.get('name')} has fixed replicas while an HPA scales it"
         if kind == "Ingress":
             yield from _ingress_backend_problems(where, namespace, spec, services)
+        if kind == "IngressRoute":
+            yield from _ingress_route_problems(where, namespace, spec, services)
         if kind == "NetworkPolicy":
             yield from _policy_peer_problems(where, namespace, spec, templates)
     yield from _rbac_problems(manifests, by_reference)
+    claimed = {
+        (template.namespace, volume["persistentVolumeClaim"]["claimName"])
+        for template in templates
+        for volume in template.spec.get("volumes", [])
+        if "persistentVolumeClaim" in volume
+    }
+    for claim in (m for m in manifests if m.get("kind") == "PersistentVolumeClaim"):
+        if (_namespace(claim), claim["metadata"]["name"]) not in claimed:
+            yield f"PersistentVolumeClaim/{claim['metadata']['name']}: no rendered pod mounts it"
     for template in templates:
         yield from _pod_reference_problems(template, by_reference, manifests)
+
+
+def _ingress_route_problems(
+    where: str, namespace: str | None, spec: Mapping[str, Any], services: list[Manifest]
+) -> Iterator[str]:
+    """Every Traefik route service must be a rendered Service with that port."""
+    for route in spec.get("routes", []):
+        for backend in route.get("services", []):
+            if backend.get("kind", "Service") != "Service":
+                continue
+            service = next(
+                (s for s in services if s["metadata"]["name"] == backend.get("name") and _namespace(s) == namespace),
+                None,
+            )
+            if service is None:
+                yield f"{where}: route service {backend.get('name')} is not rendered in namespace {namespace}"
+                continue
+            ports = service.get("spec", {}).get("ports", [])
+            if not any(p.get("port") == backend.get("port") or p.get("name") == backend.get("port") for p in ports):
+                yield f"{where}: route port {backend.get('port')} is not a port of Service {backend.get('name')}"
 
 
 def _policy_peer_problems(

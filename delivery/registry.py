@@ -55,6 +55,18 @@ STACKS: tuple[StackDefinition, ...] = (
         chart="stacks.hivemind_bot.chart:HivemindBotChart",
         description="Hivemind Discord bot: 3 replicas with leader election RBAC, PDB, NetworkPolicy",
     ),
+    StackDefinition(
+        name="kairoflow",
+        settings_field="kairoflow",
+        chart="stacks.kairoflow.chart:KairoflowChart",
+        description="KairoFlow: nginx + php-fpm pod, 4 PVCs, CronJobs, Traefik IngressRoutes, cert-manager TLS",
+    ),
+    StackDefinition(
+        name="verta",
+        settings_field="verta",
+        chart="stacks.verta.chart:VertaChart",
+        description="Verta: backend, frontend and ML AppServices, shared ConfigMap, Redis, path-routed Ingress",
+    ),
 )
 
 

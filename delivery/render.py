@@ -37,8 +37,16 @@ def render_environment(settings: Any, stacks: Sequence[StackDefinition]) -> Rend
     charts = [
         (stack.name, stack.chart_class()(app, stack.name, getattr(settings, stack.settings_field))) for stack in stacks
     ]
-    # One to_json call per chart: the whole chart crosses from Node in a single round-trip.
-    return {name: list(chart.to_json()) for name, chart in charts}
+    # One to_json call per chart: the whole chart crosses from Node in a single round-trip. A stack keeps its
+    # cluster-scoped objects (a Namespace) in `companion_charts` without a namespace, since a Chart's namespace is
+    # stamped on every object in it.
+    return {
+        name: [
+            *chart.to_json(),
+            *(manifest for companion in getattr(chart, "companion_charts", ()) for manifest in companion.to_json()),
+        ]
+        for name, chart in charts
+    }
 
 
 def render_environments(

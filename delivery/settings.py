@@ -20,6 +20,8 @@ from delivery.models import ImageSettings, StrictModel
 from stacks.core_pipeline.settings import CorePipelineSettings
 from stacks.discord_monitor.settings import DiscordMonitorSettings
 from stacks.hivemind_bot.settings import HivemindBotSettings
+from stacks.kairoflow.settings import KairoflowSettings
+from stacks.verta.settings import VertaSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 # ENVIRONMENTS_DIR points the app at another folder of environment files (tests, a separate config repo).
@@ -37,6 +39,8 @@ class EnvironmentSettings(StrictModel):
     core_pipeline: CorePipelineSettings = Field(description="The core-pipeline service.")
     discord_monitor: DiscordMonitorSettings = Field(description="The Discord monitor bot and watcher sidecar.")
     hivemind_bot: HivemindBotSettings = Field(description="The Hivemind Discord bot.")
+    kairoflow: KairoflowSettings = Field(description="KairoFlow: nginx + php-fpm, Traefik, claims, CronJobs.")
+    verta: VertaSettings = Field(description="Verta: backend, frontend and ML services with Redis.")
 
 
 class SettingsError(Exception):

@@ -158,35 +158,43 @@ def test_only_pods_with_granted_permissions_mount_an_api_token(all_manifests: li
     assert mounting, "expected the leader-election bot to mount its token"
 
 
-def test_bot_token_stays_in_the_bot_pods(all_manifests: list[tuple[str, Manifest]]) -> None:
-    """No container outside a bot's own pods references a bot's token Secret or any variable named like a token."""
-    templates = [(env, t) for env, m in all_manifests for t in pod_templates([m])]
-    bots = [(env, t) for env, t in templates if t.labels.get("app.kubernetes.io/component") == "bot"]
-    assert bots
-    token_secrets = {
-        (env, t.namespace, variable["valueFrom"]["secretKeyRef"]["name"])
-        for env, t in bots
-        for container in t.spec["containers"]
-        for variable in container.get("env", [])
-        if looks_secret(variable["name"]) and "TOKEN" in variable["name"].upper()
-    }
-    assert token_secrets
-    for env, template in templates:
-        if template.labels.get("app.kubernetes.io/component") == "bot":
-            continue
-        for container in [*template.spec.get("initContainers", []), *template.spec["containers"]]:
-            where = f"{env} {template.owner} {container['name']}"
-            for variable in container.get("env", []):
-                assert not (looks_secret(variable["name"]) and "TOKEN" in variable["name"].upper()), where
-                ref = variable.get("valueFrom", {}).get("secretKeyRef")
-                if ref:
-                    assert (env, template.namespace, ref["name"]) not in token_secrets, where
-            for source in container.get("envFrom", []):
-                if "secretRef" in source:
-                    assert (env, template.namespace, source["secretRef"]["name"]) not in token_secrets, where
-        for volume in template.spec.get("volumes", []):
-            if "secret" in volume:
-                assert (env, template.namespace, volume["secret"]["secretName"]) not in token_secrets, template.owner
+def test_bot_token_stays_in_the_bot_pods(rendered: dict[str, RenderedEnvironment]) -> None:
+    """In every stack that runs a bot, no container outside the bot's own pods references the bot's token Secret or
+    any variable named like a token (the watcher sidecar and the retention worker above all)."""
+    checked = 0
+    for env, stacks in rendered.items():
+        for stack, manifests in stacks.items():
+            templates = pod_templates(manifests)
+            bots = [t for t in templates if t.labels.get("app.kubernetes.io/component") == "bot"]
+            if not bots:
+                continue
+            checked += 1
+            token_secrets = {
+                variable["valueFrom"]["secretKeyRef"]["name"]
+                for template in bots
+                for container in template.spec["containers"]
+                for variable in container.get("env", [])
+                if _is_token(variable["name"])
+            }
+            assert token_secrets, f"{env} {stack}: the bot reads no token from a Secret"
+            for template in templates:
+                if template in bots:
+                    continue
+                for container in [*template.spec.get("initContainers", []), *template.spec["containers"]]:
+                    where = f"{env} {stack} {template.owner} {container['name']}"
+                    for variable in container.get("env", []):
+                        assert not _is_token(variable["name"]), where
+                        ref = variable.get("valueFrom", {}).get("secretKeyRef")
+                        assert not ref or ref["name"] not in token_secrets, where
+                    for source in container.get("envFrom", []):
+                        assert source.get("secretRef", {}).get("name") not in token_secrets, where
+                for volume in template.spec.get("volumes", []):
+                    assert volume.get("secret", {}).get("secretName") not in token_secrets, template.owner
+    assert checked >= 6, "expected discord-monitor and hivemind-bot in every environment"
+
+
+def _is_token(name: str) -> bool:
+    return looks_secret(name) and "TOKEN" in name.upper()
 
 
 def test_no_secret_values_in_output(all_manifests: list[tuple[str, Manifest]]) -> None:

@@ -1,0 +1,129 @@
+"""SyncedSecret: an External Secrets Operator `ExternalSecret` that keeps a Kubernetes Secret in step with a secret
+manager, so the Secret a workload references is declared in git without its values ever being there."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from constructs import Construct
+
+from constructs_lib.container import check_dns_label
+from constructs_lib.errors import PropsError
+
+StoreKind = Literal["ClusterSecretStore", "SecretStore"]
+SecretType = Literal["Opaque", "kubernetes.io/dockerconfigjson"]
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_DURATION = re.compile(r"^([0-9]+(s|m|h))+$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoteKey:
+    """Where one value lives in the secret manager.
+
+    Attributes:
+        key: the remote secret's name or path, e.g. `kairoflow/prod/database`.
+        property: a field inside it (JSON secrets). Default: the whole value.
+    """
+
+    key: str
+    property: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncedSecretProps:
+    """Props of `SyncedSecret`.
+
+    Attributes:
+        name: the Kubernetes Secret to create and keep current (also the ExternalSecret's name).
+        labels: the recommended labels of the application.
+        store: the (Cluster)SecretStore to read from.
+        data: Secret key -> where its value lives, e.g. `DATABASE_PASSWORD -> RemoteKey(key="kairoflow/db",
+            property="password")`.
+        store_kind: `ClusterSecretStore` (default) or `SecretStore`.
+        refresh_interval: how often values are re-read. Default `1h`.
+        secret_type: `Opaque` (default) or `kubernetes.io/dockerconfigjson` (an image pull Secret; `data` then
+            holds its `.dockerconfigjson` key).
+    """
+
+    name: str
+    labels: Mapping[str, str]
+    store: str
+    data: Mapping[str, RemoteKey]
+    store_kind: StoreKind = "ClusterSecretStore"
+    refresh_interval: str = "1h"
+    secret_type: SecretType = "Opaque"
+
+
+class SyncedSecret(Construct):
+    """One ExternalSecret (external-secrets.io/v1) owning the Secret `name`."""
+
+    def __init__(self, scope: Construct, id: str, props: SyncedSecretProps) -> None:
+        super().__init__(scope, id)
+        _validate(props)
+        # Imported here: the generated External Secrets module is large, and most stacks never need it.
+        from imports.io.external_secrets import (
+            ExternalSecret,
+            ExternalSecretSpec,
+            ExternalSecretSpecData,
+            ExternalSecretSpecDataRemoteRef,
+            ExternalSecretSpecSecretStoreRef,
+            ExternalSecretSpecSecretStoreRefKind,
+            ExternalSecretSpecTarget,
+            ExternalSecretSpecTargetCreationPolicy,
+            ExternalSecretSpecTargetTemplate,
+        )
+
+        #: The Secret workloads reference.
+        self.secret_name = props.name
+        ExternalSecret(
+            self,
+            "Resource",
+            metadata={"name": props.name, "labels": dict(props.labels)},
+            spec=ExternalSecretSpec(
+                refresh_interval=props.refresh_interval,
+                secret_store_ref=ExternalSecretSpecSecretStoreRef(
+                    name=props.store,
+                    kind=ExternalSecretSpecSecretStoreRefKind.CLUSTER_SECRET_STORE
+                    if props.store_kind == "ClusterSecretStore"
+                    else ExternalSecretSpecSecretStoreRefKind.SECRET_STORE,
+                ),
+                target=ExternalSecretSpecTarget(
+                    name=props.name,
+                    creation_policy=ExternalSecretSpecTargetCreationPolicy.OWNER,
+                    template=ExternalSecretSpecTargetTemplate(type=props.secret_type)
+                    if props.secret_type != "Opaque"
+                    else None,
+                ),
+                data=[
+                    ExternalSecretSpecData(
+                        secret_key=secret_key,
+                        remote_ref=ExternalSecretSpecDataRemoteRef(key=remote.key, property=remote.property),
+                    )
+                    for secret_key, remote in sorted(props.data.items())
+                ],
+            ),
+        )
+
+
+def _validate(props: SyncedSecretProps) -> None:
+    construct = "SyncedSecret"
+    check_dns_label(construct, "name", props.name)
+    check_dns_label(construct, "store", props.store)
+    if props.store_kind not in ("ClusterSecretStore", "SecretStore"):
+        raise PropsError(construct, "store_kind", props.store_kind, "ClusterSecretStore | SecretStore")
+    if props.secret_type not in ("Opaque", "kubernetes.io/dockerconfigjson"):
+        raise PropsError(construct, "secret_type", props.secret_type, "Opaque | kubernetes.io/dockerconfigjson")
+    if not props.data:
+        raise PropsError(construct, "data", {}, "at least one key")
+    for secret_key, remote in props.data.items():
+        if not _SECRET_KEY.match(secret_key):
+            raise PropsError(construct, "data", secret_key, "Secret keys of letters, digits, '-', '_' and '.'")
+        if not remote.key:
+            raise PropsError(construct, f"data.{secret_key}.key", remote.key, "a remote key")
+    if props.secret_type == "kubernetes.io/dockerconfigjson" and set(props.data) != {".dockerconfigjson"}:
+        raise PropsError(construct, "data", sorted(props.data), "exactly the key .dockerconfigjson for a pull Secret")
+    if not _DURATION.match(props.refresh_interval):
+        raise PropsError(construct, "refresh_interval", props.refresh_interval, "a duration such as 1h or 15m")

@@ -1,0 +1,140 @@
+"""TraefikWebRoute: HTTPS for a Service through Traefik IngressRoutes, with a cert-manager Certificate and an HTTP
+route that only redirects to HTTPS (for clusters that use Traefik's CRDs rather than Ingress objects)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from constructs import Construct
+
+from constructs_lib.container import check_dns_label
+from constructs_lib.errors import PropsError
+
+_HOSTNAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TraefikWebRouteProps:
+    """Props of `TraefikWebRoute`.
+
+    Attributes:
+        name: prefix of every object: `<name>-https` and `<name>-http` IngressRoutes, `<name>-redirect-https`
+            Middleware, and `<name>-tls` Certificate and Secret.
+        labels: the recommended labels of the application.
+        hosts: host names routed (each a `Host(...)` match, and a DNS name on the certificate).
+        service_name: the Service the routes send traffic to.
+        service_port: its port number.
+        cluster_issuer: the cert-manager ClusterIssuer. Default `letsencrypt-prod`.
+        secure_entry_point: Traefik's TLS entry point. Default `websecure` (443).
+        web_entry_point: Traefik's plain HTTP entry point. Default `web` (80).
+        redirect_http: route `web` to a permanent redirect to HTTPS. Default True.
+    """
+
+    name: str
+    labels: Mapping[str, str]
+    hosts: Sequence[str]
+    service_name: str
+    service_port: int
+    cluster_issuer: str = "letsencrypt-prod"
+    secure_entry_point: str = "websecure"
+    web_entry_point: str = "web"
+    redirect_http: bool = True
+
+
+class TraefikWebRoute(Construct):
+    """A Certificate, an IngressRoute on the TLS entry point, and (by default) an HTTP IngressRoute whose only job is
+    a redirect to HTTPS through a `redirectScheme` Middleware."""
+
+    def __init__(self, scope: Construct, id: str, props: TraefikWebRouteProps) -> None:
+        super().__init__(scope, id)
+        _validate(props)
+        # Imported here so that stacks without Traefik or cert-manager objects never load the generated modules.
+        from imports.io.cert_manager import Certificate, CertificateSpec, CertificateSpecIssuerRef
+        from imports.io.traefik import (
+            IngressRoute,
+            IngressRouteSpec,
+            IngressRouteSpecRoutes,
+            IngressRouteSpecRoutesKind,
+            IngressRouteSpecRoutesMiddlewares,
+            IngressRouteSpecRoutesServices,
+            IngressRouteSpecRoutesServicesPort,
+            IngressRouteSpecTls,
+            Middleware,
+            MiddlewareSpec,
+            MiddlewareSpecRedirectScheme,
+        )
+
+        labels = dict(props.labels)
+        #: The Secret cert-manager writes the certificate to.
+        self.tls_secret_name = f"{props.name}-tls"
+        match = " || ".join(f"Host(`{host}`)" for host in props.hosts)
+        services = [
+            IngressRouteSpecRoutesServices(
+                name=props.service_name, port=IngressRouteSpecRoutesServicesPort.from_number(props.service_port)
+            )
+        ]
+        Certificate(
+            self,
+            "Certificate",
+            metadata={"name": self.tls_secret_name, "labels": labels},
+            spec=CertificateSpec(
+                secret_name=self.tls_secret_name,
+                issuer_ref=CertificateSpecIssuerRef(name=props.cluster_issuer, kind="ClusterIssuer"),
+                dns_names=list(props.hosts),
+            ),
+        )
+        IngressRoute(
+            self,
+            "Https",
+            metadata={"name": f"{props.name}-https", "labels": labels},
+            spec=IngressRouteSpec(
+                entry_points=[props.secure_entry_point],
+                routes=[IngressRouteSpecRoutes(match=match, kind=IngressRouteSpecRoutesKind.RULE, services=services)],
+                tls=IngressRouteSpecTls(secret_name=self.tls_secret_name),
+            ),
+        )
+        if props.redirect_http:
+            redirect = f"{props.name}-redirect-https"
+            Middleware(
+                self,
+                "RedirectHttps",
+                metadata={"name": redirect, "labels": labels},
+                spec=MiddlewareSpec(redirect_scheme=MiddlewareSpecRedirectScheme(scheme="https", permanent=True)),
+            )
+            IngressRoute(
+                self,
+                "Http",
+                metadata={"name": f"{props.name}-http", "labels": labels},
+                spec=IngressRouteSpec(
+                    entry_points=[props.web_entry_point],
+                    routes=[
+                        IngressRouteSpecRoutes(
+                            match=match,
+                            kind=IngressRouteSpecRoutesKind.RULE,
+                            # The redirect answers before the request reaches the service.
+                            middlewares=[IngressRouteSpecRoutesMiddlewares(name=redirect)],
+                            services=services,
+                        )
+                    ],
+                ),
+            )
+
+
+def _validate(props: TraefikWebRouteProps) -> None:
+    construct = "TraefikWebRoute"
+    check_dns_label(construct, "name", props.name)
+    check_dns_label(construct, "service_name", props.service_name)
+    check_dns_label(construct, "cluster_issuer", props.cluster_issuer)
+    if not props.hosts:
+        raise PropsError(construct, "hosts", [], "at least one host name")
+    for host in props.hosts:
+        if not _HOSTNAME.match(host):
+            raise PropsError(construct, "hosts", host, "a lowercase DNS host name such as app.example.com")
+    if len(set(props.hosts)) != len(props.hosts):
+        raise PropsError(construct, "hosts", list(props.hosts), "distinct host names")
+    if not 1 <= props.service_port <= 65535:
+        raise PropsError(construct, "service_port", props.service_port, "a port number 1..65535")
+    if props.secure_entry_point == props.web_entry_point:
+        raise PropsError(construct, "web_entry_point", props.web_entry_point, "an entry point other than the TLS one")

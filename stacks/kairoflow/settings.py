@@ -1,0 +1,139 @@
+"""Typed settings of the kairoflow stack (seed: kairoflow-k8s-story.md, story 1.2). Defaults are the seed's."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from delivery.models import (
+    DnsLabel,
+    HostName,
+    ImageSettings,
+    MemoryQuantity,
+    ResourceAmounts,
+    ResourceSettings,
+    StrictModel,
+)
+from stacks.discord_monitor.settings import check_schedule, check_time_zone
+
+# Seed "Deployment Strategy": requests 256Mi / 250m, limits 512Mi / 500m.
+SEED_RESOURCES = ResourceSettings(
+    requests=ResourceAmounts(cpu="250m", memory="256Mi"), limits=ResourceAmounts(cpu="500m", memory="512Mi")
+)
+
+
+class ContainerSettings(StrictModel):
+    image: ImageSettings = Field(description="Image from the registry (GHCR).")
+    resources: ResourceSettings = Field(SEED_RESOURCES, description="Requests and limits.")
+
+
+class PhpSettings(StrictModel):
+    """PHP_* environment of the php-fpm container (seed "PHP Configuration")."""
+
+    memory_limit: str = Field("512M", pattern=r"^[0-9]+[KMG]$", description="PHP_MEMORY_LIMIT.")
+    max_execution_time: int = Field(600, ge=1, le=86400, description="PHP_MAX_EXECUTION_TIME (seconds).")
+    post_max_size: str = Field("500M", pattern=r"^[0-9]+[KMG]$", description="PHP_POST_MAX_SIZE.")
+    upload_max_filesize: str = Field("500M", pattern=r"^[0-9]+[KMG]$", description="PHP_UPLOAD_MAX_FILESIZE.")
+
+
+class NginxSettings(StrictModel):
+    """nginx.conf and default.conf (seed "Create nginx ConfigMap")."""
+
+    client_max_body_size: str = Field("500M", pattern=r"^[0-9]+[kKmMgG]?$", description="client_max_body_size.")
+    timeout_seconds: int = Field(600, ge=1, le=3600, description="Client, keepalive-free and FastCGI timeouts.")
+    worker_processes: str = Field("auto", pattern=r"^(auto|[1-9][0-9]?)$", description="worker_processes.")
+    worker_connections: int = Field(1024, ge=64, le=65535, description="worker_connections.")
+
+
+class StorageSettings(StrictModel):
+    """The four PersistentVolumeClaims (seed "Configure persistent volumes")."""
+
+    storage_class: DnsLabel | None = Field(None, description="StorageClass; default: the cluster's default class.")
+    access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = Field(
+        "ReadWriteOnce",
+        description="ReadWriteOnce keeps every pod that mounts the claims (web and CronJobs) on one node: set "
+        "node_selector, or use ReadWriteMany storage.",
+    )
+    uploads: MemoryQuantity = Field("5Gi")
+    sessions: MemoryQuantity = Field("2Gi")
+    recordings: MemoryQuantity = Field("10Gi")
+    transcriptions: MemoryQuantity = Field("5Gi")
+
+
+class ExternalSecretsSettings(StrictModel):
+    store: DnsLabel = Field(description="The ClusterSecretStore (or SecretStore) holding KairoFlow's secrets.")
+    store_kind: Literal["ClusterSecretStore", "SecretStore"] = Field("ClusterSecretStore")
+    remote_prefix: str = Field(
+        pattern=r"^[A-Za-z0-9/_.-]+$",
+        description="Remote key prefix; each Secret reads <prefix>/<secret> with one property per variable.",
+    )
+    refresh_interval: str = Field("1h", pattern=r"^([0-9]+(s|m|h))+$")
+
+
+class SecretSettings(StrictModel):
+    """Where the credentials come from. Values never enter this repository."""
+
+    source: Literal["existing", "external_secrets"] = Field(
+        "existing", description="Reference Secrets created out of band, or render ExternalSecrets that create them."
+    )
+    external_secrets: ExternalSecretsSettings | None = Field(None, description="Needed with source external_secrets.")
+    registry: DnsLabel = Field("ghcr-credentials", description="Image pull Secret (dockerconfigjson) for GHCR.")
+
+    @field_validator("external_secrets")
+    @classmethod
+    def _store_when_external(
+        cls, external: ExternalSecretsSettings | None, info: ValidationInfo
+    ) -> ExternalSecretsSettings | None:
+        if info.data.get("source") == "external_secrets" and external is None:
+            raise ValueError("required when source is external_secrets")
+        return external
+
+
+class CronSettings(StrictModel):
+    enabled: bool = Field(True)
+    schedule: str = Field(description="Five-field cron schedule.")
+    active_deadline_seconds: int = Field(ge=10, le=86400, description="Longest one run may take.")
+
+    _schedule = field_validator("schedule")(check_schedule)
+
+
+class CronJobsSettings(StrictModel):
+    """The seed's console commands, as CronJobs (seed "Deployment Commands Reference")."""
+
+    time_zone: str | None = Field("UTC", description="IANA time zone of every schedule.")
+    email_processor: CronSettings = Field(CronSettings(schedule="*/1 * * * *", active_deadline_seconds=50))
+    invoice_generation: CronSettings = Field(CronSettings(schedule="0 6 * * 1", active_deadline_seconds=1800))
+    cleanup: CronSettings = Field(CronSettings(schedule="0 3 * * *", active_deadline_seconds=1800))
+    schema_validation: CronSettings = Field(CronSettings(schedule="30 4 * * *", active_deadline_seconds=300))
+
+    _time_zone = field_validator("time_zone")(check_time_zone)
+
+
+class KairoflowSettings(StrictModel):
+    """KairoFlow: nginx + php-fpm in one pod, external PostgreSQL/Redis/MinIO, Traefik with cert-manager TLS."""
+
+    namespace: DnsLabel = Field("kairoflow", description="The Namespace this stack renders and uses.")
+    hosts: list[HostName] = Field(min_length=1, description="Host names of the IngressRoutes and the certificate.")
+    cluster_issuer: DnsLabel = Field("letsencrypt-prod", description="cert-manager ClusterIssuer.")
+    replicas: int = Field(1, ge=1, le=2, description="Seed: 1 initially (can scale to 2 later).")
+    nginx: ContainerSettings
+    php: ContainerSettings
+    php_limits: PhpSettings = Field(default_factory=PhpSettings)
+    nginx_config: NginxSettings = Field(default_factory=NginxSettings)
+    nette_env: Literal["dev", "prod"] = Field("prod", description="NETTE_ENV.")
+    nette_debug: bool = Field(False, description="NETTE_DEBUG (rendered 1 or 0).")
+    minio_use_ssl: bool = Field(True, description="MINIO_USE_SSL.")
+    migrate_on_start: bool = Field(True, description="postStart hook running the Doctrine migrations.")
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    node_selector: dict[str, str] = Field(
+        default_factory=dict, description="e.g. {kubernetes.io/hostname: node-1}; also applied to the CronJobs."
+    )
+    secrets: SecretSettings = Field(default_factory=SecretSettings)
+    cron_jobs: CronJobsSettings = Field(default_factory=CronJobsSettings)
+    cron_resources: ResourceSettings = Field(
+        ResourceSettings(
+            requests=ResourceAmounts(cpu="100m", memory="128Mi"), limits=ResourceAmounts(cpu="500m", memory="256Mi")
+        ),
+        description="CronJob containers (seed: 128Mi request, 256Mi limit).",
+    )

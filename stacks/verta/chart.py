@@ -1,0 +1,157 @@
+"""The verta stack: backend, frontend and ML services, shared configuration, Redis, Ingress
+(seed: verta-helm-chart.md)."""
+
+from __future__ import annotations
+
+from cdk8s import Chart
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from constructs_lib import (
+    AppService,
+    AppServiceProps,
+    Autoscaling,
+    ContainerSpec,
+    IngressPath,
+    RecommendedLabels,
+    Redis,
+    RedisEndpoint,
+    RedisProps,
+    SecretKeyRef,
+    WebIngressProps,
+)
+from constructs_lib.app_service import config_checksum
+from stacks.settings_to_props import container_image, http_probe, redis, resources, secret_env
+from stacks.verta.settings import VertaServiceSettings, VertaSettings
+
+NAME = "verta"
+SERVICE_PORT = 80
+
+
+class VertaChart(Chart):
+    """Everything Verta runs in one environment, in the namespace its settings name."""
+
+    def __init__(self, scope: Construct, id: str, settings: VertaSettings) -> None:
+        super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
+        shared = RecommendedLabels(name=NAME, component="config", version=settings.backend.image.tag)
+        # Seed 3.2: one ConfigMap `verta` shared by the services; its checksum rolls all of them.
+        k8s.KubeConfigMap(
+            self,
+            "Config",
+            metadata=k8s.ObjectMeta(name=NAME, labels=shared.all),
+            data=dict(sorted(settings.config.items())),
+        )
+        annotations = {"checksum/config": config_checksum(settings.config)}
+
+        redis_settings = redis(settings.redis, name=f"{NAME}-redis", part_of=NAME)
+        self.redis: Redis | None = None
+        endpoint: RedisEndpoint
+        if isinstance(redis_settings, RedisProps):
+            self.redis = Redis(self, "Redis", redis_settings)
+            endpoint = self.redis.endpoint
+        else:
+            endpoint = redis_settings
+        urls = {
+            service: f"http://{NAME}-{service}.{settings.namespace}.svc:{SERVICE_PORT}" for service in ("backend", "ml")
+        }
+
+        secrets = settings.secrets
+        self.ml = self._service(
+            "ml",
+            settings.ml,
+            settings,
+            annotations,
+            env={**endpoint.env()},
+            secret_env=[endpoint.password_env()],
+        )
+        self.backend = self._service(
+            "backend",
+            settings.backend,
+            settings,
+            annotations,
+            env={**endpoint.env(), "ML_SERVICE_URL": urls["ml"]},
+            secret_env=[
+                secret_env("ADMIN_API_KEY", secrets.admin_api_key),
+                secret_env("DATABASE_URL", secrets.database_url),
+                secret_env("DISCORD_TOKEN", secrets.discord_token),
+                endpoint.password_env(),
+            ],
+            # Seed 3.5 / REQ-006: migrations run as an init container before the backend starts.
+            init_containers=[
+                ContainerSpec(
+                    name="migrate",
+                    image=container_image(settings.backend.image),
+                    resources=resources(settings.backend.resources),
+                    command=settings.migration_command,
+                    env_from_config_maps=[NAME],
+                    secret_env=[secret_env("DATABASE_URL", secrets.database_url)],
+                )
+            ],
+        )
+        ingress = settings.ingress
+        self.frontend = self._service(
+            "frontend",
+            settings.frontend,
+            settings,
+            annotations,
+            env={"BACKEND_URL": urls["backend"]},
+            secret_env=[],
+            ingress=WebIngressProps(
+                hosts=ingress.hosts,
+                class_name="traefik" if ingress.class_name == "traefik" else "nginx",
+                tls=ingress.tls,
+                cluster_issuer=ingress.cluster_issuer,
+                # Seed 3.4: frontend at /, the backend API under /api.
+                extra_paths=[IngressPath(path="/api", service_name=f"{NAME}-backend", service_port="http")],
+            ),
+        )
+        if self.redis is not None:
+            self.redis.allow_from("backend", self.backend.selector_labels)
+            self.redis.allow_from("ml", self.ml.selector_labels)
+
+    def _service(
+        self,
+        component: str,
+        service: VertaServiceSettings,
+        settings: VertaSettings,
+        annotations: dict[str, str],
+        *,
+        env: dict[str, str],
+        secret_env: list[SecretKeyRef],
+        init_containers: list[ContainerSpec] | None = None,
+        ingress: WebIngressProps | None = None,
+    ) -> AppService:
+        scaling = service.autoscaling
+        return AppService(
+            self,
+            component.capitalize(),
+            AppServiceProps(
+                name=f"{NAME}-{component}",
+                component=component,
+                part_of=NAME,
+                instance=f"{NAME}-{component}",
+                image=container_image(service.image),
+                port=service.port,
+                service_port=SERVICE_PORT,
+                resources=resources(service.resources),
+                liveness_probe=http_probe(service.liveness_probe),
+                readiness_probe=http_probe(service.readiness_probe),
+                replicas=None if scaling.enabled else (service.replicas or 1),
+                autoscaling=Autoscaling(
+                    min_replicas=scaling.min_replicas,
+                    max_replicas=scaling.max_replicas,
+                    cpu_utilization_percent=scaling.target_cpu_utilization_percentage,
+                    memory_utilization_percent=scaling.target_memory_utilization_percentage,
+                )
+                if scaling.enabled
+                else None,
+                max_unavailable=service.max_unavailable,
+                env={"PORT": str(service.port), **env},
+                secret_env=secret_env,
+                env_from_config_maps=[NAME],
+                init_containers=init_containers or (),
+                ingress=ingress,
+                spread=settings.spread,
+                pod_annotations=annotations,
+            ),
+        )

@@ -1,0 +1,106 @@
+"""Typed settings of the verta stack (seed: verta-helm-chart.md). Environment files hold what differs."""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from delivery.models import (
+    AutoscalingSettings,
+    DnsLabel,
+    HostName,
+    HttpProbeSettings,
+    ImageSettings,
+    InClusterRedisSettings,
+    Port,
+    RedisSettings,
+    ResourceSettings,
+    SecretKey,
+    StrictModel,
+)
+
+
+class VertaServiceSettings(StrictModel):
+    """One of Verta's services (backend, frontend, ml)."""
+
+    image: ImageSettings = Field(description="ghcr.io/niekcandaele/verta-<service> and the environment's tag.")
+    port: Port = Field(description="Container port (named http) behind Service port 80.")
+    replicas: int | None = Field(None, ge=1, le=50, description="Fixed replicas (default 1); unset with autoscaling.")
+    autoscaling: AutoscalingSettings = Field(default_factory=AutoscalingSettings)
+    resources: ResourceSettings
+    liveness_probe: HttpProbeSettings
+    readiness_probe: HttpProbeSettings
+    max_unavailable: int | None = Field(
+        None, ge=1, le=10, description="PodDisruptionBudget (HA environments); needs more than one replica."
+    )
+
+    @field_validator("replicas")
+    @classmethod
+    def _no_fixed_replicas_with_hpa(cls, replicas: int | None, info: ValidationInfo) -> int | None:
+        autoscaling = info.data.get("autoscaling")
+        if replicas is not None and autoscaling is not None and autoscaling.enabled:
+            raise ValueError("must be unset when autoscaling.enabled is true")
+        return replicas
+
+    @field_validator("max_unavailable")
+    @classmethod
+    def _budget_needs_replicas(cls, budget: int | None, info: ValidationInfo) -> int | None:
+        autoscaling = info.data.get("autoscaling")
+        floor = (
+            autoscaling.min_replicas
+            if autoscaling is not None and autoscaling.enabled
+            else info.data.get("replicas") or 1
+        )
+        if budget is not None and budget >= floor:
+            raise ValueError(f"must be below the replica floor ({floor}), or every node drain would be blocked")
+        return budget
+
+
+class VertaSecretSettings(StrictModel):
+    """Existing Secret keys (seed 3.3: API keys, database URL, Discord token); values never enter git."""
+
+    admin_api_key: SecretKey = Field(SecretKey(secret="verta", key="admin-api-key"), description="ADMIN_API_KEY.")
+    database_url: SecretKey = Field(SecretKey(secret="verta", key="database-url"), description="DATABASE_URL.")
+    discord_token: SecretKey = Field(SecretKey(secret="verta", key="discord-token"), description="DISCORD_TOKEN.")
+
+
+class VertaIngressSettings(StrictModel):
+    hosts: list[HostName] = Field(min_length=1, description="Host names; frontend at /, backend API under /api.")
+    class_name: str = Field("nginx", pattern=r"^(nginx|traefik)$", description="Ingress class.")
+    tls: bool = Field(True, description="cert-manager TLS.")
+    cluster_issuer: DnsLabel = Field("letsencrypt-prod")
+
+
+class VertaSettings(StrictModel):
+    """Verta, the tenant static archive: backend API (with its migration init container), Next.js frontend and ML
+    service, a shared ConfigMap, Redis and a path-routed Ingress."""
+
+    namespace: DnsLabel = Field("verta", description="Namespace of every object.")
+    backend: VertaServiceSettings
+    frontend: VertaServiceSettings
+    ml: VertaServiceSettings
+    migration_command: list[str] = Field(
+        ["npm", "run", "migrate"], min_length=1, description="The backend's migration init container command."
+    )
+    config: dict[str, str] = Field(
+        default_factory=dict,
+        description="Shared ConfigMap `verta` (ML settings, feature flags, thresholds), env of every service.",
+    )
+    secrets: VertaSecretSettings = Field(default_factory=VertaSecretSettings)
+    redis: RedisSettings = Field(
+        InClusterRedisSettings(password=SecretKey(secret="verta-redis", key="redis-password")),
+        description="Redis for the backend and ML service.",
+    )
+    ingress: VertaIngressSettings
+    spread: bool = Field(True, description="Anti-affinity and zone spread (HA).")
+
+    @field_validator("config")
+    @classmethod
+    def _config_keys(cls, config: dict[str, str]) -> dict[str, str]:
+        from constructs_lib.naming import looks_secret
+
+        for key in config:
+            if not key.replace("_", "").isalnum() or not key[0].isalpha() or not key.isupper():
+                raise ValueError(f"key {key!r} must be an UPPER_CASE variable name")
+            if looks_secret(key):
+                raise ValueError(f"key {key!r} looks like a credential: put it in a Secret and reference it")
+        return config
