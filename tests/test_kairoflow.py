@@ -1,0 +1,200 @@
+"""kairoflow against its seed (kairoflow-k8s-story.md, story 1.2). Expected values are transcribed from the seed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from delivery.render import Manifest, RenderedEnvironment
+from delivery.settings import load_environment
+from tests.conftest import find
+
+ENVS = ["dev", "staging", "prod"]
+# Seed "Configure persistent volumes": claim sizes and the paths mounted in both containers.
+SEED_CLAIMS = {
+    "uploads": ("5Gi", "/var/www/html/www/uploads"),
+    "sessions": ("2Gi", "/var/www/html/var/tmp/session"),
+    "recordings": ("10Gi", "/var/www/html/var/tmp/recordings"),
+    "transcriptions": ("5Gi", "/var/www/html/var/tmp/transcriptions"),
+}
+# Seed "Deployment Strategy".
+SEED_RESOURCES = {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
+# Seed "PHP Configuration (set in deployment)".
+SEED_PHP_ENV = {
+    "PHP_MAX_EXECUTION_TIME": "600",
+    "PHP_MEMORY_LIMIT": "512M",
+    "PHP_POST_MAX_SIZE": "500M",
+    "PHP_UPLOAD_MAX_FILESIZE": "500M",
+}
+# Seed "Implement secrets management": every variable the php container needs from Secrets.
+SEED_SECRET_VARIABLES = {
+    "DATABASE_HOST", "DATABASE_USER", "DATABASE_PASSWORD", "DATABASE_NAME", "DATABASE_PORT",
+    "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD",
+    "MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY",
+    "OPENAI_API_KEY", "APP_SECRET", "JWT_SECRET",
+}  # fmt: skip
+SEED_MIGRATE = ["php", "bin/console", "migrations:migrate", "--no-interaction", "--allow-no-migration"]
+
+
+def stack(rendered: dict[str, RenderedEnvironment], env: str) -> list[Manifest]:
+    return rendered[env]["kairoflow"]
+
+
+def pod(manifests: list[Manifest]) -> dict[str, Any]:
+    spec: dict[str, Any] = find(manifests, "Deployment", "kairoflow-web")["spec"]["template"]["spec"]
+    return spec
+
+
+def containers(manifests: list[Manifest]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in pod(manifests)["containers"]}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_namespace_and_service(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    manifests = stack(rendered, env)
+    namespace = find(manifests, "Namespace", "kairoflow")
+    assert "namespace" not in namespace["metadata"], "a Namespace is cluster-scoped"
+    assert {m["metadata"].get("namespace") for m in manifests if m["kind"] != "Namespace"} == {"kairoflow"}
+    service = find(manifests, "Service", "kairoflow-web")["spec"]
+    assert service["type"] == "ClusterIP"
+    assert service["ports"] == [{"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_two_container_pod(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    manifests = stack(rendered, env)
+    by_name = containers(manifests)
+    assert list(by_name) == ["nginx", "php-fpm"]
+    nginx, php = by_name["nginx"], by_name["php-fpm"]
+    assert nginx["ports"] == [{"containerPort": 80, "name": "http", "protocol": "TCP"}]
+    assert php["ports"] == [{"containerPort": 9000, "name": "fastcgi", "protocol": "TCP"}]
+    for container in (nginx, php):
+        assert container["resources"] == SEED_RESOURCES
+    # Seed "Health Checks": /health on nginx, liveness 30 s / 10 s, readiness 5 s / 5 s.
+    liveness, readiness = nginx["livenessProbe"], nginx["readinessProbe"]
+    assert liveness["httpGet"]["path"] == readiness["httpGet"]["path"] == "/health"
+    assert (liveness["initialDelaySeconds"], liveness["periodSeconds"]) == (30, 10)
+    assert (readiness["initialDelaySeconds"], readiness["periodSeconds"]) == (5, 5)
+    assert php["lifecycle"] == {"postStart": {"exec": {"command": SEED_MIGRATE}}}
+    env_vars = {e["name"]: e.get("value") for e in php["env"]}
+    assert {k: env_vars[k] for k in SEED_PHP_ENV} == SEED_PHP_ENV
+    # Credentials come whole from Secrets (envFrom), never as values.
+    secret_sources = [s["secretRef"]["name"] for s in php["envFrom"]]
+    assert secret_sources == [f"kairoflow-{c}" for c in ("database", "redis", "minio", "openai", "app")]
+    assert not SEED_SECRET_VARIABLES & set(env_vars)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_claims_are_mounted_at_the_seed_paths_in_both_containers(
+    rendered: dict[str, RenderedEnvironment], env: str
+) -> None:
+    manifests = stack(rendered, env)
+    settings = load_environment(env).kairoflow
+    volumes = {v["name"]: v for v in pod(manifests)["volumes"]}
+    for role, (size, path) in SEED_CLAIMS.items():
+        claim = find(manifests, "PersistentVolumeClaim", f"kairoflow-{role}")["spec"]
+        assert claim["resources"]["requests"]["storage"] == size
+        assert claim["accessModes"] == [settings.storage.access_mode]
+        assert volumes[role]["persistentVolumeClaim"]["claimName"] == f"kairoflow-{role}"
+        for name, container in containers(manifests).items():
+            assert {"mountPath": path, "name": role} in container["volumeMounts"], (name, role)
+    php = containers(manifests)["php-fpm"]
+    assert {"mountPath": "/var/www/html/var/log", "name": "logs"} in php["volumeMounts"]
+    assert volumes["logs"] == {"name": "logs", "emptyDir": {}}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_nginx_config_carries_every_seed_setting(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    manifests = stack(rendered, env)
+    data = find(manifests, "ConfigMap", "kairoflow-nginx-config")["data"]
+    assert set(data) == {"nginx.conf", "default.conf"}
+    assert "client_max_body_size 500M;" in data["nginx.conf"]
+    for directive in ("client_body_timeout 600s;", "send_timeout 600s;", "worker_processes", "worker_connections"):
+        assert directive in data["nginx.conf"], directive
+    site = data["default.conf"]
+    assert "server 127.0.0.1:9000;" in site
+    assert "root /var/www/html/www/;" in site
+    assert "fastcgi_read_timeout 600s;" in site
+    assert "expires 30d;" in site, "static file rule"
+    mounts = {m["mountPath"]: m for m in containers(manifests)["nginx"]["volumeMounts"]}
+    assert mounts["/etc/nginx/nginx.conf"]["subPath"] == "nginx.conf"
+    assert mounts["/etc/nginx/conf.d/default.conf"]["subPath"] == "default.conf"
+    annotations = find(manifests, "Deployment", "kairoflow-web")["spec"]["template"]["metadata"]["annotations"]
+    assert "checksum/nginx-config" in annotations
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_traefik_https_route_redirect_and_certificate(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    manifests = stack(rendered, env)
+    hosts = load_environment(env).kairoflow.hosts
+    https = find(manifests, "IngressRoute", "kairoflow-https")["spec"]
+    assert https["entryPoints"] == ["websecure"]
+    assert https["tls"] == {"secretName": "kairoflow-tls"}
+    (route,) = https["routes"]
+    assert route["match"] == " || ".join(f"Host(`{host}`)" for host in hosts)
+    assert route["services"] == [{"name": "kairoflow-web", "port": 80}]
+    http = find(manifests, "IngressRoute", "kairoflow-http")["spec"]
+    assert http["entryPoints"] == ["web"]
+    assert http["routes"][0]["middlewares"] == [{"name": "kairoflow-redirect-https"}]
+    redirect = find(manifests, "Middleware", "kairoflow-redirect-https")["spec"]
+    assert redirect == {"redirectScheme": {"scheme": "https", "permanent": True}}
+    certificate = find(manifests, "Certificate", "kairoflow-tls")["spec"]
+    assert certificate["issuerRef"] == {"name": "letsencrypt-prod", "kind": "ClusterIssuer"}
+    assert certificate["secretName"] == "kairoflow-tls"
+    assert certificate["dnsNames"] == hosts
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_cron_jobs_of_the_seed(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    manifests = stack(rendered, env)
+    email = find(manifests, "CronJob", "kairoflow-email-processor")["spec"]
+    assert email["schedule"] == "*/1 * * * *"
+    assert email["concurrencyPolicy"] == "Forbid"
+    job = email["jobTemplate"]["spec"]
+    assert job["activeDeadlineSeconds"] == 50
+    (container,) = job["template"]["spec"]["containers"]
+    assert container["command"] == ["php", "bin/console", "app:email:process"]
+    assert container["resources"]["requests"]["memory"] == "128Mi"
+    assert container["resources"]["limits"]["memory"] == "256Mi"
+    commands = {
+        m["metadata"]["name"]: m["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"]
+        for m in manifests
+        if m["kind"] == "CronJob"
+    }
+    assert commands["kairoflow-invoice-generation"][-1] == "app:invoice:generate"
+    assert commands["kairoflow-cleanup"][-1] == "app:cleanup"
+    assert commands["kairoflow-schema-validation"][-1] == "orm:schema:validate"
+    # Weekly invoices (day-of-week set, every day of month), daily cleanup and schema validation.
+    schedules = {m["metadata"]["name"]: m["spec"]["schedule"].split() for m in manifests if m["kind"] == "CronJob"}
+    assert schedules["kairoflow-invoice-generation"][2:] == ["*", "*", "1"]
+    assert schedules["kairoflow-cleanup"][2:] == ["*", "*", "*"]
+    assert schedules["kairoflow-schema-validation"][2:] == ["*", "*", "*"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_registry_credential_and_secrets_are_references(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    manifests = stack(rendered, env)
+    settings = load_environment(env).kairoflow
+    account = find(manifests, "ServiceAccount", "kairoflow-web")
+    assert account["imagePullSecrets"] == [{"name": settings.secrets.registry}]
+    assert pod(manifests)["serviceAccountName"] == "kairoflow-web"
+    external = {m["metadata"]["name"] for m in manifests if m["kind"] == "ExternalSecret"}
+    if settings.secrets.source == "external_secrets":
+        expected = {f"kairoflow-{c}" for c in ("database", "redis", "minio", "openai", "app")}
+        assert external == expected | {settings.secrets.registry}
+        pull = find(manifests, "ExternalSecret", settings.secrets.registry)["spec"]
+        assert pull["target"]["template"]["type"] == "kubernetes.io/dockerconfigjson"
+    else:
+        assert external == set()
+    assert not [m for m in manifests if m["kind"] == "Secret"]
+
+
+def test_node_selector_where_set(rendered: dict[str, RenderedEnvironment]) -> None:
+    for env in ENVS:
+        selector = load_environment(env).kairoflow.node_selector
+        manifests = stack(rendered, env)
+        assert pod(manifests).get("nodeSelector", {}) == selector
+        for cron in (m for m in manifests if m["kind"] == "CronJob"):
+            assert cron["spec"]["jobTemplate"]["spec"]["template"]["spec"].get("nodeSelector", {}) == selector
+    assert any(load_environment(env).kairoflow.node_selector for env in ENVS)

@@ -1,0 +1,122 @@
+"""verta against its seed (verta-helm-chart.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from constructs_lib.quantities import cpu_millis, memory_bytes
+from delivery.render import Manifest, RenderedEnvironment
+from delivery.settings import load_environment
+from tests.conftest import find
+
+ENVS = ["dev", "staging", "prod"]
+SERVICES = ("backend", "frontend", "ml")
+
+
+def stack(rendered: dict[str, RenderedEnvironment], env: str) -> list[Manifest]:
+    return rendered[env]["verta"]
+
+
+def main_container(manifests: list[Manifest], service: str) -> dict[str, Any]:
+    container: dict[str, Any] = find(manifests, "Deployment", f"verta-{service}")["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    return container
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_three_services_with_seed_images_and_services(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    manifests = stack(rendered, env)
+    for service in SERVICES:
+        container = main_container(manifests, service)
+        # Seed 2.1: "Container from ghcr.io/niekcandaele/verta-backend" (and -frontend, -ml).
+        assert container["image"].startswith(f"ghcr.io/niekcandaele/verta-{service}:")
+        assert {"livenessProbe", "readinessProbe"} <= set(container)
+        assert find(manifests, "Service", f"verta-{service}")["spec"]["ports"][0]["name"] == "http"
+        # Seed 4.3: runAsNonRoot, readOnlyRootFilesystem, allowPrivilegeEscalation false.
+        security = container["securityContext"]
+        assert (security["runAsNonRoot"], security["readOnlyRootFilesystem"], security["allowPrivilegeEscalation"]) == (
+            True,
+            True,
+            False,
+        )
+        assert container["envFrom"] == [{"configMapRef": {"name": "verta"}}]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_shared_config_map_and_secret_references(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    manifests = stack(rendered, env)
+    assert find(manifests, "ConfigMap", "verta")["data"] == load_environment(env).verta.config
+    backend = {e["name"]: e for e in main_container(manifests, "backend")["env"]}
+    for variable, key in (
+        ("ADMIN_API_KEY", "admin-api-key"),
+        ("DATABASE_URL", "database-url"),
+        ("DISCORD_TOKEN", "discord-token"),
+    ):
+        assert backend[variable]["valueFrom"]["secretKeyRef"] == {"name": "verta", "key": key}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_ingress_routes_frontend_at_root_and_api_to_backend(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    ingress = find(stack(rendered, env), "Ingress")["spec"]
+    for rule in ingress["rules"]:
+        paths = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+        assert paths == {"/": "verta-frontend", "/api": "verta-backend"}
+    assert ingress["tls"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_backend_runs_migrations_in_an_init_container(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    pod = find(stack(rendered, env), "Deployment", "verta-backend")["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    assert init["name"] == "migrate"
+    assert init["command"] == load_environment(env).verta.migration_command
+    assert init["image"] == pod["containers"][0]["image"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_autoscaling_budgets_and_ha(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    manifests = stack(rendered, env)
+    settings = load_environment(env).verta
+    scaled = {m["spec"]["scaleTargetRef"]["name"] for m in manifests if m["kind"] == "HorizontalPodAutoscaler"}
+    budgets = {m["metadata"]["name"] for m in manifests if m["kind"] == "PodDisruptionBudget"}
+    if env == "dev":
+        assert scaled == set() and budgets == set()
+        assert "affinity" not in find(manifests, "Deployment", "verta-backend")["spec"]["template"]["spec"]
+    else:
+        # Seed 4.1: HPAs for backend and frontend; 4.2: PDBs; 5.1: prod HA with anti-affinity.
+        assert scaled == {"verta-backend", "verta-frontend"}
+        assert budgets == {"verta-backend", "verta-frontend", "verta-ml"}
+        assert (
+            "podAntiAffinity" in find(manifests, "Deployment", "verta-backend")["spec"]["template"]["spec"]["affinity"]
+        )
+    assert settings.backend.autoscaling.enabled == (env != "dev")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_ml_gets_more_resources(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    manifests = stack(rendered, env)
+    ml = main_container(manifests, "ml")["resources"]
+    for service in ("backend", "frontend"):
+        other = main_container(manifests, service)["resources"]
+        assert cpu_millis(ml["limits"]["cpu"]) > cpu_millis(other["limits"]["cpu"])
+        assert memory_bytes(ml["limits"]["memory"]) > memory_bytes(other["limits"]["memory"])
+
+
+def test_dev_is_minimal_and_prod_is_larger(rendered: dict[str, RenderedEnvironment]) -> None:
+    dev = main_container(stack(rendered, "dev"), "backend")["resources"]["requests"]
+    prod = main_container(stack(rendered, "prod"), "backend")["resources"]["requests"]
+    assert cpu_millis(dev["cpu"]) < cpu_millis(prod["cpu"])
+    assert memory_bytes(dev["memory"]) < memory_bytes(prod["memory"])
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_redis_reaches_only_backend_and_ml(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    manifests = stack(rendered, env)
+    find(manifests, "StatefulSet", "verta-redis")
+    policies = {m["metadata"]["name"] for m in manifests if m["kind"] == "NetworkPolicy"}
+    assert policies == {"verta-redis", "verta-redis-from-backend", "verta-redis-from-ml"}
+    frontend_env = {e["name"] for e in main_container(manifests, "frontend").get("env", [])}
+    assert "REDIS_PASSWORD" not in frontend_env
