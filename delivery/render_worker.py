@@ -1,24 +1,37 @@
-"""Worker process of delivery.render: reads [(env, settings)], stacks pickled on stdin; writes the result on stdout."""
+"""Worker process of delivery.render: imports what rendering needs while the parent loads settings, then reads
+[(env, settings, stacks)] pickled on stdin and writes {env: {stack: objects}} (or the error) on stdout."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import sys
 import traceback
 
-from delivery.runtime import use_bundled_node
+from delivery.runtime import read_struct_values_directly, use_bundled_node
 
 
 def main() -> None:
     use_bundled_node()
-    environments, stacks = pickle.loads(sys.stdin.buffer.read())
+    # Warm up before the parent sends work: these imports are most of a worker's cost.
+    import cdk8s  # noqa: F401
+
+    read_struct_values_directly()
+    import cdk8s_plus_27  # noqa: F401
+
+    import constructs_lib.app_service  # noqa: F401
+    import delivery.settings  # noqa: F401  (unpickling the settings needs the models)
     from constructs_lib.errors import PropsError
     from delivery.render import render_environment
 
+    payload = sys.stdin.buffer.read()
+    if not payload:  # started but not needed
+        return
+    jobs = pickle.loads(payload)
     try:
         result: tuple[str, object] = (
             "ok",
-            {name: render_environment(settings, stacks) for name, settings in environments},
+            {env: render_environment(settings, stacks) for env, settings, stacks in jobs},
         )
     except PropsError as error:
         result = ("error", error)
@@ -26,6 +39,10 @@ def main() -> None:
         result = ("error", traceback.format_exc())
     sys.stdout.buffer.write(pickle.dumps(result))
     sys.stdout.buffer.flush()
+    # The parent reads to end of file: close now rather than after jsii's orderly shutdown of its Node process
+    # (about half a second), which the parent would otherwise wait for. Node exits when its pipe closes.
+    os.close(sys.stdout.fileno())
+    os._exit(0)
 
 
 if __name__ == "__main__":

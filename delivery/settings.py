@@ -7,9 +7,7 @@ allowed. Nothing here imports cdk8s, so bad settings fail in a fraction of a sec
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -17,16 +15,13 @@ from pydantic import BaseModel, Field, ValidationError
 
 from constructs_lib.naming import looks_secret
 from delivery.models import ImageSettings, StrictModel
+from delivery.paths import ENVIRONMENTS_DIR
 from stacks.core_pipeline.settings import CorePipelineSettings
 from stacks.discord_monitor.settings import DiscordMonitorSettings
 from stacks.hivemind_bot.settings import HivemindBotSettings
 from stacks.kairoflow.settings import KairoflowSettings
 from stacks.verta.settings import VertaSettings
 
-ROOT = Path(__file__).resolve().parent.parent
-# ENVIRONMENTS_DIR points the app at another folder of environment files (tests, a separate config repo).
-ENVIRONMENTS_DIR = Path(os.environ.get("ENVIRONMENTS_DIR", ROOT / "environments")).resolve()
-SCHEMA_PATH = ROOT / "schema" / "settings.schema.json"
 MUTABLE_TAGS = frozenset({"latest", "main", "master", "stable", "edge", "dev"})
 
 
@@ -45,11 +40,6 @@ class EnvironmentSettings(StrictModel):
 
 class SettingsError(Exception):
     """Settings that cannot be rendered; the message lists every problem, one per line."""
-
-
-def available_environments() -> list[str]:
-    """The environments, one per YAML file in environments/, sorted by name."""
-    return sorted(path.stem for path in ENVIRONMENTS_DIR.glob("*.yaml"))
 
 
 def load_environment(name: str) -> EnvironmentSettings:

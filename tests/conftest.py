@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
+from delivery.paths import available_environments
 from delivery.registry import STACKS
 from delivery.render import Manifest, RenderedEnvironment, render_environment
 from delivery.runtime import use_bundled_node
-from delivery.settings import available_environments, load_environment
+from delivery.settings import load_environment
 from tests.yaml_snapshot import YamlSnapshotExtension
 
 use_bundled_node()

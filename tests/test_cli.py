@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from delivery.output import read_tree
-from delivery.settings import ENVIRONMENTS_DIR, ROOT
+from delivery.output import manifest_files, read_tree
+from delivery.paths import ENVIRONMENTS_DIR, ROOT
+from delivery.render import RenderedEnvironment
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -64,6 +65,20 @@ def test_unknown_stack_exits_2_listing_valid_names() -> None:
 
 def test_committed_dist_is_current(fresh_render: Path) -> None:
     assert read_tree(fresh_render) == read_tree(ROOT / "dist"), "dist/ is stale: run `make synth` and commit it"
+
+
+def test_worker_render_equals_the_type_checked_in_process_render(
+    fresh_render: Path, rendered: dict[str, RenderedEnvironment]
+) -> None:
+    """`synth` renders in -O workers that read jsii structs directly (delivery.runtime); the session fixture
+    renders in-process with jsii's own serialisation and type checks. Both must give the same files."""
+    expected = {
+        f"{env}/{stack}/{name}": text
+        for env, stacks in rendered.items()
+        for stack, manifests in stacks.items()
+        for name, text in manifest_files(manifests).items()
+    }
+    assert read_tree(fresh_render) == expected
 
 
 def test_two_renders_are_byte_identical(fresh_render: Path, tmp_path: Path) -> None:

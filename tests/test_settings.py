@@ -9,15 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from delivery.settings import (
-    ENVIRONMENTS_DIR,
-    SCHEMA_PATH,
-    SettingsError,
-    available_environments,
-    load_environment,
-    parse_environment,
-    settings_schema,
-)
+from delivery.paths import ENVIRONMENTS_DIR, SCHEMA_PATH, available_environments
+from delivery.settings import SettingsError, load_environment, parse_environment, settings_schema
 
 
 def prod_data() -> dict[str, Any]:
