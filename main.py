@@ -101,7 +101,7 @@ def _load(environments: list[str]) -> dict[str, EnvironmentSettings] | None:
 def _synth(args: argparse.Namespace) -> int:
     from constructs_lib.errors import PropsError
     from delivery.checks import RenderCheckError, check_environment
-    from delivery.output import OutputError, write_environments
+    from delivery.output import OutputError, commit_environments, discard_staging, stage_environments
     from delivery.render import RenderPool, render_environments
 
     started = time.perf_counter()
@@ -113,22 +113,29 @@ def _synth(args: argparse.Namespace) -> int:
     if settings is None:
         pool.close()
         return 1
+    # The workers write each stack's files into a staging folder per environment; nothing in dist/ changes until
+    # every object is rendered and checked, and then each environment is swapped in with renames.
+    staged = stage_environments(args.out, environments)
     try:
-        rendered = render_environments(settings, stacks, pool)
+        rendered = render_environments(settings, stacks, pool, staged)
         for env, by_stack in rendered.items():
             try:
                 check_environment([manifest for manifests in by_stack.values() for manifest in manifests])
             except RenderCheckError as error:
                 raise RenderCheckError(f"{env}:\n{error}") from None
-        write_environments(
+        commit_environments(
             args.out,
-            rendered,
+            staged,
             replace_whole_environment=args.stack is None,
             known_environments=available_environments() if args.env is None and args.stack is None else None,
         )
     except (PropsError, RenderCheckError, OutputError) as error:
+        discard_staging(staged)
         print(f"error: {error}\nnothing was written to {args.out}", file=sys.stderr)
         return 1
+    except BaseException:
+        discard_staging(staged)
+        raise
     elapsed = time.perf_counter() - started
     for env, by_stack in rendered.items():
         counts = ", ".join(f"{stack} {len(manifests)}" for stack, manifests in by_stack.items())

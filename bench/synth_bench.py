@@ -26,7 +26,7 @@ from delivery.runtime import use_bundled_node  # noqa: E402
 use_bundled_node()
 
 from bench.scale_settings import BenchEnvironment, ScaleSettings  # noqa: E402
-from delivery.output import write_environments  # noqa: E402
+from delivery.output import commit_environments, stage_environments  # noqa: E402
 from delivery.registry import StackDefinition  # noqa: E402
 from delivery.render import render_environments  # noqa: E402
 
@@ -59,8 +59,10 @@ def render_scale(out: str, services: int, environments: int) -> int:
     use_bundled_node()
     names = ["dev", "staging", "prod", "qa", "perf"][:environments]
     settings = {name: BenchEnvironment(scale=ScaleSettings(environment=name, services=services)) for name in names}
-    rendered = render_environments(dict(settings), [SCALE_STACK])
-    write_environments(Path(out), rendered, replace_whole_environment=True)
+    # As main.py synth does it: the workers write into staging folders, then each environment is swapped in.
+    staged = stage_environments(Path(out), names)
+    rendered = render_environments(dict(settings), [SCALE_STACK], staged=staged)
+    commit_environments(Path(out), staged, replace_whole_environment=True)
     return sum(len(objs) for stacks in rendered.values() for objs in stacks.values())
 
 

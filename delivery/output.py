@@ -72,6 +72,60 @@ def manifest_files(manifests: list[Manifest]) -> dict[str, str]:
     return files
 
 
+def stage_environments(dist: Path, environments: Iterable[str]) -> dict[str, Path]:
+    """An empty staging folder per environment, inside `dist` (so the final swap is a rename)."""
+    dist.mkdir(parents=True, exist_ok=True)
+    return {env: Path(tempfile.mkdtemp(prefix=f".{env}-new-", dir=dist)) for env in environments}
+
+
+def write_stack(folder: Path, manifests: list[Manifest]) -> None:
+    """One stack's files into `folder` (a stack folder inside a staging folder); render workers call this."""
+    files = manifest_files(manifests)
+    folder.mkdir()
+    for file_name, text in files.items():
+        (folder / file_name).write_text(text, encoding="utf-8")
+
+
+def discard_staging(staged: Mapping[str, Path]) -> None:
+    for staging in staged.values():
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def commit_environments(
+    dist: Path,
+    staged: Mapping[str, Path],
+    *,
+    replace_whole_environment: bool,
+    known_environments: Iterable[str] | None = None,
+    reserved: Iterable[str] = ("argocd",),
+) -> list[Path]:
+    """Swap each staged environment into dist/<env>/ and return the folders written.
+
+    With `replace_whole_environment`, dist/<env>/ becomes exactly the staged stacks (a stack or file that no
+    longer renders disappears). Without it (one stack re-rendered), the other stacks' folders are kept as they are.
+    With `known_environments`, folders of environments that no longer exist are removed (but not `reserved` ones).
+    """
+    written = []
+    try:
+        for env, staging in staged.items():
+            target = dist / env
+            if not replace_whole_environment and target.is_dir():
+                rendered = {p.name for p in staging.iterdir()}
+                for kept in sorted(p for p in target.iterdir() if p.is_dir() and p.name not in rendered):
+                    shutil.copytree(kept, staging / kept.name)
+            _swap(staging, target)
+            written.append(target)
+    except BaseException:
+        discard_staging(staged)
+        raise
+    if known_environments is not None:
+        keep = {*known_environments, *reserved}
+        for folder in sorted(dist.iterdir()):
+            if folder.is_dir() and not folder.name.startswith(".") and folder.name not in keep:
+                shutil.rmtree(folder)
+    return written
+
+
 def write_environments(
     dist: Path,
     rendered: Mapping[str, RenderedEnvironment],
@@ -80,41 +134,23 @@ def write_environments(
     known_environments: Iterable[str] | None = None,
     reserved: Iterable[str] = ("argocd",),
 ) -> list[Path]:
-    """Write each environment into dist/<env>/ and return the folders written.
-
-    With `replace_whole_environment`, dist/<env>/ becomes exactly the rendered stacks (a stack or file that no
-    longer renders disappears). Without it (one stack re-rendered), the other stacks' folders are kept as they are.
-    With `known_environments`, folders of environments that no longer exist are removed (but not `reserved` ones).
-    Every file is prepared before anything in dist/ changes.
-    """
-    dist.mkdir(parents=True, exist_ok=True)
-    prepared = {
-        env: {stack: manifest_files(objs) for stack, objs in stacks.items()} for env, stacks in rendered.items()
-    }
-    written = []
-    for env, stacks in prepared.items():
-        target = dist / env
-        staging = Path(tempfile.mkdtemp(prefix=f".{env}-new-", dir=dist))
-        try:
-            if not replace_whole_environment and target.is_dir():
-                for kept in sorted(p for p in target.iterdir() if p.is_dir() and p.name not in stacks):
-                    shutil.copytree(kept, staging / kept.name)
-            for stack, files in stacks.items():
-                folder = staging / stack
-                folder.mkdir()
-                for file_name, text in files.items():
-                    (folder / file_name).write_text(text, encoding="utf-8")
-            _swap(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        written.append(target)
-    if known_environments is not None:
-        keep = {*known_environments, *reserved}
-        for folder in sorted(dist.iterdir()):
-            if folder.is_dir() and not folder.name.startswith(".") and folder.name not in keep:
-                shutil.rmtree(folder)
-    return written
+    """Write already-rendered environments: stage every file, then swap each environment in (see
+    `commit_environments`). `main.py synth` stages through its render workers instead."""
+    staged = stage_environments(dist, rendered)
+    try:
+        for env, stacks in rendered.items():
+            for stack, manifests in stacks.items():
+                write_stack(staged[env] / stack, manifests)
+    except BaseException:
+        discard_staging(staged)
+        raise
+    return commit_environments(
+        dist,
+        staged,
+        replace_whole_environment=replace_whole_environment,
+        known_environments=known_environments,
+        reserved=reserved,
+    )
 
 
 def _swap(staging: Path, target: Path) -> None:

@@ -14,7 +14,8 @@ import os
 import pickle
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from delivery.registry import StackDefinition
@@ -68,11 +69,17 @@ class RenderPool:
             for _ in range(count)
         ]
 
-    def render(self, environments: dict[str, Any], stacks: Sequence[StackDefinition]) -> dict[str, RenderedEnvironment]:
+    def render(
+        self,
+        environments: dict[str, Any],
+        stacks: Sequence[StackDefinition],
+        staged: Mapping[str, Path] | None = None,
+    ) -> dict[str, RenderedEnvironment]:
         """Every (environment, stack) pair, shared out among the workers in turn; environment -> stack -> objects.
 
         Pairs rather than whole environments, so that three environments on two cores do not leave one core
-        idle for a third of the time.
+        idle for a third of the time. With `staged` (environment -> staging folder), the workers also write each
+        stack's files there, so YAML emitting and file writing run in parallel too.
         """
         pairs = [(env, stack) for stack in stacks for env in environments]
         shares: list[list[tuple[str, StackDefinition]]] = [
@@ -87,7 +94,9 @@ class RenderPool:
             jobs: dict[str, list[StackDefinition]] = {}
             for env, stack in share:
                 jobs.setdefault(env, []).append(stack)
-            worker.stdin.write(pickle.dumps([(env, environments[env], jobs[env]) for env in jobs]))
+            worker.stdin.write(
+                pickle.dumps([(env, environments[env], jobs[env], staged.get(env) if staged else None) for env in jobs])
+            )
             worker.stdin.close()
             busy.append(worker)
         results: dict[str, RenderedEnvironment] = {env: {} for env in environments}
@@ -124,7 +133,10 @@ class RenderPool:
 
 
 def render_environments(
-    environments: dict[str, Any], stacks: Sequence[StackDefinition], pool: RenderPool | None = None
+    environments: dict[str, Any],
+    stacks: Sequence[StackDefinition],
+    pool: RenderPool | None = None,
+    staged: Mapping[str, Path] | None = None,
 ) -> dict[str, RenderedEnvironment]:
     """Render in `python -O` worker processes, at most one per core.
 
@@ -135,7 +147,7 @@ def render_environments(
     pairs = len(environments) * len(stacks)
     pool = pool or RenderPool(min(pairs, os.cpu_count() or 1))
     try:
-        return pool.render(environments, stacks)
+        return pool.render(environments, stacks, staged)
     finally:
         pool.close()
 

@@ -22,6 +22,7 @@ def main() -> None:
     import constructs_lib.app_service  # noqa: F401
     import delivery.settings  # noqa: F401  (unpickling the settings needs the models)
     from constructs_lib.errors import PropsError
+    from delivery.output import OutputError, write_stack
     from delivery.render import render_environment
 
     payload = sys.stdin.buffer.read()
@@ -29,11 +30,14 @@ def main() -> None:
         return
     jobs = pickle.loads(payload)
     try:
-        result: tuple[str, object] = (
-            "ok",
-            {env: render_environment(settings, stacks) for env, settings, stacks in jobs},
-        )
-    except PropsError as error:
+        rendered = {}
+        for env, settings, stacks, staging in jobs:
+            rendered[env] = render_environment(settings, stacks)
+            if staging is not None:
+                for stack, manifests in rendered[env].items():
+                    write_stack(staging / stack, manifests)
+        result: tuple[str, object] = ("ok", rendered)
+    except (PropsError, OutputError) as error:
         result = ("error", error)
     except Exception:
         result = ("error", traceback.format_exc())
