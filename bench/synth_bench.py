@@ -61,7 +61,8 @@ def render_scale(out: str, services: int, environments: int) -> int:
     settings = {name: BenchEnvironment(scale=ScaleSettings(environment=name, services=services)) for name in names}
     # As main.py synth does it: the workers write into staging folders, then each environment is swapped in.
     staged = stage_environments(Path(out), names)
-    rendered = render_environments(dict(settings), [SCALE_STACK], staged=staged)
+    outputs = {(env, SCALE_STACK.name): staged[env] / SCALE_STACK.name for env in names}
+    rendered = render_environments(dict(settings), [SCALE_STACK], outputs=outputs)
     commit_environments(Path(out), staged, replace_whole_environment=True)
     return sum(len(objs) for stacks in rendered.values() for objs in stacks.values())
 

@@ -81,7 +81,7 @@ def stage_environments(dist: Path, environments: Iterable[str]) -> dict[str, Pat
 def write_stack(folder: Path, manifests: list[Manifest]) -> None:
     """One stack's files into `folder` (a stack folder inside a staging folder); render workers call this."""
     files = manifest_files(manifests)
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     for file_name, text in files.items():
         (folder / file_name).write_text(text, encoding="utf-8")
 

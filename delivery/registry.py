@@ -23,12 +23,15 @@ class StackDefinition:
         settings_field: its section in the environment files, e.g. `core_pipeline`.
         chart: `module:Class` of its cdk8s Chart, imported only when rendering (cdk8s is slow to import).
         description: one line for `python main.py list`.
+        cluster_kinds: cluster-scoped kinds the stack renders (its Argo CD AppProject allows exactly these; a test
+            checks the list against the rendered output). A stack rendering `Namespace` gets no CreateNamespace.
     """
 
     name: str
     settings_field: str
     chart: str
     description: str
+    cluster_kinds: tuple[str, ...] = ()
 
     def chart_class(self) -> ChartFactory:
         module, _, attribute = self.chart.partition(":")
@@ -60,6 +63,7 @@ STACKS: tuple[StackDefinition, ...] = (
         settings_field="kairoflow",
         chart="stacks.kairoflow.chart:KairoflowChart",
         description="KairoFlow: nginx + php-fpm pod, 4 PVCs, CronJobs, Traefik IngressRoutes, cert-manager TLS",
+        cluster_kinds=("Namespace",),
     ),
     StackDefinition(
         name="verta",
@@ -67,6 +71,16 @@ STACKS: tuple[StackDefinition, ...] = (
         chart="stacks.verta.chart:VertaChart",
         description="Verta: backend, frontend and ML AppServices, shared ConfigMap, Redis, path-routed Ingress",
     ),
+)
+
+
+# Not a system: the Argo CD AppProject, one Application per stack and the root app of apps of one environment,
+# rendered with every synth into dist/argocd/<env>/ (its chart takes the whole environment).
+ARGOCD = StackDefinition(
+    name="argocd",
+    settings_field="",
+    chart="delivery.argocd:ArgoCdChart",
+    description="Argo CD AppProject, Applications and root app of apps",
 )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from delivery.registry import StackDefinition
 from delivery.runtime import use_bundled_node
+from delivery.sync_waves import assign_sync_waves
 
 Manifest = dict[str, Any]
 RenderedEnvironment = dict[str, list[Manifest]]
@@ -29,25 +30,44 @@ class RenderError(Exception):
     """A worker process failed for a reason that is not a props or settings error."""
 
 
-def render_environment(settings: Any, stacks: Sequence[StackDefinition]) -> RenderedEnvironment:
-    """Every requested stack of one environment, in this process: stack name -> its Kubernetes objects."""
+def render_environment(settings: Any, stacks: Sequence[StackDefinition], environment: str) -> RenderedEnvironment:
+    """Every requested stack of one environment, in this process: stack name -> its Kubernetes objects.
+
+    A stack reads its own section of the settings; the Argo CD stack (no section) gets the whole environment.
+    """
     use_bundled_node()
     import cdk8s
 
+    from delivery.argocd import ArgoCdInputs
+
     app = cdk8s.App()
     charts = [
-        (stack.name, stack.chart_class()(app, stack.name, getattr(settings, stack.settings_field))) for stack in stacks
+        (
+            stack.name,
+            stack.chart_class()(
+                app,
+                stack.name,
+                getattr(settings, stack.settings_field)
+                if stack.settings_field
+                else ArgoCdInputs(environment=environment, settings=settings),
+            ),
+        )
+        for stack in stacks
     ]
     # One to_json call per chart: the whole chart crosses from Node in a single round-trip. A stack keeps its
     # cluster-scoped objects (a Namespace) in `companion_charts` without a namespace, since a Chart's namespace is
     # stamped on every object in it.
-    return {
+    rendered = {
         name: [
             *chart.to_json(),
             *(manifest for companion in getattr(chart, "companion_charts", ()) for manifest in companion.to_json()),
         ]
         for name, chart in charts
     }
+    # Each stack is one Argo CD Application: its waves order its own objects.
+    for manifests in rendered.values():
+        assign_sync_waves(manifests)
+    return rendered
 
 
 class RenderPool:
@@ -73,12 +93,12 @@ class RenderPool:
         self,
         environments: dict[str, Any],
         stacks: Sequence[StackDefinition],
-        staged: Mapping[str, Path] | None = None,
+        outputs: Mapping[tuple[str, str], Path] | None = None,
     ) -> dict[str, RenderedEnvironment]:
         """Every (environment, stack) pair, shared out among the workers in turn; environment -> stack -> objects.
 
         Pairs rather than whole environments, so that three environments on two cores do not leave one core
-        idle for a third of the time. With `staged` (environment -> staging folder), the workers also write each
+        idle for a third of the time. With `outputs` ((environment, stack) -> folder), the workers also write each
         stack's files there, so YAML emitting and file writing run in parallel too.
         """
         pairs = [(env, stack) for stack in stacks for env in environments]
@@ -95,7 +115,17 @@ class RenderPool:
             for env, stack in share:
                 jobs.setdefault(env, []).append(stack)
             worker.stdin.write(
-                pickle.dumps([(env, environments[env], jobs[env], staged.get(env) if staged else None) for env in jobs])
+                pickle.dumps(
+                    [
+                        (
+                            env,
+                            environments[env],
+                            jobs[env],
+                            {stack.name: outputs[env, stack.name] for stack in jobs[env]} if outputs else None,
+                        )
+                        for env in jobs
+                    ]
+                )
             )
             worker.stdin.close()
             busy.append(worker)
@@ -136,7 +166,7 @@ def render_environments(
     environments: dict[str, Any],
     stacks: Sequence[StackDefinition],
     pool: RenderPool | None = None,
-    staged: Mapping[str, Path] | None = None,
+    outputs: Mapping[tuple[str, str], Path] | None = None,
 ) -> dict[str, RenderedEnvironment]:
     """Render in `python -O` worker processes, at most one per core.
 
@@ -147,7 +177,7 @@ def render_environments(
     pairs = len(environments) * len(stacks)
     pool = pool or RenderPool(min(pairs, os.cpu_count() or 1))
     try:
-        return pool.render(environments, stacks, staged)
+        return pool.render(environments, stacks, outputs)
     finally:
         pool.close()
 

@@ -31,11 +31,11 @@ def main() -> None:
     jobs = pickle.loads(payload)
     try:
         rendered = {}
-        for env, settings, stacks, staging in jobs:
-            rendered[env] = render_environment(settings, stacks)
-            if staging is not None:
-                for stack, manifests in rendered[env].items():
-                    write_stack(staging / stack, manifests)
+        for env, settings, stacks, folders in jobs:
+            rendered[env] = render_environment(settings, stacks, env)
+            for stack, manifests in rendered[env].items():
+                if folders is not None:
+                    write_stack(folders[stack], manifests)
         result: tuple[str, object] = ("ok", rendered)
     except (PropsError, OutputError) as error:
         result = ("error", error)

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from constructs_lib.naming import looks_secret
+from delivery.argocd_settings import ArgoCdSettings
 from delivery.models import ImageSettings, StrictModel
 from delivery.paths import ENVIRONMENTS_DIR
 from stacks.core_pipeline.settings import CorePipelineSettings
@@ -28,6 +29,7 @@ MUTABLE_TAGS = frozenset({"latest", "main", "master", "stable", "edge", "dev"})
 class EnvironmentSettings(StrictModel):
     """Everything that differs between environments. One file per environment: environments/<name>.yaml."""
 
+    argocd: ArgoCdSettings = Field(description="Argo CD delivery: repository, revision, cluster, sync policy.")
     require_pinned_images: bool = Field(
         True, description="Refuse mutable image tags (latest, main, ...) in this environment."
     )

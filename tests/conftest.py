@@ -8,7 +8,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from delivery.paths import available_environments
-from delivery.registry import STACKS
+from delivery.registry import ARGOCD, STACKS
 from delivery.render import Manifest, RenderedEnvironment, render_environment
 from delivery.runtime import use_bundled_node
 from delivery.settings import load_environment
@@ -26,7 +26,7 @@ def rendered() -> dict[str, RenderedEnvironment]:
     Rendered in this process, without -O, so that jsii type-checks every struct the stacks build (`make synth`
     renders in -O worker processes; tests/test_cli.py covers that path and compares the two through dist/).
     """
-    return {env: render_environment(load_environment(env), STACKS) for env in ENVIRONMENTS}
+    return {env: render_environment(load_environment(env), [*STACKS, ARGOCD], env) for env in ENVIRONMENTS}
 
 
 @pytest.fixture(scope="session")

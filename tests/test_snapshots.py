@@ -11,7 +11,7 @@ from delivery.render import RenderedEnvironment
 from tests.conftest import ENVIRONMENTS
 
 
-@pytest.mark.parametrize("stack", stack_names())
+@pytest.mark.parametrize("stack", [*stack_names(), "argocd"])
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_rendered_stack(
     env: str, stack: str, rendered: dict[str, RenderedEnvironment], yaml_snapshot: SnapshotAssertion

@@ -1,0 +1,148 @@
+"""The Argo CD objects of one environment: an AppProject, one Application per stack, and the root app of apps.
+
+They come from the same settings as the stacks: each Application points at dist/<env>/<stack>, its destination is
+the namespace the stack's settings name, and the AppProject allows exactly those namespaces and the cluster-scoped
+kinds the stacks declare (`StackDefinition.cluster_kinds`, checked against the output by a test).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cdk8s import Chart
+from constructs import Construct
+
+from constructs_lib.labels import RecommendedLabels
+from delivery.registry import STACKS, StackDefinition
+
+FINALIZER = "resources-finalizer.argocd.argoproj.io"
+# API group of each cluster-scoped kind a stack may declare.
+CLUSTER_KIND_GROUPS = {
+    "Namespace": "",
+    "ClusterRole": "rbac.authorization.k8s.io",
+    "ClusterRoleBinding": "rbac.authorization.k8s.io",
+}
+
+
+@dataclass(frozen=True)
+class ArgoCdInputs:
+    """What the Argo CD chart needs: the environment's name and all its settings."""
+
+    environment: str
+    settings: Any  # delivery.settings.EnvironmentSettings (not imported: it would be a cycle)
+    stacks: tuple[StackDefinition, ...] = STACKS
+
+
+class ArgoCdChart(Chart):
+    """AppProject `<project>`, Applications `<env>-<stack>` and the root Application `<env>-root`, all in the Argo CD
+    namespace. Applying the root Application is the whole bootstrap of a cluster."""
+
+    def __init__(self, scope: Construct, id: str, inputs: ArgoCdInputs) -> None:
+        argocd = inputs.settings.argocd
+        super().__init__(scope, id, namespace=argocd.namespace, disable_resource_name_hashes=True)
+        from imports.io.argoproj import (
+            Application,
+            ApplicationSpec,
+            ApplicationSpecDestination,
+            ApplicationSpecSource,
+            ApplicationSpecSyncPolicy,
+            ApplicationSpecSyncPolicyAutomated,
+            AppProject,
+            AppProjectSpec,
+            AppProjectSpecClusterResourceWhitelist,
+            AppProjectSpecDestinations,
+        )
+
+        env = inputs.environment
+        part_of = f"argocd-{env}"
+        automated = argocd.automated
+        sync_policy_automated = (
+            ApplicationSpecSyncPolicyAutomated(prune=automated.prune, self_heal=automated.self_heal)
+            if automated.enabled
+            else None
+        )
+        namespaces = {stack.name: getattr(inputs.settings, stack.settings_field).namespace for stack in inputs.stacks}
+        cluster_kinds = sorted({kind for stack in inputs.stacks for kind in stack.cluster_kinds})
+
+        AppProject(
+            self,
+            "Project",
+            metadata={
+                "name": argocd.project,
+                "labels": RecommendedLabels(
+                    name=argocd.project, component="project", part_of=part_of, version=argocd.target_revision
+                ).all,
+            },
+            spec=AppProjectSpec(
+                description=f"Every stack of the {env} environment, rendered by this repository",
+                source_repos=[argocd.repo_url],
+                destinations=[
+                    AppProjectSpecDestinations(server=argocd.destination_server, namespace=namespace)
+                    for namespace in sorted(set(namespaces.values()))
+                ],
+                cluster_resource_whitelist=[
+                    AppProjectSpecClusterResourceWhitelist(group=CLUSTER_KIND_GROUPS[kind], kind=kind)
+                    for kind in cluster_kinds
+                ],
+            ),
+        )
+        for stack in inputs.stacks:
+            creates_namespace = "Namespace" not in stack.cluster_kinds
+            Application(
+                self,
+                f"App-{stack.name}",
+                metadata={
+                    "name": f"{env}-{stack.name}",
+                    "labels": RecommendedLabels(
+                        name=stack.name,
+                        instance=f"{env}-{stack.name}",
+                        component="application",
+                        part_of=part_of,
+                        version=argocd.target_revision,
+                    ).all,
+                    # Deleting the Application deletes what it deployed, instead of orphaning it.
+                    "finalizers": [FINALIZER],
+                },
+                spec=ApplicationSpec(
+                    project=argocd.project,
+                    source=ApplicationSpecSource(
+                        repo_url=argocd.repo_url,
+                        target_revision=argocd.target_revision,
+                        path=f"dist/{env}/{stack.name}",
+                    ),
+                    destination=ApplicationSpecDestination(
+                        server=argocd.destination_server, namespace=namespaces[stack.name]
+                    ),
+                    sync_policy=ApplicationSpecSyncPolicy(
+                        automated=sync_policy_automated,
+                        # A stack that renders its own Namespace owns it; the others need Argo CD to create theirs.
+                        sync_options=["CreateNamespace=true"] if creates_namespace else None,
+                    ),
+                ),
+            )
+        Application(
+            self,
+            "Root",
+            metadata={
+                "name": f"{env}-root",
+                "labels": RecommendedLabels(
+                    name="root",
+                    instance=f"{env}-root",
+                    component="app-of-apps",
+                    part_of=part_of,
+                    version=argocd.target_revision,
+                ).all,
+            },
+            spec=ApplicationSpec(
+                # The built-in project: it exists before anything of ours, so one `kubectl apply` bootstraps.
+                project="default",
+                source=ApplicationSpecSource(
+                    repo_url=argocd.repo_url, target_revision=argocd.target_revision, path=f"dist/argocd/{env}"
+                ),
+                destination=ApplicationSpecDestination(
+                    server="https://kubernetes.default.svc", namespace=argocd.namespace
+                ),
+                sync_policy=ApplicationSpecSyncPolicy(automated=sync_policy_automated),
+            ),
+        )

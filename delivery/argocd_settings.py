@@ -1,0 +1,40 @@
+"""Settings of an environment's Argo CD delivery: where dist/ lives in git, which cluster, how to sync."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from delivery.models import DnsLabel, StrictModel
+
+
+class AutomatedSyncSettings(StrictModel):
+    enabled: bool = Field(True, description="Sync on every change of the revision; false: a person presses Sync.")
+    prune: bool = Field(True, description="Delete objects that no longer render.")
+    self_heal: bool = Field(True, description="Undo changes made in the cluster by hand.")
+
+
+class ArgoCdSettings(StrictModel):
+    """The Applications and AppProject rendered into dist/argocd/<env>/."""
+
+    repo_url: str = Field(
+        pattern=r"^(https://|ssh://|git@)[^\s]+$", description="The git repository holding dist/ (Argo CD's source)."
+    )
+    target_revision: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+        description="Branch, tag or commit Argo CD follows for this environment (pinned: never HEAD).",
+    )
+    destination_server: str = Field(
+        "https://kubernetes.default.svc",
+        pattern=r"^https://[^\s]+$",
+        description="API server URL of the environment's cluster (as registered in Argo CD).",
+    )
+    namespace: DnsLabel = Field("argocd", description="Namespace Argo CD runs in (Applications live there).")
+    project: DnsLabel = Field(description="The AppProject of this environment's Applications.")
+    automated: AutomatedSyncSettings = Field(default_factory=AutomatedSyncSettings)
+
+    @field_validator("target_revision")
+    @classmethod
+    def _pinned(cls, revision: str) -> str:
+        if revision.upper() == "HEAD":
+            raise ValueError("must name a branch, tag or commit, not HEAD")
+        return revision
