@@ -37,6 +37,10 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 synth: setup
 	$(PY) main.py synth $(if $(ENV),--env $(ENV)) $(if $(STACK),--stack $(STACK))
 
+## What the working tree would change in dist/ (FORMAT=markdown for a PR comment).
+diff: setup
+	$(PY) main.py diff $(if $(ENV),--env $(ENV)) $(if $(STACK),--stack $(STACK)) $(if $(FORMAT),--format $(FORMAT))
+
 ## Lint, type-check and run all tests (what CI runs).
 test: setup
 	$(VENV)/bin/ruff check .

@@ -69,6 +69,21 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--out", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
     synth.set_defaults(handler=_synth)
 
+    diff = commands.add_parser(
+        "diff",
+        help="render into a temporary folder and show what would change in dist/, per resource",
+        description="Render into a temporary folder and compare with the committed dist/: resources added, removed, "
+        "renamed, and changed with field paths and old/new values (credential-like values redacted).",
+    )
+    diff.add_argument("--env", action="append", choices=environments, metavar="ENV", help="limit to ENV (repeatable)")
+    diff.add_argument("--stack", action="append", choices=stack_names(), metavar="STACK", help="limit to STACK")
+    diff.add_argument("--format", choices=("text", "markdown"), default="text", help="text (default) or markdown")
+    diff.add_argument(
+        "--exit-code", action="store_true", help="exit 1 when anything differs (CI: fail a PR whose dist/ is stale)"
+    )
+    diff.add_argument("--dist", type=Path, default=ROOT / "dist", help="the folder to compare with (default: dist/)")
+    diff.set_defaults(handler=_diff)
+
     listing = commands.add_parser("list", help="show the environments and stacks")
     listing.set_defaults(handler=_list)
 
@@ -158,6 +173,39 @@ def _synth(args: argparse.Namespace) -> int:
         print(f"{env}: {counts} objects -> {_display(args.out / env)}")
     print(f"rendered {len(rendered)} environment(s) in {elapsed:.2f}s")
     return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    import contextlib
+    import io
+    import tempfile
+
+    from delivery.diff import diff_trees, format_markdown, format_text
+    from delivery.output import read_tree
+
+    environments = list(dict.fromkeys(args.env or available_environments()))
+    stacks = list(dict.fromkeys(args.stack or stack_names()))
+    scope = [
+        *(f"{env}/{stack}/" for env in environments for stack in stacks),
+        *(f"argocd/{env}/" for env in environments),
+    ]
+    with tempfile.TemporaryDirectory(prefix="diff-") as folder:
+        out = Path(folder) / "dist"
+        render_args = argparse.Namespace(env=args.env, stack=args.stack, out=out)
+        log = io.StringIO()
+        with contextlib.redirect_stdout(log):
+            status = _synth(render_args)
+        if status != 0:
+            return 2  # the render failed (its error is on stderr): neither "same" nor "different"
+        new = {path: text for path, text in read_tree(out).items() if path.startswith(tuple(scope))}
+    old = (
+        {path: text for path, text in read_tree(args.dist).items() if path.startswith(tuple(scope))}
+        if args.dist.is_dir()
+        else {}
+    )
+    report = diff_trees(old, new)
+    sys.stdout.write(format_markdown(report) if args.format == "markdown" else format_text(report))
+    return 1 if args.exit_code and report.has_changes else 0
 
 
 def _list(args: argparse.Namespace) -> int:
