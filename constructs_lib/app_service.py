@@ -26,8 +26,8 @@ from constructs_lib.container import (
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string
 from constructs_lib.labels import RecommendedLabels
-from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy
-from constructs_lib.web_ingress import WebIngress, WebIngressProps
+from constructs_lib.network_policy import NetworkAccess, render_pod_network_policy
+from constructs_lib.web_ingress import WebIngressProps, render_web_ingress
 
 CONFIG_CHECKSUM_ANNOTATION = "checksum/config"
 _PORT_NAME = "http"
@@ -251,7 +251,7 @@ class AppService(Construct):
                 ),
             )
         if props.network_access is not None:
-            PodNetworkPolicy(
+            render_pod_network_policy(
                 self,
                 "NetworkPolicy",
                 name=props.name,
@@ -260,9 +260,10 @@ class AppService(Construct):
                 ports=[props.port],
                 access=props.network_access,
             )
-        self.ingress: WebIngress | None = None
+        #: The Ingress, when `props.ingress` asks for one.
+        self.ingress: k8s.KubeIngress | None = None
         if props.ingress is not None:
-            self.ingress = WebIngress(
+            self.ingress = render_web_ingress(
                 self,
                 "Ingress",
                 name=props.name,

@@ -97,64 +97,76 @@ class PodNetworkPolicy(Construct):
         access: NetworkAccess,
     ) -> None:
         super().__init__(scope, id)
-        _validate(access)
-        peers = [
+        self.resource = render_pod_network_policy(
+            self, "Resource", name=name, labels=labels, pod_selector=pod_selector, ports=ports, access=access
+        )
+
+
+def render_pod_network_policy(
+    scope: Construct,
+    id: str,
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    pod_selector: Mapping[str, str],
+    ports: Sequence[int],
+    access: NetworkAccess,
+) -> k8s.KubeNetworkPolicy:
+    """`PodNetworkPolicy`'s object, created directly in `scope`: constructs that own a policy (AppService, Redis)
+    use this and save a wrapper construct, which is one more Node round-trip per policy."""
+    _validate(access)
+    peers = [
+        *(
+            k8s.NetworkPolicyPeer(namespace_selector=k8s.LabelSelector(match_labels={NAMESPACE_NAME_LABEL: namespace}))
+            for namespace in access.from_namespaces
+        ),
+        *(k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=dict(pods))) for pods in access.from_pods),
+    ]
+    if access.from_same_namespace:
+        peers.append(k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector()))
+    peers.extend(selector.render() for selector in access.from_selectors)
+    peers.extend(k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=cidr)) for cidr in access.from_cidrs)
+    ingress_ports = [k8s.NetworkPolicyPort(port=int_or_string(port), protocol="TCP") for port in ports]
+    policy_types = ["Ingress"]
+    egress = None
+    if access.egress is not None:
+        policy_types.append("Egress")
+        dns = k8s.NetworkPolicyEgressRule(
+            ports=[
+                k8s.NetworkPolicyPort(port=int_or_string(53), protocol="UDP"),
+                k8s.NetworkPolicyPort(port=int_or_string(53), protocol="TCP"),
+            ]
+        )
+        egress = [
+            dns,
             *(
-                k8s.NetworkPolicyPeer(
-                    namespace_selector=k8s.LabelSelector(match_labels={NAMESPACE_NAME_LABEL: namespace})
+                k8s.NetworkPolicyEgressRule(
+                    ports=[
+                        k8s.NetworkPolicyPort(port=int_or_string(port), protocol=rule.protocol)
+                        for port in sorted(set(rule.ports))
+                    ],
+                    to=[
+                        *(k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=cidr)) for cidr in rule.cidrs),
+                        *(peer.render() for peer in rule.to),
+                    ]
+                    or None,
                 )
-                for namespace in access.from_namespaces
-            ),
-            *(
-                k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=dict(pods)))
-                for pods in access.from_pods
+                for rule in access.egress
             ),
         ]
-        if access.from_same_namespace:
-            peers.append(k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector()))
-        peers.extend(selector.render() for selector in access.from_selectors)
-        peers.extend(k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=cidr)) for cidr in access.from_cidrs)
-        ingress_ports = [k8s.NetworkPolicyPort(port=int_or_string(port), protocol="TCP") for port in ports]
-        policy_types = ["Ingress"]
-        egress = None
-        if access.egress is not None:
-            policy_types.append("Egress")
-            dns = k8s.NetworkPolicyEgressRule(
-                ports=[
-                    k8s.NetworkPolicyPort(port=int_or_string(53), protocol="UDP"),
-                    k8s.NetworkPolicyPort(port=int_or_string(53), protocol="TCP"),
-                ]
-            )
-            egress = [
-                dns,
-                *(
-                    k8s.NetworkPolicyEgressRule(
-                        ports=[
-                            k8s.NetworkPolicyPort(port=int_or_string(port), protocol=rule.protocol)
-                            for port in sorted(set(rule.ports))
-                        ],
-                        to=[
-                            *(k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=cidr)) for cidr in rule.cidrs),
-                            *(peer.render() for peer in rule.to),
-                        ]
-                        or None,
-                    )
-                    for rule in access.egress
-                ),
-            ]
-        self.resource = k8s.KubeNetworkPolicy(
-            self,
-            "Resource",
-            metadata=k8s.ObjectMeta(name=name, labels=dict(labels)),
-            spec=k8s.NetworkPolicySpec(
-                pod_selector=k8s.LabelSelector(match_labels=dict(pod_selector)),
-                policy_types=policy_types,
-                ingress=[k8s.NetworkPolicyIngressRule(from_=peers or None, ports=ingress_ports)]
-                if peers or access.from_anywhere
-                else None,
-                egress=egress,
-            ),
-        )
+    return k8s.KubeNetworkPolicy(
+        scope,
+        id,
+        metadata=k8s.ObjectMeta(name=name, labels=dict(labels)),
+        spec=k8s.NetworkPolicySpec(
+            pod_selector=k8s.LabelSelector(match_labels=dict(pod_selector)),
+            policy_types=policy_types,
+            ingress=[k8s.NetworkPolicyIngressRule(from_=peers or None, ports=ingress_ports)]
+            if peers or access.from_anywhere
+            else None,
+            egress=egress,
+        ),
+    )
 
 
 def _validate(access: NetworkAccess) -> None:

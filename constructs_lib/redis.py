@@ -23,7 +23,7 @@ from constructs_lib.container import (
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string, quantity
 from constructs_lib.labels import RecommendedLabels
-from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy
+from constructs_lib.network_policy import NetworkAccess, render_pod_network_policy
 from constructs_lib.quantities import MEMORY_ALLOWED, memory_bytes
 
 # The official image's `redis` user; fsGroup makes the data volume writable for it.
@@ -196,7 +196,7 @@ class Redis(Construct):
                 ],
             ),
         )
-        PodNetworkPolicy(
+        render_pod_network_policy(
             self,
             "NetworkPolicy",
             name=props.name,
@@ -209,7 +209,7 @@ class Redis(Construct):
     def allow_from(self, component: str, selector: Mapping[str, str]) -> None:
         """Admit one more set of same-namespace client pods (NetworkPolicies add up)."""
         check_dns_label("Redis", "allow_from.component", component)
-        PodNetworkPolicy(
+        render_pod_network_policy(
             self,
             f"AllowFrom-{component}",
             name=f"{self.name}-from-{component}",

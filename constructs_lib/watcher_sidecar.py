@@ -26,7 +26,7 @@ from constructs_lib.container import (
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels
 from constructs_lib.naming import secret_like_paths
-from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector, PodNetworkPolicy
+from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector, render_pod_network_policy
 
 CONTAINER_NAME = "discord-watcher"
 HEALTH_PORT_NAME = "health"
@@ -296,7 +296,7 @@ class WatcherSidecar(Construct):
 
     def _network_policy(self, name: str, labels: Mapping[str, str], policy: WatcherNetworkPolicy) -> None:
         has_sources = policy.allow_from_bot is not None or bool(policy.allowed_ingress_cidrs)
-        PodNetworkPolicy(
+        render_pod_network_policy(
             self,
             "NetworkPolicy",
             name=name,

@@ -141,94 +141,113 @@ class WebIngress(Construct):
         props: WebIngressProps,
     ) -> None:
         super().__init__(scope, id)
-        _validate(props)
         self.name = name
         self.hosts = tuple(props.hosts)
         self.tls_secret_name = f"{name}-tls" if props.tls else None
-        annotations: dict[str, str] = {}
-        if props.tls:
-            annotations["cert-manager.io/cluster-issuer"] = props.cluster_issuer
-        if props.class_name == "nginx":
-            annotations.update(_nginx_annotations(props))
-        else:
-            annotations.update(self._traefik_annotations(name, labels, props))
-        annotations.update(props.annotations)
-
-        paths = [
-            k8s.HttpIngressPath(path=props.path, path_type="Prefix", backend=_backend(service_name, service_port)),
-            *(
-                k8s.HttpIngressPath(
-                    path=extra.path, path_type="Prefix", backend=_backend(extra.service_name, extra.service_port)
-                )
-                for extra in props.extra_paths
-            ),
-        ]
-        self.resource = k8s.KubeIngress(
+        self.resource = render_web_ingress(
             self,
             "Resource",
-            metadata=k8s.ObjectMeta(name=name, labels=dict(labels), annotations=annotations or None),
-            spec=k8s.IngressSpec(
-                ingress_class_name=props.class_name,
-                rules=[
-                    k8s.IngressRule(
-                        host=host,
-                        http=k8s.HttpIngressRuleValue(paths=paths),
-                    )
-                    for host in props.hosts
-                ],
-                tls=[k8s.IngressTls(hosts=list(props.hosts), secret_name=self.tls_secret_name)] if props.tls else None,
-            ),
+            name=name,
+            labels=labels,
+            service_name=service_name,
+            service_port=service_port,
+            props=props,
         )
 
-    def _traefik_annotations(self, name: str, labels: Mapping[str, str], props: WebIngressProps) -> dict[str, str]:
-        # Imported here: the generated Traefik module is large, and only stacks using Traefik pay for it.
-        from imports.io.traefik import (
-            Middleware,
-            MiddlewareSpec,
-            MiddlewareSpecBuffering,
-            MiddlewareSpecHeaders,
-            MiddlewareSpecRateLimit,
-        )
 
-        specs: dict[str, MiddlewareSpec] = {}
-        if props.rate_limit:
-            specs["ratelimit"] = MiddlewareSpec(
-                rate_limit=MiddlewareSpecRateLimit(
-                    average=props.rate_limit.requests_per_second,
-                    burst=props.rate_limit.requests_per_second * props.rate_limit.burst_multiplier,
-                )
+def render_web_ingress(
+    scope: Construct,
+    id: str,
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    service_name: str,
+    service_port: str | int,
+    props: WebIngressProps,
+) -> k8s.KubeIngress:
+    """`WebIngress`'s objects, created directly in `scope` (AppService uses this and saves a wrapper construct,
+    one Node round-trip per service). The TLS Secret is `<name>-tls`."""
+    _validate(props)
+    annotations: dict[str, str] = {}
+    if props.tls:
+        annotations["cert-manager.io/cluster-issuer"] = props.cluster_issuer
+    if props.class_name == "nginx":
+        annotations.update(_nginx_annotations(props))
+    else:
+        annotations.update(_traefik_annotations(scope, id, name, labels, props))
+    annotations.update(props.annotations)
+    paths = [
+        k8s.HttpIngressPath(path=props.path, path_type="Prefix", backend=_backend(service_name, service_port)),
+        *(
+            k8s.HttpIngressPath(
+                path=extra.path, path_type="Prefix", backend=_backend(extra.service_name, extra.service_port)
             )
-        if props.cors:
-            specs["cors"] = MiddlewareSpec(
-                headers=MiddlewareSpecHeaders(
-                    access_control_allow_origin_list=list(props.cors.allow_origins),
-                    access_control_allow_methods=list(props.cors.allow_methods),
-                    access_control_allow_headers=list(props.cors.allow_headers),
-                    access_control_allow_credentials=props.cors.allow_credentials,
-                    access_control_max_age=props.cors.max_age_seconds,
-                    add_vary_header=True,
-                )
+            for extra in props.extra_paths
+        ),
+    ]
+    return k8s.KubeIngress(
+        scope,
+        id,
+        metadata=k8s.ObjectMeta(name=name, labels=dict(labels), annotations=annotations or None),
+        spec=k8s.IngressSpec(
+            ingress_class_name=props.class_name,
+            rules=[k8s.IngressRule(host=host, http=k8s.HttpIngressRuleValue(paths=paths)) for host in props.hosts],
+            tls=[k8s.IngressTls(hosts=list(props.hosts), secret_name=f"{name}-tls")] if props.tls else None,
+        ),
+    )
+
+
+def _traefik_annotations(
+    scope: Construct, id: str, name: str, labels: Mapping[str, str], props: WebIngressProps
+) -> dict[str, str]:
+    # Imported here: the generated Traefik module is large, and only stacks using Traefik pay for it.
+    from imports.io.traefik import (
+        Middleware,
+        MiddlewareSpec,
+        MiddlewareSpecBuffering,
+        MiddlewareSpecHeaders,
+        MiddlewareSpecRateLimit,
+    )
+
+    specs: dict[str, MiddlewareSpec] = {}
+    if props.rate_limit:
+        specs["ratelimit"] = MiddlewareSpec(
+            rate_limit=MiddlewareSpecRateLimit(
+                average=props.rate_limit.requests_per_second,
+                burst=props.rate_limit.requests_per_second * props.rate_limit.burst_multiplier,
             )
-        if props.max_body_megabytes is not None:
-            specs["body-size"] = MiddlewareSpec(
-                buffering=MiddlewareSpecBuffering(max_request_body_bytes=props.max_body_megabytes * 1024 * 1024)
+        )
+    if props.cors:
+        specs["cors"] = MiddlewareSpec(
+            headers=MiddlewareSpecHeaders(
+                access_control_allow_origin_list=list(props.cors.allow_origins),
+                access_control_allow_methods=list(props.cors.allow_methods),
+                access_control_allow_headers=list(props.cors.allow_headers),
+                access_control_allow_credentials=props.cors.allow_credentials,
+                access_control_max_age=props.cors.max_age_seconds,
+                add_vary_header=True,
             )
-        # Asked of the tree only here: two Node round-trips that nginx ingresses do not need.
-        namespace = Chart.of(self).namespace or "default"
-        references = []
-        for suffix, spec in specs.items():
-            middleware_name = f"{name}-{suffix}"
-            Middleware(self, suffix, metadata={"name": middleware_name, "labels": dict(labels)}, spec=spec)
-            # Traefik names a Kubernetes CRD middleware <namespace>-<name>@kubernetescrd.
-            references.append(f"{namespace}-{middleware_name}@kubernetescrd")
-        annotations = {
-            "traefik.ingress.kubernetes.io/router.entrypoints": "websecure" if props.tls else "web",
-        }
-        if props.tls:
-            annotations["traefik.ingress.kubernetes.io/router.tls"] = "true"
-        if references:
-            annotations["traefik.ingress.kubernetes.io/router.middlewares"] = ",".join(references)
-        return annotations
+        )
+    if props.max_body_megabytes is not None:
+        specs["body-size"] = MiddlewareSpec(
+            buffering=MiddlewareSpecBuffering(max_request_body_bytes=props.max_body_megabytes * 1024 * 1024)
+        )
+    # Asked of the tree only here: two Node round-trips that nginx ingresses do not need.
+    namespace = Chart.of(scope).namespace or "default"
+    references = []
+    for suffix, spec in specs.items():
+        middleware_name = f"{name}-{suffix}"
+        Middleware(scope, f"{id}-{suffix}", metadata={"name": middleware_name, "labels": dict(labels)}, spec=spec)
+        # Traefik names a Kubernetes CRD middleware <namespace>-<name>@kubernetescrd.
+        references.append(f"{namespace}-{middleware_name}@kubernetescrd")
+    annotations = {
+        "traefik.ingress.kubernetes.io/router.entrypoints": "websecure" if props.tls else "web",
+    }
+    if props.tls:
+        annotations["traefik.ingress.kubernetes.io/router.tls"] = "true"
+    if references:
+        annotations["traefik.ingress.kubernetes.io/router.middlewares"] = ",".join(references)
+    return annotations
 
 
 def _nginx_annotations(props: WebIngressProps) -> dict[str, str]:
@@ -308,4 +327,13 @@ def _validate(props: WebIngressProps) -> None:
                 raise PropsError(construct, f"timeouts.{name}", value, "an integer 1..3600")
 
 
-__all__ = ["CorsPolicy", "IngressClass", "IngressPath", "ProxyTimeouts", "RateLimit", "WebIngress", "WebIngressProps"]
+__all__ = [
+    "CorsPolicy",
+    "IngressClass",
+    "IngressPath",
+    "ProxyTimeouts",
+    "RateLimit",
+    "WebIngress",
+    "WebIngressProps",
+    "render_web_ingress",
+]
