@@ -40,9 +40,48 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
+_STR, _INT, _BOOL, _NULL = (f"tag:yaml.org,2002:{name}" for name in ("str", "int", "bool", "null"))
+_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+
+class _NotPlainDataError(Exception):
+    pass
+
+
+def _node(value: Any) -> yaml.Node:
+    """The YAML node of plain JSON-like data, built directly: the same nodes PyYAML's representer builds for it
+    (sorted keys, block style, literal blocks for multi-line strings), without its per-value type dispatch, which
+    was most of the time spent writing YAML."""
+    kind = type(value)
+    if kind is str:
+        return yaml.ScalarNode(_STR, value, style="|" if "\n" in value else None)
+    if kind is dict:
+        if not all(type(key) is str for key in value):
+            raise _NotPlainDataError(dict)
+        return yaml.MappingNode(
+            _MAP, [(yaml.ScalarNode(_STR, key), _node(value[key])) for key in sorted(value)], flow_style=False
+        )
+    if kind is list:
+        return yaml.SequenceNode(_SEQ, [_node(item) for item in value], flow_style=False)
+    if kind is bool:
+        return yaml.ScalarNode(_BOOL, "true" if value else "false")
+    if kind is int:
+        return yaml.ScalarNode(_INT, str(value))
+    if value is None:
+        return yaml.ScalarNode(_NULL, "null")
+    raise _NotPlainDataError(kind)
+
+
 def to_yaml(manifest: Manifest) -> str:
     """One object as YAML: keys sorted, so the same object is always the same bytes."""
-    return yaml.dump(manifest, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096)
+    try:
+        root = _node(manifest)
+    except _NotPlainDataError:  # a float, or a non-string key: PyYAML's representer handles those
+        return yaml.dump(
+            manifest, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096
+        )
+    text: str = yaml.serialize(root, Dumper=_Dumper, allow_unicode=True, width=4096)
+    return text
 
 
 def stack_yaml(manifests: Iterable[Manifest]) -> str:

@@ -71,3 +71,23 @@ def test_unrenderable_objects_fail_before_anything_is_written(tmp_path: Path) ->
             replace_whole_environment=True,
         )
     assert read_tree(tmp_path) == {}
+
+
+def test_direct_yaml_nodes_match_pyyamls_representer() -> None:
+    """to_yaml builds YAML nodes itself for speed; the text must be what PyYAML's own representer gives."""
+    import yaml
+
+    from delivery.output import _Dumper, to_yaml
+
+    manifest = {
+        "kind": "ConfigMap",
+        "metadata": {"name": "x", "labels": {"b": "2", "a": "true"}},
+        "data": {"script": "line one\nline two\n", "number": "0755", "empty": "", "yes": "yes", "null": "null"},
+        "spec": {"replicas": 3, "paused": False, "list": [1, "two", None, {"k": []}], "map": {}},
+    }
+    reference = yaml.dump(
+        manifest, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096
+    )
+    assert to_yaml(manifest) == reference
+    assert yaml.safe_load(to_yaml(manifest)) == manifest
+    assert to_yaml({"ratio": 0.5}) == "ratio: 0.5\n", "floats fall back to the representer"
