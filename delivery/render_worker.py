@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import sys
@@ -25,6 +26,10 @@ def main() -> None:
     from delivery.output import OutputError, write_stack
     from delivery.render import render_environment
 
+    # A worker lives for seconds and builds many small containers; the cyclic collector would keep re-scanning them
+    # (and the imported modules) for garbage there is next to none of.
+    gc.freeze()
+    gc.disable()
     payload = sys.stdin.buffer.read()
     if not payload:  # started but not needed
         return
