@@ -198,3 +198,11 @@ def test_node_selector_where_set(rendered: dict[str, RenderedEnvironment]) -> No
         for cron in (m for m in manifests if m["kind"] == "CronJob"):
             assert cron["spec"]["jobTemplate"]["spec"]["template"]["spec"].get("nodeSelector", {}) == selector
     assert any(load_environment(env).kairoflow.node_selector for env in ENVS)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_only_traefik_reaches_the_web_pod(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    spec = find(stack(rendered, env), "NetworkPolicy", "kairoflow-web")["spec"]
+    (rule,) = spec["ingress"]
+    assert rule["ports"] == [{"port": 80, "protocol": "TCP"}]
+    assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}}]

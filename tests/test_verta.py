@@ -116,7 +116,31 @@ def test_dev_is_minimal_and_prod_is_larger(rendered: dict[str, RenderedEnvironme
 def test_redis_reaches_only_backend_and_ml(rendered: dict[str, RenderedEnvironment], env: str) -> None:
     manifests = stack(rendered, env)
     find(manifests, "StatefulSet", "verta-redis")
-    policies = {m["metadata"]["name"] for m in manifests if m["kind"] == "NetworkPolicy"}
+    policies = {
+        m["metadata"]["name"] for m in manifests if m["kind"] == "NetworkPolicy" and "redis" in m["metadata"]["name"]
+    }
     assert policies == {"verta-redis", "verta-redis-from-backend", "verta-redis-from-ml"}
     frontend_env = {e["name"] for e in main_container(manifests, "frontend").get("env", [])}
     assert "REDIS_PASSWORD" not in frontend_env
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_each_service_admits_only_its_callers(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    manifests = stack(rendered, env)
+
+    def sources(service: str) -> list[dict[str, Any]]:
+        spec = find(manifests, "NetworkPolicy", f"verta-{service}")["spec"]
+        (rule,) = spec["ingress"]
+        peers: list[dict[str, Any]] = rule["from"]
+        return peers
+
+    ingress_controller = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    assert sources("frontend") == [ingress_controller]
+    backend = sources("backend")
+    assert ingress_controller in backend
+    assert any(
+        p.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/component") == "frontend"
+        for p in backend
+    )
+    (ml,) = sources("ml")
+    assert ml["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "backend"

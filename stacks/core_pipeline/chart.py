@@ -15,6 +15,7 @@ from constructs_lib import (
     HttpProbe,
     Metrics,
     NetworkAccess,
+    PodNetworkPolicy,
     PodSecurity,
     ProxyTimeouts,
     RateLimit,
@@ -100,12 +101,24 @@ class CorePipelineChart(Chart):
         )
 
         if settings.migration.enabled:
+            migration_labels = self.service.labels.for_component("migration")
+            if settings.network_policy.enabled:
+                # Nothing connects to a migration run: deny all ingress to its pods.
+                PodNetworkPolicy(
+                    self,
+                    "MigrationNetworkPolicy",
+                    name=f"{NAME}-migrate",
+                    labels=migration_labels.all,
+                    pod_selector=migration_labels.selector,
+                    ports=[],
+                    access=NetworkAccess(),
+                )
             SyncHookJob(
                 self,
                 "Migration",
                 SyncHookJobProps(
                     name=f"{NAME}-migrate",
-                    labels=self.service.labels.for_component("migration"),
+                    labels=migration_labels,
                     # Inline env, not the ConfigMap: a PreSync hook runs before this sync creates or updates it.
                     container=ContainerSpec(
                         name="migrate",

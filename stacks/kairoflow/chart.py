@@ -13,6 +13,7 @@ from constructs_lib import (
     ContainerSpec,
     HttpProbe,
     JobPod,
+    NetworkAccess,
     PodSecurity,
     RecommendedLabels,
     RemoteKey,
@@ -159,6 +160,9 @@ class KairoflowChart(Chart):
                 image_pull_secrets=[settings.secrets.registry],
                 node_selector=settings.node_selector,
                 spread=False,
+                network_access=NetworkAccess(from_namespaces=settings.network_policy.ingress_namespaces)
+                if settings.network_policy.enabled
+                else None,
                 pod_annotations={"checksum/nginx-config": config_checksum(nginx_files)},
             ),
         )

@@ -110,6 +110,11 @@ class CronJobsSettings(StrictModel):
     _time_zone = field_validator("time_zone")(check_time_zone)
 
 
+class KairoflowNetworkPolicySettings(StrictModel):
+    enabled: bool = Field(True, description="Deny ingress to the web pod but from Traefik.")
+    ingress_namespaces: list[DnsLabel] = Field(["traefik"], description="Traefik's namespace.")
+
+
 class KairoflowSettings(StrictModel):
     """KairoFlow: nginx + php-fpm in one pod, external PostgreSQL/Redis/MinIO, Traefik with cert-manager TLS."""
 
@@ -130,6 +135,7 @@ class KairoflowSettings(StrictModel):
         default_factory=dict, description="e.g. {kubernetes.io/hostname: node-1}; also applied to the CronJobs."
     )
     secrets: SecretSettings = Field(default_factory=SecretSettings)
+    network_policy: KairoflowNetworkPolicySettings = Field(default_factory=KairoflowNetworkPolicySettings)
     cron_jobs: CronJobsSettings = Field(default_factory=CronJobsSettings)
     cron_resources: ResourceSettings = Field(
         ResourceSettings(

@@ -13,6 +13,7 @@ from constructs_lib import (
     Autoscaling,
     ContainerSpec,
     IngressPath,
+    NetworkAccess,
     RecommendedLabels,
     Redis,
     RedisEndpoint,
@@ -56,6 +57,20 @@ class VertaChart(Chart):
         }
 
         secrets = settings.secrets
+        selectors = {
+            component: RecommendedLabels(
+                name=f"{NAME}-{component}", instance=f"{NAME}-{component}", component=component, version=""
+            ).selector
+            for component in ("backend", "frontend", "ml")
+        }
+        policy = settings.network_policy
+        access = {
+            "frontend": NetworkAccess(from_namespaces=policy.ingress_namespaces),
+            "backend": NetworkAccess(from_namespaces=policy.ingress_namespaces, from_pods=[selectors["frontend"]]),
+            "ml": NetworkAccess(from_pods=[selectors["backend"]]),
+        }
+        if not policy.enabled:
+            access = {}
         self.ml = self._service(
             "ml",
             settings.ml,
@@ -63,6 +78,7 @@ class VertaChart(Chart):
             annotations,
             env={**endpoint.env()},
             secret_env=[endpoint.password_env()],
+            network_access=access.get("ml"),
         )
         self.backend = self._service(
             "backend",
@@ -76,6 +92,7 @@ class VertaChart(Chart):
                 secret_env("DISCORD_TOKEN", secrets.discord_token),
                 endpoint.password_env(),
             ],
+            network_access=access.get("backend"),
             # Seed 3.5 / REQ-006: migrations run as an init container before the backend starts.
             init_containers=[
                 ContainerSpec(
@@ -96,6 +113,7 @@ class VertaChart(Chart):
             annotations,
             env={"BACKEND_URL": urls["backend"]},
             secret_env=[],
+            network_access=access.get("frontend"),
             ingress=WebIngressProps(
                 hosts=ingress.hosts,
                 class_name="traefik" if ingress.class_name == "traefik" else "nginx",
@@ -120,6 +138,7 @@ class VertaChart(Chart):
         secret_env: list[SecretKeyRef],
         init_containers: list[ContainerSpec] | None = None,
         ingress: WebIngressProps | None = None,
+        network_access: NetworkAccess | None = None,
     ) -> AppService:
         scaling = service.autoscaling
         return AppService(
@@ -151,6 +170,7 @@ class VertaChart(Chart):
                 env_from_config_maps=[NAME],
                 init_containers=init_containers or (),
                 ingress=ingress,
+                network_access=network_access,
                 spread=settings.spread,
                 pod_annotations=annotations,
             ),

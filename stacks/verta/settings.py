@@ -70,6 +70,13 @@ class VertaIngressSettings(StrictModel):
     cluster_issuer: DnsLabel = Field("letsencrypt-prod")
 
 
+class VertaNetworkPolicySettings(StrictModel):
+    enabled: bool = Field(True, description="Per service: deny ingress but from the callers listed below.")
+    ingress_namespaces: list[DnsLabel] = Field(
+        ["ingress-nginx"], description="The ingress controller's namespace (reaches frontend and backend)."
+    )
+
+
 class VertaSettings(StrictModel):
     """Verta, the tenant static archive: backend API (with its migration init container), Next.js frontend and ML
     service, a shared ConfigMap, Redis and a path-routed Ingress."""
@@ -92,6 +99,10 @@ class VertaSettings(StrictModel):
     )
     ingress: VertaIngressSettings
     spread: bool = Field(True, description="Anti-affinity and zone spread (HA).")
+    network_policy: VertaNetworkPolicySettings = Field(
+        default_factory=VertaNetworkPolicySettings,
+        description="frontend <- ingress controller; backend <- ingress controller and frontend; ml <- backend.",
+    )
 
     @field_validator("config")
     @classmethod
