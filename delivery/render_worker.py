@@ -8,6 +8,7 @@ import os
 import pickle
 import sys
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 from delivery.runtime import read_struct_values_directly, use_bundled_node
 
@@ -36,11 +37,19 @@ def main() -> None:
     jobs = pickle.loads(payload)
     try:
         rendered = {}
-        for env, settings, stacks, folders in jobs:
-            rendered[env] = render_environment(settings, stacks, env)
-            for stack, manifests in rendered[env].items():
+        # Files are written on a second thread: while this one waits for Node (most of a render), the other
+        # emits the YAML of what is already rendered.
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            writes = []
+            for env, settings, stacks, folders in jobs:
+                rendered[env] = render_environment(settings, stacks, env)
                 if folders is not None:
-                    write_stack(folders[stack], manifests)
+                    writes.extend(
+                        writer.submit(write_stack, folders[stack], manifests)
+                        for stack, manifests in rendered[env].items()
+                    )
+            for write in writes:
+                write.result()
         result: tuple[str, object] = ("ok", rendered)
     except (PropsError, OutputError) as error:
         result = ("error", error)
