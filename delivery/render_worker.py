@@ -8,7 +8,7 @@ import os
 import pickle
 import sys
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from delivery.runtime import read_struct_values_directly, use_bundled_node
 
@@ -40,7 +40,7 @@ def main() -> None:
         # Files are written on a second thread: while this one waits for Node (most of a render), the other
         # emits the YAML of what is already rendered.
         with ThreadPoolExecutor(max_workers=1) as writer:
-            writes = []
+            writes: list[Future[None]] = []
             for env, settings, stacks, folders in jobs:
                 rendered[env] = render_environment(settings, stacks, env)
                 if folders is not None:
