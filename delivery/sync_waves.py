@@ -28,11 +28,35 @@ def is_hook(manifest: Manifest) -> bool:
     return HOOK_ANNOTATION in (manifest.get("metadata", {}).get("annotations") or {})
 
 
+class _LabelIndex:
+    """Objects by (namespace, label, value), so a selector finds its matches without scanning every object."""
+
+    def __init__(self) -> None:
+        self._by_label: dict[tuple[str | None, str, str], list[tuple[Key, Mapping[str, str]]]] = {}
+
+    def add(self, owner: Key, labels: Mapping[str, str]) -> None:
+        for label, value in labels.items():
+            self._by_label.setdefault((owner[1], label, value), []).append((owner, labels))
+
+    def select(self, namespace: str | None, selector: Mapping[str, str]) -> list[Key]:
+        if not selector:
+            return []
+        candidates = min(
+            (self._by_label.get((namespace, label, value), []) for label, value in selector.items()), key=len
+        )
+        return [owner for owner, labels in candidates if all(labels.get(k) == v for k, v in selector.items())]
+
+
 def dependencies(manifests: list[Manifest]) -> dict[Key, set[Key]]:
     """Object -> the rendered objects it references (and so must follow)."""
     by_key = {key(m): m for m in manifests}
     secret_sources = _secret_sources(manifests)
     templates = {key(m): _pod_template(m) for m in manifests if m.get("kind") in _POD_OWNERS}
+    pods, services = _LabelIndex(), _LabelIndex()
+    for owner, template in templates.items():
+        pods.add(owner, template.get("metadata", {}).get("labels", {}))
+    for service in (m for m in manifests if m.get("kind") == "Service"):
+        services.add(key(service), service.get("metadata", {}).get("labels", {}))
     found: dict[Key, set[Key]] = {}
     for manifest in manifests:
         own = key(manifest)
@@ -40,7 +64,7 @@ def dependencies(manifests: list[Manifest]) -> dict[Key, set[Key]]:
         refs: set[Key] = set()
         if namespace is not None:
             refs.add(("Namespace", None, namespace))
-        for kind, name in _references(manifest, templates.get(own), templates):
+        for kind, name in _references(manifest, templates.get(own), pods):
             if kind == "Secret":
                 refs.update(secret_sources.get((namespace, name), ()))
             else:
@@ -48,10 +72,7 @@ def dependencies(manifests: list[Manifest]) -> dict[Key, set[Key]]:
         if manifest.get("kind") == "ServiceMonitor":
             # A monitor selects Services by their labels.
             selector = manifest.get("spec", {}).get("selector", {}).get("matchLabels", {})
-            for service in (m for m in manifests if m.get("kind") == "Service" and key(m)[1] == namespace):
-                labels = service.get("metadata", {}).get("labels", {})
-                if selector and all(labels.get(k) == v for k, v in selector.items()):
-                    refs.add(key(service))
+            refs.update(services.select(namespace, selector))
         if manifest.get("kind") == "Application":
             project = manifest.get("spec", {}).get("project")
             refs.add(("AppProject", namespace, str(project)))
@@ -106,9 +127,7 @@ def _pod_template(manifest: Manifest) -> Mapping[str, Any]:
     return template
 
 
-def _references(
-    manifest: Manifest, template: Mapping[str, Any] | None, templates: Mapping[Key, Mapping[str, Any]]
-) -> Iterator[tuple[str, str]]:
+def _references(manifest: Manifest, template: Mapping[str, Any] | None, pods: _LabelIndex) -> Iterator[tuple[str, str]]:
     kind = manifest.get("kind")
     spec = manifest.get("spec", {})
     if template is not None:
@@ -126,10 +145,8 @@ def _references(
         selector = spec.get("selector", {})
         selector = selector.get("matchLabels", selector) if kind == "PodDisruptionBudget" else selector
         namespace = manifest.get("metadata", {}).get("namespace")
-        for (owner_kind, owner_namespace, owner_name), pod in templates.items():
-            labels = pod.get("metadata", {}).get("labels", {})
-            if owner_namespace == namespace and selector and all(labels.get(k) == v for k, v in selector.items()):
-                yield owner_kind, owner_name
+        for owner_kind, _, owner_name in pods.select(namespace, selector):
+            yield owner_kind, owner_name
     if kind == "HorizontalPodAutoscaler":
         target = spec.get("scaleTargetRef", {})
         yield str(target.get("kind")), str(target.get("name"))
