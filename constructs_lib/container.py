@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 from cdk8s_plus_27 import k8s
 
@@ -110,8 +110,42 @@ class Resources:
 
 
 @dataclass(frozen=True, kw_only=True)
-class HttpProbe:
-    """An HTTP GET probe. Defaults are Kubernetes' own, written out so the rendered YAML says what applies.
+class _ProbeTimings:
+    """The timings every kind of probe shares. Defaults are Kubernetes' own, written out so the rendered YAML says
+    what applies."""
+
+    initial_delay_seconds: int = 0
+    period_seconds: int = 10
+    timeout_seconds: int = 1
+    failure_threshold: int = 3
+    success_threshold: int = 1
+
+    def _check_timings(self, construct: str, prop: str) -> None:
+        prefix = f"{prop}." if prop else ""
+        for name, low in (
+            ("initial_delay_seconds", 0),
+            ("period_seconds", 1),
+            ("timeout_seconds", 1),
+            ("failure_threshold", 1),
+            ("success_threshold", 1),
+        ):
+            if getattr(self, name) < low:
+                raise PropsError(construct, prefix + f"{name}", getattr(self, name), f"an integer >= {low}")
+
+    def _render(self, **action: Any) -> k8s.Probe:
+        return k8s.Probe(
+            **action,
+            initial_delay_seconds=self.initial_delay_seconds,
+            period_seconds=self.period_seconds,
+            timeout_seconds=self.timeout_seconds,
+            failure_threshold=self.failure_threshold,
+            success_threshold=self.success_threshold,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpProbe(_ProbeTimings):
+    """An HTTP GET probe.
 
     Attributes:
         path: the URL path, e.g. `/health`.
@@ -125,31 +159,19 @@ class HttpProbe:
 
     path: str
     port: int | str = "http"
-    initial_delay_seconds: int = 0
-    period_seconds: int = 10
-    timeout_seconds: int = 1
-    failure_threshold: int = 3
-    success_threshold: int = 1
 
     def validate(self, construct: str, prop: str) -> None:
         prefix = f"{prop}." if prop else ""
         if not self.path.startswith("/"):
             raise PropsError(construct, prefix + "path", self.path, "an absolute URL path starting with '/'")
-        _check_timings(self, construct, prop)
+        self._check_timings(construct, prop)
 
     def render(self) -> k8s.Probe:
-        return k8s.Probe(
-            http_get=k8s.HttpGetAction(path=self.path, port=int_or_string(self.port)),
-            initial_delay_seconds=self.initial_delay_seconds,
-            period_seconds=self.period_seconds,
-            timeout_seconds=self.timeout_seconds,
-            failure_threshold=self.failure_threshold,
-            success_threshold=self.success_threshold,
-        )
+        return self._render(http_get=k8s.HttpGetAction(path=self.path, port=int_or_string(self.port)))
 
 
 @dataclass(frozen=True, kw_only=True)
-class ExecProbe:
+class ExecProbe(_ProbeTimings):
     """A probe that runs a command in the container (for servers that speak no HTTP, such as Redis).
 
     Attributes:
@@ -159,30 +181,18 @@ class ExecProbe:
     """
 
     command: Sequence[str]
-    initial_delay_seconds: int = 0
-    period_seconds: int = 10
-    timeout_seconds: int = 1
-    failure_threshold: int = 3
-    success_threshold: int = 1
 
     def validate(self, construct: str, prop: str) -> None:
         if not self.command:
             raise PropsError(construct, f"{prop}.command", list(self.command), "a non-empty command")
-        _check_timings(self, construct, prop)
+        self._check_timings(construct, prop)
 
     def render(self) -> k8s.Probe:
-        return k8s.Probe(
-            exec=k8s.ExecAction(command=list(self.command)),
-            initial_delay_seconds=self.initial_delay_seconds,
-            period_seconds=self.period_seconds,
-            timeout_seconds=self.timeout_seconds,
-            failure_threshold=self.failure_threshold,
-            success_threshold=self.success_threshold,
-        )
+        return self._render(exec=k8s.ExecAction(command=list(self.command)))
 
 
 @dataclass(frozen=True, kw_only=True)
-class TcpProbe:
+class TcpProbe(_ProbeTimings):
     """A probe that opens a TCP connection (for servers such as php-fpm that speak neither HTTP nor a CLI).
 
     Attributes:
@@ -192,40 +202,15 @@ class TcpProbe:
     """
 
     port: int | str
-    initial_delay_seconds: int = 0
-    period_seconds: int = 10
-    timeout_seconds: int = 1
-    failure_threshold: int = 3
-    success_threshold: int = 1
 
     def validate(self, construct: str, prop: str) -> None:
-        _check_timings(self, construct, prop)
+        self._check_timings(construct, prop)
 
     def render(self) -> k8s.Probe:
-        return k8s.Probe(
-            tcp_socket=k8s.TcpSocketAction(port=int_or_string(self.port)),
-            initial_delay_seconds=self.initial_delay_seconds,
-            period_seconds=self.period_seconds,
-            timeout_seconds=self.timeout_seconds,
-            failure_threshold=self.failure_threshold,
-            success_threshold=self.success_threshold,
-        )
+        return self._render(tcp_socket=k8s.TcpSocketAction(port=int_or_string(self.port)))
 
 
 Probe = HttpProbe | ExecProbe | TcpProbe
-
-
-def _check_timings(probe: Probe, construct: str, prop: str) -> None:
-    prefix = f"{prop}." if prop else ""
-    for name, low in (
-        ("initial_delay_seconds", 0),
-        ("period_seconds", 1),
-        ("timeout_seconds", 1),
-        ("failure_threshold", 1),
-        ("success_threshold", 1),
-    ):
-        if getattr(probe, name) < low:
-            raise PropsError(construct, prefix + f"{name}", getattr(probe, name), f"an integer >= {low}")
 
 
 @dataclass(frozen=True, kw_only=True)
