@@ -6,6 +6,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from constructs_lib.cron import SCHEDULE_ALLOWED, valid_schedule, valid_time_zone
 from constructs_lib.quantities import CPU_ALLOWED, MEMORY_ALLOWED, cpu_millis, memory_bytes
 
 
@@ -31,6 +32,20 @@ def _memory(value: str) -> str:
     return value
 
 
+def _cron_schedule(schedule: str) -> str:
+    if not valid_schedule(schedule):
+        raise ValueError(f"must be {SCHEDULE_ALLOWED}")
+    return schedule
+
+
+def _time_zone(time_zone: str) -> str:
+    if not valid_time_zone(time_zone):
+        raise ValueError("must be an IANA time zone name such as UTC or Europe/Amsterdam")
+    return time_zone
+
+
+CronSchedule = Annotated[str, AfterValidator(_cron_schedule)]
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
 DnsLabel = Annotated[
     str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63, description="A DNS label (a-z, 0-9, '-').")
 ]
@@ -70,6 +85,14 @@ class ResourceSettings(StrictModel):
     requests: ResourceAmounts
     limits: ResourceAmounts
 
+    @classmethod
+    def of(cls, cpu_request: str, memory_request: str, cpu_limit: str, memory_limit: str) -> ResourceSettings:
+        """A default written the way the seeds state it: requests, then limits."""
+        return cls(
+            requests=ResourceAmounts(cpu=cpu_request, memory=memory_request),
+            limits=ResourceAmounts(cpu=cpu_limit, memory=memory_limit),
+        )
+
     @field_validator("limits")
     @classmethod
     def _limits_cover_requests(cls, limits: ResourceAmounts, info: ValidationInfo) -> ResourceAmounts:
@@ -101,6 +124,18 @@ class AutoscalingSettings(StrictModel):
         return max_replicas
 
 
+def no_fixed_replicas_with_hpa(replicas: int | None, info: ValidationInfo) -> int | None:
+    """Field validator for a `replicas` declared after an `autoscaling: AutoscalingSettings` field: the HPA owns
+    the replica count, so a fixed one is refused."""
+    autoscaling = info.data.get("autoscaling")
+    if replicas is not None and autoscaling is not None and autoscaling.enabled:
+        raise ValueError(
+            f"must be unset when autoscaling.enabled is true (the HPA's min_replicas, {autoscaling.min_replicas},"
+            " is the floor)"
+        )
+    return replicas
+
+
 class SecretKey(StrictModel):
     """A key of an existing Kubernetes Secret (the value itself is never in this repository)."""
 
@@ -119,10 +154,7 @@ class InClusterRedisSettings(StrictModel):
     storage_size: MemoryQuantity = Field("1Gi", description="Size of the data volume (append-only file).")
     storage_class: DnsLabel | None = Field(None, description="StorageClass of the volume; default: the cluster's.")
     resources: ResourceSettings = Field(
-        ResourceSettings(
-            requests=ResourceAmounts(cpu="50m", memory="64Mi"), limits=ResourceAmounts(cpu="250m", memory="256Mi")
-        ),
-        description="Redis container requests and limits.",
+        ResourceSettings.of("50m", "64Mi", "250m", "256Mi"), description="Redis container requests and limits."
     )
 
 

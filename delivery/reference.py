@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import types
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -48,6 +48,8 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
 
 def _type_name(annotation: Any) -> str:
     origin = get_origin(annotation)
+    if origin is Annotated:  # a constrained type such as DnsLabel or TimeZone: name what it is built on
+        return _type_name(get_args(annotation)[0])
     if origin in (Union, types.UnionType):
         return " or ".join(_type_name(arg) for arg in get_args(annotation))
     if origin is not None and getattr(origin, "__name__", "") == "Literal":

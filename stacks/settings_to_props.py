@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from constructs_lib import ContainerImage, HttpProbe, RedisEndpoint, RedisProps, Resources, SecretKeyRef
+from constructs_lib import Autoscaling, ContainerImage, HttpProbe, RedisEndpoint, RedisProps, Resources, SecretKeyRef
 from delivery.models import (
+    AutoscalingSettings,
     ExternalRedisSettings,
     HttpProbeSettings,
     ImageSettings,
@@ -23,6 +24,18 @@ def resources(settings: ResourceSettings) -> Resources:
         memory_request=settings.requests.memory,
         cpu_limit=settings.limits.cpu,
         memory_limit=settings.limits.memory,
+    )
+
+
+def autoscaling(settings: AutoscalingSettings) -> Autoscaling | None:
+    """The HPA targets when autoscaling is enabled, else None (the Deployment keeps a fixed replica count)."""
+    if not settings.enabled:
+        return None
+    return Autoscaling(
+        min_replicas=settings.min_replicas,
+        max_replicas=settings.max_replicas,
+        cpu_utilization_percent=settings.target_cpu_utilization_percentage,
+        memory_utilization_percent=settings.target_memory_utilization_percentage,
     )
 
 

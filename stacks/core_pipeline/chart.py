@@ -8,7 +8,6 @@ from constructs import Construct
 from constructs_lib import (
     AppService,
     AppServiceProps,
-    Autoscaling,
     ContainerSpec,
     CorsPolicy,
     EgressRule,
@@ -25,6 +24,7 @@ from constructs_lib import (
     WebIngressProps,
 )
 from stacks.core_pipeline.settings import CorePipelineSettings
+from stacks.settings_to_props import autoscaling as to_autoscaling
 from stacks.settings_to_props import container_image, secret_env
 from stacks.settings_to_props import resources as to_resources
 
@@ -74,14 +74,7 @@ class CorePipelineChart(Chart):
                 liveness_probe=LIVENESS,
                 readiness_probe=READINESS,
                 replicas=None if autoscaling.enabled else min_replicas,
-                autoscaling=Autoscaling(
-                    min_replicas=autoscaling.min_replicas,
-                    max_replicas=autoscaling.max_replicas,
-                    cpu_utilization_percent=autoscaling.target_cpu_utilization_percentage,
-                    memory_utilization_percent=autoscaling.target_memory_utilization_percentage,
-                )
-                if autoscaling.enabled
-                else None,
+                autoscaling=to_autoscaling(autoscaling),
                 # A budget on a single replica would block every node drain.
                 max_unavailable=settings.max_unavailable if min_replicas > 1 else None,
                 config=config,

@@ -17,6 +17,7 @@ from delivery.models import (
     ResourceSettings,
     SecretKey,
     StrictModel,
+    no_fixed_replicas_with_hpa,
 )
 
 
@@ -164,16 +165,7 @@ class CorePipelineSettings(StrictModel):
     )
     migration: MigrationSettings = Field(default_factory=MigrationSettings)
 
-    @field_validator("replicas")
-    @classmethod
-    def _no_fixed_replicas_with_hpa(cls, replicas: int | None, info: ValidationInfo) -> int | None:
-        autoscaling = info.data.get("autoscaling")
-        if replicas is not None and autoscaling is not None and autoscaling.enabled:
-            raise ValueError(
-                f"must be unset when autoscaling.enabled is true (the HPA's min_replicas, {autoscaling.min_replicas},"
-                " is the floor)"
-            )
-        return replicas
+    _no_fixed_replicas_with_hpa = field_validator("replicas")(no_fixed_replicas_with_hpa)
 
     @field_validator("feature_flags")
     @classmethod

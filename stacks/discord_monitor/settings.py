@@ -7,39 +7,20 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from constructs_lib.cron import SCHEDULE_ALLOWED, valid_schedule, valid_time_zone
 from constructs_lib.naming import secret_like_paths
 from delivery.models import (
+    CronSchedule,
     DnsLabel,
     HttpProbeSettings,
     ImageSettings,
     InClusterRedisSettings,
     Port,
     RedisSettings,
-    ResourceAmounts,
     ResourceSettings,
     SecretKey,
     StrictModel,
+    TimeZone,
 )
-
-
-def _resources(cpu_request: str, memory_request: str, cpu_limit: str, memory_limit: str) -> ResourceSettings:
-    return ResourceSettings(
-        requests=ResourceAmounts(cpu=cpu_request, memory=memory_request),
-        limits=ResourceAmounts(cpu=cpu_limit, memory=memory_limit),
-    )
-
-
-def check_schedule(schedule: str) -> str:
-    if not valid_schedule(schedule):
-        raise ValueError(f"must be {SCHEDULE_ALLOWED}")
-    return schedule
-
-
-def check_time_zone(time_zone: str | None) -> str | None:
-    if time_zone is not None and not valid_time_zone(time_zone):
-        raise ValueError("must be an IANA time zone name such as UTC or Europe/Amsterdam")
-    return time_zone
 
 
 class WatcherStatsSettings(StrictModel):
@@ -103,7 +84,9 @@ class WatcherSettings(StrictModel):
     stats: WatcherStatsSettings = Field(default_factory=WatcherStatsSettings)
     agent_input_fifo: str | None = Field(None, pattern=r"^/", description="AGENT_INPUT_FIFO, under the workspace.")
     bridge: WatcherBridgeSettings = Field(default_factory=WatcherBridgeSettings)
-    resources: ResourceSettings = Field(_resources("10m", "32Mi", "100m", "64Mi"), description="Sidecar resources.")
+    resources: ResourceSettings = Field(
+        ResourceSettings.of("10m", "32Mi", "100m", "64Mi"), description="Sidecar resources."
+    )
     probes: WatcherProbeSettings = Field(default_factory=WatcherProbeSettings)
     network_policy: WatcherNetworkPolicySettings = Field(default_factory=WatcherNetworkPolicySettings)
 
@@ -140,7 +123,9 @@ class ExampleJobSettings(StrictModel):
     name: DnsLabel = Field("agent-with-watcher", description="The Job's name.")
     image: ImageSettings = Field(description="The agent's image.")
     command: list[str] = Field(min_length=1, description="The agent's command; it writes transcripts to the workspace.")
-    resources: ResourceSettings = Field(_resources("50m", "64Mi", "250m", "256Mi"), description="Agent resources.")
+    resources: ResourceSettings = Field(
+        ResourceSettings.of("50m", "64Mi", "250m", "256Mi"), description="Agent resources."
+    )
     active_deadline_seconds: int = Field(3600, ge=60, le=86400, description="Longest the Job may run.")
 
 
@@ -149,7 +134,9 @@ class BotSettings(StrictModel):
 
     image: ImageSettings = Field(description="The bot's image.")
     replicas: int = Field(1, ge=1, le=20, description="Replicas; more than one adds a PodDisruptionBudget.")
-    resources: ResourceSettings = Field(_resources("50m", "128Mi", "250m", "256Mi"), description="Bot resources.")
+    resources: ResourceSettings = Field(
+        ResourceSettings.of("50m", "128Mi", "250m", "256Mi"), description="Bot resources."
+    )
     token: SecretKey = Field(
         SecretKey(secret="bot-token", key="BOT_TOKEN"), description="BOT_TOKEN, from the existing bot-token Secret."
     )
@@ -168,18 +155,15 @@ class RetentionSettings(StrictModel):
     """The retention worker: a CronJob pruning Redis keys older than the TTL."""
 
     enabled: bool = Field(True, description="Render the CronJob.")
-    schedule: str = Field("0 3 * * *", description="Five-field cron schedule.")
-    time_zone: str | None = Field("UTC", description="IANA time zone of the schedule.")
+    schedule: CronSchedule = Field("0 3 * * *", description="Five-field cron schedule.")
+    time_zone: TimeZone | None = Field("UTC", description="IANA time zone of the schedule.")
     ttl_hours: int = Field(168, ge=1, le=87600, description="Keys older than this are pruned (RETENTION_TTL_SECONDS).")
     command: list[str] = Field(
         ["node", "dist/retention.js"], min_length=1, description="The bot image's retention command."
     )
     active_deadline_seconds: int = Field(600, ge=10, le=86400, description="Longest one run may take.")
     backoff_limit: int = Field(1, ge=0, le=10)
-    resources: ResourceSettings = Field(_resources("10m", "64Mi", "100m", "128Mi"))
-
-    _schedule = field_validator("schedule")(check_schedule)
-    _time_zone = field_validator("time_zone")(check_time_zone)
+    resources: ResourceSettings = Field(ResourceSettings.of("10m", "64Mi", "100m", "128Mi"))
 
 
 class BotNetworkPolicySettings(StrictModel):

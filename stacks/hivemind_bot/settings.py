@@ -11,7 +11,6 @@ from delivery.models import (
     HttpProbeSettings,
     ImageSettings,
     Port,
-    ResourceAmounts,
     ResourceSettings,
     StrictModel,
 )
@@ -37,9 +36,7 @@ class HivemindBotSettings(StrictModel):
     replicas: int = Field(3, ge=1, le=50, description="Replicas (seed: 3); more than one adds a PodDisruptionBudget.")
     max_unavailable: int = Field(1, ge=1, le=49, description="PodDisruptionBudget: replicas that may be down at once.")
     resources: ResourceSettings = Field(
-        ResourceSettings(
-            requests=ResourceAmounts(cpu="100m", memory="128Mi"), limits=ResourceAmounts(cpu="500m", memory="256Mi")
-        ),
+        ResourceSettings.of("100m", "128Mi", "500m", "256Mi"),
         description="Bot container requests and limits.",
     )
     secret_name: DnsLabel = Field(

@@ -7,20 +7,18 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from delivery.models import (
+    CronSchedule,
     DnsLabel,
     HostName,
     ImageSettings,
     MemoryQuantity,
-    ResourceAmounts,
     ResourceSettings,
     StrictModel,
+    TimeZone,
 )
-from stacks.discord_monitor.settings import check_schedule, check_time_zone
 
 # Seed "Deployment Strategy": requests 256Mi / 250m, limits 512Mi / 500m.
-SEED_RESOURCES = ResourceSettings(
-    requests=ResourceAmounts(cpu="250m", memory="256Mi"), limits=ResourceAmounts(cpu="500m", memory="512Mi")
-)
+SEED_RESOURCES = ResourceSettings.of("250m", "256Mi", "500m", "512Mi")
 
 
 class ContainerSettings(StrictModel):
@@ -92,22 +90,18 @@ class SecretSettings(StrictModel):
 
 class CronSettings(StrictModel):
     enabled: bool = Field(True)
-    schedule: str = Field(description="Five-field cron schedule.")
+    schedule: CronSchedule = Field(description="Five-field cron schedule.")
     active_deadline_seconds: int = Field(ge=10, le=86400, description="Longest one run may take.")
-
-    _schedule = field_validator("schedule")(check_schedule)
 
 
 class CronJobsSettings(StrictModel):
     """The seed's console commands, as CronJobs (seed "Deployment Commands Reference")."""
 
-    time_zone: str | None = Field("UTC", description="IANA time zone of every schedule.")
+    time_zone: TimeZone | None = Field("UTC", description="IANA time zone of every schedule.")
     email_processor: CronSettings = Field(CronSettings(schedule="*/1 * * * *", active_deadline_seconds=50))
     invoice_generation: CronSettings = Field(CronSettings(schedule="0 6 * * 1", active_deadline_seconds=1800))
     cleanup: CronSettings = Field(CronSettings(schedule="0 3 * * *", active_deadline_seconds=1800))
     schema_validation: CronSettings = Field(CronSettings(schedule="30 4 * * *", active_deadline_seconds=300))
-
-    _time_zone = field_validator("time_zone")(check_time_zone)
 
 
 class KairoflowNetworkPolicySettings(StrictModel):
@@ -138,8 +132,6 @@ class KairoflowSettings(StrictModel):
     network_policy: KairoflowNetworkPolicySettings = Field(default_factory=KairoflowNetworkPolicySettings)
     cron_jobs: CronJobsSettings = Field(default_factory=CronJobsSettings)
     cron_resources: ResourceSettings = Field(
-        ResourceSettings(
-            requests=ResourceAmounts(cpu="100m", memory="128Mi"), limits=ResourceAmounts(cpu="500m", memory="256Mi")
-        ),
+        ResourceSettings.of("100m", "128Mi", "500m", "256Mi"),
         description="CronJob containers (seed: 128Mi request, 256Mi limit).",
     )

@@ -10,7 +10,6 @@ from constructs import Construct
 from constructs_lib import (
     AppService,
     AppServiceProps,
-    Autoscaling,
     ContainerSpec,
     IngressPath,
     NetworkAccess,
@@ -22,6 +21,7 @@ from constructs_lib import (
     WebIngressProps,
 )
 from constructs_lib.app_service import config_checksum
+from stacks.settings_to_props import autoscaling as to_autoscaling
 from stacks.settings_to_props import container_image, http_probe, redis, resources, secret_env
 from stacks.verta.settings import VertaServiceSettings, VertaSettings
 
@@ -156,14 +156,7 @@ class VertaChart(Chart):
                 liveness_probe=http_probe(service.liveness_probe),
                 readiness_probe=http_probe(service.readiness_probe),
                 replicas=None if scaling.enabled else (service.replicas or 1),
-                autoscaling=Autoscaling(
-                    min_replicas=scaling.min_replicas,
-                    max_replicas=scaling.max_replicas,
-                    cpu_utilization_percent=scaling.target_cpu_utilization_percentage,
-                    memory_utilization_percent=scaling.target_memory_utilization_percentage,
-                )
-                if scaling.enabled
-                else None,
+                autoscaling=to_autoscaling(scaling),
                 max_unavailable=service.max_unavailable,
                 env={"PORT": str(service.port), **env},
                 secret_env=secret_env,

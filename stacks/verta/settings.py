@@ -16,6 +16,7 @@ from delivery.models import (
     ResourceSettings,
     SecretKey,
     StrictModel,
+    no_fixed_replicas_with_hpa,
 )
 
 
@@ -33,13 +34,7 @@ class VertaServiceSettings(StrictModel):
         None, ge=1, le=10, description="PodDisruptionBudget (HA environments); needs more than one replica."
     )
 
-    @field_validator("replicas")
-    @classmethod
-    def _no_fixed_replicas_with_hpa(cls, replicas: int | None, info: ValidationInfo) -> int | None:
-        autoscaling = info.data.get("autoscaling")
-        if replicas is not None and autoscaling is not None and autoscaling.enabled:
-            raise ValueError("must be unset when autoscaling.enabled is true")
-        return replicas
+    _no_fixed_replicas_with_hpa = field_validator("replicas")(no_fixed_replicas_with_hpa)
 
     @field_validator("max_unavailable")
     @classmethod
