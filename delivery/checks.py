@@ -72,7 +72,6 @@ def check_environment(manifests: list[Manifest]) -> None:
 def find_problems(manifests: list[Manifest]) -> Iterator[str]:
     templates = pod_templates(manifests)
     by_reference = {(m.get("kind"), _namespace(m), m["metadata"]["name"]): m for m in manifests}
-    services = [m for m in manifests if m.get("kind") == "Service"]
     for manifest in manifests:
         kind = manifest.get("kind")
         name = manifest["metadata"]["name"]
@@ -106,9 +105,29 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
             elif scaled.get("spec", {}).get("replicas") is not None:
                 yield f"{where}: {target.get('kind')}/{target.get('name')} has fixed replicas while an HPA scales it"
         if kind == "Ingress":
-            yield from _ingress_backend_problems(where, namespace, spec, services)
+            for rule in spec.get("rules", []):
+                for path in rule.get("http", {}).get("paths", []):
+                    backend = path.get("backend", {}).get("service", {})
+                    port = backend.get("port", {})
+                    problem = _service_port_problem(
+                        f"{where}: backend",
+                        by_reference,
+                        namespace,
+                        backend.get("name"),
+                        port.get("name") or port.get("number"),
+                    )
+                    if problem:
+                        yield problem
         if kind == "IngressRoute":
-            yield from _ingress_route_problems(where, namespace, spec, services)
+            for route in spec.get("routes", []):
+                for backend in route.get("services", []):
+                    if backend.get("kind", "Service") != "Service":
+                        continue
+                    problem = _service_port_problem(
+                        f"{where}: route", by_reference, namespace, backend.get("name"), backend.get("port")
+                    )
+                    if problem:
+                        yield problem
         if kind == "NetworkPolicy":
             yield from _policy_peer_problems(where, namespace, spec, templates)
     yield from _rbac_problems(manifests, by_reference)
@@ -121,28 +140,28 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
     for claim in (m for m in manifests if m.get("kind") == "PersistentVolumeClaim"):
         if (_namespace(claim), claim["metadata"]["name"]) not in claimed:
             yield f"PersistentVolumeClaim/{claim['metadata']['name']}: no rendered pod mounts it"
+    bound_accounts = {
+        (_namespace(binding), subject.get("name"))
+        for binding in manifests
+        if binding.get("kind") == "RoleBinding"
+        for subject in binding.get("subjects", [])
+        if subject.get("kind") == "ServiceAccount"
+    }
     for template in templates:
-        yield from _pod_reference_problems(template, by_reference, manifests)
+        yield from _pod_reference_problems(template, by_reference, bound_accounts)
 
 
-def _ingress_route_problems(
-    where: str, namespace: str | None, spec: Mapping[str, Any], services: list[Manifest]
-) -> Iterator[str]:
-    """Every Traefik route service must be a rendered Service with that port."""
-    for route in spec.get("routes", []):
-        for backend in route.get("services", []):
-            if backend.get("kind", "Service") != "Service":
-                continue
-            service = next(
-                (s for s in services if s["metadata"]["name"] == backend.get("name") and _namespace(s) == namespace),
-                None,
-            )
-            if service is None:
-                yield f"{where}: route service {backend.get('name')} is not rendered in namespace {namespace}"
-                continue
-            ports = service.get("spec", {}).get("ports", [])
-            if not any(p.get("port") == backend.get("port") or p.get("name") == backend.get("port") for p in ports):
-                yield f"{where}: route port {backend.get('port')} is not a port of Service {backend.get('name')}"
+def _service_port_problem(
+    where: str, by_reference: Mapping[Any, Manifest], namespace: str | None, name: Any, port: Any
+) -> str | None:
+    """What is wrong with a reference to port `port` (a name or a number) of Service `name`, if anything."""
+    service = by_reference.get(("Service", namespace, name))
+    if service is None:
+        return f"{where} Service {name} is not rendered in namespace {namespace}"
+    key = "name" if isinstance(port, str) else "port"
+    if not any(p.get(key) == port for p in service.get("spec", {}).get("ports", [])):
+        return f"{where} port {port} is not a port of Service {name}"
+    return None
 
 
 def _policy_peer_problems(
@@ -184,16 +203,14 @@ def _rbac_problems(manifests: list[Manifest], by_reference: Mapping[Any, Manifes
 
 
 def _pod_reference_problems(
-    template: PodTemplate, by_reference: Mapping[Any, Manifest], manifests: list[Manifest]
+    template: PodTemplate, by_reference: Mapping[Any, Manifest], bound_accounts: set[tuple[str | None, Any]]
 ) -> Iterator[str]:
     spec = template.spec
     where = template.owner
     namespace = template.namespace
     volumes = {volume["name"] for volume in spec.get("volumes", [])}
-    owner = next(
-        (m for m in manifests if f"{m.get('kind')}/{m['metadata']['name']}" == where and _namespace(m) == namespace),
-        None,
-    )
+    owner_kind, _, owner_name = where.partition("/")
+    owner = by_reference.get((owner_kind, namespace, owner_name))
     if owner is not None and owner.get("kind") == "StatefulSet":
         claims = owner.get("spec", {}).get("volumeClaimTemplates", [])
         volumes |= {claim["metadata"]["name"] for claim in claims}
@@ -220,33 +237,8 @@ def _pod_reference_problems(
             yield f"{where}: volume {volume['name']} uses ConfigMap {config_map}, which is not rendered"
     if spec.get("automountServiceAccountToken") is not False:
         account = spec.get("serviceAccountName", "default")
-        bound = any(
-            m.get("kind") == "RoleBinding"
-            and _namespace(m) == namespace
-            and any(s.get("kind") == "ServiceAccount" and s.get("name") == account for s in m.get("subjects", []))
-            for m in manifests
-        )
-        if not bound:
+        if (namespace, account) not in bound_accounts:
             yield f"{where}: mounts an API token for ServiceAccount {account}, which no RoleBinding grants anything"
-
-
-def _ingress_backend_problems(
-    where: str, namespace: str | None, spec: Mapping[str, Any], services: list[Manifest]
-) -> Iterator[str]:
-    for rule in spec.get("rules", []):
-        for path in rule.get("http", {}).get("paths", []):
-            backend = path.get("backend", {}).get("service", {})
-            service = next(
-                (s for s in services if s["metadata"]["name"] == backend.get("name") and _namespace(s) == namespace),
-                None,
-            )
-            if service is None:
-                yield f"{where}: backend Service {backend.get('name')} is not rendered in namespace {namespace}"
-                continue
-            port = backend.get("port", {})
-            ports = service.get("spec", {}).get("ports", [])
-            if not any(p.get("name") == port.get("name") or p.get("port") == port.get("number") for p in ports):
-                yield f"{where}: backend port {port} is not a port of Service {backend.get('name')}"
 
 
 def _pod_selector(manifest: Manifest) -> dict[str, str] | None:
