@@ -19,6 +19,7 @@ from constructs_lib.container import (
     check_dns_label,
 )
 from constructs_lib.errors import PropsError
+from constructs_lib.labels import RecommendedLabels
 from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector
 from constructs_lib.redis import Redis, RedisEndpoint, RedisProps
 
@@ -113,11 +114,8 @@ class BotStack(Construct):
     def __init__(self, scope: Construct, id: str, props: BotStackProps) -> None:
         super().__init__(scope, id)
         _validate(props)
-        selector = {
-            "app.kubernetes.io/name": props.name,
-            "app.kubernetes.io/instance": props.name,
-            "app.kubernetes.io/component": props.component,
-        }
+        # The selector AppService will give the bot's pods; Redis must admit them before the bot exists.
+        selector = RecommendedLabels(name=props.name, component=props.component, version=props.image.tag).selector
         self.redis: Redis | None = None
         self.redis_endpoint: RedisEndpoint | None = None
         if isinstance(props.redis, RedisProps):

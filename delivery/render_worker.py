@@ -10,7 +10,7 @@ import sys
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from delivery.runtime import read_struct_values_directly, use_bundled_node
+from delivery.runtime import speed_up_jsii_serialisation, use_bundled_node
 
 
 def main() -> None:
@@ -18,7 +18,7 @@ def main() -> None:
     # Warm up before the parent sends work: these imports are most of a worker's cost.
     import cdk8s  # noqa: F401
 
-    read_struct_values_directly()
+    speed_up_jsii_serialisation()
     import cdk8s_plus_27  # noqa: F401
 
     import constructs_lib.app_service  # noqa: F401

@@ -20,7 +20,7 @@ def use_bundled_node() -> None:
         os.environ["JSII_NODE"] = str(node)
 
 
-def read_struct_values_directly() -> None:
+def speed_up_jsii_serialisation() -> None:
     """Serialise jsii structs from their `_values` dict instead of through their property getters, and send
     `create` requests without re-walking their arguments.
 
@@ -34,7 +34,7 @@ def read_struct_values_directly() -> None:
     import jsii._kernel as kernel_module
 
     original = kernel_module._make_reference_for_native
-    if getattr(original, "__reads_values_directly__", False):
+    if getattr(original, "__sped_up__", False):
         return
 
     def make_reference(kernel: object, value: object) -> object:
@@ -59,7 +59,7 @@ def read_struct_values_directly() -> None:
             }
         return original(kernel, value)  # type: ignore[arg-type]
 
-    make_reference.__reads_values_directly__ = True  # type: ignore[attr-defined]
+    make_reference.__sped_up__ = True  # type: ignore[attr-defined]
     kernel_module._make_reference_for_native = make_reference  # type: ignore[assignment]
     _send_create_arguments_as_they_are()
 
