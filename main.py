@@ -123,7 +123,7 @@ def _synth(args: argparse.Namespace) -> int:
     environments = list(dict.fromkeys(args.env or available_environments()))
     stacks = [get_stack(name) for name in dict.fromkeys(args.stack or stack_names())]
     # Workers start importing cdk8s now, while this process loads and validates the settings.
-    pool = RenderPool(min(len(environments) * len(stacks), os.cpu_count() or 1))
+    pool = RenderPool(min(len(environments) * len(stacks), os.cpu_count() or 1), [*stacks, ARGOCD])
     settings = _load(environments)
     if settings is None:
         pool.close()

@@ -31,7 +31,11 @@ from delivery.registry import StackDefinition  # noqa: E402
 from delivery.render import render_environments  # noqa: E402
 
 SCALE_STACK = StackDefinition(
-    name="scale", settings_field="scale", chart="bench.scale_chart:ScaleChart", description="benchmark"
+    name="scale",
+    settings_field="scale",
+    chart="bench.scale_chart:ScaleChart",
+    description="benchmark",
+    bindings=("imports.com.coreos.monitoring",),
 )
 
 

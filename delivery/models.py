@@ -13,7 +13,7 @@ from constructs_lib.quantities import CPU_ALLOWED, MEMORY_ALLOWED, cpu_millis, m
 class StrictModel(BaseModel):
     """Unknown keys, wrong types and coercions ("3" for 3) are errors, and loaded settings are immutable."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 def _cpu(value: str) -> str:

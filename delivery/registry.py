@@ -25,6 +25,9 @@ class StackDefinition:
         description: one line for `python main.py list`.
         cluster_kinds: cluster-scoped kinds the stack renders (its Argo CD AppProject allows exactly these; a test
             checks the list against the rendered output). A stack rendering `Namespace` gets no CreateNamespace.
+        bindings: the generated CRD bindings (modules under imports/) its objects use. Constructs import them only
+            when they need them; the render workers import these up front, once for all workers (a test checks the
+            list against what a render imports).
     """
 
     name: str
@@ -32,6 +35,11 @@ class StackDefinition:
     chart: str
     description: str
     cluster_kinds: tuple[str, ...] = ()
+    bindings: tuple[str, ...] = ()
+
+    def modules(self) -> tuple[str, ...]:
+        """The Python modules rendering this stack imports beyond the shared ones: its chart's and its bindings."""
+        return (self.chart.partition(":")[0], *self.bindings)
 
     def chart_class(self) -> ChartFactory:
         module, _, attribute = self.chart.partition(":")
@@ -45,6 +53,7 @@ STACKS: tuple[StackDefinition, ...] = (
         settings_field="core_pipeline",
         chart="stacks.core_pipeline.chart:CorePipelineChart",
         description="NestJS core-pipeline API: Deployment, HPA, Ingress, ServiceMonitor, migration PreSync hook",
+        bindings=("imports.com.coreos.monitoring",),
     ),
     StackDefinition(
         name="discord-monitor",
@@ -64,6 +73,7 @@ STACKS: tuple[StackDefinition, ...] = (
         chart="stacks.kairoflow.chart:KairoflowChart",
         description="KairoFlow: nginx + php-fpm pod, 4 PVCs, CronJobs, Traefik IngressRoutes, cert-manager TLS",
         cluster_kinds=("Namespace",),
+        bindings=("imports.io.traefik", "imports.io.cert_manager", "imports.io.external_secrets"),
     ),
     StackDefinition(
         name="verta",
@@ -81,6 +91,7 @@ ARGOCD = StackDefinition(
     settings_field="",
     chart="delivery.argocd:ArgoCdChart",
     description="Argo CD AppProject, Applications and root app of apps",
+    bindings=("imports.io.argoproj",),
 )
 
 

@@ -1,6 +1,7 @@
 """Synthesis: build each environment's charts and return their objects as plain dicts.
 
-Every environment renders in its own worker process, started as `python -O -m delivery.render_worker`:
+(Environment, stack) pairs render in worker processes, one per core, forked from one
+`python -O -m delivery.render_worker` process after it has imported everything (see there):
 - jsii round-trips dominate the cost and a process has one Node runtime, so processes use both cores;
 - under -O, jsii skips its run-time type checks of every struct (typeguard), which cost more than the Node
   round-trips themselves. The same structs are type-checked by mypy, and by the test suite, which renders
@@ -10,6 +11,7 @@ The parent process never imports cdk8s, so settings errors are reported before a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import subprocess
@@ -74,20 +76,33 @@ class RenderPool:
     """`python -O` render workers, one per core, started before they are needed.
 
     Starting them first lets their imports (cdk8s, the constructs, the settings models: most of a worker's life)
-    overlap with the parent's own work of loading and validating settings. `close()` stops workers never used.
+    overlap with the parent's own work of loading and validating settings. One process imports, then forks the
+    workers (delivery/render_worker.py); each reads its jobs from one pipe and writes its result to another.
+    `close()` stops workers never used.
     """
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, stacks: Sequence[StackDefinition] = ()) -> None:
+        """`stacks`: what will be rendered, so the workers can import those stacks' modules before they fork."""
         count = max(1, workers if workers is not None else (os.cpu_count() or 1))
-        self._workers = [
-            subprocess.Popen(
-                [sys.executable, "-O", "-m", "delivery.render_worker"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                cwd=_project_root(),
-            )
-            for _ in range(count)
-        ]
+        preload = dict.fromkeys(module for stack in stacks for module in stack.modules())
+        job_pipes = [os.pipe() for _ in range(count)]
+        result_pipes = [os.pipe() for _ in range(count)]
+        worker_ends = [(jobs[0], results[1]) for jobs, results in zip(job_pipes, result_pipes, strict=True)]
+        self._starter = subprocess.Popen(
+            [
+                *(sys.executable, "-O", "-m", "delivery.render_worker"),
+                *(f"{job}:{result}" for job, result in worker_ends),
+                *preload,
+            ],
+            pass_fds=[fd for pair in worker_ends for fd in pair],
+            stdin=subprocess.DEVNULL,
+            cwd=_project_root(),
+        )
+        for pair in worker_ends:
+            for fd in pair:
+                os.close(fd)
+        self._jobs = [os.fdopen(jobs[1], "wb") for jobs in job_pipes]
+        self._results = [os.fdopen(results[0], "rb") for results in result_pipes]
 
     def render(
         self,
@@ -102,64 +117,64 @@ class RenderPool:
         stack's files there, so YAML emitting and file writing run in parallel too.
         """
         pairs = [(env, stack) for stack in stacks for env in environments]
-        shares: list[list[tuple[str, StackDefinition]]] = [
-            pairs[index :: len(self._workers)] for index in range(len(self._workers))
-        ]
+        count = len(self._jobs)
+        shares = [pairs[index::count] for index in range(count)]
         busy = []
-        for share, worker in zip(shares, self._workers, strict=True):
-            assert worker.stdin is not None
-            if not share:
-                worker.stdin.close()
-                continue
+        for index, (share, job_pipe) in enumerate(zip(shares, self._jobs, strict=True)):
             jobs: dict[str, list[StackDefinition]] = {}
             for env, stack in share:
                 jobs.setdefault(env, []).append(stack)
-            worker.stdin.write(
-                pickle.dumps(
-                    [
-                        (
-                            env,
-                            environments[env],
-                            jobs[env],
-                            {stack.name: outputs[env, stack.name] for stack in jobs[env]} if outputs else None,
+            try:
+                if jobs:
+                    job_pipe.write(
+                        pickle.dumps(
+                            [
+                                (
+                                    env,
+                                    environments[env],
+                                    jobs[env],
+                                    {stack.name: outputs[env, stack.name] for stack in jobs[env]} if outputs else None,
+                                )
+                                for env in jobs
+                            ]
                         )
-                        for env in jobs
-                    ]
-                )
-            )
-            worker.stdin.close()
-            busy.append(worker)
+                    )
+                    busy.append(index)
+                job_pipe.close()
+            except BrokenPipeError:  # the worker is gone; its result pipe says so below
+                busy.append(index)
         results: dict[str, RenderedEnvironment] = {env: {} for env in environments}
         failure: BaseException | None = None
-        for worker in self._workers:
-            assert worker.stdout is not None
-            payload = worker.stdout.read()
-            worker.wait()
-            if worker not in busy:
+        for index, result_pipe in enumerate(self._results):
+            payload = result_pipe.read()
+            result_pipe.close()
+            if index not in busy:
                 continue
             try:
                 status, value = pickle.loads(payload)
             except Exception:
-                status, value = "crash", f"a render worker exited with code {worker.returncode} and no result"
+                status, value = "crash", "a render worker exited with no result (see the messages above)"
             if status == "ok":
                 for env, by_stack in value.items():
                     results[env].update(by_stack)
             elif failure is None:
                 failure = value if isinstance(value, BaseException) else RenderError(str(value))
+        self._starter.wait()
         if failure is not None:
             raise failure
         # The registry's stack order, whatever order the workers finished in.
         return {env: {stack.name: results[env][stack.name] for stack in stacks} for env in environments}
 
     def close(self) -> None:
-        """Stop workers that were started but not used (e.g. settings were invalid)."""
-        for worker in self._workers:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
-            for stream in (worker.stdin, worker.stdout):
-                if stream is not None and not stream.closed:
+        """Stop workers that were started but not used (e.g. settings were invalid): closing a job pipe unread
+        tells its worker to exit."""
+        for stream in (*self._jobs, *self._results):
+            if not stream.closed:
+                with contextlib.suppress(BrokenPipeError):
                     stream.close()
+        if self._starter.poll() is None:
+            self._starter.kill()
+        self._starter.wait()
 
 
 def render_environments(
@@ -175,7 +190,7 @@ def render_environments(
     """
     use_bundled_node()
     pairs = len(environments) * len(stacks)
-    pool = pool or RenderPool(min(pairs, os.cpu_count() or 1))
+    pool = pool or RenderPool(min(pairs, os.cpu_count() or 1), stacks)
     try:
         return pool.render(environments, stacks, outputs)
     finally:

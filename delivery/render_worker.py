@@ -1,47 +1,110 @@
-"""Worker process of delivery.render: imports what rendering needs while the parent loads settings, then reads
-[(env, settings, stacks)] pickled on stdin and writes {env: {stack: objects}} (or the error) on stdout."""
+"""Worker processes of delivery.render.
+
+`python -O -m delivery.render_worker JOB_FD:RESULT_FD ... [MODULE ...]` imports what rendering needs (and the
+stacks' MODULEs) once, then forks one worker per pair of pipes. Each worker has its own jsii kernel (a Node process
+cannot be shared or forked), reads [(env, settings, stacks, folders)] pickled from its job pipe, and writes
+("ok", {env: {stack: objects}}) or ("error", ...) to its result pipe.
+
+Forking is what makes the second worker cheap: the Python imports (cdk8s, cdk8s-plus-27's bindings, the CRD
+bindings, the constructs, the settings models) were more than half of a worker's start-up, and are now done once.
+"""
 
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import pickle
 import sys
 import traceback
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from delivery.runtime import speed_up_jsii_serialisation, use_bundled_node
 
+# What every render needs (delivery.settings: unpickling the settings needs the models); the parent adds the
+# modules of the stacks it will send.
+_PRELOADED = (
+    "cdk8s",
+    "cdk8s_plus_27",
+    "constructs_lib.app_service",
+    "delivery.output",
+    "delivery.render",
+    "delivery.settings",
+)
 
-def main() -> None:
+
+def main(argv: list[str]) -> None:
     use_bundled_node()
-    # Warm up before the parent sends work: these imports are most of a worker's cost.
-    import cdk8s  # noqa: F401
+    channels = [tuple(int(fd) for fd in pair.split(":")) for pair in argv if ":" in pair]
+    stack_modules = [module for module in argv if ":" not in module]
+    start_kernel = _import_for_workers(len(channels), [*_PRELOADED, *stack_modules])
+    # A worker lives for seconds and builds many small containers; the cyclic collector would keep re-scanning them
+    # (and the imported modules) for garbage there is next to none of. Freezing also keeps the forked workers from
+    # touching (and so copying) the memory pages of every imported object.
+    gc.freeze()
+    gc.disable()
+    for index, (job_fd, result_fd) in enumerate(channels):
+        if os.fork() == 0:
+            for other in {fd for pair in channels for fd in pair} - {job_fd, result_fd}:
+                os.close(other)
+            start_kernel(index)
+            speed_up_jsii_serialisation()
+            _serve(job_fd, result_fd)
+    os._exit(0)
 
-    speed_up_jsii_serialisation()
-    import cdk8s_plus_27  # noqa: F401
 
-    import constructs_lib.app_service  # noqa: F401
-    import delivery.settings  # noqa: F401  (unpickling the settings needs the models)
+def _import_for_workers(workers: int, modules: list[str]) -> Callable[[int], None]:
+    """Import `modules`, and return what starts worker N's jsii kernel once it is forked.
+
+    A kernel (a Node process) cannot be forked, so the assembly loads that imports ask for go to kernels started
+    beforehand, one per worker (delivery/prestarted_kernels.py). Without those, the loads are recorded and each
+    worker replays them into a kernel of its own.
+    """
+    from delivery import prestarted_kernels
+
+    if prestarted_kernels.available():
+        kernels = prestarted_kernels.PrestartedKernels(workers)
+        with kernels.forwarding_loads():
+            _import(modules)
+        return kernels.adopt
+
+    from jsii._runtime import kernel
+
+    loads: list[tuple[Any, ...]] = []
+    kernel.load = lambda *args: loads.append(args)  # type: ignore[method-assign]
+    _import(modules)
+    del kernel.load  # back to the class's method
+
+    def replay(_: int) -> None:
+        for args in loads:
+            kernel.load(*args)
+
+    return replay
+
+
+def _import(modules: list[str]) -> None:
+    for module in modules:
+        importlib.import_module(module)
+
+
+def _serve(job_fd: int, result_fd: int) -> None:
     from constructs_lib.errors import PropsError
     from delivery.output import OutputError, write_stack
     from delivery.render import render_environment
 
-    # A worker lives for seconds and builds many small containers; the cyclic collector would keep re-scanning them
-    # (and the imported modules) for garbage there is next to none of.
-    gc.freeze()
-    gc.disable()
-    payload = sys.stdin.buffer.read()
+    with os.fdopen(job_fd, "rb") as jobs_pipe:
+        payload = jobs_pipe.read()
     if not payload:  # started but not needed
-        return
-    jobs = pickle.loads(payload)
+        os._exit(0)
     try:
         rendered = {}
         # Files are written on a second thread: while this one waits for Node (most of a render), the other
         # emits the YAML of what is already rendered.
         with ThreadPoolExecutor(max_workers=1) as writer:
             writes: list[Future[None]] = []
-            for env, settings, stacks, folders in jobs:
+            for env, settings, stacks, folders in pickle.loads(payload):
                 rendered[env] = render_environment(settings, stacks, env)
                 if folders is not None:
                     writes.extend(
@@ -55,13 +118,12 @@ def main() -> None:
         result = ("error", error)
     except Exception:
         result = ("error", traceback.format_exc())
-    sys.stdout.buffer.write(pickle.dumps(result))
-    sys.stdout.buffer.flush()
-    # The parent reads to end of file: close now rather than after jsii's orderly shutdown of its Node process
-    # (about half a second), which the parent would otherwise wait for. Node exits when its pipe closes.
-    os.close(sys.stdout.fileno())
+    with os.fdopen(result_fd, "wb") as result_pipe:
+        result_pipe.write(pickle.dumps(result))
+    # The parent reads to end of file, which it got when the pipe closed; exit without jsii's orderly shutdown of
+    # its Node process (about half a second). Node exits when its pipe closes.
     os._exit(0)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

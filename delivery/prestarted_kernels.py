@@ -1,0 +1,99 @@
+"""jsii kernels (Node processes) started before the Python imports, for the render workers to adopt after the fork.
+
+A jsii kernel cannot be forked with the Python process that talks to it, so every render worker needs its own. Each
+one needs about a third of a second to start Node and load the assemblies (constructs, cdk8s, cdk8s-plus-27, the
+CRD bindings). Started first, and sent each assembly load as soon as an import asks for it, the kernels do that on
+the other core while the Python imports run, instead of after them.
+
+This drives jsii's kernel protocol directly: a `load` request is one JSON line, answered by one JSON line. jsii's
+Python side then adopts a kernel as if it had started it itself (`_NodeProcess.start`). If this jsii does not
+have the parts that relies on, `available()` is False and the workers start their own kernels.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from jsii._kernel.providers import process as jsii_process
+from jsii._runtime import kernel
+from jsii.errors import JSIIError
+
+
+def available() -> bool:
+    """Whether kernels can be started here and adopted by jsii (delivery.runtime set the one-process kernel)."""
+    return (
+        "JSII_RUNTIME" in os.environ
+        and hasattr(jsii_process, "stderr_sink")
+        and all(hasattr(jsii_process._NodeProcess, name) for name in ("start", "handshake", "_next_message", "stop"))
+    )
+
+
+class PrestartedKernels:
+    def __init__(self, count: int) -> None:
+        # The command and environment jsii uses to start its kernel (jsii/_kernel/providers/process.py).
+        environment = {**os.environ, "JSII_AGENT": "Python (render worker)"}
+        command = [os.environ.get("JSII_NODE", "node"), "--max-old-space-size=4069", os.environ["JSII_RUNTIME"]]
+        self._kernels = [
+            subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment
+            )
+            for _ in range(count)
+        ]
+        self._loads = 0
+
+    @contextmanager
+    def forwarding_loads(self) -> Iterator[None]:
+        """While in this block, each assembly jsii loads (on import) is sent to every kernel, unanswered yet."""
+
+        def load(name: str, version: str, tarball: str) -> None:
+            line = json.dumps({"api": "load", "name": name, "version": version, "tarball": tarball}).encode() + b"\n"
+            for node in self._kernels:
+                assert node.stdin is not None
+                node.stdin.write(line)
+                node.stdin.flush()
+            self._loads += 1
+
+        kernel.load = load  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            del kernel.load  # back to the class's method
+
+    def adopt(self, index: int) -> None:
+        """In a forked worker: make kernel `index` this process's jsii kernel and let go of the others."""
+        mine = self._kernels[index]
+        for other in self._kernels:
+            if other is not mine:
+                for stream in (other.stdin, other.stdout, other.stderr):
+                    if stream is not None:
+                        stream.close()
+        loads = self._loads
+
+        def start(node_process: Any) -> None:
+            # What _NodeProcess.start does after starting Node: the stderr sink, the exit hook, the handshake.
+            node_process._process = mine
+            node_process.sink_thread = threading.Thread(
+                name="process.stderr_sink", target=jsii_process.stderr_sink, args=(mine.stderr,), daemon=True
+            )
+            node_process.sink_thread.start()
+            atexit.register(node_process.stop)
+            node_process.handshake()
+            for _ in range(loads):
+                answer = node_process._next_message()
+                if "ok" not in answer:
+                    raise JSIIError(answer.get("error", answer))
+
+        original = jsii_process._NodeProcess.start
+        jsii_process._NodeProcess.start = start  # type: ignore[method-assign]
+        try:
+            provider: Any = kernel.provider
+            provider._process  # noqa: B018  (creating jsii's process object starts it: here, adopts)
+        finally:
+            jsii_process._NodeProcess.start = original  # type: ignore[method-assign]

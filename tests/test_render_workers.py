@@ -1,0 +1,163 @@
+"""The render machinery behind `synth`: the one-process jsii kernel, kernels started before the imports, forked
+workers, and the bindings each stack declares for them. Each path must give exactly what jsii's own gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from delivery import runtime
+from delivery.paths import ROOT
+from delivery.registry import ARGOCD, STACKS
+from delivery.render import RenderedEnvironment, RenderPool
+
+JSII_EMBEDDED = runtime.jsii_embedded_files() or Path("jsii-not-installed")
+
+# API group of a custom resource -> the generated binding (imports/) that builds it.
+BINDING_OF_GROUP = {
+    "monitoring.coreos.com": "imports.com.coreos.monitoring",
+    "traefik.io": "imports.io.traefik",
+    "cert-manager.io": "imports.io.cert_manager",
+    "external-secrets.io": "imports.io.external_secrets",
+    "argoproj.io": "imports.io.argoproj",
+}
+
+
+def test_the_kernel_copy_is_jsiis_program_with_one_assertion_message_made_lazy(tmp_path: Path) -> None:
+    folder = tmp_path / "kernel"
+    assert runtime._copy_kernel_program(JSII_EMBEDDED, folder)
+    original = (JSII_EMBEDDED / "lib__program.js").read_bytes()
+    copied = (folder / "lib" / "program.js").read_bytes()
+    eager, lazy = runtime._EAGER_ASSERT_MESSAGE
+    assert original.count(eager) == 1, "jsii changed: re-check the patch in delivery/runtime.py"
+    assert copied == original.replace(eager, lazy)
+    # The index worker the program starts from its own folder is there too.
+    assert (folder / "lib" / "runtime-index-worker.js").read_bytes() == (
+        JSII_EMBEDDED / "lib__runtime-index-worker.js"
+    ).read_bytes()
+
+
+def test_a_kernel_program_without_the_fd3_channel_is_not_copied(tmp_path: Path) -> None:
+    embedded = tmp_path / "embedded"
+    embedded.mkdir()
+    (embedded / "lib__program.js").write_text("new SyncStdio({readFD:0,writeFD:1})")
+    assert not runtime._copy_kernel_program(embedded, tmp_path / "kernel")
+    assert not (tmp_path / "kernel").exists()
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("JSII_")}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**clean, **env},
+        check=False,
+    )
+
+
+def test_jsii_runs_its_kernel_in_one_node_process() -> None:
+    result = run_python(
+        """
+        import os, subprocess
+        from delivery.runtime import use_bundled_node
+        use_bundled_node()
+        import cdk8s
+        cdk8s.App()
+        children = subprocess.run(["ps", "--ppid", str(os.getpid()), "-o", "args="], capture_output=True, text=True)
+        kernels = [line for line in children.stdout.splitlines() if "node" in line]
+        grandchildren = subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True).stdout.split()
+        nested = [pid for pid in grandchildren if subprocess.run(["pgrep", "-P", pid], capture_output=True).stdout]
+        print(os.environ["JSII_RUNTIME"], len(kernels), len(nested))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    entry, kernels, nested = result.stdout.split()
+    assert entry == str(ROOT / "delivery" / "jsii_kernel.js")
+    assert (kernels, nested) == ("1", "0"), "one Node process, which starts no other"
+
+
+def test_an_explicit_jsii_runtime_is_kept() -> None:
+    result = run_python(
+        "from delivery.runtime import use_bundled_node; use_bundled_node(); import os; print(os.environ['JSII_RUNTIME'])",
+        JSII_RUNTIME="/somewhere/jsii-runtime.js",
+    )
+    assert result.stdout.strip() == "/somewhere/jsii-runtime.js"
+
+
+def jsiis_own_runtime(folder: Path) -> Path:
+    """jsii's relay entry point laid out as jsii itself lays it out before starting Node."""
+    import jsii._embedded.jsii as embedded
+
+    for resource, target in embedded.EMBEDDED_FILES.items():
+        (folder / target).parent.mkdir(parents=True, exist_ok=True)
+        (folder / target).write_bytes((JSII_EMBEDDED / resource).read_bytes())
+    return folder / embedded.EMBEDDED_FILES[embedded.ENTRYPOINT]
+
+
+def test_synth_through_jsiis_own_relay_writes_the_same_files(tmp_path: Path) -> None:
+    """The one-process kernel (and its patched copy) against jsii's own two-process start, through main.py."""
+    from delivery.output import read_tree
+
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    synth = [sys.executable, str(ROOT / "main.py"), "synth", "--env", "prod", "--out"]
+    clean = {key: value for key, value in os.environ.items() if key != "JSII_RUNTIME"}
+    relay = {**clean, "JSII_RUNTIME": str(jsiis_own_runtime(tmp_path / "jsii"))}
+    assert subprocess.run([*synth, str(ours)], cwd=ROOT, env=clean, capture_output=True).returncode == 0
+    assert subprocess.run([*synth, str(theirs)], cwd=ROOT, env=relay, capture_output=True).returncode == 0
+    assert read_tree(ours) == read_tree(theirs)
+    assert read_tree(ours)
+
+
+@pytest.mark.parametrize("prestarted", [True, False], ids=["prestarted-kernel", "kernel-started-after-fork"])
+def test_both_ways_a_worker_gets_its_kernel_render_what_the_tests_render(
+    prestarted: bool, rendered: dict[str, RenderedEnvironment]
+) -> None:
+    """A worker adopts a kernel that loaded the assemblies while the imports ran, or (when this jsii lacks what
+    that needs) replays the loads into a kernel of its own. Here without forking: worker 1 of 2."""
+    result = run_python(
+        f"""
+        import json
+        from delivery.runtime import use_bundled_node
+        use_bundled_node()
+        from delivery import prestarted_kernels, render_worker
+        from delivery.registry import STACKS
+        if not {prestarted}:
+            prestarted_kernels.available = lambda: False
+        start_kernel = render_worker._import_for_workers(
+            2, [*render_worker._PRELOADED, *STACKS[0].modules()]
+        )
+        start_kernel(1)
+        from delivery.render import render_environment
+        from delivery.settings import load_environment
+        print(json.dumps(render_environment(load_environment("prod"), [STACKS[0]], "prod")))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {STACKS[0].name: rendered["prod"][STACKS[0].name]}
+
+
+def test_an_unused_pool_stops_its_workers() -> None:
+    pool = RenderPool(2, STACKS)
+    pool.close()
+    assert pool._starter.returncode is not None
+
+
+@pytest.mark.parametrize("stack", [*STACKS, ARGOCD], ids=lambda stack: stack.name)
+def test_declared_bindings_are_the_ones_the_stack_renders_with(
+    stack: object, rendered: dict[str, RenderedEnvironment]
+) -> None:
+    name, bindings = stack.name, stack.bindings  # type: ignore[attr-defined]
+    groups = {manifest["apiVersion"].partition("/")[0] for stacks in rendered.values() for manifest in stacks[name]}
+    # Kubernetes' own groups ("apps", "networking.k8s.io", ...) come from cdk8s-plus-27; any other is a CRD.
+    custom = {group for group in groups if "." in group and not group.endswith(".k8s.io")}
+    unknown = custom - BINDING_OF_GROUP.keys()
+    assert not unknown, f"add the binding of {unknown} to BINDING_OF_GROUP"
+    assert set(bindings) == {BINDING_OF_GROUP[group] for group in custom}
