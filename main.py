@@ -21,6 +21,8 @@ from delivery.paths import ROOT, SCHEMA_PATH, available_environments  # noqa: E4
 from delivery.registry import ARGOCD, STACKS, get_stack, stack_names  # noqa: E402
 
 if TYPE_CHECKING:
+    from delivery.registry import StackDefinition
+    from delivery.render import RenderPool
     from delivery.settings import EnvironmentSettings
 
 REFERENCE_PATH = ROOT / "docs" / "settings.md"
@@ -114,19 +116,29 @@ def _load(environments: list[str]) -> dict[str, EnvironmentSettings] | None:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from constructs_lib.errors import PropsError
-    from delivery.checks import RenderCheckError, check_environment
-    from delivery.output import OutputError, commit_environments, discard_staging, stage_environments
-    from delivery.render import RenderPool, render_environments
+    from delivery.render import RenderPool
 
     started = time.perf_counter()
     environments = list(dict.fromkeys(args.env or available_environments()))
     stacks = [get_stack(name) for name in dict.fromkeys(args.stack or stack_names())]
     # Workers start importing cdk8s now, while this process loads and validates the settings.
     pool = RenderPool(min(len(environments) * len(stacks), os.cpu_count() or 1), [*stacks, ARGOCD])
+    try:
+        return _render_and_write(args, environments, stacks, pool, started)
+    finally:
+        # Last: the workers' Node processes finish exiting while the objects are checked and dist/ is written.
+        pool.close()
+
+
+def _render_and_write(
+    args: argparse.Namespace, environments: list[str], stacks: list[StackDefinition], pool: RenderPool, started: float
+) -> int:
+    from constructs_lib.errors import PropsError
+    from delivery.checks import RenderCheckError, check_environment
+    from delivery.output import OutputError, commit_environments, discard_staging, stage_environments
+
     settings = _load(environments)
     if settings is None:
-        pool.close()
         return 1
     # The workers write each stack's files into a staging folder per environment; nothing in dist/ changes until
     # every object is rendered and checked, and then each environment is swapped in with renames.
@@ -138,7 +150,7 @@ def _synth(args: argparse.Namespace) -> int:
         **{(env, ARGOCD.name): staged_argocd[env] for env in environments},
     }
     try:
-        rendered = render_environments(settings, [*stacks, ARGOCD], pool, outputs)
+        rendered = pool.render(settings, [*stacks, ARGOCD], outputs)
         for env, by_stack in rendered.items():
             try:
                 check_environment([manifest for manifests in by_stack.values() for manifest in manifests])

@@ -66,6 +66,13 @@ class PrestartedKernels:
         finally:
             del kernel.load  # back to the class's method
 
+    def release(self) -> None:
+        """In the forking process: close its ends of every kernel's pipes (each worker holds its own)."""
+        for node in self._kernels:
+            for stream in (node.stdin, node.stdout, node.stderr):
+                if stream is not None:
+                    stream.close()
+
     def adopt(self, index: int) -> None:
         """In a forked worker: make kernel `index` this process's jsii kernel and let go of the others."""
         mine = self._kernels[index]

@@ -159,15 +159,15 @@ class RenderPool:
                     results[env].update(by_stack)
             elif failure is None:
                 failure = value if isinstance(value, BaseException) else RenderError(str(value))
-        self._starter.wait()
         if failure is not None:
             raise failure
         # The registry's stack order, whatever order the workers finished in.
         return {env: {stack.name: results[env][stack.name] for stack in stacks} for env in environments}
 
     def close(self) -> None:
-        """Stop workers that were started but not used (e.g. settings were invalid): closing a job pipe unread
-        tells its worker to exit."""
+        """Wait until the workers and their Node processes have exited, and stop workers that were started but not
+        used (e.g. settings were invalid): closing a job pipe unread tells its worker to exit. The process that
+        forked the workers waits for them all, so waiting for it leaves no process behind."""
         for stream in (*self._jobs, *self._results):
             if not stream.closed:
                 with contextlib.suppress(BrokenPipeError):
@@ -183,14 +183,15 @@ def render_environments(
     pool: RenderPool | None = None,
     outputs: Mapping[tuple[str, str], Path] | None = None,
 ) -> dict[str, RenderedEnvironment]:
-    """Render in `python -O` worker processes, at most one per core.
+    """Render in `python -O` worker processes, at most one per core; a `pool` given is the caller's to close.
 
     More workers than cores is slower, not faster: every jsii call is a synchronous Python<->Node exchange, and
     with more such pairs than cores each exchange waits for the scheduler.
     """
     use_bundled_node()
-    pairs = len(environments) * len(stacks)
-    pool = pool or RenderPool(min(pairs, os.cpu_count() or 1), stacks)
+    if pool is not None:
+        return pool.render(environments, stacks, outputs)
+    pool = RenderPool(min(len(environments) * len(stacks), os.cpu_count() or 1), stacks)
     try:
         return pool.render(environments, stacks, outputs)
     finally:

@@ -11,15 +11,15 @@ bindings, the constructs, the settings models) were more than half of a worker's
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import os
 import pickle
 import sys
 import traceback
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from delivery.runtime import speed_up_jsii_serialisation, use_bundled_node
 
@@ -39,7 +39,7 @@ def main(argv: list[str]) -> None:
     use_bundled_node()
     channels = [tuple(int(fd) for fd in pair.split(":")) for pair in argv if ":" in pair]
     stack_modules = [module for module in argv if ":" not in module]
-    start_kernel = _import_for_workers(len(channels), [*_PRELOADED, *stack_modules])
+    kernels = _import_for_workers(len(channels), [*_PRELOADED, *stack_modules])
     # A worker lives for seconds and builds many small containers; the cyclic collector would keep re-scanning them
     # (and the imported modules) for garbage there is next to none of. Freezing also keeps the forked workers from
     # touching (and so copying) the memory pages of every imported object.
@@ -49,14 +49,31 @@ def main(argv: list[str]) -> None:
         if os.fork() == 0:
             for other in {fd for pair in channels for fd in pair} - {job_fd, result_fd}:
                 os.close(other)
-            start_kernel(index)
+            kernels.adopt(index)
             speed_up_jsii_serialisation()
             _serve(job_fd, result_fd)
+    # This process stays until its workers and their kernels have exited, so that whoever started it can wait for
+    # the whole render (and count its memory). It lets go of the pipes first: a kernel exits when its worker's end of
+    # them closes, and a worker's result ends when every copy of its pipe is closed.
+    kernels.release()
+    for fd in {fd for pair in channels for fd in pair}:
+        os.close(fd)
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            os.wait()
     os._exit(0)
 
 
-def _import_for_workers(workers: int, modules: list[str]) -> Callable[[int], None]:
-    """Import `modules`, and return what starts worker N's jsii kernel once it is forked.
+class _WorkerKernels(Protocol):
+    def adopt(self, index: int) -> None:
+        """In forked worker `index`: give jsii its kernel, with the assemblies loaded."""
+
+    def release(self) -> None:
+        """In the forking process, once every worker is forked: let go of the kernels."""
+
+
+def _import_for_workers(workers: int, modules: list[str]) -> _WorkerKernels:
+    """Import `modules`, and return what gives each worker its jsii kernel once it is forked.
 
     A kernel (a Node process) cannot be forked, so the assembly loads that imports ask for go to kernels started
     beforehand, one per worker (delivery/prestarted_kernels.py). Without those, the loads are recorded and each
@@ -68,20 +85,31 @@ def _import_for_workers(workers: int, modules: list[str]) -> Callable[[int], Non
         kernels = prestarted_kernels.PrestartedKernels(workers)
         with kernels.forwarding_loads():
             _import(modules)
-        return kernels.adopt
+        return kernels
+    return _ReplayedLoads(modules)
 
-    from jsii._runtime import kernel
 
-    loads: list[tuple[Any, ...]] = []
-    kernel.load = lambda *args: loads.append(args)  # type: ignore[method-assign]
-    _import(modules)
-    del kernel.load  # back to the class's method
+class _ReplayedLoads:
+    """The assembly loads the imports ask for, recorded, for each worker to replay into a kernel it starts."""
 
-    def replay(_: int) -> None:
-        for args in loads:
+    def __init__(self, modules: list[str]) -> None:
+        from jsii._runtime import kernel
+
+        self._loads: list[tuple[Any, ...]] = []
+        kernel.load = lambda *args: self._loads.append(args)  # type: ignore[method-assign]
+        try:
+            _import(modules)
+        finally:
+            del kernel.load  # back to the class's method
+
+    def adopt(self, index: int) -> None:
+        from jsii._runtime import kernel
+
+        for args in self._loads:
             kernel.load(*args)
 
-    return replay
+    def release(self) -> None:
+        pass
 
 
 def _import(modules: list[str]) -> None:

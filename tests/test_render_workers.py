@@ -131,10 +131,10 @@ def test_both_ways_a_worker_gets_its_kernel_render_what_the_tests_render(
         from delivery.registry import STACKS
         if not {prestarted}:
             prestarted_kernels.available = lambda: False
-        start_kernel = render_worker._import_for_workers(
+        kernels = render_worker._import_for_workers(
             2, [*render_worker._PRELOADED, *STACKS[0].modules()]
         )
-        start_kernel(1)
+        kernels.adopt(1)
         from delivery.render import render_environment
         from delivery.settings import load_environment
         print(json.dumps(render_environment(load_environment("prod"), [STACKS[0]], "prod")))
