@@ -101,6 +101,7 @@ class RenderPool:
         for pair in worker_ends:
             for fd in pair:
                 os.close(fd)
+        self._rendered = False
         self._jobs = [os.fdopen(jobs[1], "wb") for jobs in job_pipes]
         self._results = [os.fdopen(results[0], "rb") for results in result_pipes]
 
@@ -116,6 +117,7 @@ class RenderPool:
         idle for a third of the time. With `outputs` ((environment, stack) -> folder), the workers also write each
         stack's files there, so YAML emitting and file writing run in parallel too.
         """
+        self._rendered = True
         pairs = [(env, stack) for stack in stacks for env in environments]
         count = len(self._jobs)
         shares = [pairs[index::count] for index in range(count)]
@@ -172,7 +174,7 @@ class RenderPool:
             if not stream.closed:
                 with contextlib.suppress(BrokenPipeError):
                     stream.close()
-        if self._starter.poll() is None:
+        if not self._rendered:  # still importing, perhaps: nothing to wait for
             self._starter.kill()
         self._starter.wait()
 

@@ -6,9 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import delivery.output as output
 from delivery.output import OutputError, manifest_files, read_tree, to_yaml, write_environments
+from delivery.render import Manifest
 
 
 def config_map(name: str, data: dict[str, str] | None = None) -> dict[str, Any]:
@@ -91,3 +94,93 @@ def test_direct_yaml_nodes_match_pyyamls_representer() -> None:
     assert to_yaml(manifest) == reference
     assert yaml.safe_load(to_yaml(manifest)) == manifest
     assert to_yaml({"ratio": 0.5}) == "ratio: 0.5\n", "floats fall back to the representer"
+
+
+def test_every_rendered_object_is_written_exactly_as_pyyaml_writes_it(
+    all_manifests: list[tuple[str, Manifest]],
+) -> None:
+    """to_yaml writes most objects itself (for speed), in PyYAML's layout with PyYAML's quoting decisions."""
+    from delivery.output import pyyaml_text, to_yaml
+
+    for env, manifest in all_manifests:
+        assert to_yaml(manifest) == pyyaml_text(manifest), f"{env}: {manifest['kind']} {manifest['metadata']}"
+
+
+# Strings PyYAML quotes, or writes over several lines, for many different reasons.
+_TRICKY = st.sampled_from(
+    [
+        "",
+        " ",
+        "yes",
+        "No",
+        "on",
+        "OFF",
+        "y",
+        "null",
+        "~",
+        "NULL",
+        "true",
+        "False",
+        "0",
+        "0755",
+        "0x1F",
+        "1e3",
+        "1.5",
+        ".inf",
+        "-.nan",
+        "12:30",
+        "2026-11-22",
+        "- item",
+        "a: b",
+        "a #b",
+        "#c",
+        "@x",
+        "`x",
+        "!x",
+        "&x",
+        "*x",
+        "|",
+        ">",
+        "%x",
+        "'",
+        '"',
+        "{x}",
+        "[x]",
+        "?",
+        "? x",
+        ":",
+        "x:",
+        "line\nnext",
+        "tail\n",
+        "\n\nx",
+        " lead",
+        "trail ",
+        "tab\there",
+        "é",
+        "日本",
+        "\u2028",
+        "\x00",
+        "x" * 130,
+        "a " * 70,
+        "=",
+        "<<",
+        "-",
+        "---",
+        "...",
+    ]
+)
+_STRINGS = st.one_of(_TRICKY, st.text(max_size=12), st.from_regex(r"[a-z][-a-z0-9./]{0,20}", fullmatch=True))
+_SCALARS = st.one_of(_STRINGS, st.booleans(), st.integers(-(2**40), 2**40), st.none())
+_DATA = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_STRINGS, inner, max_size=5)),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_STRINGS, _DATA, max_size=6))
+def test_the_fast_writer_matches_pyyaml_on_generated_data(document: dict[str, object]) -> None:
+    from delivery.output import pyyaml_text, to_yaml
+
+    assert to_yaml(document) == pyyaml_text(document)
