@@ -26,7 +26,7 @@ class ScaleChart(Chart):
     def __init__(self, scope: Construct, id: str, settings: ScaleSettings) -> None:
         super().__init__(scope, id, namespace=f"scale-{settings.environment}", disable_resource_name_hashes=True)
         resources = Resources(cpu_request="100m", memory_request="128Mi", cpu_limit="200m", memory_limit="256Mi")
-        for index in range(settings.services):
+        for index in range(settings.first, settings.first + settings.services):
             name = f"svc-{index:03d}"
             AppService(
                 self,

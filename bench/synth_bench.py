@@ -34,13 +34,19 @@ from delivery.output import commit_environments, stage_environments  # noqa: E40
 from delivery.registry import StackDefinition  # noqa: E402
 from delivery.render import RenderPool  # noqa: E402
 
-SCALE_STACK = StackDefinition(
-    name="scale",
-    settings_field="scale",
-    chart="bench.scale_chart:ScaleChart",
-    description="benchmark",
-    bindings=("imports.com.coreos.monitoring",),
-)
+
+def scale_stacks(count: int) -> list[StackDefinition]:
+    """`count` stacks of the synthetic chart, each with its own section of the settings."""
+    return [
+        StackDefinition(
+            name=f"scale-{index}",
+            settings_field=f"scale_{index}",
+            chart="bench.scale_chart:ScaleChart",
+            description="benchmark",
+            bindings=("imports.com.coreos.monitoring",),
+        )
+        for index in range(count)
+    ]
 
 
 def full_project_synth(out: Path) -> float:
@@ -49,12 +55,12 @@ def full_project_synth(out: Path) -> float:
     return time.perf_counter() - started
 
 
-def scale_case(out: Path, services: int, environments: int) -> tuple[float, int]:
+def scale_case(out: Path, services: int, environments: int, stacks: int) -> tuple[float, int]:
     """Seconds for a fresh process to import, render and write the scale case; objects written."""
     code = (
         f"import sys, time; t = time.perf_counter(); sys.path.insert(0, {str(ROOT)!r})\n"
         "from bench.synth_bench import render_scale\n"
-        f"count = render_scale({str(out)!r}, {services}, {environments})\n"
+        f"count = render_scale({str(out)!r}, {services}, {environments}, {stacks})\n"
         "print(time.perf_counter() - t, count)\n"
     )
     started = time.perf_counter()
@@ -63,21 +69,33 @@ def scale_case(out: Path, services: int, environments: int) -> tuple[float, int]
     return elapsed, int(result.stdout.split()[1])
 
 
-def render_scale(out: str, services: int, environments: int) -> int:
+def render_scale(out: str, services: int, environments: int, stacks: int = 1) -> int:
+    """`services` AppServices per environment, split evenly over `stacks` stacks, rendered as main.py synth does:
+    workers started first, writing into staging folders; then each environment is swapped in, and the workers'
+    processes are waited for."""
     use_bundled_node()
     names = ["dev", "staging", "prod", "qa", "perf"][:environments]
-    # As main.py synth does it: workers started first, writing into staging folders; then each environment is
-    # swapped in, and the workers' processes are waited for.
-    pool = RenderPool(min(len(names), os.cpu_count() or 1), [SCALE_STACK])
+    definitions = scale_stacks(stacks)
+    pool = RenderPool(min(len(names) * stacks, os.cpu_count() or 1), definitions)
     try:
-        settings = {name: BenchEnvironment(scale=ScaleSettings(environment=name, services=services)) for name in names}
+        share, rest = divmod(services, stacks)
+        sizes = [share + (1 if index < rest else 0) for index in range(stacks)]
+        settings = {
+            env: BenchEnvironment(
+                {
+                    stack.settings_field: ScaleSettings(environment=env, services=size, first=sum(sizes[:index]))
+                    for index, (stack, size) in enumerate(zip(definitions, sizes, strict=True))
+                }
+            )
+            for env in names
+        }
         staged = stage_environments(Path(out), names)
-        outputs = {(env, SCALE_STACK.name): staged[env] / SCALE_STACK.name for env in names}
-        rendered = pool.render(dict(settings), [SCALE_STACK], outputs=outputs)
+        outputs = {(env, stack.name): staged[env] / stack.name for env in names for stack in definitions}
+        rendered = pool.render(dict(settings), definitions, outputs=outputs)
         commit_environments(Path(out), staged, replace_whole_environment=True)
     finally:
         pool.close()
-    return sum(len(objs) for stacks in rendered.values() for objs in stacks.values())
+    return sum(len(objs) for by_stack in rendered.values() for objs in by_stack.values())
 
 
 def report(label: str, runs: list[float], target: float, note: str) -> None:
@@ -102,24 +120,51 @@ def steal_note(before: tuple[int, int] | None, after: tuple[int, int] | None) ->
     return f"  (CPU steal {100 * (after[1] - before[1]) / (after[0] - before[0]):.0f}%)"
 
 
+def reference_loop() -> float:
+    """Seconds for a fixed pure-Python loop, best of three: how fast this machine is right now (on a shared VM it
+    varies by a third over minutes, and the figures below with it)."""
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for number in range(3_000_000):
+            total += number * number % 7
+        runs.append(time.perf_counter() - started)
+    return min(runs)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--services", type=int, default=64)
     parser.add_argument("--environments", type=int, default=3)
+    parser.add_argument("--stacks", type=int, default=8, help="stacks the services are split over in the 2nd case")
     args = parser.parse_args()
     # Output goes where `make synth` writes, the project's own file system (the system temp folder can be on
     # another disk, or, on our VM, five times slower to create files in).
+    reference = reference_loop()
     with tempfile.TemporaryDirectory(prefix=".bench-", dir=ROOT) as scratch:
         start = cpu_ticks()
         full = [full_project_synth(Path(scratch) / f"full-{i}") for i in range(args.runs)]
         middle = cpu_ticks()
-        scale = [scale_case(Path(scratch) / f"scale-{i}", args.services, args.environments) for i in range(args.runs)]
+        scale = [
+            scale_case(Path(scratch) / f"scale-{i}", args.services, args.environments, 1) for i in range(args.runs)
+        ]
         end = cpu_ticks()
-    print(f"machine: {sys.platform}, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+        split = [
+            scale_case(Path(scratch) / f"split-{i}", args.services, args.environments, args.stacks)
+            for i in range(args.runs)
+        ]
+        last = cpu_ticks()
+    print(
+        f"machine: {sys.platform}, {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
+        f"reference loop {reference:.2f}s (seen on the project's VM: 0.28-0.35s)"
+    )
     report("full synth, all environments (main.py synth)", full, 3.0, steal_note(start, middle))
     label = f"scale: {args.services} AppServices x {args.environments} envs ({scale[0][1]} objects)"
     report(label, [seconds for seconds, _ in scale], 4.0, steal_note(middle, end))
+    label = f"  the same as {args.stacks} stacks per environment"
+    report(label, [seconds for seconds, _ in split], 4.0, steal_note(end, last))
     # Render workers and their Node processes are waited for by the process that forked them, so they count here.
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak memory of one process (Python or Node): {peak_mib:.0f} MiB")
