@@ -161,3 +161,16 @@ def test_declared_bindings_are_the_ones_the_stack_renders_with(
     unknown = custom - BINDING_OF_GROUP.keys()
     assert not unknown, f"add the binding of {unknown} to BINDING_OF_GROUP"
     assert set(bindings) == {BINDING_OF_GROUP[group] for group in custom}
+
+
+def test_no_process_outlives_a_synth(tmp_path: Path) -> None:
+    """The forking process waits for its workers and their Node processes, and synth waits for it."""
+    synth = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "synth", "--env", "dev", "--out", str(tmp_path / "dist")],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, which every process it starts joins
+    )
+    assert synth.wait() == 0
+    left = subprocess.run(["pgrep", "-g", str(synth.pid)], capture_output=True, text=True).stdout.split()
+    assert left == []
