@@ -47,11 +47,15 @@ def main(argv: list[str]) -> None:
     gc.disable()
     for index, (job_fd, result_fd) in enumerate(channels):
         if os.fork() == 0:
-            for other in {fd for pair in channels for fd in pair} - {job_fd, result_fd}:
-                os.close(other)
-            kernels.adopt(index)
-            speed_up_jsii_serialisation()
-            _serve(job_fd, result_fd)
+            try:
+                for other in {fd for pair in channels for fd in pair} - {job_fd, result_fd}:
+                    os.close(other)
+                kernels.adopt(index)
+                speed_up_jsii_serialisation()
+                _serve(job_fd, result_fd)  # exits the process
+            except BaseException:  # e.g. a kernel that failed to load: the parent reports a worker without result
+                traceback.print_exc()
+            os._exit(1)  # a worker never returns into this loop
     # This process stays until its workers and their kernels have exited, so that whoever started it can wait for
     # the whole render (and count its memory). It lets go of the pipes first: a kernel exits when its worker's end of
     # them closes, and a worker's result ends when every copy of its pipe is closed.
