@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import platform
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -27,7 +28,8 @@ from jsii.errors import JSIIError
 
 
 def available() -> bool:
-    """Whether kernels can be started here and adopted by jsii (delivery.runtime set the one-process kernel)."""
+    """Whether kernels can be started here and adopted by jsii: JSII_RUNTIME names the kernel's entry point
+    (delivery.runtime sets it), and jsii has the process internals `adopt` uses."""
     return (
         "JSII_RUNTIME" in os.environ
         and hasattr(jsii_process, "stderr_sink")
@@ -36,9 +38,12 @@ def available() -> bool:
 
 
 class PrestartedKernels:
+    """`count` kernels, started now; `forwarding_loads` while importing, then `adopt` in each forked worker and
+    `release` in the process that forked them."""
+
     def __init__(self, count: int) -> None:
         # The command and environment jsii uses to start its kernel (jsii/_kernel/providers/process.py).
-        environment = {**os.environ, "JSII_AGENT": "Python (render worker)"}
+        environment = {**os.environ, "JSII_AGENT": f"Python/{platform.python_version()}"}
         command = [os.environ.get("JSII_NODE", "node"), "--max-old-space-size=4069", os.environ["JSII_RUNTIME"]]
         self._kernels = [
             subprocess.Popen(
