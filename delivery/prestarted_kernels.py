@@ -74,18 +74,14 @@ class PrestartedKernels:
     def release(self) -> None:
         """In the forking process: close its ends of every kernel's pipes (each worker holds its own)."""
         for node in self._kernels:
-            for stream in (node.stdin, node.stdout, node.stderr):
-                if stream is not None:
-                    stream.close()
+            _close_pipes(node)
 
     def adopt(self, index: int) -> None:
         """In a forked worker: make kernel `index` this process's jsii kernel and let go of the others."""
         mine = self._kernels[index]
         for other in self._kernels:
             if other is not mine:
-                for stream in (other.stdin, other.stdout, other.stderr):
-                    if stream is not None:
-                        stream.close()
+                _close_pipes(other)
         loads = self._loads
 
         def start(node_process: Any) -> None:
@@ -109,3 +105,10 @@ class PrestartedKernels:
             provider._process  # noqa: B018  (creating jsii's process object starts it: here, adopts)
         finally:
             jsii_process._NodeProcess.start = original  # type: ignore[method-assign]
+
+
+def _close_pipes(node: subprocess.Popen[bytes]) -> None:
+    """This process's ends of a kernel's pipes: a kernel exits when the last copy of its stdin is closed."""
+    for stream in (node.stdin, node.stdout, node.stderr):
+        if stream is not None:
+            stream.close()

@@ -126,6 +126,8 @@ class RenderPool:
             jobs: dict[str, list[StackDefinition]] = {}
             for env, stack in share:
                 jobs.setdefault(env, []).append(stack)
+            if jobs:
+                busy.append(index)
             try:
                 if jobs:
                     job_pipe.write(
@@ -141,10 +143,9 @@ class RenderPool:
                             ]
                         )
                     )
-                    busy.append(index)
                 job_pipe.close()
             except BrokenPipeError:  # the worker is gone; its result pipe says so below
-                busy.append(index)
+                pass
         results: dict[str, RenderedEnvironment] = {env: {} for env in environments}
         failure: BaseException | None = None
         for index, result_pipe in enumerate(self._results):

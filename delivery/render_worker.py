@@ -38,6 +38,7 @@ _PRELOADED = (
 def main(argv: list[str]) -> None:
     use_bundled_node()
     channels = [tuple(int(fd) for fd in pair.split(":")) for pair in argv if ":" in pair]
+    channel_fds = {fd for pair in channels for fd in pair}
     stack_modules = [module for module in argv if ":" not in module]
     kernels = _import_for_workers(len(channels), [*_PRELOADED, *stack_modules])
     # A worker lives for seconds and builds many small containers; the cyclic collector would keep re-scanning them
@@ -48,7 +49,7 @@ def main(argv: list[str]) -> None:
     for index, (job_fd, result_fd) in enumerate(channels):
         if os.fork() == 0:
             try:
-                for other in {fd for pair in channels for fd in pair} - {job_fd, result_fd}:
+                for other in channel_fds - {job_fd, result_fd}:
                     os.close(other)
                 kernels.adopt(index)
                 speed_up_jsii_serialisation()
@@ -60,7 +61,7 @@ def main(argv: list[str]) -> None:
     # the whole render (and count its memory). It lets go of the pipes first: a kernel exits when its worker's end of
     # them closes, and a worker's result ends when every copy of its pipe is closed.
     kernels.release()
-    for fd in {fd for pair in channels for fd in pair}:
+    for fd in channel_fds:
         os.close(fd)
     with contextlib.suppress(ChildProcessError):
         while True:
