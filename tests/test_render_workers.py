@@ -51,14 +51,19 @@ def test_a_kernel_program_without_the_fd3_channel_is_not_copied(tmp_path: Path) 
     assert not (tmp_path / "kernel").exists()
 
 
+def without_jsii_settings(**env: str) -> dict[str, str]:
+    """This environment without the JSII_* variables this test session set (so a process chooses its own), plus
+    `env`."""
+    return {**{key: value for key, value in os.environ.items() if not key.startswith("JSII_")}, **env}
+
+
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("JSII_")}
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={**clean, **env},
+        env=without_jsii_settings(**env),
         check=False,
     )
 
@@ -108,8 +113,8 @@ def test_synth_through_jsiis_own_relay_writes_the_same_files(tmp_path: Path) -> 
 
     ours, theirs = tmp_path / "ours", tmp_path / "theirs"
     synth = [sys.executable, str(ROOT / "main.py"), "synth", "--env", "prod", "--out"]
-    clean = {key: value for key, value in os.environ.items() if key != "JSII_RUNTIME"}
-    relay = {**clean, "JSII_RUNTIME": str(jsiis_own_runtime(tmp_path / "jsii"))}
+    clean = without_jsii_settings()
+    relay = without_jsii_settings(JSII_RUNTIME=str(jsiis_own_runtime(tmp_path / "jsii")))
     assert subprocess.run([*synth, str(ours)], cwd=ROOT, env=clean, capture_output=True).returncode == 0
     assert subprocess.run([*synth, str(theirs)], cwd=ROOT, env=relay, capture_output=True).returncode == 0
     assert read_tree(ours) == read_tree(theirs)
