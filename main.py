@@ -135,7 +135,13 @@ def _render_and_write(
 ) -> int:
     from constructs_lib.errors import PropsError
     from delivery.checks import RenderCheckError, check_environment
-    from delivery.output import OutputError, commit_environments, discard_staging, stage_environments
+    from delivery.output import (
+        OutputError,
+        StackFolders,
+        commit_environments,
+        discard_staging,
+        stage_environments,
+    )
 
     settings = _load(environments)
     if settings is None:
@@ -146,8 +152,12 @@ def _render_and_write(
     staged = stage_environments(args.out, environments)
     staged_argocd = stage_environments(args.out / "argocd", environments)
     outputs = {
-        **{(env, stack.name): staged[env] / stack.name for env in environments for stack in stacks},
-        **{(env, ARGOCD.name): staged_argocd[env] for env in environments},
+        **{
+            (env, stack.name): StackFolders(staged[env] / stack.name, args.out / env / stack.name)
+            for env in environments
+            for stack in stacks
+        },
+        **{(env, ARGOCD.name): StackFolders(staged_argocd[env], args.out / "argocd" / env) for env in environments},
     }
     try:
         rendered = pool.render(settings, [*stacks, ARGOCD], outputs)

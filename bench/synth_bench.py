@@ -1,11 +1,16 @@
 """Synthesis benchmark: prints wall-clock figures for the README. Run with `make bench`.
 
-1. Full synth of this project (all environments), as `python main.py synth` runs it: a fresh process each time.
+1. Full synth of this project (all environments), as `make synth` runs it: a fresh `python main.py synth` process
+   each time, over a copy of the committed dist/ (every clone has one, so every synth renders over existing files).
 2. Scale case: 64 fully featured AppServices per environment, 3 environments, rendered in parallel processes
-   and written to a temporary dist/, the same path main.py takes.
+   and written the way main.py writes: over its previous output (as a second `make synth` does), and into an
+   empty folder (the first render of a new environment). Then the same 64 services as 8 stacks.
 
-Both write into a temporary folder inside the project (`.bench-*`, removed afterwards), as `make synth` writes
-into dist/.
+Everything is written into a temporary folder inside the project (`.bench-*`, removed afterwards), as `make synth`
+writes into dist/. Nothing is deleted until the end: on ext4 without a journal, files deleted in the last minutes
+slow down creating new ones (see delivery/output.py, keep_or_write), so deleting between runs would slow the runs
+that follow. For the same reason a second `make bench` within a few minutes of the first can show slower
+empty-folder figures; the printed file-creation time shows it.
 
 Targets on a 2-core machine: (1) under 3 s, (2) under 4 s. Best and median of several runs are printed.
 """
@@ -31,7 +36,7 @@ from delivery.runtime import use_bundled_node  # noqa: E402
 use_bundled_node()
 
 from bench.scale_settings import BenchEnvironment, ScaleSettings  # noqa: E402
-from delivery.output import commit_environments, stage_environments  # noqa: E402
+from delivery.output import StackFolders, commit_environments, stage_environments  # noqa: E402
 from delivery.registry import StackDefinition  # noqa: E402
 from delivery.render import RenderPool  # noqa: E402
 
@@ -91,7 +96,11 @@ def render_scale(out: str, services: int, environments: int, stacks: int = 1) ->
             for env in names
         }
         staged = stage_environments(Path(out), names)
-        outputs = {(env, stack.name): staged[env] / stack.name for env in names for stack in definitions}
+        outputs = {
+            (env, stack.name): StackFolders(staged[env] / stack.name, Path(out) / env / stack.name)
+            for env in names
+            for stack in definitions
+        }
         rendered = pool.render(dict(settings), definitions, outputs=outputs)
         commit_environments(Path(out), staged, replace_whole_environment=True)
     finally:
@@ -99,10 +108,10 @@ def render_scale(out: str, services: int, environments: int, stacks: int = 1) ->
     return sum(len(objs) for by_stack in rendered.values() for objs in by_stack.values())
 
 
-def report(label: str, runs: list[float], target: float, note: str) -> None:
+def report(label: str, runs: list[float], target: float) -> None:
     best, median = min(runs), statistics.median(runs)
     verdict = "ok" if median < target else "OVER TARGET"
-    print(f"{label:<46} best {best:5.2f}s  median {median:5.2f}s  target < {target:.0f}s  {verdict}{note}")
+    print(f"{label:<58} best {best:5.2f}s  median {median:5.2f}s  target < {target:.0f}s  {verdict}")
 
 
 def cpu_ticks() -> tuple[int, int] | None:
@@ -114,11 +123,11 @@ def cpu_ticks() -> tuple[int, int] | None:
     return sum(fields[:8]), fields[7]
 
 
-def steal_note(before: tuple[int, int] | None, after: tuple[int, int] | None) -> str:
-    """How much CPU time the VM's host took away during a case: on a shared VM the figures depend on it."""
+def steal(before: tuple[int, int] | None, after: tuple[int, int] | None) -> str:
+    """How much CPU time the VM's host took away while the cases ran: on a shared VM the figures depend on it."""
     if before is None or after is None or after[0] == before[0]:
-        return ""
-    return f"  (CPU steal {100 * (after[1] - before[1]) / (after[0] - before[0]):.0f}%)"
+        return "unknown"
+    return f"{100 * (after[1] - before[1]) / (after[0] - before[0]):.0f}%"
 
 
 def reference_loop() -> float:
@@ -135,16 +144,15 @@ def reference_loop() -> float:
 
 
 def file_creation(folder: Path) -> float:
-    """Milliseconds to create and write one small file in `folder`, averaged over 500: on our VM's disk this varies
-    tenfold over the day, and writing 1,728 files is part of the scale case."""
+    """Milliseconds to create and write one small file in a new folder in `folder`, averaged over 500: on our VM's
+    disk this varies twentyfold over the day (see the module's docstring). The files are left for the caller to
+    remove at the end."""
     target = folder / "file-creation"
     target.mkdir()
     started = time.perf_counter()
     for index in range(500):
         (target / f"object-{index}.yaml").write_text("x" * 1500, encoding="utf-8")
-    elapsed = time.perf_counter() - started
-    shutil.rmtree(target)
-    return elapsed * 1000 / 500
+    return (time.perf_counter() - started) * 1000 / 500
 
 
 def main() -> int:
@@ -152,35 +160,34 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--services", type=int, default=64)
     parser.add_argument("--environments", type=int, default=3)
-    parser.add_argument("--stacks", type=int, default=8, help="stacks the services are split over in the 2nd case")
+    parser.add_argument("--stacks", type=int, default=8, help="stacks the services are split over in the last case")
     args = parser.parse_args()
+    services, environments, runs = args.services, args.environments, args.runs
     # Output goes where `make synth` writes, the project's own file system (the system temp folder can be on
     # another disk, or, on our VM, five times slower to create files in).
     reference = reference_loop()
-    with tempfile.TemporaryDirectory(prefix=".bench-", dir=ROOT) as scratch:
-        per_file = file_creation(Path(scratch))
-        start = cpu_ticks()
-        full = [full_project_synth(Path(scratch) / f"full-{i}") for i in range(args.runs)]
-        middle = cpu_ticks()
-        scale = [
-            scale_case(Path(scratch) / f"scale-{i}", args.services, args.environments, 1) for i in range(args.runs)
-        ]
-        end = cpu_ticks()
-        split = [
-            scale_case(Path(scratch) / f"split-{i}", args.services, args.environments, args.stacks)
-            for i in range(args.runs)
-        ]
-        last = cpu_ticks()
+    with tempfile.TemporaryDirectory(prefix=".bench-", dir=ROOT) as folder:
+        scratch = Path(folder)
+        per_file = file_creation(scratch)
+        shutil.copytree(ROOT / "dist", scratch / "full", ignore=shutil.ignore_patterns(".*"))
+        before = cpu_ticks()
+        full = [full_project_synth(scratch / "full") for _ in range(runs)]
+        # The empty-folder runs first: the last one leaves the folder the next case renders over.
+        empty = [scale_case(scratch / f"scale-{i}", services, environments, 1) for i in range(runs)]
+        again = [scale_case(scratch / f"scale-{runs - 1}", services, environments, 1) for _ in range(runs)]
+        scale_case(scratch / "split", services, environments, args.stacks)
+        split = [scale_case(scratch / "split", services, environments, args.stacks) for _ in range(runs)]
+        after = cpu_ticks()
     print(
         f"machine: {sys.platform}, {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
-        f"reference loop {reference:.2f}s (seen on the project's VM: 0.26-0.35s), "
-        f"file creation {per_file:.2f} ms (seen: 0.07-1.2 ms)"
+        f"reference loop {reference:.2f}s (seen on the project's VM: 0.21-0.35s), "
+        f"file creation {per_file:.2f} ms (seen: 0.04-1.6 ms); CPU steal {steal(before, after)}"
     )
-    report("full synth, all environments (main.py synth)", full, 3.0, steal_note(start, middle))
-    label = f"scale: {args.services} AppServices x {args.environments} envs ({scale[0][1]} objects)"
-    report(label, [seconds for seconds, _ in scale], 4.0, steal_note(middle, end))
-    label = f"  the same as {args.stacks} stacks per environment"
-    report(label, [seconds for seconds, _ in split], 4.0, steal_note(end, last))
+    report("full synth, all environments (make synth)", full, 3.0)
+    scale = f"scale: {services} AppServices x {environments} envs ({empty[0][1]} objects)"
+    report(f"{scale}, over its last output", [seconds for seconds, _ in again], 4.0)
+    report("  the same into an empty folder", [seconds for seconds, _ in empty], 4.0)
+    report(f"  the same as {args.stacks} stacks per environment", [seconds for seconds, _ in split], 4.0)
     # Render workers and their Node processes are waited for by the process that forked them, so they count here.
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak memory of one process (Python or Node): {peak_mib:.0f} MiB")

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import yaml
 
@@ -222,12 +222,48 @@ def stage_environments(dist: Path, environments: Iterable[str]) -> dict[str, Pat
     return {env: Path(tempfile.mkdtemp(prefix=f".{env}-new-", dir=dist)) for env in environments}
 
 
-def write_stack(folder: Path, manifests: list[Manifest]) -> None:
-    """One stack's files into `folder` (a stack folder inside a staging folder); render workers call this."""
+class StackFolders(NamedTuple):
+    """Where a synth writes one stack's files (`staging`, inside an environment's staging folder), and where that
+    stack's files are now (`current`, in dist/; it need not exist)."""
+
+    staging: Path
+    current: Path
+
+
+def write_stack(folders: StackFolders, manifests: list[Manifest]) -> None:
+    """One stack's files into `folders.staging`; a file that is unchanged is linked from `folders.current` rather
+    than written again (see `keep_or_write`). Render workers and `write_environments` call this."""
     files = manifest_files(manifests)
-    folder.mkdir(exist_ok=True)
+    folders.staging.mkdir(exist_ok=True)
     for file_name, text in files.items():
-        (folder / file_name).write_text(text, encoding="utf-8")
+        keep_or_write(folders.staging / file_name, text.encode("utf-8"), folders.current / file_name)
+
+
+def keep_or_write(target: Path, content: bytes, current: Path) -> None:
+    """`content` into the new file `target`: a hard link to `current` when that file holds exactly `content`, else
+    a file of its own.
+
+    Most of a synth's files are unchanged, and a link creates no file: the swap that follows then deletes no file
+    either, only a name. That matters on ext4 without a journal (as on our VMs), where creating a file steps one by
+    one past every file deleted in the last minutes: a synth that rewrote and so deleted every file made the next
+    synth's file creation up to twenty times slower. An unchanged file also keeps its modification time. Where
+    links are not possible, the file is written.
+    """
+    try:
+        if current.read_bytes() == content:
+            os.link(current, target)
+            return
+    except OSError:  # no such file yet, or a file system without hard links
+        pass
+    target.write_bytes(content)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """copytree's copy function: a kept stack's files are linked, not copied (see keep_or_write)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def discard_staging(staged: Mapping[str, Path]) -> None:
@@ -256,7 +292,7 @@ def commit_environments(
             if not replace_whole_environment and target.is_dir():
                 rendered = {p.name for p in staging.iterdir()}
                 for kept in sorted(p for p in target.iterdir() if p.is_dir() and p.name not in rendered):
-                    shutil.copytree(kept, staging / kept.name)
+                    shutil.copytree(kept, staging / kept.name, copy_function=_link_or_copy)
             _swap(staging, target)
             written.append(target)
     except BaseException:
@@ -284,7 +320,7 @@ def write_environments(
     try:
         for env, stacks in rendered.items():
             for stack, manifests in stacks.items():
-                write_stack(staged[env] / stack, manifests)
+                write_stack(StackFolders(staged[env] / stack, dist / env / stack), manifests)
     except BaseException:
         discard_staging(staged)
         raise

@@ -14,15 +14,20 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import queue
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from delivery.registry import StackDefinition
 from delivery.runtime import use_bundled_node
 from delivery.sync_waves import assign_sync_waves
+
+if TYPE_CHECKING:
+    from delivery.output import StackFolders
 
 Manifest = dict[str, Any]
 RenderedEnvironment = dict[str, list[Manifest]]
@@ -109,63 +114,86 @@ class RenderPool:
         self,
         environments: dict[str, Any],
         stacks: Sequence[StackDefinition],
-        outputs: Mapping[tuple[str, str], Path] | None = None,
+        outputs: Mapping[tuple[str, str], StackFolders] | None = None,
     ) -> dict[str, RenderedEnvironment]:
         """Every (environment, stack) pair, shared out among the workers in turn; environment -> stack -> objects.
 
         Pairs rather than whole environments, so that three environments on two cores do not leave one core
-        idle for a third of the time. With `outputs` ((environment, stack) -> folder), the workers also write each
-        stack's files there, so YAML emitting and file writing run in parallel too.
+        idle for a third of the time. With `outputs` ((environment, stack) -> its folders), this process writes each
+        stack's files as soon as a worker sends the stack, while the workers go on rendering: writing then neither
+        slows a worker's next render nor waits for the worker with the most to do. The writes run on threads, one
+        per worker: creating files is the kernel's work, and stacks (each in its own folder) are created in parallel.
         """
         self._rendered = True
         pairs = [(env, stack) for stack in stacks for env in environments]
-        count = len(self._jobs)
-        shares = [pairs[index::count] for index in range(count)]
-        busy = []
-        for index, (share, job_pipe) in enumerate(zip(shares, self._jobs, strict=True)):
-            jobs: dict[str, list[StackDefinition]] = {}
-            for env, stack in share:
-                jobs.setdefault(env, []).append(stack)
-            if jobs:
-                busy.append(index)
-            try:
-                if jobs:
-                    job_pipe.write(
-                        pickle.dumps(
-                            [
-                                (
-                                    env,
-                                    environments[env],
-                                    jobs[env],
-                                    {stack.name: outputs[env, stack.name] for stack in jobs[env]} if outputs else None,
-                                )
-                                for env in jobs
-                            ]
-                        )
-                    )
-                job_pipe.close()
-            except BrokenPipeError:  # the worker is gone; its result pipe says so below
-                pass
+        shares = [pairs[index :: len(self._jobs)] for index in range(len(self._jobs))]
+        self._send(environments, shares)
         results: dict[str, RenderedEnvironment] = {env: {} for env in environments}
-        failure: BaseException | None = None
-        for index, result_pipe in enumerate(self._results):
-            payload = result_pipe.read()
-            result_pipe.close()
-            if index not in busy:
-                continue
-            try:
-                status, value = pickle.loads(payload)
-            except Exception:
-                status, value = "crash", "a render worker exited with no result (see the messages above)"
-            if status == "ok":
-                for env, by_stack in value.items():
-                    results[env].update(by_stack)
-            elif failure is None:
-                failure = value if isinstance(value, BaseException) else RenderError(str(value))
+        with ThreadPoolExecutor(max_workers=len(self._jobs)) as writer:
+            writes: list[Future[None]] = []
+
+            def received(env: str, stack: str, manifests: list[Manifest]) -> None:
+                results[env][stack] = manifests
+                if outputs is not None:
+                    writes.append(writer.submit(_write_stack, outputs[env, stack], manifests))
+
+            failure = self._receive([bool(share) for share in shares], received)
+            for write in writes:
+                if failure is None:
+                    failure = write.exception()
         if failure is not None:
             raise failure
         # The registry's stack order, whatever order the workers finished in.
         return {env: {stack.name: results[env][stack.name] for stack in stacks} for env in environments}
+
+    def _send(self, environments: dict[str, Any], shares: list[list[tuple[str, StackDefinition]]]) -> None:
+        """Each worker's share of the pairs, as [(env, settings, stacks)]; closing a pipe unwritten lets a worker
+        with no share exit."""
+        for share, job_pipe in zip(shares, self._jobs, strict=True):
+            jobs: dict[str, list[StackDefinition]] = {}
+            for env, stack in share:
+                jobs.setdefault(env, []).append(stack)
+            try:
+                if jobs:
+                    job_pipe.write(pickle.dumps([(env, environments[env], jobs[env]) for env in jobs]))
+                job_pipe.close()
+            except BrokenPipeError:  # the worker is gone; its result pipe says so
+                pass
+
+    def _receive(self, busy: list[bool], received: Callable[[str, str, list[Manifest]], None]) -> BaseException | None:
+        """Hand each stack the busy workers send to `received`, as it arrives; the first failure, if any.
+
+        Every worker's messages are read to the end, whatever fails, so that no worker is left blocked on a full
+        pipe."""
+        messages: queue.SimpleQueue[tuple[int, tuple[str, Any] | None]] = queue.SimpleQueue()
+        readers = []
+        for index, (worker_is_busy, result_pipe) in enumerate(zip(busy, self._results, strict=True)):
+            if worker_is_busy:
+                readers.append(
+                    threading.Thread(target=_read_messages, args=(index, result_pipe, messages), daemon=True)
+                )
+                readers[-1].start()
+            else:  # an unused worker exits without a word
+                result_pipe.close()
+        finished: set[int] = set()
+        failure: BaseException | None = None
+        for _ in readers:
+            while True:
+                index, message = messages.get()
+                if message is None:  # this worker's pipe ended
+                    break
+                kind, value = message
+                if kind == "stack":
+                    received(*value)
+                    continue
+                finished.add(index)
+                if kind == "error" and failure is None:
+                    failure = value if isinstance(value, BaseException) else RenderError(str(value))
+            if index not in finished and failure is None:
+                failure = RenderError("a render worker exited with no result (see the messages above)")
+        for reader in readers:
+            reader.join()
+        return failure
 
     def close(self) -> None:
         """Wait until the workers and their Node processes have exited, and stop workers that were started but not
@@ -184,7 +212,7 @@ def render_environments(
     environments: dict[str, Any],
     stacks: Sequence[StackDefinition],
     pool: RenderPool | None = None,
-    outputs: Mapping[tuple[str, str], Path] | None = None,
+    outputs: Mapping[tuple[str, str], StackFolders] | None = None,
 ) -> dict[str, RenderedEnvironment]:
     """Render in `python -O` worker processes, at most one per core; a `pool` given is the caller's to close.
 
@@ -199,6 +227,23 @@ def render_environments(
         return pool.render(environments, stacks, outputs)
     finally:
         pool.close()
+
+
+def _read_messages(index: int, pipe: BinaryIO, messages: queue.SimpleQueue[tuple[int, tuple[str, Any] | None]]) -> None:
+    """Worker `index`'s messages, in order, then (index, None) when its pipe ends (however it ends)."""
+    with pipe:
+        while True:
+            try:
+                messages.put((index, pickle.load(pipe)))
+            except Exception:  # end of file, or a worker that died mid-message
+                break
+    messages.put((index, None))
+
+
+def _write_stack(folders: StackFolders, manifests: list[Manifest]) -> None:
+    from delivery.output import write_stack  # delivery.output imports this module
+
+    write_stack(folders, manifests)
 
 
 def _project_root() -> str:

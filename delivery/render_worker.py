@@ -2,8 +2,9 @@
 
 `python -O -m delivery.render_worker JOB_FD:RESULT_FD ... [MODULE ...]` imports what rendering needs (and the
 stacks' MODULEs) once, then forks one worker per pair of pipes. Each worker has its own jsii kernel (a Node process
-cannot be shared or forked), reads [(env, settings, stacks, folders)] pickled from its job pipe, and writes
-("ok", {env: {stack: objects}}) or ("error", ...) to its result pipe.
+cannot be shared or forked), reads [(env, settings, stacks)] pickled from its job pipe, and writes to its result pipe
+one pickled ("stack", (env, stack, objects)) per stack as soon as it is rendered, then ("ok", None) or
+("error", ...).
 
 Forking is what makes the second worker cheap: the Python imports (cdk8s, cdk8s-plus-27's bindings, the CRD
 bindings, the constructs, the settings models) were more than half of a worker's start-up, and are now done once.
@@ -18,7 +19,6 @@ import os
 import pickle
 import sys
 import traceback
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from delivery.runtime import speed_up_jsii_serialisation, use_bundled_node
@@ -124,35 +124,26 @@ def _import(modules: list[str]) -> None:
 
 def _serve(job_fd: int, result_fd: int) -> None:
     from constructs_lib.errors import PropsError
-    from delivery.output import OutputError, write_stack
     from delivery.render import render_environment
 
     with os.fdopen(job_fd, "rb") as jobs_pipe:
         payload = jobs_pipe.read()
     if not payload:  # started but not needed
         os._exit(0)
-    try:
-        rendered = {}
-        # Files are written on a second thread: while this one waits for Node (most of a render), the other
-        # emits the YAML of what is already rendered.
-        with ThreadPoolExecutor(max_workers=1) as writer:
-            writes: list[Future[None]] = []
-            for env, settings, stacks, folders in pickle.loads(payload):
-                rendered[env] = render_environment(settings, stacks, env)
-                if folders is not None:
-                    writes.extend(
-                        writer.submit(write_stack, folders[stack], manifests)
-                        for stack, manifests in rendered[env].items()
-                    )
-            for write in writes:
-                write.result()
-        result: tuple[str, object] = ("ok", rendered)
-    except (PropsError, OutputError) as error:
-        result = ("error", error)
-    except Exception:
-        result = ("error", traceback.format_exc())
-    with os.fdopen(result_fd, "wb") as result_pipe:
-        result_pipe.write(pickle.dumps(result))
+    with os.fdopen(result_fd, "wb") as results:
+        try:
+            # Each stack goes back as soon as its environment is rendered: the parent writes its files while this
+            # worker renders the next one (and takes the last one's files off the worker that finishes last).
+            for env, settings, stacks in pickle.loads(payload):
+                for stack, manifests in render_environment(settings, stacks, env).items():
+                    pickle.dump(("stack", (env, stack, manifests)), results)
+                    results.flush()
+            result: tuple[str, object] = ("ok", None)
+        except PropsError as error:
+            result = ("error", error)
+        except Exception:
+            result = ("error", traceback.format_exc())
+        pickle.dump(result, results)
     # The parent reads to end of file, which it got when the pipe closed; exit without jsii's orderly shutdown of
     # its Node process (about half a second). Node exits when its pipe closes.
     os._exit(0)

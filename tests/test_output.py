@@ -76,6 +76,67 @@ def test_unrenderable_objects_fail_before_anything_is_written(tmp_path: Path) ->
     assert read_tree(tmp_path) == {}
 
 
+def test_a_rerender_keeps_unchanged_files_and_writes_changed_ones_anew(tmp_path: Path) -> None:
+    """Unchanged files are linked from the current dist/ rather than rewritten (no file created, none deleted); a
+    changed file is a new file, so the old one is never modified in place before the swap."""
+    write_environments(
+        tmp_path, {"dev": {"app": [config_map("same"), config_map("changed")]}}, replace_whole_environment=True
+    )
+    same, changed = tmp_path / "dev/app/configmap-same.yaml", tmp_path / "dev/app/configmap-changed.yaml"
+    before = {path: path.stat() for path in (same, changed)}
+    old_changed_text = changed.read_text()
+    write_environments(
+        tmp_path,
+        {"dev": {"app": [config_map("same"), config_map("changed", {"a": "2"})]}},
+        replace_whole_environment=True,
+    )
+    assert same.stat().st_ino == before[same].st_ino, "an unchanged file is the same file"
+    assert same.stat().st_mtime_ns == before[same].st_mtime_ns
+    assert same.stat().st_nlink == 1, "no link is left behind once the old folder is gone"
+    assert changed.stat().st_ino != before[changed].st_ino
+    assert changed.read_text() == old_changed_text.replace("a: '1'", "a: '2'")
+
+
+def test_a_failed_rerender_leaves_linked_files_as_they_were(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_environments(tmp_path, {"dev": {"app": [config_map("same")]}}, replace_whole_environment=True)
+    before = read_tree(tmp_path)
+
+    def broken_swap(staging: Path, target: Path) -> None:
+        assert (staging / "app/configmap-same.yaml").stat().st_nlink == 2, "staged as a link to the current file"
+        raise OSError("disk full")
+
+    monkeypatch.setattr(output, "_swap", broken_swap)
+    with pytest.raises(OSError, match="disk full"):
+        write_environments(tmp_path, {"dev": {"app": [config_map("same")]}}, replace_whole_environment=True)
+    assert read_tree(tmp_path) == before
+    assert (tmp_path / "dev/app/configmap-same.yaml").stat().st_nlink == 1
+
+
+def test_one_stack_rendered_keeps_the_other_stacks_files_as_they_are(tmp_path: Path) -> None:
+    write_environments(
+        tmp_path, {"dev": {"a": [config_map("x")], "b": [config_map("y")]}}, replace_whole_environment=True
+    )
+    kept = tmp_path / "dev/b/configmap-y.yaml"
+    inode = kept.stat().st_ino
+    write_environments(tmp_path, {"dev": {"a": [config_map("z")]}}, replace_whole_environment=False)
+    assert kept.stat().st_ino == inode, "linked into the new folder, not copied"
+
+
+def test_where_links_fail_files_are_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_environments(tmp_path, {"dev": {"app": [config_map("same")]}}, replace_whole_environment=True)
+    before = read_tree(tmp_path)
+
+    def no_links(source: object, target: object) -> None:
+        raise OSError("links not supported")
+
+    monkeypatch.setattr(output.os, "link", no_links)
+    write_environments(tmp_path, {"dev": {"app": [config_map("same")]}}, replace_whole_environment=True)
+    write_environments(tmp_path, {"dev": {"a": [config_map("z")]}}, replace_whole_environment=False)
+    after = read_tree(tmp_path)
+    assert sorted(after) == ["dev/a/configmap-z.yaml", "dev/app/configmap-same.yaml"]
+    assert after["dev/app/configmap-same.yaml"] == before["dev/app/configmap-same.yaml"]
+
+
 def test_direct_yaml_nodes_match_pyyamls_representer() -> None:
     """to_yaml builds YAML nodes itself for speed; the text must be what PyYAML's own representer gives."""
     import yaml
@@ -171,11 +232,13 @@ _TRICKY = st.sampled_from(
 )
 _STRINGS = st.one_of(_TRICKY, st.text(max_size=12), st.from_regex(r"[a-z][-a-z0-9./]{0,20}", fullmatch=True))
 _SCALARS = st.one_of(_STRINGS, st.booleans(), st.integers(-(2**40), 2**40), st.none())
-_DATA = st.recursive(
-    _SCALARS,
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_STRINGS, inner, max_size=5)),
-    max_leaves=30,
-)
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.lists(inner, max_size=4), st.dictionaries(_STRINGS, inner, max_size=5))
+
+
+_DATA = st.recursive(_SCALARS, _containers, max_leaves=30)
 
 
 @settings(max_examples=200, deadline=None)
