@@ -24,12 +24,11 @@ from typing import Any, Protocol
 from delivery.runtime import speed_up_jsii_serialisation, use_bundled_node
 
 # What every render needs (delivery.settings: unpickling the settings needs the models); the parent adds the
-# modules of the stacks it will send.
+# modules of the stacks it will send. Not delivery.output: the parent writes the files.
 _PRELOADED = (
     "cdk8s",
     "cdk8s_plus_27",
     "constructs_lib.app_service",
-    "delivery.output",
     "delivery.render",
     "delivery.settings",
 )

@@ -10,7 +10,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from constructs_lib.naming import looks_secret
@@ -46,6 +45,8 @@ class SettingsError(Exception):
 
 def load_environment(name: str) -> EnvironmentSettings:
     """Load and validate environments/<name>.yaml; SettingsError with every problem found."""
+    import yaml  # here: render workers unpickle settings and never load a file
+
     path = ENVIRONMENTS_DIR / f"{name}.yaml"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,7 @@ def test_where_links_fail_files_are_written(tmp_path: Path, monkeypatch: pytest.
     def no_links(source: object, target: object) -> None:
         raise OSError("links not supported")
 
-    monkeypatch.setattr(output.os, "link", no_links)
+    monkeypatch.setattr(os, "link", no_links)
     write_environments(tmp_path, {"dev": {"app": [config_map("same")]}}, replace_whole_environment=True)
     write_environments(tmp_path, {"dev": {"a": [config_map("z")]}}, replace_whole_environment=False)
     after = read_tree(tmp_path)
