@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -12,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from constructs_lib.errors import PropsError
 from delivery import runtime
 from delivery.paths import ROOT
 from delivery.registry import ARGOCD, STACKS
-from delivery.render import RenderedEnvironment, RenderPool
+from delivery.render import RenderedEnvironment, RenderError, RenderPool
+from tests.failing_chart import FAILING, FailingEnvironment, Outcome
 
 JSII_EMBEDDED = runtime.jsii_embedded_files() or Path("jsii-not-installed")
 
@@ -166,6 +169,48 @@ def test_declared_bindings_are_the_ones_the_stack_renders_with(
     unknown = custom - BINDING_OF_GROUP.keys()
     assert not unknown, f"add the binding of {unknown} to BINDING_OF_GROUP"
     assert set(bindings) == {BINDING_OF_GROUP[group] for group in custom}
+
+
+@pytest.mark.parametrize(
+    ("outcome", "error", "message"),
+    [
+        ("props error", PropsError, "FailingChart: prop 'outcome'"),
+        ("raises", RenderError, "RuntimeError: the chart broke"),
+        ("worker dies", RenderError, "a render worker exited with no result"),
+    ],
+)
+def test_a_failing_worker_fails_the_render(
+    outcome: Outcome, error: type[Exception], message: str, tmp_path: Path
+) -> None:
+    """One environment fails while the other worker renders and sends its stack: the render raises the failure
+    (a props error as itself, anything else with its traceback), and every process of the pool has ended."""
+    from delivery.output import StackFolders
+
+    environments = {"dev": FailingEnvironment("renders"), "prod": FailingEnvironment(outcome)}
+    outputs = {(env, FAILING.name): StackFolders(tmp_path / env, tmp_path / "current" / env) for env in environments}
+    pool = RenderPool(2, [FAILING])
+    try:
+        with pytest.raises(error, match=re.escape(message)):
+            pool.render(environments, [FAILING], outputs)
+    finally:
+        pool.close()
+    assert pool._starter.returncode == 0, "the forking process waited for both workers and exited"
+
+
+def test_both_workers_stacks_are_written_when_all_render(tmp_path: Path) -> None:
+    from delivery.output import StackFolders, read_tree
+
+    environments = {env: FailingEnvironment("renders") for env in ("dev", "staging", "prod")}
+    outputs = {(env, FAILING.name): StackFolders(tmp_path / env, tmp_path / "current" / env) for env in environments}
+    pool = RenderPool(2, [FAILING])
+    try:
+        rendered = pool.render(environments, [FAILING], outputs)
+    finally:
+        pool.close()
+    assert {env: [m["metadata"]["name"] for m in by_stack["failing"]] for env, by_stack in rendered.items()} == {
+        env: ["failing"] for env in environments
+    }
+    assert sorted(read_tree(tmp_path)) == [f"{env}/configmap-failing.yaml" for env in sorted(environments)]
 
 
 def test_no_process_outlives_a_synth(tmp_path: Path) -> None:
