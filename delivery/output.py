@@ -1,7 +1,8 @@
 """dist/ layout and writing: dist/<env>/<stack>/<kind>-<name>.yaml, one object per file, swapped in atomically.
 
 A render first writes a complete copy of an environment's folder next to it, then swaps the two with renames,
-so a failed or interrupted synth never leaves an environment's folder half-written.
+so a failed or interrupted synth never leaves an environment's folder half-written. Files that did not change are
+not written again but linked into the copy (keep_or_write).
 """
 
 from __future__ import annotations

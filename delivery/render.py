@@ -82,8 +82,8 @@ class RenderPool:
 
     Starting them first lets their imports (cdk8s, the constructs, the settings models: most of a worker's life)
     overlap with the parent's own work of loading and validating settings. One process imports, then forks the
-    workers (delivery/render_worker.py); each reads its jobs from one pipe and writes its result to another.
-    `close()` stops workers never used.
+    workers (delivery/render_worker.py); each reads its jobs from one pipe and sends each stack back on another as
+    soon as it is rendered. `close()` stops workers never used.
     """
 
     def __init__(self, workers: int | None = None, stacks: Sequence[StackDefinition] = ()) -> None:
