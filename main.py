@@ -123,11 +123,21 @@ def _synth(args: argparse.Namespace) -> int:
     stacks = [get_stack(name) for name in dict.fromkeys(args.stack or stack_names())]
     # Workers start importing cdk8s now, while this process loads and validates the settings.
     pool = RenderPool(min(len(environments) * len(stacks), os.cpu_count() or 1), [*stacks, ARGOCD])
+    stop = True  # unless the render goes through: a failed or interrupted one ends the workers at once
     try:
-        return _render_and_write(args, environments, stacks, pool, started)
+        status = _render_and_write(args, environments, stacks, pool, started)
+        stop = False
+        return status
+    except KeyboardInterrupt:
+        # Each environment folder is swapped in whole or not at all, so none is left half-written.
+        print(
+            f"interrupted: every environment in {_display(args.out)} is as it was or completely rendered",
+            file=sys.stderr,
+        )
+        return 130
     finally:
         # Last: the workers' Node processes finish exiting while the objects are checked and dist/ is written.
-        pool.close()
+        pool.close(stop=stop)
 
 
 def _render_and_write(
@@ -274,4 +284,7 @@ def _display(path: Path) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # before synth's own handling: nothing was being written yet
+        sys.exit(130)

@@ -15,6 +15,7 @@ import contextlib
 import os
 import pickle
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -102,6 +103,7 @@ class RenderPool:
             pass_fds=[fd for pair in worker_ends for fd in pair],
             stdin=subprocess.DEVNULL,
             cwd=_project_root(),
+            process_group=0,  # see close()
         )
         for pair in worker_ends:
             for fd in pair:
@@ -195,16 +197,20 @@ class RenderPool:
             reader.join()
         return failure
 
-    def close(self) -> None:
-        """Wait until the workers and their Node processes have exited, and stop workers that were started but not
-        used (e.g. settings were invalid): closing a job pipe unread tells its worker to exit. The process that
-        forked the workers waits for them all, so waiting for it leaves no process behind."""
+    def close(self, stop: bool = False) -> None:
+        """Wait until the workers and their Node processes have exited. Workers started but not used (e.g. settings
+        were invalid), and with `stop` (e.g. the render was interrupted) all of them, are ended at once instead.
+
+        The pool's processes form a process group of their own, so a Ctrl-C at the terminal reaches only the
+        parent, which ends them here; and the process that forked the workers waits for them all, so waiting for
+        it leaves no process behind."""
         for stream in (*self._jobs, *self._results):
             if not stream.closed:
                 with contextlib.suppress(BrokenPipeError):
                     stream.close()
-        if not self._rendered:  # still importing, perhaps: nothing to wait for
-            self._starter.kill()
+        if stop or not self._rendered:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._starter.pid, signal.SIGKILL)
         self._starter.wait()
 
 

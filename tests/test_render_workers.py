@@ -3,18 +3,23 @@ workers, and the bindings each stack declares for them. Each path must give exac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from constructs_lib.errors import PropsError
 from delivery import runtime
+from delivery.output import read_tree
 from delivery.paths import ROOT
 from delivery.registry import ARGOCD, STACKS
 from delivery.render import RenderedEnvironment, RenderError, RenderPool
@@ -219,8 +224,47 @@ def test_no_process_outlives_a_synth(tmp_path: Path) -> None:
         [sys.executable, str(ROOT / "main.py"), "synth", "--env", "dev", "--out", str(tmp_path / "dist")],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, which every process it starts joins
+        start_new_session=True,  # its own session, which every process it starts stays in
     )
     assert synth.wait() == 0
-    left = subprocess.run(["pgrep", "-g", str(synth.pid)], capture_output=True, text=True).stdout.split()
-    assert left == []
+    assert _processes_in_session(synth.pid) == []
+
+
+def test_ctrl_c_during_a_synth_ends_every_process_and_leaves_dist_as_it_was(tmp_path: Path) -> None:
+    """Ctrl-C at a terminal goes to the foreground process group: synth's, not its render workers' (a group of
+    their own), so synth ends them itself and reports the interruption."""
+    out = tmp_path / "dist"
+    shutil.copytree(ROOT / "dist", out)
+    before = read_tree(out)
+    synth = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "synth", "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    # Staging folders appear once the settings are loaded, just before the workers are sent their jobs.
+    deadline = time.monotonic() + 60
+    while not list(out.glob(".*-new-*")) and synth.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.killpg(synth.pid, signal.SIGINT)
+    _, stderr = synth.communicate(timeout=60)
+    if synth.returncode == 0:
+        pytest.skip("the synth finished before the interrupt arrived")
+    assert synth.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert read_tree(out) == before
+    assert not list(out.glob(".*")), "no staging folder is left"
+    assert _processes_in_session(synth.pid) == []
+
+
+def _processes_in_session(session: int) -> list[str]:
+    """Processes of a session still alive (zombies not yet reaped by init count as ended)."""
+    found = subprocess.run(["pgrep", "-s", str(session)], capture_output=True, text=True).stdout.split()
+    alive = []
+    for pid in found:
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/cmdline").read_bytes():
+                alive.append(pid)
+    return alive
