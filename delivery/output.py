@@ -233,7 +233,7 @@ class StackFolders(NamedTuple):
 
 def write_stack(folders: StackFolders, manifests: list[Manifest]) -> None:
     """One stack's files into `folders.staging`; a file that is unchanged is linked from `folders.current` rather
-    than written again (see `keep_or_write`). Render workers and `write_environments` call this."""
+    than written again (see `keep_or_write`). The render pool and `write_environments` call this."""
     files = manifest_files(manifests)
     folders.staging.mkdir(exist_ok=True)
     for file_name, text in files.items():

@@ -131,8 +131,8 @@ def _serve(job_fd: int, result_fd: int) -> None:
         os._exit(0)
     with os.fdopen(result_fd, "wb") as results:
         try:
-            # Each stack goes back as soon as its environment is rendered: the parent writes its files while this
-            # worker renders the next one (and takes the last one's files off the worker that finishes last).
+            # Each stack goes back as soon as its environment is rendered, so the parent writes its files while
+            # this worker renders the next environment.
             for env, settings, stacks in pickle.loads(payload):
                 for stack, manifests in render_environment(settings, stacks, env).items():
                     pickle.dump(("stack", (env, stack, manifests)), results)
