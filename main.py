@@ -150,26 +150,30 @@ def _render_and_write(
         StackFolders,
         commit_environments,
         discard_staging,
+        interrupts_deferred,
         stage_environments,
     )
 
     settings = _load(environments)
     if settings is None:
         return 1
-    # The workers write each stack's files into a staging folder per environment; nothing in dist/ changes until
-    # every object is rendered and checked, and then each environment is swapped in with renames.
+    # Each stack's files are written into a staging folder per environment; nothing in dist/ changes until every
+    # object is rendered and checked, and then each environment is swapped in with renames.
     # Argo CD's objects of each rendered environment go to dist/argocd/<env>/, always for every stack.
-    staged = stage_environments(args.out, environments)
-    staged_argocd = stage_environments(args.out / "argocd", environments)
-    outputs = {
-        **{
-            (env, stack.name): StackFolders(staged[env] / stack.name, args.out / env / stack.name)
-            for env in environments
-            for stack in stacks
-        },
-        **{(env, ARGOCD.name): StackFolders(staged_argocd[env], args.out / "argocd" / env) for env in environments},
-    }
+    staged: dict[str, Path] = {}
+    staged_argocd: dict[str, Path] = {}
     try:
+        with interrupts_deferred():  # a Ctrl-C now would leave folders not yet recorded here
+            staged = stage_environments(args.out, environments)
+            staged_argocd = stage_environments(args.out / "argocd", environments)
+        outputs = {
+            **{
+                (env, stack.name): StackFolders(staged[env] / stack.name, args.out / env / stack.name)
+                for env in environments
+                for stack in stacks
+            },
+            **{(env, ARGOCD.name): StackFolders(staged_argocd[env], args.out / "argocd" / env) for env in environments},
+        }
         rendered = pool.render(settings, [*stacks, ARGOCD], outputs)
         for env, by_stack in rendered.items():
             try:

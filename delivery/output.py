@@ -10,8 +10,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import tempfile
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
@@ -217,10 +220,35 @@ def manifest_files(manifests: list[Manifest]) -> dict[str, str]:
     return files
 
 
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """A Ctrl-C inside the block takes effect at its end: staging folders made in the block are then always
+    recorded, so the caller can remove them. (Only the main thread receives signals; elsewhere this does nothing.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received and callable(previous):
+        previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+
+
 def stage_environments(dist: Path, environments: Iterable[str]) -> dict[str, Path]:
-    """An empty staging folder per environment, inside `dist` (so the final swap is a rename)."""
+    """An empty staging folder per environment, inside `dist` (so the final swap is a rename). Interrupted, it
+    removes the folders it made."""
     dist.mkdir(parents=True, exist_ok=True)
-    return {env: Path(tempfile.mkdtemp(prefix=f".{env}-new-", dir=dist)) for env in environments}
+    staged: dict[str, Path] = {}
+    try:
+        for env in environments:
+            staged[env] = Path(tempfile.mkdtemp(prefix=f".{env}-new-", dir=dist))
+    except BaseException:
+        discard_staging(staged)
+        raise
+    return staged
 
 
 class StackFolders(NamedTuple):
@@ -335,19 +363,21 @@ def write_environments(
 
 
 def _swap(staging: Path, target: Path) -> None:
-    staging.chmod(0o755)
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
-    old.rmdir()
-    os.replace(target, old)
-    try:
-        os.replace(staging, target)
-    except BaseException:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old)
+    # A Ctrl-C takes effect after the swap: the old folder is never left half-deleted beside the new one.
+    with interrupts_deferred():
+        staging.chmod(0o755)
+        if not target.exists():
+            os.replace(staging, target)
+            return
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+        old.rmdir()
+        os.replace(target, old)
+        try:
+            os.replace(staging, target)
+        except BaseException:
+            os.replace(old, target)
+            raise
+        shutil.rmtree(old)
 
 
 def read_tree(folder: Path) -> dict[str, Any]:

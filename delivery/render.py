@@ -204,13 +204,13 @@ class RenderPool:
         The pool's processes form a process group of their own, so a Ctrl-C at the terminal reaches only the
         parent, which ends them here; and the process that forked the workers waits for them all, so waiting for
         it leaves no process behind."""
+        if stop or not self._rendered:  # before closing the pipes, which a worker would find broken
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._starter.pid, signal.SIGKILL)
         for stream in (*self._jobs, *self._results):
             if not stream.closed:
                 with contextlib.suppress(BrokenPipeError):
                     stream.close()
-        if stop or not self._rendered:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._starter.pid, signal.SIGKILL)
         self._starter.wait()
 
 
