@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,17 @@ def test_where_links_fail_files_are_written(tmp_path: Path, monkeypatch: pytest.
     after = read_tree(tmp_path)
     assert sorted(after) == ["dev/a/configmap-z.yaml", "dev/app/configmap-same.yaml"]
     assert after["dev/app/configmap-same.yaml"] == before["dev/app/configmap-same.yaml"]
+
+
+def test_a_ctrl_c_while_staging_takes_effect_once_the_folders_are_recorded(tmp_path: Path) -> None:
+    staged: dict[str, Path] = {}
+    with pytest.raises(KeyboardInterrupt), output.interrupts_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        staged = output.stage_environments(tmp_path, ["dev", "prod"])
+    assert sorted(staged) == ["dev", "prod"], "the interrupt came after the folders were recorded"
+    output.discard_staging(staged)
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_direct_yaml_nodes_match_pyyamls_representer() -> None:
