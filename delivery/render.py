@@ -85,6 +85,9 @@ class RenderPool:
     overlap with the parent's own work of loading and validating settings. One process imports, then forks the
     workers (delivery/render_worker.py); each reads its jobs from one pipe and sends each stack back on another as
     soon as it is rendered. `close()` stops workers never used.
+
+    Callers ask for at most one worker per core: more is slower, not faster, since every jsii call is a synchronous
+    Python<->Node exchange, and with more such pairs than cores each exchange waits for the scheduler.
     """
 
     def __init__(self, workers: int | None = None, stacks: Sequence[StackDefinition] = ()) -> None:
@@ -212,27 +215,6 @@ class RenderPool:
                 with contextlib.suppress(BrokenPipeError):
                     stream.close()
         self._starter.wait()
-
-
-def render_environments(
-    environments: dict[str, Any],
-    stacks: Sequence[StackDefinition],
-    pool: RenderPool | None = None,
-    outputs: Mapping[tuple[str, str], StackFolders] | None = None,
-) -> dict[str, RenderedEnvironment]:
-    """Render in `python -O` worker processes, at most one per core; a `pool` given is the caller's to close.
-
-    More workers than cores is slower, not faster: every jsii call is a synchronous Python<->Node exchange, and
-    with more such pairs than cores each exchange waits for the scheduler.
-    """
-    use_bundled_node()
-    if pool is not None:
-        return pool.render(environments, stacks, outputs)
-    pool = RenderPool(min(len(environments) * len(stacks), os.cpu_count() or 1), stacks)
-    try:
-        return pool.render(environments, stacks, outputs)
-    finally:
-        pool.close()
 
 
 def _read_messages(index: int, pipe: BinaryIO, messages: queue.SimpleQueue[tuple[int, tuple[str, Any] | None]]) -> None:
