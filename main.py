@@ -151,6 +151,7 @@ def _render_and_write(
         commit_environments,
         discard_staging,
         interrupts_deferred,
+        stack_folders,
         stage_environments,
     )
 
@@ -167,11 +168,7 @@ def _render_and_write(
             staged = stage_environments(args.out, environments)
             staged_argocd = stage_environments(args.out / "argocd", environments)
         outputs = {
-            **{
-                (env, stack.name): StackFolders(staged[env] / stack.name, args.out / env / stack.name)
-                for env in environments
-                for stack in stacks
-            },
+            **stack_folders(args.out, staged, [stack.name for stack in stacks]),
             **{(env, ARGOCD.name): StackFolders(staged_argocd[env], args.out / "argocd" / env) for env in environments},
         }
         rendered = pool.render(settings, [*stacks, ARGOCD], outputs)

@@ -36,7 +36,7 @@ from delivery.runtime import use_bundled_node  # noqa: E402
 use_bundled_node()
 
 from bench.scale_settings import BenchEnvironment, ScaleSettings  # noqa: E402
-from delivery.output import StackFolders, commit_environments, stage_environments  # noqa: E402
+from delivery.output import commit_environments, stack_folders, stage_environments  # noqa: E402
 from delivery.registry import StackDefinition  # noqa: E402
 from delivery.render import RenderPool  # noqa: E402
 
@@ -96,11 +96,7 @@ def render_scale(out: str, services: int, environments: int, stacks: int = 1) ->
             for env in names
         }
         staged = stage_environments(Path(out), names)
-        outputs = {
-            (env, stack.name): StackFolders(staged[env] / stack.name, Path(out) / env / stack.name)
-            for env in names
-            for stack in definitions
-        }
+        outputs = stack_folders(Path(out), staged, [stack.name for stack in definitions])
         rendered = pool.render(dict(settings), definitions, outputs=outputs)
         commit_environments(Path(out), staged, replace_whole_environment=True)
     finally:

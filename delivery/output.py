@@ -13,7 +13,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -238,8 +238,8 @@ def interrupts_deferred() -> Iterator[None]:
 
 
 def stage_environments(dist: Path, environments: Iterable[str]) -> dict[str, Path]:
-    """An empty staging folder per environment, inside `dist` (so the final swap is a rename). Interrupted, it
-    removes the folders it made."""
+    """An empty staging folder per environment, inside `dist` (so the final swap is a rename). If it fails or is
+    interrupted part-way, it removes the folders it made."""
     dist.mkdir(parents=True, exist_ok=True)
     staged: dict[str, Path] = {}
     try:
@@ -257,6 +257,16 @@ class StackFolders(NamedTuple):
 
     staging: Path
     current: Path
+
+
+def stack_folders(dist: Path, staged: Mapping[str, Path], stacks: Sequence[str]) -> dict[tuple[str, str], StackFolders]:
+    """(environment, stack) -> its folders, for environments staged by `stage_environments(dist, ...)`: each stack's
+    folder inside its environment's staging folder, and dist/<env>/<stack>."""
+    return {
+        (env, stack): StackFolders(staging / stack, dist / env / stack)
+        for env, staging in staged.items()
+        for stack in stacks
+    }
 
 
 def write_stack(folders: StackFolders, manifests: list[Manifest]) -> None:
