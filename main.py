@@ -144,7 +144,7 @@ def _render_and_write(
     args: argparse.Namespace, environments: list[str], stacks: list[StackDefinition], pool: RenderPool, started: float
 ) -> int:
     from constructs_lib.errors import PropsError
-    from delivery.checks import RenderCheckError, check_environment
+    from delivery.checks import RenderCheckError, check_stacks
     from delivery.output import (
         OutputError,
         StackFolders,
@@ -174,7 +174,7 @@ def _render_and_write(
         rendered = pool.render(settings, [*stacks, ARGOCD], outputs)
         for env, by_stack in rendered.items():
             try:
-                check_environment([manifest for manifests in by_stack.values() for manifest in manifests])
+                check_stacks(by_stack)
             except RenderCheckError as error:
                 raise RenderCheckError(f"{env}:\n{error}") from None
         every_environment = args.env is None and args.stack is None

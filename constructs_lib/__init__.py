@@ -17,6 +17,8 @@ _EXPORTS = {
     "BatchJob": "batch_job",
     "BatchJobProps": "batch_job",
     "JobPod": "batch_job",
+    "JobPodTemplate": "job_pod_template",
+    "JobPodTemplateProps": "job_pod_template",
     "BotEgress": "bot_stack",
     "BotStack": "bot_stack",
     "BotStackProps": "bot_stack",
@@ -85,6 +87,8 @@ __all__ = [
     "HttpProbe",
     "IngressPath",
     "JobPod",
+    "JobPodTemplate",
+    "JobPodTemplateProps",
     "LeaderElection",
     "Metrics",
     "NetworkAccess",
@@ -143,6 +147,7 @@ if TYPE_CHECKING:
     )
     from constructs_lib.errors import PropsError
     from constructs_lib.external_secret import RemoteKey, SyncedSecret, SyncedSecretProps
+    from constructs_lib.job_pod_template import JobPodTemplate, JobPodTemplateProps
     from constructs_lib.labels import RecommendedLabels
     from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector, PodNetworkPolicy
     from constructs_lib.redis import Redis, RedisEndpoint, RedisProps

@@ -31,6 +31,9 @@ class JobPod:
         writable_paths: emptyDir mounts in the main container, since its root filesystem is read-only. Default `/tmp`.
         service_account_name: run as this ServiceAccount. Default: the namespace's `default`, with no API token.
         node_selector: schedule only on nodes with these labels. Default: any node.
+        colocate_with: the selector labels of pods (in the same namespace) this run must share a node with, e.g. the
+            pods of a Deployment whose ReadWriteOnce claims it mounts: such a claim attaches to one node at a time.
+            Rendered as required pod affinity on `kubernetes.io/hostname`. Default: none.
     """
 
     container: ContainerSpec
@@ -43,6 +46,7 @@ class JobPod:
     writable_paths: Sequence[str] = ("/tmp",)
     service_account_name: str | None = None
     node_selector: Mapping[str, str] = field(default_factory=dict)
+    colocate_with: Mapping[str, str] = field(default_factory=dict)
 
     def validate(self, construct: str) -> None:
         if self.backoff_limit < 0:
@@ -63,26 +67,47 @@ class JobPod:
         self.security.validate(construct, "security")
 
     def render(self, labels: Mapping[str, str]) -> k8s.JobSpec:
+        """The spec of a Job that runs this pod."""
+        return k8s.JobSpec(
+            backoff_limit=self.backoff_limit,
+            active_deadline_seconds=self.active_deadline_seconds,
+            template=self.pod_template(labels),
+        )
+
+    def pod_template(self, labels: Mapping[str, str], *, pod_deadline: bool = False) -> k8s.PodTemplateSpec:
+        """The pod of one run. With `pod_deadline`, `active_deadline_seconds` bounds the pod itself (for a template
+        that something else turns into Jobs); otherwise the Job carries it."""
         volumes, scratch_mounts = writable_scratch(self.writable_paths)
         main = ContainerSpec(
             **{**self.container.__dict__, "volume_mounts": (*scratch_mounts, *self.container.volume_mounts)}
         )
-        return k8s.JobSpec(
-            backoff_limit=self.backoff_limit,
-            active_deadline_seconds=self.active_deadline_seconds,
-            template=k8s.PodTemplateSpec(
-                metadata=k8s.ObjectMeta(labels=dict(labels)),
-                spec=k8s.PodSpec(
-                    restart_policy=self.restart_policy,
-                    service_account_name=self.service_account_name,
-                    automount_service_account_token=False,
-                    security_context=self.security.render(),
-                    containers=[render_container(main), *(render_container(spec) for spec in self.sidecars)],
-                    volumes=[*volumes, *self.volumes] or None,
-                    node_selector=dict(self.node_selector) or None,
-                ),
+        return k8s.PodTemplateSpec(
+            metadata=k8s.ObjectMeta(labels=dict(labels)),
+            spec=k8s.PodSpec(
+                restart_policy=self.restart_policy,
+                service_account_name=self.service_account_name,
+                automount_service_account_token=False,
+                security_context=self.security.render(),
+                containers=[render_container(main), *(render_container(spec) for spec in self.sidecars)],
+                volumes=[*volumes, *self.volumes] or None,
+                node_selector=dict(self.node_selector) or None,
+                affinity=_same_node_as(self.colocate_with) if self.colocate_with else None,
+                active_deadline_seconds=self.active_deadline_seconds if pod_deadline else None,
             ),
         )
+
+
+def _same_node_as(selector: Mapping[str, str]) -> k8s.Affinity:
+    return k8s.Affinity(
+        pod_affinity=k8s.PodAffinity(
+            required_during_scheduling_ignored_during_execution=[
+                k8s.PodAffinityTerm(
+                    label_selector=k8s.LabelSelector(match_labels=dict(selector)),
+                    topology_key="kubernetes.io/hostname",
+                )
+            ]
+        )
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -136,7 +136,8 @@ class WatcherSidecarProps:
         webhook_url: DISCORD_WEBHOOK_URL as a direct value, for an orchestrator that builds the pod at run time.
             Never use it in a stack rendered to git: use `webhook_secret`.
         webhook_secret: DISCORD_WEBHOOK_URL from an existing Secret key.
-        image: default `discord-monitor:latest` (pin the tag outside development).
+        image: the watcher image, e.g. `discord-monitor` (the seed's name) with a tag that names one build.
+            Required: the seed's `discord-monitor:latest` would never roll the pods under GitOps.
         workspace_path: WORKSPACE_PATH and the shared volume's mount path. Default `/workspace`.
         poll_interval_ms: POLL_INTERVAL_MS, at least 50. Default 100.
         batch_size: BATCH_SIZE, 1..50. Default 10.
@@ -154,9 +155,9 @@ class WatcherSidecarProps:
     """
 
     workload: RecommendedLabels
+    image: ContainerImage
     webhook_url: str | None = None
     webhook_secret: WebhookSecret | None = None
-    image: ContainerImage = field(default_factory=lambda: ContainerImage(repository="discord-monitor", tag="latest"))
     workspace_path: str = "/workspace"
     poll_interval_ms: int = 100
     batch_size: int = 10

@@ -6,10 +6,13 @@ references name objects that exist, that no Secret value is about to be committe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from constructs_lib.image_tags import mutable_tag_problem
+from delivery.pod_templates import pod_template_of
 from delivery.render import Manifest
 
 RECOMMENDED_LABELS = (
@@ -21,7 +24,11 @@ RECOMMENDED_LABELS = (
     "app.kubernetes.io/managed-by",
 )
 CDK8S_PATH_LABEL = "cdk8s.io/metadata.addr"
-_POD_OWNERS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+HOOK_ANNOTATION = "argocd.argoproj.io/hook"
+SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"
+HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
+# Access modes that attach a volume to a single node (ReadWriteOncePod even to a single pod).
+_SINGLE_NODE_ACCESS = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
 
 
 class RenderCheckError(Exception):
@@ -39,18 +46,13 @@ class PodTemplate:
 def pod_templates(manifests: list[Manifest]) -> list[PodTemplate]:
     templates = []
     for manifest in manifests:
-        kind = manifest.get("kind")
-        spec = manifest.get("spec", {})
-        if kind in _POD_OWNERS:
-            template = spec.get("template", {})
-        elif kind == "CronJob":
-            template = spec.get("jobTemplate", {}).get("spec", {}).get("template", {})
-        else:
+        template = pod_template_of(manifest)
+        if template is None:
             continue
         templates.append(
             PodTemplate(
                 namespace=_namespace(manifest),
-                owner=f"{kind}/{manifest['metadata']['name']}",
+                owner=f"{manifest['kind']}/{manifest['metadata']['name']}",
                 labels=template.get("metadata", {}).get("labels", {}),
                 spec=template.get("spec", {}),
             )
@@ -69,6 +71,32 @@ def check_environment(manifests: list[Manifest]) -> None:
         raise RenderCheckError("\n".join(problems))
 
 
+def check_stacks(by_stack: Mapping[str, list[Manifest]]) -> None:
+    """RenderCheckError listing every problem in one environment's stacks: each object's rules, and conflicts
+    between stacks (each stack is an Argo CD Application, and two Applications must never own the same object)."""
+    problems = [
+        *_shared_objects(by_stack),
+        *find_problems([manifest for manifests in by_stack.values() for manifest in manifests]),
+    ]
+    if problems:
+        raise RenderCheckError("\n".join(problems))
+
+
+def _shared_objects(by_stack: Mapping[str, list[Manifest]]) -> Iterator[str]:
+    owners: dict[tuple[str, str | None, str], list[str]] = {}
+    for stack, manifests in by_stack.items():
+        for manifest in manifests:
+            key = (str(manifest.get("kind")), _namespace(manifest), str(manifest["metadata"]["name"]))
+            owners.setdefault(key, []).append(stack)
+    for (kind, namespace, name), stacks in sorted(owners.items(), key=lambda item: str(item[0])):
+        if len(stacks) > 1:
+            where = f" in namespace {namespace}" if namespace else ""
+            yield (
+                f"{kind}/{name}{where}: rendered by stacks {', '.join(sorted(stacks))}; one object can belong to one "
+                f"Argo CD Application only (rename one, or move it to one stack)"
+            )
+
+
 def find_problems(manifests: list[Manifest]) -> Iterator[str]:
     templates = pod_templates(manifests)
     by_reference = {(m.get("kind"), _namespace(m), m["metadata"]["name"]): m for m in manifests}
@@ -85,6 +113,12 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
         for selector in _selectors(manifest):
             if CDK8S_PATH_LABEL in selector:
                 yield f"{where}: selects by {CDK8S_PATH_LABEL}, which changes when the construct tree is refactored"
+        if kind == "Job" and not _replaced_or_hook(manifest):
+            yield (
+                f"{where}: a Job's pod template cannot be changed, so the next image bump would fail the sync; "
+                f"make it an Argo CD hook, mark it for replacement (Replace=true), or render a PodTemplate "
+                f"(JobPodTemplate) for whatever creates the Jobs"
+            )
         if kind == "Secret" and (manifest.get("data") or manifest.get("stringData")):
             yield f"{where}: a Secret with values would be committed to git; reference an existing Secret instead"
         if kind in ("Deployment", "StatefulSet", "DaemonSet"):
@@ -131,6 +165,8 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
         if kind == "NetworkPolicy":
             yield from _policy_peer_problems(where, namespace, spec, templates)
     yield from _rbac_problems(manifests, by_reference)
+    yield from _single_node_claim_problems(manifests, templates, by_reference)
+    yield from _route_conflicts(manifests)
     claimed = {
         (template.namespace, volume["persistentVolumeClaim"]["claimName"])
         for template in templates
@@ -149,6 +185,130 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
     }
     for template in templates:
         yield from _pod_reference_problems(template, by_reference, bound_accounts)
+        yield from _image_problems(template)
+
+
+def _image_problems(template: PodTemplate) -> Iterator[str]:
+    for container in [*template.spec.get("initContainers", []), *template.spec.get("containers", [])]:
+        image = str(container.get("image", ""))
+        if "@" in image:  # pinned by digest
+            continue
+        name, _, tag = image.rpartition(":")
+        if not name or "/" in tag:
+            yield f"{template.owner}: container {container.get('name')} image {image} has no tag (it means latest)"
+        elif problem := mutable_tag_problem(tag):
+            yield f"{template.owner}: container {container.get('name')} image {image}: {problem}"
+
+
+def _replaced_or_hook(manifest: Manifest) -> bool:
+    annotations = manifest.get("metadata", {}).get("annotations") or {}
+    options = {option.strip() for option in str(annotations.get(SYNC_OPTIONS_ANNOTATION, "")).split(",")}
+    return HOOK_ANNOTATION in annotations or "Replace=true" in options
+
+
+def _single_node_claim_problems(
+    manifests: list[Manifest], templates: list[PodTemplate], by_reference: Mapping[Any, Manifest]
+) -> Iterator[str]:
+    """A ReadWriteOnce claim attaches to one node at a time: every pod that mounts it must be scheduled onto the
+    same node, or the pods placed elsewhere wait for it forever (on a multi-node cluster with block storage)."""
+    for claim in (m for m in manifests if m.get("kind") == "PersistentVolumeClaim"):
+        modes = set(claim.get("spec", {}).get("accessModes", []))
+        if not modes or not modes <= _SINGLE_NODE_ACCESS:
+            continue
+        namespace, name = _namespace(claim), claim["metadata"]["name"]
+        users = [
+            template
+            for template in templates
+            if template.namespace == namespace
+            and any(
+                v.get("persistentVolumeClaim", {}).get("claimName") == name for v in template.spec.get("volumes", [])
+            )
+        ]
+        for template in users:
+            owner_kind, _, owner_name = template.owner.partition("/")
+            if owner_kind != "Deployment":
+                continue
+            owner = by_reference.get((owner_kind, namespace, owner_name), {})
+            strategy = owner.get("spec", {}).get("strategy", {}).get("type", "RollingUpdate")
+            if strategy != "Recreate" and not _pinned_node(template):
+                yield (
+                    f"{template.owner}: mounts ReadWriteOnce claim {name} with a {strategy} strategy; a surge pod on "
+                    f"another node cannot attach it (use Recreate, pin the node, or ReadWriteMany storage)"
+                )
+        if len(users) < 2 or _on_one_node(users):
+            continue
+        yield (
+            f"PersistentVolumeClaim/{name}: ReadWriteOnce, mounted by {', '.join(t.owner for t in users)} with no "
+            f"shared placement; on a multi-node cluster the pods on another node cannot attach it (give them the "
+            f"same {HOSTNAME_TOPOLOGY} node selector or required pod affinity to one of them, or use ReadWriteMany)"
+        )
+
+
+def _pinned_node(template: PodTemplate) -> str | None:
+    node: str | None = (template.spec.get("nodeSelector") or {}).get(HOSTNAME_TOPOLOGY)
+    return node
+
+
+def _on_one_node(templates: list[PodTemplate]) -> bool:
+    """Whether the scheduler must put all these pods on one node: they are all pinned to the same host name, or
+    one of them is the anchor that every other one requires (pod affinity on the host name)."""
+    nodes = {_pinned_node(template) for template in templates}
+    if len(nodes) == 1 and None not in nodes:
+        return True
+    return any(all(other is anchor or _requires_node_of(other, anchor) for other in templates) for anchor in templates)
+
+
+def _requires_node_of(template: PodTemplate, anchor: PodTemplate) -> bool:
+    terms = (
+        template.spec.get("affinity", {})
+        .get("podAffinity", {})
+        .get("requiredDuringSchedulingIgnoredDuringExecution", [])
+    )
+    for term in terms:
+        selector = term.get("labelSelector", {})
+        match_labels = selector.get("matchLabels", {})
+        same_namespace = not term.get("namespaces") and not term.get("namespaceSelector")
+        if (
+            term.get("topologyKey") == HOSTNAME_TOPOLOGY
+            and same_namespace
+            and match_labels
+            and not selector.get("matchExpressions")
+            and selects(match_labels, anchor.labels)
+        ):
+            return True
+    return False
+
+
+# Traefik rule matchers that name a host or a path (Host(`a`, `b`) and Path/PathPrefix(`/x`)).
+_HOST_MATCHER = re.compile(r"Host\(([^)]*)\)")
+_PATH_MATCHER = re.compile(r"Path(?:Prefix)?\(([^)]*)\)")
+_BACKTICKED = re.compile(r"`([^`]*)`")
+
+
+def _route_conflicts(manifests: list[Manifest]) -> Iterator[str]:
+    """Two Ingresses (of one class), or two IngressRoutes (on one entry point), routing the same host and path:
+    which backend gets the traffic is then up to the controller, and changes without any change in git."""
+    claims: dict[tuple[str, str, str], list[str]] = {}
+    for manifest in manifests:
+        kind, spec = manifest.get("kind"), manifest.get("spec", {})
+        owner = f"{kind}/{manifest['metadata']['name']}"
+        if kind == "Ingress":
+            scope = f"Ingress class {spec.get('ingressClassName', '(default)')}"
+            for rule in spec.get("rules", []):
+                for path in rule.get("http", {}).get("paths", []):
+                    claims.setdefault((scope, rule.get("host", "*"), path.get("path", "/")), []).append(owner)
+        elif kind == "IngressRoute":
+            for entry_point in spec.get("entryPoints", ["(all)"]):
+                for route in spec.get("routes", []):
+                    match = route.get("match", "")
+                    hosts = [h for m in _HOST_MATCHER.findall(match) for h in _BACKTICKED.findall(m)] or ["*"]
+                    paths = [p for m in _PATH_MATCHER.findall(match) for p in _BACKTICKED.findall(m)] or ["/"]
+                    for host in hosts:
+                        for path in paths:
+                            claims.setdefault((f"entry point {entry_point}", host, path), []).append(owner)
+    for (scope, host, path), owners in sorted(claims.items()):
+        if len(set(owners)) > 1:
+            yield f"{' and '.join(sorted(set(owners)))}: both route host {host} path {path} ({scope})"
 
 
 def _service_port_problem(

@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Union
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from constructs_lib.cron import SCHEDULE_ALLOWED, valid_schedule, valid_time_zone
+from constructs_lib.image_tags import mutable_tag_problem
 from constructs_lib.quantities import CPU_ALLOWED, MEMORY_ALLOWED, cpu_millis, memory_bytes
 
 
@@ -64,11 +65,22 @@ Duration = Annotated[str, Field(pattern=r"^[0-9]+(ms|s|m|h)$", description="A Pr
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 
 
+def _immutable_tag(tag: str) -> str:
+    problem = mutable_tag_problem(tag)
+    if problem:
+        raise ValueError(problem)
+    return tag
+
+
 class ImageSettings(StrictModel):
-    """A container image: repository, tag and pull policy. CI bumps `tag` with yq."""
+    """A container image: repository, tag and pull policy. CI bumps `tag` in the environment's file."""
 
     repository: str = Field(pattern=r"^[a-z0-9.\-_/:]+[a-z0-9]$", description="Image name without tag.")
-    tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", description="Image tag; the app version label.")
+    tag: Annotated[str, AfterValidator(_immutable_tag)] = Field(
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
+        description="Image tag, one that always names the same build (mutable tags such as latest are refused); "
+        "the app version label.",
+    )
     pull_policy: PullPolicy = Field("IfNotPresent", description="Kubernetes imagePullPolicy.")
 
 

@@ -59,7 +59,7 @@ STACKS: tuple[StackDefinition, ...] = (
         name="discord-monitor",
         settings_field="discord_monitor",
         chart="stacks.discord_monitor.chart:DiscordMonitorChart",
-        description="Discord bot with Redis and retention CronJob, and an agent Job carrying the watcher sidecar",
+        description="Discord bot with Redis and retention CronJob, and an agent pod template carrying the watcher sidecar",
     ),
     StackDefinition(
         name="hivemind-bot",

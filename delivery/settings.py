@@ -7,14 +7,13 @@ allowed. Nothing here imports cdk8s, so bad settings fail in a fraction of a sec
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from constructs_lib.naming import looks_secret
 from delivery.argocd_settings import ArgoCdSettings
-from delivery.models import ImageSettings, StrictModel
+from delivery.models import StrictModel
 from delivery.paths import ENVIRONMENTS_DIR
 from stacks.core_pipeline.settings import CorePipelineSettings
 from stacks.discord_monitor.settings import DiscordMonitorSettings
@@ -22,16 +21,17 @@ from stacks.hivemind_bot.settings import HivemindBotSettings
 from stacks.kairoflow.settings import KairoflowSettings
 from stacks.verta.settings import VertaSettings
 
-MUTABLE_TAGS = frozenset({"latest", "main", "master", "stable", "edge", "dev"})
+# Settings that were removed, and what replaced them: named in the error instead of a bare "unknown key".
+REMOVED_KEYS = {
+    "require_pinned_images": "removed: every environment now refuses mutable image tags such as latest (a pushed "
+    "tag never rolls the pods in GitOps); delete this line and pin tags, which CI bumps",
+}
 
 
 class EnvironmentSettings(StrictModel):
     """Everything that differs between environments. One file per environment: environments/<name>.yaml."""
 
     argocd: ArgoCdSettings = Field(description="Argo CD delivery: repository, revision, cluster, sync policy.")
-    require_pinned_images: bool = Field(
-        True, description="Refuse mutable image tags (latest, main, ...) in this environment."
-    )
     core_pipeline: CorePipelineSettings = Field(description="The core-pipeline service.")
     discord_monitor: DiscordMonitorSettings = Field(description="The Discord monitor bot and watcher sidecar.")
     hivemind_bot: HivemindBotSettings = Field(description="The Hivemind Discord bot.")
@@ -61,13 +61,13 @@ def parse_environment(name: str, data: Any) -> EnvironmentSettings:
     """Validate already-parsed settings data for environment `name`."""
     if not isinstance(data, dict):
         raise SettingsError(f"{name}: settings must be a mapping of keys, got {type(data).__name__}")
+    removed = [f"{name}.{key}: {why}" for key, why in REMOVED_KEYS.items() if key in data]
+    if removed:
+        raise SettingsError("\n".join(removed))
     try:
         settings = EnvironmentSettings.model_validate(data)
     except ValidationError as error:
         raise SettingsError("\n".join(format_errors(name, error))) from None
-    problems = list(_policy_problems(name, settings))
-    if problems:
-        raise SettingsError("\n".join(problems))
     return settings
 
 
@@ -103,26 +103,6 @@ def _allowed_keys(model: type[BaseModel], location: list[str]) -> list[str]:
             return []
         model = nested
     return sorted(model.model_fields)
-
-
-def _policy_problems(environment: str, settings: EnvironmentSettings) -> Iterator[str]:
-    """Rules across the whole file, in the same `<env>.<path>: problem (got value)` form."""
-    if settings.require_pinned_images:
-        for path, image in _images(settings, [environment]):
-            if image.tag in MUTABLE_TAGS:
-                yield (
-                    f"{'.'.join(path)}.tag: a pinned image tag is required (require_pinned_images is true); "
-                    f"mutable tags {sorted(MUTABLE_TAGS)} are not allowed (got {image.tag!r})"
-                )
-
-
-def _images(model: BaseModel, path: list[str]) -> Iterator[tuple[list[str], ImageSettings]]:
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        if isinstance(value, ImageSettings):
-            yield [*path, name], value
-        elif isinstance(value, BaseModel):
-            yield from _images(value, [*path, name])
 
 
 def settings_schema() -> str:

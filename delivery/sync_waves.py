@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from delivery.pod_templates import pod_template_of
+
 Manifest = dict[str, Any]
 Key = tuple[str, str | None, str]  # kind, namespace, name
 WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 HOOK_ANNOTATION = "argocd.argoproj.io/hook"
-_POD_OWNERS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
 
 
 def key(manifest: Manifest) -> Key:
@@ -51,7 +52,7 @@ def dependencies(manifests: list[Manifest]) -> dict[Key, set[Key]]:
     """Object -> the rendered objects it references (and so must follow)."""
     by_key = {key(m): m for m in manifests}
     secret_sources = _secret_sources(manifests)
-    templates = {key(m): _pod_template(m) for m in manifests if m.get("kind") in _POD_OWNERS}
+    templates = {key(m): template for m in manifests if (template := pod_template_of(m)) is not None}
     pods, services = _LabelIndex(), _LabelIndex()
     for owner, template in templates.items():
         pods.add(owner, template.get("metadata", {}).get("labels", {}))
@@ -117,14 +118,6 @@ def _secret_sources(manifests: list[Manifest]) -> dict[tuple[str | None, str], s
             if secret:
                 sources.setdefault((namespace, secret), set()).add(key(manifest))
     return sources
-
-
-def _pod_template(manifest: Manifest) -> Mapping[str, Any]:
-    spec = manifest.get("spec", {})
-    if manifest.get("kind") == "CronJob":
-        spec = spec.get("jobTemplate", {}).get("spec", {})
-    template: Mapping[str, Any] = spec.get("template", {})
-    return template
 
 
 def _references(manifest: Manifest, template: Mapping[str, Any] | None, pods: _LabelIndex) -> Iterator[tuple[str, str]]:

@@ -8,6 +8,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from delivery.paths import available_environments
+from delivery.pod_templates import pod_template_of
 from delivery.registry import ARGOCD, STACKS
 from delivery.render import Manifest, RenderedEnvironment, render_environment
 from delivery.runtime import use_bundled_node
@@ -48,8 +49,7 @@ def find(manifests: list[Manifest], kind: str, name: str | None = None) -> Manif
 
 
 def containers(manifest: Manifest) -> list[dict[str, Any]]:
-    spec = manifest["spec"]
-    if manifest["kind"] == "CronJob":
-        spec = spec["jobTemplate"]["spec"]
-    pod = spec["template"]["spec"]
+    template = pod_template_of(manifest)
+    assert template is not None, f"{manifest['kind']} has no pod template"
+    pod = template["spec"]
     return [*pod.get("initContainers", []), *pod["containers"]]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from delivery.checks import RenderCheckError, check_environment, find_problems
+from delivery.checks import RenderCheckError, check_environment, check_stacks, find_problems
 from delivery.render import RenderedEnvironment
 
 LABELS = {
@@ -153,3 +153,186 @@ def test_each_rule_fires(manifests: list[dict[str, Any]], expected: str) -> None
 def test_rendered_environments_pass(rendered: dict[str, RenderedEnvironment]) -> None:
     for by_stack in rendered.values():
         assert list(find_problems([m for objs in by_stack.values() for m in objs])) == []
+
+
+def _pod(image: str = "registry.example/web:1.0.0", **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"labels": LABELS},
+        "spec": {"automountServiceAccountToken": False, "containers": [{"name": "c", "image": image}], **spec},
+    }
+
+
+def _job(name: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "namespace": "apps", "labels": LABELS}
+    if annotations:
+        metadata["annotations"] = annotations
+    return {"kind": "Job", "metadata": metadata, "spec": {"template": _pod(restartPolicy="Never")}}
+
+
+def test_a_plain_job_is_refused() -> None:
+    """A Job's pod template is immutable: a Job kept in an Application fails the sync of the next image bump."""
+    (problem,) = find_problems([_job("agent")])
+    assert problem.startswith("Job/agent: a Job's pod template cannot be changed")
+
+
+@pytest.mark.parametrize(
+    "annotations",
+    [
+        {"argocd.argoproj.io/hook": "PreSync"},
+        {"argocd.argoproj.io/sync-options": "Replace=true"},
+        {"argocd.argoproj.io/sync-options": "Force=true, Replace=true"},
+    ],
+)
+def test_a_hook_job_or_one_replaced_on_sync_is_accepted(annotations: dict[str, str]) -> None:
+    assert list(find_problems([_job("migrate", annotations)])) == []
+
+
+@pytest.mark.parametrize(
+    ("image", "ok"),
+    [
+        ("registry.example/web:1.0.0", True),
+        ("registry.example/web:sha-4e1f0c2", True),
+        ("registry.example:5000/web@sha256:" + "a" * 64, True),
+        ("registry.example/web:latest", False),
+        ("registry.example/web:main", False),
+        ("registry.example:5000/web", False),  # no tag means latest
+        ("web", False),
+    ],
+)
+def test_rendered_images_name_one_build(image: str, ok: bool) -> None:
+    manifests = copy.deepcopy(good())
+    manifests[0]["spec"]["template"] = _pod(image)
+    problems = [p for p in find_problems(manifests) if "image" in p]
+    assert (problems == []) is ok, problems
+
+
+def _claim(access_mode: str) -> dict[str, Any]:
+    return {
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data", "namespace": "apps", "labels": LABELS},
+        "spec": {"accessModes": [access_mode]},
+    }
+
+
+def _claim_users(cron_spec: dict[str, Any], web_spec: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The web Deployment (Recreate) and a CronJob mounting the same claim."""
+    volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+    cron_labels = {**LABELS, "app.kubernetes.io/component": "cron"}
+    manifests = copy.deepcopy(good())
+    manifests[0]["spec"]["strategy"] = {"type": "Recreate"}
+    manifests[0]["spec"]["template"] = _pod(volumes=volumes, **(web_spec or {}))
+    cron_pod = _pod(volumes=volumes, restartPolicy="Never", **cron_spec)
+    cron_pod["metadata"]["labels"] = cron_labels
+    manifests.append(
+        {
+            "kind": "CronJob",
+            "metadata": {"name": "cron", "namespace": "apps", "labels": cron_labels},
+            "spec": {"jobTemplate": {"spec": {"template": cron_pod}}},
+        }
+    )
+    return manifests
+
+
+def _affinity(selector: dict[str, str], topology: str = "kubernetes.io/hostname") -> dict[str, Any]:
+    term = {"labelSelector": {"matchLabels": selector}, "topologyKey": topology}
+    return {"affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}}
+
+
+@pytest.mark.parametrize(
+    ("access_mode", "cron_spec", "web_spec", "ok"),
+    [
+        # Nothing keeps the CronJob's pod on the web pod's node.
+        ("ReadWriteOnce", {}, None, False),
+        ("ReadWriteOncePod", {}, None, False),
+        # Required pod affinity to the web pods, per host name.
+        ("ReadWriteOnce", _affinity(SELECTOR), None, True),
+        # ... per zone is not enough: two nodes of one zone cannot share the volume.
+        ("ReadWriteOnce", _affinity(SELECTOR, "topology.kubernetes.io/zone"), None, False),
+        # ... and it must select the web pods.
+        ("ReadWriteOnce", _affinity({"app.kubernetes.io/name": "other"}), None, False),
+        # The same node pinned for both.
+        (
+            "ReadWriteOnce",
+            {"nodeSelector": {"kubernetes.io/hostname": "n1"}},
+            {"nodeSelector": {"kubernetes.io/hostname": "n1"}},
+            True,
+        ),
+        (
+            "ReadWriteOnce",
+            {"nodeSelector": {"kubernetes.io/hostname": "n2"}},
+            {"nodeSelector": {"kubernetes.io/hostname": "n1"}},
+            False,
+        ),
+        # Storage every node can mount needs no placement.
+        ("ReadWriteMany", {}, None, True),
+    ],
+)
+def test_a_single_node_claim_keeps_its_pods_on_one_node(
+    access_mode: str, cron_spec: dict[str, Any], web_spec: dict[str, Any] | None, ok: bool
+) -> None:
+    manifests = [*_claim_users(cron_spec, web_spec), _claim(access_mode)]
+    problems = [p for p in find_problems(manifests) if "PersistentVolumeClaim/data" in p]
+    assert (problems == []) is ok, problems
+    if not ok:
+        assert "Deployment/web, CronJob/cron" in problems[0]
+
+
+def test_a_rolling_deployment_on_a_single_node_claim_is_refused() -> None:
+    manifests = [*_claim_users(_affinity(SELECTOR)), _claim("ReadWriteOnce")]
+    del manifests[0]["spec"]["strategy"]
+    (problem,) = find_problems(manifests)
+    assert problem.startswith("Deployment/web: mounts ReadWriteOnce claim data with a RollingUpdate strategy")
+
+
+def _route(name: str, host: str, path: str = "/", entry_point: str = "websecure") -> dict[str, Any]:
+    match = f"Host(`{host}`)" + (f" && PathPrefix(`{path}`)" if path != "/" else "")
+    return {
+        "kind": "IngressRoute",
+        "metadata": {"name": name, "namespace": "apps", "labels": LABELS},
+        "spec": {
+            "entryPoints": [entry_point],
+            "routes": [{"match": match, "services": [{"name": "web", "port": "http"}]}],
+        },
+    }
+
+
+def _ingress(name: str, host: str, path: str = "/") -> dict[str, Any]:
+    backend = {"service": {"name": "web", "port": {"name": "http"}}}
+    return {
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": "apps", "labels": LABELS},
+        "spec": {
+            "ingressClassName": "nginx",
+            "rules": [{"host": host, "http": {"paths": [{"path": path, "backend": backend}]}}],
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("routes", "conflict"),
+    [
+        ([_ingress("a", "x.example.com"), _ingress("b", "x.example.com")], "Ingress/a and Ingress/b"),
+        ([_ingress("a", "x.example.com"), _ingress("b", "x.example.com", "/api")], None),
+        ([_ingress("a", "x.example.com"), _ingress("b", "y.example.com")], None),
+        ([_route("a", "x.example.com"), _route("b", "x.example.com")], "IngressRoute/a and IngressRoute/b"),
+        ([_route("a", "x.example.com", "/api"), _route("b", "x.example.com", "/api")], "path /api"),
+        # An HTTP route and an HTTPS route of one host (a redirect) are on different entry points.
+        ([_route("a", "x.example.com", entry_point="web"), _route("b", "x.example.com")], None),
+    ],
+)
+def test_two_routes_may_not_claim_one_host_and_path(routes: list[dict[str, Any]], conflict: str | None) -> None:
+    manifests = [*good()[:2], *routes]
+    problems = [p for p in find_problems(manifests) if "both route" in p]
+    if conflict is None:
+        assert problems == []
+    else:
+        (problem,) = problems
+        assert conflict in problem
+
+
+def test_two_stacks_may_not_render_one_object() -> None:
+    config = {"kind": "ConfigMap", "metadata": {"name": "shared", "namespace": "apps", "labels": LABELS}}
+    with pytest.raises(RenderCheckError) as caught:
+        check_stacks({"one": [*good(), config], "two": [copy.deepcopy(config)]})
+    assert str(caught.value).startswith("ConfigMap/shared in namespace apps: rendered by stacks one, two")
+    check_stacks({"one": [*good(), config], "two": []})

@@ -37,8 +37,8 @@ def test_example_job_carries_the_watcher_with_a_shared_workspace(
     rendered: dict[str, RenderedEnvironment], env: str
 ) -> None:
     manifests = stack(rendered, env)
-    job = find(manifests, "Job", "agent-with-watcher")
-    by_name = containers_of(job)
+    template = find(manifests, "PodTemplate", "agent-with-watcher")
+    by_name = containers_of(template)
     assert set(by_name) == {"agent", "discord-watcher"}
     workspace = load_environment(env).discord_monitor.watcher.workspace_path
     for container in by_name.values():
@@ -52,11 +52,23 @@ def test_example_job_carries_the_watcher_with_a_shared_workspace(
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_pinned_watcher_image_outside_dev(rendered: dict[str, RenderedEnvironment], env: str) -> None:
-    watcher = containers_of(find(stack(rendered, env), "Job", "agent-with-watcher"))["discord-watcher"]
-    tag = watcher["image"].rpartition(":")[2]
-    if env != "dev":
-        assert tag not in ("latest", ""), env
+def test_example_is_a_pod_template_not_a_live_job(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    """A Job's pod template is immutable, so a Job in dist/ would fail the sync of the next image bump; the
+    orchestrator gets a PodTemplate it can copy into each Job, bounded in time like the Job was."""
+    manifests = stack(rendered, env)
+    assert not [m for m in manifests if m["kind"] == "Job"]
+    pod = find(manifests, "PodTemplate", "agent-with-watcher")["template"]["spec"]
+    settings = load_environment(env).discord_monitor.example_job
+    assert pod["activeDeadlineSeconds"] == settings.active_deadline_seconds
+    assert pod["restartPolicy"] == "Never"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_pinned_watcher_image_everywhere(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    watcher = containers_of(find(stack(rendered, env), "PodTemplate", "agent-with-watcher"))["discord-watcher"]
+    image = load_environment(env).discord_monitor.watcher.image
+    assert watcher["image"] == f"{image.repository}:{image.tag}"
+    assert image.tag not in ("latest", ""), env
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -79,7 +91,7 @@ def test_bridge_policies_meet(rendered: dict[str, RenderedEnvironment], env: str
     bridge = find(manifests, "NetworkPolicy", "agent-with-watcher-watcher-bridge")["spec"]
     bot_policy = find(manifests, "NetworkPolicy", "discord-bot")["spec"]
     bot_labels = find(manifests, "Deployment", "discord-bot")["spec"]["template"]["metadata"]["labels"]
-    job_labels = find(manifests, "Job", "agent-with-watcher")["spec"]["template"]["metadata"]["labels"]
+    job_labels = find(manifests, "PodTemplate", "agent-with-watcher")["template"]["metadata"]["labels"]
     port = load_environment(env).discord_monitor.watcher.bridge.port
     (rule,) = bridge["ingress"]
     assert rule["ports"] == [{"port": port, "protocol": "TCP"}]

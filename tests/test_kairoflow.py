@@ -190,6 +190,24 @@ def test_registry_credential_and_secrets_are_references(rendered: dict[str, Rend
     assert not [m for m in manifests if m["kind"] == "Secret"]
 
 
+@pytest.mark.parametrize("env", ENVS)
+def test_cron_jobs_run_on_the_web_pods_node(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    """The four ReadWriteOnce claims attach to one node at a time, so every CronJob pod that mounts them requires
+    the web pod's node, in every environment (with or without a node selector)."""
+    manifests = stack(rendered, env)
+    assert {claim["spec"]["accessModes"][0] for claim in manifests if claim["kind"] == "PersistentVolumeClaim"} == {
+        "ReadWriteOnce"
+    }
+    web = find(manifests, "Deployment", "kairoflow-web")["spec"]
+    assert web["strategy"]["type"] == "Recreate"
+    crons = [m for m in manifests if m["kind"] == "CronJob"]
+    assert len(crons) == 4
+    for cron in crons:
+        affinity = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["affinity"]
+        (term,) = affinity["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert term == {"labelSelector": web["selector"], "topologyKey": "kubernetes.io/hostname"}
+
+
 def test_node_selector_where_set(rendered: dict[str, RenderedEnvironment]) -> None:
     for env in ENVS:
         selector = load_environment(env).kairoflow.node_selector

@@ -95,13 +95,28 @@ def test_missing_required_key() -> None:
     assert "prod.core_pipeline.image.tag: required key is missing" in error_for(data)
 
 
-def test_pinned_tag_required_where_the_environment_says_so() -> None:
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("tag", ["latest", "main", "Latest", "nightly"])
+def test_mutable_tags_are_refused_in_every_environment(env: str, tag: str) -> None:
+    """A re-pushed tag changes nothing in git, so Argo CD would never roll the pods: no environment may use one."""
+    data = yaml.safe_load((ENVIRONMENTS_DIR / f"{env}.yaml").read_text())
+    data["core_pipeline"]["image"]["tag"] = tag
+    message = error_for(data, env)
+    assert f"{env}.core_pipeline.image.tag: tag {tag!r} moves to new builds" in message
+    assert "sha-<commit>" in message
+
+
+def test_a_commit_tag_is_accepted() -> None:
     data = prod_data()
-    data["core_pipeline"]["image"]["tag"] = "latest"
-    message = error_for(data)
-    assert "prod.core_pipeline.image.tag: a pinned image tag is required" in message
+    data["core_pipeline"]["image"]["tag"] = "sha-4e1f0c2"
+    assert parse_environment("prod", data).core_pipeline.image.tag == "sha-4e1f0c2"
+
+
+def test_the_removed_pinning_switch_says_what_replaced_it() -> None:
+    data = prod_data()
     data["require_pinned_images"] = False
-    parse_environment("prod", data)
+    message = error_for(data)
+    assert message.startswith("prod.require_pinned_images: removed: every environment now refuses mutable image tags")
 
 
 def test_ingress_enabled_without_hosts() -> None:
@@ -218,10 +233,13 @@ def test_watcher_policy_needs_the_bridge() -> None:
     assert "prod.discord_monitor.watcher.network_policy: enabled needs bridge.enabled: true" in error_for(data)
 
 
-def test_watcher_image_must_be_pinned_in_prod() -> None:
+def test_watcher_image_is_required_and_pinned() -> None:
+    """The seed's default discord-monitor:latest cannot roll pods, so there is no default: each file names one."""
     data = prod_data()
     data["discord_monitor"]["watcher"]["image"] = {"repository": "discord-monitor", "tag": "latest"}
-    assert "prod.discord_monitor.watcher.image.tag: a pinned image tag is required" in error_for(data)
+    assert "prod.discord_monitor.watcher.image.tag: tag 'latest' moves to new builds" in error_for(data)
+    del data["discord_monitor"]["watcher"]["image"]
+    assert "prod.discord_monitor.watcher.image: required key is missing" in error_for(data)
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from constructs_lib import (
-    BatchJob,
-    BatchJobProps,
+    ContainerImage,
     ContainerSpec,
     JobPod,
+    JobPodTemplate,
+    JobPodTemplateProps,
     PeerSelector,
     PropsError,
     RecommendedLabels,
@@ -24,15 +25,20 @@ from constructs_lib import (
 )
 from constructs_lib.watcher_sidecar import ENV_MAPPING
 from delivery.checks import find_problems
+from delivery.pod_templates import pod_template_of
 from tests.construct_helpers import IMAGE, RESOURCES, only, synth
 
 WORKLOAD = RecommendedLabels(name="agent", component="worker", version="1.0.0")
 BOT = {"app.kubernetes.io/name": "bot", "app.kubernetes.io/instance": "bot", "app.kubernetes.io/component": "bot"}
 SECRET = WebhookSecret(secret_name="watcher-webhook")
+# The seed's image name; its `latest` tag could never roll the pods, so the image has no default.
+WATCHER_IMAGE = ContainerImage(repository="discord-monitor", tag="1.0.0")
 
 
 def props(**overrides: Any) -> WatcherSidecarProps:
-    return dataclasses.replace(WatcherSidecarProps(workload=WORKLOAD, webhook_secret=SECRET), **overrides)
+    return dataclasses.replace(
+        WatcherSidecarProps(workload=WORKLOAD, image=WATCHER_IMAGE, webhook_secret=SECRET), **overrides
+    )
 
 
 def job_with_watcher(watcher_props: WatcherSidecarProps) -> list[dict[str, Any]]:
@@ -41,10 +47,10 @@ def job_with_watcher(watcher_props: WatcherSidecarProps) -> list[dict[str, Any]]
     def build(chart: Any) -> None:
         watcher = WatcherSidecar(chart, "Watcher", watcher_props)
         pod = watcher.attach(ContainerSpec(name="agent", image=IMAGE, resources=RESOURCES, command=["run"]))
-        BatchJob(
+        JobPodTemplate(
             chart,
             "Job",
-            BatchJobProps(
+            JobPodTemplateProps(
                 name="agent",
                 labels=WORKLOAD,
                 pod=JobPod(container=pod.container, sidecars=pod.sidecars, volumes=pod.volumes),
@@ -55,7 +61,9 @@ def job_with_watcher(watcher_props: WatcherSidecarProps) -> list[dict[str, Any]]
 
 
 def containers_by_name(manifests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    pod = only(manifests, "Job")["spec"]["template"]["spec"]
+    template = pod_template_of(only(manifests, "PodTemplate"))
+    assert template is not None
+    pod = template["spec"]
     return {c["name"]: c for c in pod["containers"]}
 
 
@@ -66,8 +74,8 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
 def test_defaults_are_the_seeds() -> None:
     manifests = job_with_watcher(props())
     watcher = containers_by_name(manifests)["discord-watcher"]
-    # 9.1 image default discord-monitor:latest, split into repository and tag.
-    assert watcher["image"] == "discord-monitor:latest"
+    # 9.1 image discord-monitor, split into repository and tag (a pinned tag: see WATCHER_IMAGE).
+    assert watcher["image"] == "discord-monitor:1.0.0"
     # 9.1 resources.
     assert watcher["resources"] == {
         "requests": {"cpu": "10m", "memory": "32Mi"},
@@ -168,7 +176,9 @@ def test_workspace_is_shared_with_the_main_container() -> None:
     by_name = containers_by_name(manifests)
     for name in ("agent", "discord-watcher"):
         assert {"mountPath": "/work", "name": "workspace"} in by_name[name]["volumeMounts"], name
-    pod = only(manifests, "Job")["spec"]["template"]["spec"]
+    template = pod_template_of(only(manifests, "PodTemplate"))
+    assert template is not None
+    pod = template["spec"]
     assert {"name": "workspace", "emptyDir": {}} in pod["volumes"]
     # Only the webhook Secret reaches the watcher; no credential volume is mounted.
     assert by_name["discord-watcher"]["volumeMounts"] == [{"mountPath": "/work", "name": "workspace"}]

@@ -1,5 +1,5 @@
-"""The discord-monitor stack: the bot with Redis and its retention worker, and an agent Job carrying the watcher
-sidecar (seed: discord-monitor task 9)."""
+"""The discord-monitor stack: the bot with Redis and its retention worker, and the pod template of an agent Job
+carrying the watcher sidecar (seed: discord-monitor task 9)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from cdk8s import Chart
 from constructs import Construct
 
 from constructs_lib import (
-    BatchJob,
-    BatchJobProps,
     BotEgress,
     BotStack,
     BotStackProps,
     ContainerSpec,
     EgressRule,
     JobPod,
+    JobPodTemplate,
+    JobPodTemplateProps,
     NetworkAccess,
     PeerSelector,
     RecommendedLabels,
@@ -58,10 +58,12 @@ class DiscordMonitorChart(Chart):
                     env={"WORKSPACE_PATH": settings.watcher.workspace_path},
                 )
             )
-            BatchJob(
+            # A PodTemplate, not a Job: the orchestrator creates a Job from it per run. A Job kept here could not
+            # take the next image bump (its pod template is immutable), and would run in every environment.
+            JobPodTemplate(
                 self,
                 "AgentJob",
-                BatchJobProps(
+                JobPodTemplateProps(
                     name=job.name,
                     labels=job_labels,
                     pod=JobPod(

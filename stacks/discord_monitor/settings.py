@@ -67,8 +67,8 @@ class WatcherSettings(StrictModel):
     """The watcher sidecar (`discord.monitoring.sidecar.*`). It takes a webhook URL, never a bot token."""
 
     image: ImageSettings = Field(
-        ImageSettings(repository="discord-monitor", tag="latest"),
-        description="discord-monitor image; pin the tag where require_pinned_images is true.",
+        description="The discord-monitor image. Required: the seed's default discord-monitor:latest is a mutable "
+        "tag, which never rolls the pods in GitOps."
     )
     webhook_secret: SecretKey = Field(
         SecretKey(secret="discord-watcher-webhook", key="webhook-url"),
@@ -117,16 +117,19 @@ class WatcherSettings(StrictModel):
 
 
 class ExampleJobSettings(StrictModel):
-    """The seed's "Job with watcher" example: an agent Job sharing its workspace with the watcher."""
+    """The seed's "Job with watcher" example: an agent sharing its workspace with the watcher, rendered as a
+    PodTemplate that the orchestrator turns into a Job per run (a Job's pod template cannot change on upgrade)."""
 
-    enabled: bool = Field(True, description="Render the example Job.")
-    name: DnsLabel = Field("agent-with-watcher", description="The Job's name.")
+    enabled: bool = Field(True, description="Render the example PodTemplate.")
+    name: DnsLabel = Field("agent-with-watcher", description="The PodTemplate's name (and its pods' app name).")
     image: ImageSettings = Field(description="The agent's image.")
     command: list[str] = Field(min_length=1, description="The agent's command; it writes transcripts to the workspace.")
     resources: ResourceSettings = Field(
         ResourceSettings.of("50m", "64Mi", "250m", "256Mi"), description="Agent resources."
     )
-    active_deadline_seconds: int = Field(3600, ge=60, le=86400, description="Longest the Job may run.")
+    active_deadline_seconds: int = Field(
+        3600, ge=60, le=86400, description="Longest a pod made from the template may run (pod activeDeadlineSeconds)."
+    )
 
 
 class BotSettings(StrictModel):
@@ -186,6 +189,8 @@ class DiscordMonitorSettings(StrictModel):
         description="The bot's Redis.",
     )
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
-    watcher: WatcherSettings = Field(default_factory=WatcherSettings)
+    watcher: WatcherSettings = Field(
+        description="The watcher sidecar of the example pod template (its image is required)."
+    )
     example_job: ExampleJobSettings
     network_policy: BotNetworkPolicySettings = Field(default_factory=BotNetworkPolicySettings)

@@ -225,6 +225,8 @@ class KairoflowChart(Chart):
                     security=PodSecurity(run_as_user=APP_UID),
                     service_account_name=self.web.service_account_name,
                     node_selector=settings.node_selector,
+                    # A ReadWriteOnce claim attaches to one node: each run goes to the node the web pod is on.
+                    colocate_with=self.web.selector_labels if settings.storage.access_mode == "ReadWriteOnce" else {},
                 ),
             ),
         )

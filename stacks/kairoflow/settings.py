@@ -50,8 +50,9 @@ class StorageSettings(StrictModel):
     storage_class: DnsLabel | None = Field(None, description="StorageClass; default: the cluster's default class.")
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = Field(
         "ReadWriteOnce",
-        description="ReadWriteOnce keeps every pod that mounts the claims (web and CronJobs) on one node: set "
-        "node_selector, or use ReadWriteMany storage.",
+        description="ReadWriteOnce: a claim attaches to one node, so the CronJob pods are placed on the web pod's node "
+        "(required pod affinity) and the web Deployment is recreated rather than surged. ReadWriteMany: no placement "
+        "rule (the storage class must offer it).",
     )
     uploads: MemoryQuantity = Field("5Gi")
     sessions: MemoryQuantity = Field("2Gi")
@@ -126,7 +127,9 @@ class KairoflowSettings(StrictModel):
     migrate_on_start: bool = Field(True, description="postStart hook running the Doctrine migrations.")
     storage: StorageSettings = Field(default_factory=StorageSettings)
     node_selector: dict[str, str] = Field(
-        default_factory=dict, description="e.g. {kubernetes.io/hostname: node-1}; also applied to the CronJobs."
+        default_factory=dict,
+        description="e.g. {kubernetes.io/hostname: node-1}; also applied to the CronJobs. Not needed for the claims: "
+        "the CronJobs follow the web pod.",
     )
     secrets: SecretSettings = Field(default_factory=SecretSettings)
     network_policy: KairoflowNetworkPolicySettings = Field(default_factory=KairoflowNetworkPolicySettings)
