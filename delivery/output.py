@@ -10,9 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import tempfile
-import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import yaml
 
+from delivery.interrupts import interrupts_deferred
 from delivery.render import Manifest, RenderedEnvironment
 
 
@@ -220,21 +219,48 @@ def manifest_files(manifests: list[Manifest]) -> dict[str, str]:
     return files
 
 
+# What a synth makes beside dist/<env>/ while it runs; a run killed with SIGKILL (or a power cut) leaves them.
+_LEFTOVER = re.compile(r"^\.(?P<target>.+)-(?P<stage>new|old)-[a-z0-9_]{8}$")
+
+
 @contextmanager
-def interrupts_deferred() -> Iterator[None]:
-    """A Ctrl-C inside the block takes effect at its end: staging folders made in the block are then always
-    recorded, so the caller can remove them. (Only the main thread receives signals; elsewhere this does nothing.)"""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+def output_lock(dist: Path) -> Iterator[None]:
+    """Exclusive use of `dist` for one synth: a second synth at the same time is told so and writes nothing (two
+    renders swapping the same folders would each throw the other's work away)."""
+    import fcntl
+
+    dist.mkdir(parents=True, exist_ok=True)
+    folder = os.open(dist, os.O_RDONLY | os.O_DIRECTORY)  # the folder itself: no lock file is left in dist/
     try:
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(f"another synth is writing {dist} right now; run this one when it has finished") from None
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if received and callable(previous):
-        previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+        os.close(folder)  # ends the lock
+
+
+def recover_leftovers(dist: Path) -> list[str]:
+    """Put dist/ back in order after a synth that was killed outright (call it holding `output_lock`). A staging
+    folder is removed. An old folder is removed if its environment's folder is there, and put back if not (the run
+    was killed between the two renames of a swap). Returns what was done, one line each."""
+    done = []
+    for folder in (dist, dist / "argocd"):
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir()):
+            match = _LEFTOVER.match(entry.name)
+            if match is None or not entry.is_dir() or entry.is_symlink():
+                continue
+            target = folder / match["target"]
+            if match["stage"] == "old" and not target.exists():
+                os.replace(entry, target)
+                done.append(f"restored {target} from an interrupted swap")
+            else:
+                shutil.rmtree(entry)
+                done.append(f"removed {entry}, left by an interrupted synth")
+    return done
 
 
 def stage_environments(dist: Path, environments: Iterable[str]) -> dict[str, Path]:
@@ -310,50 +336,92 @@ def discard_staging(staged: Mapping[str, Path]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def commit_environments(
-    dist: Path,
-    staged: Mapping[str, Path],
-    *,
-    replace_whole_environment: bool,
-    known_environments: Iterable[str] | None = None,
-    reserved: Iterable[str] = ("argocd",),
-) -> list[Path]:
-    """Swap each staged environment into dist/<env>/ and return the folders written.
+class Swap(NamedTuple):
+    """One folder of dist/ (`target`) to be replaced by a complete staged copy (`staging`)."""
 
-    With `replace_whole_environment`, dist/<env>/ becomes exactly the staged stacks (a stack or file that no
-    longer renders disappears). Without it (one stack re-rendered), the other stacks' folders are kept as they are.
-    With `known_environments`, folders of environments that no longer exist are removed (but not `reserved` ones).
-    """
-    written = []
+    staging: Path
+    target: Path
+
+
+def prepare_swaps(dist: Path, staged: Mapping[str, Path], *, replace_whole_environment: bool) -> list[Swap]:
+    """The swaps that put each staged environment into dist/<env>/.
+
+    With `replace_whole_environment`, dist/<env>/ becomes exactly the staged stacks (a stack or file that no longer
+    renders disappears). Without it (one stack re-rendered), the other stacks' current folders are linked into the
+    staging folder first, so they are kept as they are."""
+    swaps = []
+    for env, staging in staged.items():
+        target = dist / env
+        if not replace_whole_environment and target.is_dir():
+            rendered = {p.name for p in staging.iterdir()}
+            for kept in sorted(p for p in target.iterdir() if p.is_dir() and p.name not in rendered):
+                shutil.copytree(kept, staging / kept.name, copy_function=_link_or_copy)
+        swaps.append(Swap(staging, target))
+    return swaps
+
+
+def commit_swaps(swaps: Sequence[Swap]) -> None:
+    """Every swap, or none: each target is renamed aside and its staging folder renamed into its place; if any
+    rename fails, those already made are undone in reverse order (each new folder goes back to its staging name,
+    for the caller to discard), and the error is raised. The old folders are deleted only once all swaps are made.
+    Ctrl-C and SIGTERM wait until the swaps are made or undone."""
+    done: list[tuple[Swap, Path | None]] = []
+    with interrupts_deferred():
+        try:
+            for swap in swaps:
+                swap.staging.chmod(0o755)
+                old = None
+                if swap.target.exists():
+                    old = _reserve(swap.target)
+                    _rename(swap.target, old)
+                try:
+                    _rename(swap.staging, swap.target)
+                except BaseException:
+                    if old is not None:
+                        _rename(old, swap.target)
+                    raise
+                done.append((swap, old))
+        except BaseException:
+            for swap, old in reversed(done):
+                _rename(swap.target, swap.staging)
+                if old is not None:
+                    _rename(old, swap.target)
+            raise
+        for _, old in done:
+            if old is not None:
+                shutil.rmtree(old)
+
+
+def commit_environments(dist: Path, staged: Mapping[str, Path], *, replace_whole_environment: bool) -> list[Path]:
+    """Swap each staged environment into dist/<env>/, all or none (see `prepare_swaps`, `commit_swaps`); the
+    staging folders are removed on failure. Returns the folders written."""
     try:
-        for env, staging in staged.items():
-            target = dist / env
-            if not replace_whole_environment and target.is_dir():
-                rendered = {p.name for p in staging.iterdir()}
-                for kept in sorted(p for p in target.iterdir() if p.is_dir() and p.name not in rendered):
-                    shutil.copytree(kept, staging / kept.name, copy_function=_link_or_copy)
-            _swap(staging, target)
-            written.append(target)
+        swaps = prepare_swaps(dist, staged, replace_whole_environment=replace_whole_environment)
+        commit_swaps(swaps)
     except BaseException:
         discard_staging(staged)
         raise
-    if known_environments is not None:
-        keep = {*known_environments, *reserved}
-        for folder in sorted(dist.iterdir()):
-            if folder.is_dir() and not folder.name.startswith(".") and folder.name not in keep:
-                shutil.rmtree(folder)
-    return written
+    return [swap.target for swap in swaps]
+
+
+def stale_environments(
+    dist: Path, known_environments: Iterable[str], reserved: Iterable[str] = ("argocd",)
+) -> list[Path]:
+    """Folders of dist/ that belong to no known environment (its settings file is gone), nor to `reserved`."""
+    keep = {*known_environments, *reserved}
+    if not dist.is_dir():
+        return []
+    return [
+        folder
+        for folder in sorted(dist.iterdir())
+        if folder.is_dir() and not folder.name.startswith(".") and folder.name not in keep
+    ]
 
 
 def write_environments(
-    dist: Path,
-    rendered: Mapping[str, RenderedEnvironment],
-    *,
-    replace_whole_environment: bool,
-    known_environments: Iterable[str] | None = None,
-    reserved: Iterable[str] = ("argocd",),
+    dist: Path, rendered: Mapping[str, RenderedEnvironment], *, replace_whole_environment: bool
 ) -> list[Path]:
-    """Write already-rendered environments: stage every file, then swap each environment in (see
+    """Write already-rendered environments: stage every file, then swap the environments in, all or none (see
     `commit_environments`). `main.py synth` stages through its render workers instead."""
     staged = stage_environments(dist, rendered)
     try:
@@ -363,31 +431,19 @@ def write_environments(
     except BaseException:
         discard_staging(staged)
         raise
-    return commit_environments(
-        dist,
-        staged,
-        replace_whole_environment=replace_whole_environment,
-        known_environments=known_environments,
-        reserved=reserved,
-    )
+    return commit_environments(dist, staged, replace_whole_environment=replace_whole_environment)
 
 
-def _swap(staging: Path, target: Path) -> None:
-    # A Ctrl-C takes effect after the swap: the old folder is never left half-deleted beside the new one.
-    with interrupts_deferred():
-        staging.chmod(0o755)
-        if not target.exists():
-            os.replace(staging, target)
-            return
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
-        old.rmdir()
-        os.replace(target, old)
-        try:
-            os.replace(staging, target)
-        except BaseException:
-            os.replace(old, target)
-            raise
-        shutil.rmtree(old)
+def _reserve(target: Path) -> Path:
+    """A free name beside `target` for its old folder, matching what `recover_leftovers` restores."""
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+    old.rmdir()
+    return old
+
+
+def _rename(source: Path, target: Path) -> None:
+    """One step of a swap (tests replace it to make a step fail)."""
+    os.replace(source, target)
 
 
 def read_tree(folder: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import gc
 import importlib
 import os
 import pickle
+import signal
 import sys
 import traceback
 from typing import Any, Protocol
@@ -47,6 +48,9 @@ def main(argv: list[str]) -> None:
     gc.disable()
     for index, (job_fd, result_fd) in enumerate(channels):
         if os.fork() == 0:
+            # A worker whose parent is gone (killed, or it stopped the render) finds its result pipe closed: it ends
+            # there, quietly, as `cat` does, instead of printing a BrokenPipeError for every object it had left.
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
             try:
                 for other in channel_fds - {job_fd, result_fd}:
                     os.close(other)

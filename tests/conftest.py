@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from typing import Any
 
 import pytest
@@ -16,6 +20,20 @@ from delivery.settings import load_environment
 from tests.yaml_snapshot import YamlSnapshotExtension
 
 use_bundled_node()
+
+
+def _session_temp_folder() -> str:
+    """One temporary folder for the whole run, removed when it ends: what cdk8s (`Testing.app()` output folders),
+    jsii (kernel folders), pytest and the subprocesses under test create in the temp folder goes there. Set before
+    anything starts jsii, so its Node processes inherit it; removed at exit, after jsii's own exit handlers."""
+    folder = tempfile.mkdtemp(prefix="k8s-workloads-tests-")
+    os.environ["TMPDIR"] = folder
+    tempfile.tempdir = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+SESSION_TEMP = _session_temp_folder()
 
 ENVIRONMENTS = available_environments()
 

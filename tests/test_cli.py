@@ -146,22 +146,32 @@ def test_one_environment_replaces_only_its_folder(fresh_render: Path, tmp_path: 
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "no temporary folders left behind"
 
 
-def test_full_render_removes_environments_that_no_longer_exist(fresh_render: Path, tmp_path: Path) -> None:
+def test_an_environment_without_settings_is_removed_only_when_asked(fresh_render: Path, tmp_path: Path) -> None:
+    """A settings file that went missing (a bad merge, a typo in ENVIRONMENTS_DIR) must not make an environment
+    disappear from dist/ (Argo CD would prune its workloads): its folders are kept and named unless --prune."""
     out = tmp_path / "dist"
     shutil.copytree(fresh_render, out)
     (out / "qa" / "core-pipeline").mkdir(parents=True)
+    (out / "qa" / "core-pipeline" / "configmap-x.yaml").write_text("kind: ConfigMap\n")
+    (out / "argocd" / "qa").mkdir()
     result = run("synth", "--out", str(out))
-    assert result.returncode == 0
-    assert not (out / "qa").exists()
+    assert result.returncode == 0, result.stderr
+    assert (out / "qa" / "core-pipeline" / "configmap-x.yaml").exists()
+    assert "kept " in result.stdout and "qa: no settings file for it (`synth --prune` removes it)" in result.stdout
+    result = run("synth", "--out", str(out), "--prune")
+    assert result.returncode == 0, result.stderr
+    assert not (out / "qa").exists() and not (out / "argocd" / "qa").exists()
+    assert result.stdout.count("pruned ") == 2
     assert read_tree(out) == read_tree(fresh_render)
 
 
-def test_cdk8s_cli_synth_renders_the_same_files(fresh_render: Path) -> None:
+def test_cdk8s_cli_synth_renders_the_same_files(fresh_render: Path, tmp_path: Path) -> None:
     cli = ROOT / "node_modules" / ".bin" / "cdk8s"
     assert cli.exists(), "the cdk8s CLI is installed by `make setup` (npm ci)"
     bin_dir = str(Path(sys.executable).parent)
+    out = tmp_path / "cdk8s.out"  # what cdk8s.yaml names, but outside the project: the test leaves nothing behind
     result = subprocess.run(
-        [str(cli), "synth", "--no-check-upgrade"],
+        [str(cli), "synth", "--no-check-upgrade", "--output", str(out)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -169,4 +179,4 @@ def test_cdk8s_cli_synth_renders_the_same_files(fresh_render: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert read_tree(ROOT / "cdk8s.out") == read_tree(fresh_render)
+    assert read_tree(out) == read_tree(fresh_render)

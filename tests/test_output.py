@@ -12,12 +12,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import delivery.output as output
+from delivery.interrupts import Terminated, interrupts_deferred, raise_terminated
 from delivery.output import OutputError, manifest_files, read_tree, to_yaml, write_environments
 from delivery.render import Manifest
 
 
 def config_map(name: str, data: dict[str, str] | None = None) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data or {"a": "1"}}
+
+
+def fail_moving_in(monkeypatch: pytest.MonkeyPatch, environment: str, check: Any = None) -> None:
+    """Make the rename that moves `environment`'s staged folder into dist/ fail, as a full or read-only disk would."""
+    rename = output._rename
+
+    def broken(source: Path, target: Path) -> None:
+        if source.name.startswith(f".{environment}-new-") and target.name == environment:
+            if check is not None:
+                check(source)
+            raise OSError("disk full")
+        rename(source, target)
+
+    monkeypatch.setattr(output, "_rename", broken)
 
 
 def test_one_file_per_object_named_by_kind_and_name() -> None:
@@ -58,10 +73,7 @@ def test_a_failure_while_writing_leaves_the_old_folder(tmp_path: Path, monkeypat
     write_environments(tmp_path, {"dev": {"app": [config_map("old")]}}, replace_whole_environment=True)
     before = read_tree(tmp_path)
 
-    def broken_swap(staging: Path, target: Path) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr(output, "_swap", broken_swap)
+    fail_moving_in(monkeypatch, "dev")
     with pytest.raises(OSError, match="disk full"):
         write_environments(tmp_path, {"dev": {"app": [config_map("new")]}}, replace_whole_environment=True)
     assert read_tree(tmp_path) == before
@@ -103,11 +115,10 @@ def test_a_failed_rerender_leaves_linked_files_as_they_were(tmp_path: Path, monk
     write_environments(tmp_path, {"dev": {"app": [config_map("same")]}}, replace_whole_environment=True)
     before = read_tree(tmp_path)
 
-    def broken_swap(staging: Path, target: Path) -> None:
+    def staged_as_links(staging: Path) -> None:
         assert (staging / "app/configmap-same.yaml").stat().st_nlink == 2, "staged as a link to the current file"
-        raise OSError("disk full")
 
-    monkeypatch.setattr(output, "_swap", broken_swap)
+    fail_moving_in(monkeypatch, "dev", staged_as_links)
     with pytest.raises(OSError, match="disk full"):
         write_environments(tmp_path, {"dev": {"app": [config_map("same")]}}, replace_whole_environment=True)
     assert read_tree(tmp_path) == before
@@ -141,7 +152,7 @@ def test_where_links_fail_files_are_written(tmp_path: Path, monkeypatch: pytest.
 
 def test_a_ctrl_c_while_staging_takes_effect_once_the_folders_are_recorded(tmp_path: Path) -> None:
     staged: dict[str, Path] = {}
-    with pytest.raises(KeyboardInterrupt), output.interrupts_deferred():
+    with pytest.raises(KeyboardInterrupt), interrupts_deferred():
         os.kill(os.getpid(), signal.SIGINT)
         staged = output.stage_environments(tmp_path, ["dev", "prod"])
     assert sorted(staged) == ["dev", "prod"], "the interrupt came after the folders were recorded"
@@ -260,3 +271,77 @@ def test_the_fast_writer_matches_pyyaml_on_generated_data(document: dict[str, ob
     from delivery.output import pyyaml_text, to_yaml
 
     assert to_yaml(document) == pyyaml_text(document)
+
+
+def test_environments_are_committed_all_or_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When one environment cannot be swapped in, those already swapped are put back: dist/ is as it was."""
+    write_environments(
+        tmp_path,
+        {env: {"app": [config_map("old")]} for env in ("dev", "prod", "staging")},
+        replace_whole_environment=True,
+    )
+    before = read_tree(tmp_path)
+    fail_moving_in(monkeypatch, "staging")  # the last of the three
+    with pytest.raises(OSError, match="disk full"):
+        write_environments(
+            tmp_path,
+            {env: {"app": [config_map("new")]} for env in ("dev", "prod", "staging")},
+            replace_whole_environment=True,
+        )
+    assert read_tree(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dev", "prod", "staging"], "no staging or old folder left"
+
+
+def test_sigterm_is_deferred_like_ctrl_c(tmp_path: Path) -> None:
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        staged: dict[str, Path] = {}
+        with pytest.raises(Terminated), interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            staged = output.stage_environments(tmp_path, ["dev"])
+        assert sorted(staged) == ["dev"], "SIGTERM came after the folders were recorded"
+        output.discard_staging(staged)
+        assert signal.getsignal(signal.SIGTERM) is raise_terminated
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_leftovers_of_a_killed_synth_are_recovered(tmp_path: Path) -> None:
+    """kill -9 can leave a staging folder, an old folder beside its new one, or (between the two renames of a swap)
+    only the old folder: the next synth removes the first two and puts the last one back."""
+    write_environments(
+        tmp_path,
+        {"dev": {"app": [config_map("a")]}, "prod": {"app": [config_map("b")]}},
+        replace_whole_environment=True,
+    )
+    before = read_tree(tmp_path)
+    (tmp_path / ".dev-new-abcd1234" / "app").mkdir(parents=True)
+    (tmp_path / "argocd" / ".dev-new-abcd_234").mkdir(parents=True)
+    (tmp_path / ".dev-old-zzzz9999").mkdir()
+    os.replace(tmp_path / "prod", tmp_path / ".prod-old-x1y2z3w4")
+    (tmp_path / ".keep-me").mkdir()  # not a synth's: left alone
+    done = output.recover_leftovers(tmp_path)
+    assert len(done) == 4
+    assert any(line.startswith(f"restored {tmp_path / 'prod'}") for line in done)
+    assert read_tree(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".keep-me", "argocd", "dev", "prod"]
+    assert list((tmp_path / "argocd").iterdir()) == []
+
+
+def test_one_synth_at_a_time(tmp_path: Path) -> None:
+    with (
+        output.output_lock(tmp_path),
+        pytest.raises(OutputError, match="another synth is writing"),
+        output.output_lock(tmp_path),
+    ):
+        pass
+    with output.output_lock(tmp_path):  # free again
+        pass
+    assert list(tmp_path.iterdir()) == [], "the lock leaves no file in dist/"
+
+
+def test_stale_environments_are_found_not_removed(tmp_path: Path) -> None:
+    for name in ("dev", "gone", "argocd", ".dev-new-abcd1234"):
+        (tmp_path / name).mkdir()
+    assert output.stale_environments(tmp_path, ["dev"]) == [tmp_path / "gone"]
+    assert (tmp_path / "gone").is_dir()
