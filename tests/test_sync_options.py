@@ -20,6 +20,7 @@ from constructs_lib import (
     replace_on_sync,
 )
 from constructs_lib.sync_options import SYNC_OPTIONS_ANNOTATION, replaces_on_sync, sync_options
+from delivery.upgrade_rules import Impact, classify_change
 from tests.construct_helpers import RESOURCES, only, synth
 
 
@@ -64,6 +65,13 @@ def test_replace_on_sync_merges_with_options_already_there() -> None:
 
 def test_without_it_nothing_is_added() -> None:
     assert "annotations" not in rendered_job("1.0.0", replace=False)["metadata"]
+
+
+def test_the_diff_reports_a_replaced_job_as_replaced_on_sync() -> None:
+    (finding,) = classify_change(rendered_job("1.0.0"), rendered_job("1.1.0"))
+    assert (finding.impact, finding.field) == (Impact.REPLACED_ON_SYNC, "spec.template")
+    (plain,) = classify_change(rendered_job("1.0.0", replace=False), rendered_job("1.1.0", replace=False))
+    assert plain.impact is Impact.REFUSED
 
 
 def test_bad_options_name_the_prop() -> None:
