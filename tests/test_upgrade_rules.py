@@ -4,6 +4,7 @@ with the field path and the advice, and the benign changes that must stay in pla
 from __future__ import annotations
 
 import copy
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
+import main
 from constructs_lib.sync_options import SYNC_OPTIONS_ANNOTATION
+from delivery.diff import REDACTED, diff_trees, format_markdown, format_text
 from delivery.upgrade_rules import (
     RECREATE,
     RECREATE_CLAIM,
@@ -140,6 +143,17 @@ def dist_object(path: str) -> dict[str, Any]:
 def test_benign_workload_changes_apply_in_place(kind: str, edit: Callable[[dict[str, Any]], object]) -> None:
     old = STATEFULSET if kind == "StatefulSet" else workload(kind)
     assert changed(old, edit) == []
+
+
+def test_benign_changes_keep_the_report_in_place() -> None:
+    old = {"a/web.yaml": yaml.safe_dump(workload("Deployment"))}
+    new_doc = workload("Deployment")
+    new_doc["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/acme/web:1.1.0"
+    report = diff_trees(old, {"a/web.yaml": yaml.safe_dump(new_doc)})
+    assert report.has_changes
+    assert report.impact is Impact.IN_PLACE
+    assert not report.not_in_place
+    assert "cannot be applied in place" not in format_text(report) + format_markdown(report)
 
 
 def test_a_mutable_configmap_changes_in_place() -> None:
@@ -360,6 +374,20 @@ def test_a_secrets_type_is_refused() -> None:
     assert changed(secret, lambda d: d.update(type="Opaque")) == [], "Opaque is the default"
 
 
+def test_the_warning_about_an_immutable_secret_shows_no_values() -> None:
+    old = {"kind": "Secret", "metadata": {"name": "db"}, "immutable": True, "data": {"password": "aHVudGVyMg=="}}
+    new = {"kind": "Secret", "metadata": {"name": "db"}, "immutable": True, "data": {"password": "c2VjcmV0"}}
+    report = diff_trees({"a/s.yaml": yaml.safe_dump(old)}, {"a/s.yaml": yaml.safe_dump(new)})
+    assert report.impact is Impact.REFUSED
+    text = format_text(report) + format_markdown(report)
+    assert "aHVudGVyMg==" not in text
+    assert "c2VjcmV0" not in text
+    assert f"data.password: {REDACTED} -> {REDACTED}" in format_text(report)
+
+
+# --- Service ------------------------------------------------------------------------------------------------------------
+
+
 def service(**spec: Any) -> dict[str, Any]:
     doc = copy.deepcopy(SERVICE)
     doc["spec"].update(spec)
@@ -502,6 +530,20 @@ def test_a_rename_of_data_prunes_the_old_object(doc: dict[str, Any], expected: s
     assert "Keep the old name" in finding.advice
 
 
+def test_the_diff_finds_a_renamed_claim() -> None:
+    renamed = copy.deepcopy(CLAIM)
+    renamed["metadata"]["name"] = "uploads-v2"
+    report = diff_trees(
+        {"p/s/pvc-uploads.yaml": yaml.safe_dump(CLAIM)}, {"p/s/pvc-uploads-v2.yaml": yaml.safe_dump(renamed)}
+    )
+    (resource,) = report.resources
+    assert (resource.status, resource.impact) == ("renamed", Impact.DESTROYS_DATA)
+    assert report.impact.blocks
+
+
+# --- opting into replacement --------------------------------------------------------------------------------------
+
+
 def replaced(doc: dict[str, Any], options: str = "Force=true,Replace=true") -> dict[str, Any]:
     return with_annotations(doc, {SYNC_OPTIONS_ANNOTATION: options})
 
@@ -535,3 +577,78 @@ def test_replacing_a_statefulset_keeps_or_deletes_its_claims() -> None:
     deleting = replaced(STATEFULSET)
     deleting["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Delete"}
     assert only(changed(deleting, edit)).impact is Impact.DESTROYS_DATA
+
+
+# --- the report and the command line ----------------------------------------------------------------------------------
+
+
+def test_changes_that_cannot_be_applied_in_place_come_first() -> None:
+    new_deployment = workload("Deployment")
+    new_deployment["spec"]["selector"]["matchLabels"]["tier"] = "web"
+    report = diff_trees(
+        {
+            "p/s/a-config.yaml": yaml.safe_dump({"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"x": "1"}}),
+            "p/s/deployment.yaml": yaml.safe_dump(workload("Deployment")),
+            "p/s/pvc.yaml": yaml.safe_dump(CLAIM),
+        },
+        {
+            "p/s/a-config.yaml": yaml.safe_dump({"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"x": "2"}}),
+            "p/s/deployment.yaml": yaml.safe_dump(new_deployment),
+        },
+    )
+    assert report.impact is Impact.DESTROYS_DATA
+    assert [r.resource for r in report.not_in_place] == ["PersistentVolumeClaim/uploads", "Deployment/web"]
+    text = format_text(report)
+    assert text.startswith("⚠️ Changes that cannot be applied in place\n")
+    assert text.index("DESTROYS DATA: PersistentVolumeClaim/uploads") < text.index("REFUSED IN PLACE: Deployment/web")
+    assert "    spec.selector: field is immutable (apps/v1) [refused in place]\n" in text
+    assert "        spec.selector.matchLabels.tier: (none) -> web\n" in text
+    assert f"      what to do: {RECREATE_WORKLOAD}\n" in text
+    assert "Not in place: 1 destroys data, 1 refused in place." in text
+    assert text.index("Not in place") < text.index("~ changed  p/s/a-config.yaml")
+    markdown = format_markdown(report)
+    assert markdown.startswith("### ⚠️ Changes that cannot be applied in place\n")
+    assert markdown.index("cannot be applied in place") < markdown.index("### Rendered manifests")
+    assert "**refused in place**: `Deployment/web` in `p/s/deployment.yaml` (changed)" in markdown
+    assert "  spec.selector.matchLabels.tier: (none) → web" in markdown
+    assert "| changed ⚠️ refused in place | `Deployment/web` |" in markdown
+    assert "| changed | `ConfigMap/a` |" in markdown
+
+
+@pytest.fixture
+def stale_dist(tmp_path: Path) -> Path:
+    """A copy of dist/ to edit into an older state."""
+    stale = tmp_path / "dist"
+    shutil.copytree(DIST, stale)
+    return stale
+
+
+def edit_yaml(path: Path, edit: Callable[[dict[str, Any]], object]) -> None:
+    doc = yaml.safe_load(path.read_text())
+    edit(doc)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def diff_exit_code(dist: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
+    status = main.main(["diff", "--env", "prod", "--stack", "core-pipeline", "--dist", str(dist), *extra])
+    return status, capsys.readouterr().out
+
+
+def test_cli_exit_codes_0_1_3(stale_dist: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert diff_exit_code(stale_dist, capsys, "--exit-code")[0] == 0
+
+    deployment = stale_dist / "prod" / "core-pipeline" / "deployment-core-pipeline.yaml"
+    edit_yaml(deployment, lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="old:1"))
+    status, out = diff_exit_code(stale_dist, capsys, "--exit-code")
+    assert status == 1, "an image tag applies in place"
+    assert "cannot be applied in place" not in out
+
+    edit_yaml(deployment, lambda d: d["spec"]["selector"]["matchLabels"].update({"app.kubernetes.io/instance": "old"}))
+    status, out = diff_exit_code(stale_dist, capsys, "--exit-code")
+    assert status == 3, "a selector change is refused by the API server"
+    assert out.startswith("⚠️ Changes that cannot be applied in place\n\nREFUSED IN PLACE: Deployment/core-pipeline")
+    assert "spec.selector.matchLabels.app.kubernetes.io/instance: old -> core-pipeline" in out
+
+    status, out = diff_exit_code(stale_dist, capsys, "--format", "markdown")
+    assert status == 0, "without --exit-code, differences are not a failure"
+    assert out.startswith("### ⚠️ Changes that cannot be applied in place")
