@@ -454,35 +454,52 @@ def classify_change(old: Manifest, new: Manifest) -> list[Finding]:
 
 def classify_removal(old: Manifest) -> list[Finding]:
     """What deleting `old` (Argo CD pruning it) destroys."""
-    consequence = _deleting(old)
-    if consequence is None or sync_options(_annotations(old)).get("Prune") == "false":
-        return []  # Prune=false: Argo CD leaves it in the cluster (user guide, "No Prune Resources")
-    field, what, source = consequence
-    return [Finding(Impact.DESTROYS_DATA, field, f"Removing it {what}", KEEP_DATA, source)]
+    consequence = _pruning(old)
+    if consequence is None:
+        return []
+    reason = f"Removing it {consequence.what}"
+    return [Finding(Impact.DESTROYS_DATA, consequence.field, reason, KEEP_DATA, consequence.source)]
 
 
 def classify_rename(old: Manifest, new: Manifest) -> list[Finding]:
     """A rename is a new object and the old one pruned: what goes with the old one."""
-    consequence = _deleting(old)
-    if consequence is None or sync_options(_annotations(old)).get("Prune") == "false":
+    consequence = _pruning(old)
+    if consequence is None:
         return []
-    field, what, source = consequence
+    fresh = "; the new one starts with new, empty claims" if _kind(new) == "StatefulSet" else ""
     return [
         Finding(
             Impact.DESTROYS_DATA,
-            field,
-            f"A rename creates {_name(new)} anew and prunes {_name(old)}: that {what}",
+            consequence.field,
+            f"A rename creates {_name(new)} anew and prunes {_name(old)}: that {consequence.what}{fresh}",
             "Keep the old name, or move the data to the new object before the old one is pruned. " + KEEP_DATA,
-            source,
+            consequence.source,
         )
     ]
 
 
-def _deleting(old: Manifest) -> tuple[str, str, str] | None:
-    """(field, what deleting `old` does, source) when it takes data with it."""
+@dataclass(frozen=True)
+class Consequence:
+    """What deleting an object takes with it."""
+
+    field: str  # the field that decides it, or "" for the object itself
+    what: str  # "deletes the claim: ...", to follow "Removing it"
+    source: str
+
+
+def _pruning(old: Manifest) -> Consequence | None:
+    """What Argo CD pruning `old` destroys; nothing when `Prune=false` keeps it in the cluster (user guide, "Sync
+    Options", No Prune Resources)."""
+    if sync_options(_annotations(old)).get("Prune") == "false":
+        return None
+    return _deleting(old)
+
+
+def _deleting(old: Manifest) -> Consequence | None:
+    """What deleting `old` takes with it, when that is data."""
     kind = _kind(old)
     if kind == "PersistentVolumeClaim":
-        return (
+        return Consequence(
             "",
             "deletes the claim: its volume and the data on it are deleted too when the volume's reclaim policy is "
             "Delete (the default for a dynamically provisioned volume); with Retain the volume is left Released and "
@@ -493,27 +510,27 @@ def _deleting(old: Manifest) -> tuple[str, str, str] | None:
         templates = ", ".join(str(_get(t, "metadata.name")) for t in _get(old, "spec.volumeClaimTemplates"))
         claims = f"its claims ({templates}-{_get(old, 'metadata.name')}-<ordinal>)"
         if _get(old, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted") == "Delete":
-            return (
+            return Consequence(
                 "spec.persistentVolumeClaimRetentionPolicy.whenDeleted",
                 f"deletes the StatefulSet and, as its retention policy whenDeleted is Delete, {claims} and their "
                 "volumes' data",
                 STATEFULSET_SOURCE,
             )
-        return (
+        return Consequence(
             "spec.volumeClaimTemplates",
             f"deletes the StatefulSet; {claims} are kept (retention policy whenDeleted: Retain, the default) but "
             "orphaned: nothing uses them until a StatefulSet of the same name and claim templates comes back",
             STATEFULSET_SOURCE,
         )
     if kind == "Namespace":
-        return (
+        return Consequence(
             "",
             "deletes the Namespace and everything in it: every claim (and its volume's data), Secret, ConfigMap and "
             "workload, including objects no Application manages",
             NAMESPACE_SOURCE,
         )
     if kind == "Application" and APPLICATION_FINALIZER in (_get(old, "metadata.finalizers") or []):
-        return (
+        return Consequence(
             "metadata.finalizers",
             f"deletes the Argo CD Application and, through its {APPLICATION_FINALIZER} finalizer, every resource it "
             "manages (its claims and Namespaces included)",
@@ -526,15 +543,13 @@ def _replaced(finding: Finding, new: Manifest) -> Finding:
     """`finding` on an object that Argo CD deletes and re-creates on sync (Force=true,Replace=true)."""
     consequence = _deleting(new)
     source = finding.source + "; argo-cd docs/user-guide/sync-options.md (Force=true,Replace=true: delete/create)"
-    kept_claims = (
-        _kind(new) == "StatefulSet" and consequence is not None and consequence[0] == "spec.volumeClaimTemplates"
-    )
+    kept_claims = consequence is not None and consequence.field == "spec.volumeClaimTemplates"
     if consequence is not None and not kept_claims:
         return Finding(
             Impact.DESTROYS_DATA,
             finding.field,
             f"{finding.reason}; the object asks to be replaced on sync (Force=true,Replace=true), and deleting it "
-            + consequence[1],
+            + consequence.what,
             KEEP_DATA,
             source,
         )

@@ -530,6 +530,15 @@ def test_a_rename_of_data_prunes_the_old_object(doc: dict[str, Any], expected: s
     assert "Keep the old name" in finding.advice
 
 
+def test_a_renamed_statefulset_starts_with_empty_claims() -> None:
+    renamed = copy.deepcopy(STATEFULSET)
+    renamed["metadata"]["name"] = "web-v2"
+    finding = only(classify_rename(STATEFULSET, renamed))
+    assert "A rename creates StatefulSet/web-v2 anew and prunes StatefulSet/web" in finding.reason
+    assert "its claims (data-web-<ordinal>) are kept" in finding.reason
+    assert finding.reason.endswith("the new one starts with new, empty claims")
+
+
 def test_the_diff_finds_a_renamed_claim() -> None:
     renamed = copy.deepcopy(CLAIM)
     renamed["metadata"]["name"] = "uploads-v2"
