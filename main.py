@@ -116,13 +116,18 @@ def _parser() -> argparse.ArgumentParser:
         "diff",
         help="render into a temporary folder and show what would change in dist/, per resource",
         description="Render into a temporary folder and compare with the committed dist/: resources added, removed, "
-        "renamed, and changed with field paths and old/new values (credential-like values redacted).",
+        "renamed, and changed with field paths and old/new values (credential-like values redacted). Changes the "
+        "API server refuses as an update (immutable fields) and deletions that destroy data are reported first, "
+        "with what to do.",
     )
     diff.add_argument("--env", action="append", choices=environments, metavar="ENV", help="limit to ENV (repeatable)")
     diff.add_argument("--stack", action="append", choices=stack_names(), metavar="STACK", help="limit to STACK")
     diff.add_argument("--format", choices=("text", "markdown"), default="text", help="text (default) or markdown")
     diff.add_argument(
-        "--exit-code", action="store_true", help="exit 1 when anything differs (CI: fail a PR whose dist/ is stale)"
+        "--exit-code",
+        action="store_true",
+        help="exit 0 when nothing differs, 1 when every change applies in place (or replaces an object that opts "
+        "into it), 3 when a change is refused in place or destroys data (2: the render failed)",
     )
     diff.add_argument("--dist", type=Path, default=ROOT / "dist", help="the folder to compare with (default: dist/)")
     diff.set_defaults(handler=_diff)
@@ -324,7 +329,9 @@ def _diff(args: argparse.Namespace) -> int:
     )
     report = diff_trees(old, new)
     sys.stdout.write(format_markdown(report) if args.format == "markdown" else format_text(report))
-    return 1 if args.exit_code and report.has_changes else 0
+    if not args.exit_code or not report.has_changes:
+        return 0
+    return 3 if report.impact.blocks else 1
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -49,6 +49,8 @@ _EXPORTS = {
     "RetentionCronProps": "retention_cron",
     "SyncHookJob": "sync_hook_job",
     "SyncHookJobProps": "sync_hook_job",
+    "add_sync_options": "sync_options",
+    "replace_on_sync": "sync_options",
     "TraefikWebRoute": "traefik_route",
     "TraefikWebRouteProps": "traefik_route",
     "VolumeClaim": "volume_claims",
@@ -127,6 +129,8 @@ __all__ = [
     "WebIngress",
     "WebIngressProps",
     "WebhookSecret",
+    "add_sync_options",
+    "replace_on_sync",
 ]
 
 if TYPE_CHECKING:
@@ -153,6 +157,7 @@ if TYPE_CHECKING:
     from constructs_lib.redis import Redis, RedisEndpoint, RedisProps
     from constructs_lib.retention_cron import RetentionCron, RetentionCronProps
     from constructs_lib.sync_hook_job import SyncHookJob, SyncHookJobProps
+    from constructs_lib.sync_options import add_sync_options, replace_on_sync
     from constructs_lib.traefik_route import TraefikWebRoute, TraefikWebRouteProps
     from constructs_lib.volume_claims import VolumeClaim, VolumeClaims, VolumeClaimsProps
     from constructs_lib.watcher_sidecar import (

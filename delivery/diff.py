@@ -1,19 +1,24 @@
 """What a change does to the rendered output, per resource, the way a reviewer reads it (in the spirit of helm-diff
 and dyff): objects added, removed and renamed, and for changed ones the field paths with old and new values.
 
+Every changed, renamed or removed object is also classified (`delivery/upgrade_rules.py`): changes the API server
+refuses as an update, and deletions that take data with them, are reported first, under a warning heading, with
+what to do instead.
+
 Values that could be credentials are never printed: anything under a credential-like key (or env variable name),
 and everything in a Secret.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from constructs_lib.naming import looks_secret
+from delivery.upgrade_rules import Finding, Impact, classify_change, classify_removal, classify_rename
 
 REDACTED = "<redacted>"
 # A removed and an added object of the same kind in the same folder, at least this similar, were renamed.
@@ -44,6 +49,17 @@ class ResourceDiff:
     resource: str  # Kind/name
     old_path: str | None = None
     changes: list[FieldChange] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def impact(self) -> Impact:
+        return max((finding.impact for finding in self.findings), default=Impact.IN_PLACE)
+
+    def changes_under(self, path: str) -> list[FieldChange]:
+        """The changed leaves at or below `path`; none for "" (a finding about the whole object)."""
+        if not path:
+            return []
+        return [c for c in self.changes if c.path == path or c.path.startswith((f"{path}.", f"{path}["))]
 
 
 @dataclass
@@ -57,6 +73,17 @@ class DiffReport:
     def count(self, status: str) -> int:
         return sum(1 for resource in self.resources if resource.status == status)
 
+    @property
+    def impact(self) -> Impact:
+        """The worst impact of any change: what `diff --exit-code` reports."""
+        return max((resource.impact for resource in self.resources), default=Impact.IN_PLACE)
+
+    @property
+    def not_in_place(self) -> list[ResourceDiff]:
+        """Resources with a change that is not a plain in-place update, worst first."""
+        flagged = [resource for resource in self.resources if resource.impact > Impact.IN_PLACE]
+        return sorted(flagged, key=lambda r: -r.impact)
+
 
 def diff_trees(old: Mapping[str, str], new: Mapping[str, str]) -> DiffReport:
     """Compare two {path: YAML text} trees (e.g. `delivery.output.read_tree` of dist/ and of a fresh render)."""
@@ -66,7 +93,10 @@ def diff_trees(old: Mapping[str, str], new: Mapping[str, str]) -> DiffReport:
     for path in sorted(old_docs.keys() & new_docs.keys()):
         changes = field_changes(old_docs[path], new_docs[path])
         if changes:
-            resources.append(ResourceDiff("changed", path, _resource(new_docs[path]), changes=changes))
+            findings = _classified(classify_change, old_docs[path], new_docs[path])
+            resources.append(
+                ResourceDiff("changed", path, _resource(new_docs[path]), changes=changes, findings=findings)
+            )
     removed = sorted(old_docs.keys() - new_docs.keys())
     added = sorted(new_docs.keys() - old_docs.keys())
     for old_path in list(removed):
@@ -82,13 +112,22 @@ def diff_trees(old: Mapping[str, str], new: Mapping[str, str]) -> DiffReport:
                 _resource(new_docs[match]),
                 old_path=old_path,
                 changes=field_changes(old_docs[old_path], new_docs[match]),
+                findings=_classified(classify_rename, old_docs[old_path], new_docs[match]),
             )
         )
-    resources.extend(ResourceDiff("removed", path, _resource(old_docs[path])) for path in removed)
+    resources.extend(
+        ResourceDiff("removed", path, _resource(old_docs[path]), findings=_classified(classify_removal, old_docs[path]))
+        for path in removed
+    )
     resources.extend(ResourceDiff("added", path, _resource(new_docs[path])) for path in added)
     order = {"removed": 0, "renamed": 1, "changed": 2, "added": 3}
     resources.sort(key=lambda r: (r.path.rsplit("/", 1)[0], order[r.status], r.path))
     return DiffReport(resources)
+
+
+def _classified(classify: Callable[..., list[Finding]], *docs: Any) -> list[Finding]:
+    """`classify(*docs)` when every document is an object (a YAML file could hold anything)."""
+    return classify(*docs) if all(isinstance(doc, dict) for doc in docs) else []
 
 
 def field_changes(old: Any, new: Any) -> list[FieldChange]:
@@ -180,15 +219,33 @@ def _value(value: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+WARNING_HEADING = "⚠️ Changes that cannot be applied in place"
+# A rule about a whole pod template can match dozens of leaves; the full list follows in the per-resource diff.
+_LEAVES_SHOWN = 8
+
+
 def format_text(report: DiffReport) -> str:
     if not report.has_changes:
         return "No differences: dist/ matches the sources.\n"
     lines = []
+    if report.not_in_place:
+        lines += [WARNING_HEADING, ""]
+        for resource in report.not_in_place:
+            lines.append(f"{resource.impact.label.upper()}: {_heading(resource)}")
+            for finding in resource.findings:
+                lines.append(f"    {finding.field or '(the object)'}: {finding.reason} [{finding.impact.label}]")
+                lines += [f"        {leaf}" for leaf in _leaves(resource, finding, "{path}: {old} -> {new}")]
+                lines.append(f"      what to do: {finding.advice}")
+                lines.append(f"      rule: {finding.source}")
+            lines.append("")
+        lines += [_impact_summary(report), "", "All changes:"]
     marks = {"added": "+", "removed": "-", "changed": "~", "renamed": ">"}
     for resource in report.resources:
         head = f"{marks[resource.status]} {resource.status:<8} {resource.path}  ({resource.resource})"
         if resource.old_path:
             head += f"  from {resource.old_path}"
+        if resource.impact > Impact.IN_PLACE:
+            head += f"  [{resource.impact.label}]"
         lines.append(head)
         for change in resource.changes:
             lines.append(f"    {change.path}: {_value(change.old)} -> {_value(change.new)}")
@@ -200,7 +257,20 @@ def format_text(report: DiffReport) -> str:
 def format_markdown(report: DiffReport) -> str:
     if not report.has_changes:
         return "### Rendered manifests\n\nNo differences: `dist/` matches the sources.\n"
-    lines = ["### Rendered manifests", "", _summary(report), ""]
+    lines = []
+    if report.not_in_place:
+        lines += [f"### {WARNING_HEADING}", "", _impact_summary(report), ""]
+        for resource in report.not_in_place:
+            lines += [f"**{resource.impact.label}**: {_heading(resource, code=True)}", ""]
+            for finding in resource.findings:
+                lines.append(f"- `{finding.field or '(the object)'}`: {finding.reason} ({finding.impact.label})")
+                leaves = _leaves(resource, finding, "{path}: {old} → {new}")
+                if leaves:
+                    lines += ["  ```", *(f"  {leaf}" for leaf in leaves), "  ```"]
+                lines.append(f"  - What to do: {finding.advice}")
+                lines.append(f"  - Rule: {finding.source}")
+            lines.append("")
+    lines += ["### Rendered manifests", "", _summary(report), ""]
     folders: dict[str, list[ResourceDiff]] = {}
     for resource in report.resources:
         folders.setdefault(resource.path.rsplit("/", 1)[0], []).append(resource)
@@ -213,7 +283,10 @@ def format_markdown(report: DiffReport) -> str:
             file_name = resource.path.rsplit("/", 1)[1]
             if resource.old_path:
                 file_name = f"{resource.old_path.rsplit('/', 1)[1]} → {file_name}"
-            lines.append(f"| {resource.status} | `{resource.resource}` | `{file_name}` |")
+            status = resource.status
+            if resource.impact > Impact.IN_PLACE:
+                status += f" ⚠️ {resource.impact.label}"
+            lines.append(f"| {status} | `{resource.resource}` | `{file_name}` |")
         detailed = [r for r in resources if r.changes]
         if detailed:
             lines.append("")
@@ -232,3 +305,27 @@ def format_markdown(report: DiffReport) -> str:
 
 def _summary(report: DiffReport) -> str:
     return ", ".join(f"{report.count(status)} {status}" for status in ("changed", "added", "removed", "renamed"))
+
+
+def _heading(resource: ResourceDiff, code: bool = False) -> str:
+    quote = "`" if code else ""
+    head = f"{quote}{resource.resource}{quote} in {quote}{resource.path}{quote} ({resource.status}"
+    if resource.old_path:
+        head += f" from {quote}{resource.old_path}{quote}"
+    return head + ")"
+
+
+def _leaves(resource: ResourceDiff, finding: Finding, template: str) -> list[str]:
+    changes = resource.changes_under(finding.field)
+    lines = [template.format(path=c.path, old=_value(c.old), new=_value(c.new)) for c in changes[:_LEAVES_SHOWN]]
+    if len(changes) > _LEAVES_SHOWN:
+        lines.append(f"... and {len(changes) - _LEAVES_SHOWN} more (all changes are listed below)")
+    return lines
+
+
+def _impact_summary(report: DiffReport) -> str:
+    counts = {impact: 0 for impact in Impact if impact > Impact.IN_PLACE}
+    for resource in report.not_in_place:
+        counts[resource.impact] += 1
+    parts = [f"{count} {impact.label}" for impact, count in sorted(counts.items(), reverse=True) if count]
+    return "Not in place: " + ", ".join(parts) + "."
