@@ -447,5 +447,11 @@ def _rename(source: Path, target: Path) -> None:
 
 
 def read_tree(folder: Path) -> dict[str, Any]:
-    """Relative path -> text of every YAML file under `folder` (for comparisons and tests)."""
-    return {str(path.relative_to(folder)): path.read_text(encoding="utf-8") for path in sorted(folder.rglob("*.yaml"))}
+    """Relative path -> text of every YAML file under `folder` (for comparisons and tests); hidden folders (a synth's
+    staging or old folders) are not part of the tree."""
+    tree = {}
+    for path in sorted(folder.rglob("*.yaml")):
+        relative = path.relative_to(folder)
+        if not any(part.startswith(".") for part in relative.parts):
+            tree[str(relative)] = path.read_text(encoding="utf-8")
+    return tree

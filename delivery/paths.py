@@ -6,22 +6,28 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# ENVIRONMENTS_DIR points the app at another folder of environment files (tests, a separate config repo).
-ENVIRONMENTS_DIR = Path(os.environ.get("ENVIRONMENTS_DIR", ROOT / "environments")).resolve()
+# The project's own environment files; ENVIRONMENTS_DIR points the app at another folder (tests, a config repo).
+ENVIRONMENTS_DIR = ROOT / "environments"
 SCHEMA_PATH = ROOT / "schema" / "settings.schema.json"
 
 
+def environments_dir() -> Path:
+    """Where the environment files are: $ENVIRONMENTS_DIR if set, else environments/ (read at each call)."""
+    return Path(os.environ.get("ENVIRONMENTS_DIR", ENVIRONMENTS_DIR)).resolve()
+
+
 def available_environments() -> list[str]:
-    """The environments, one per YAML file in environments/, sorted by name."""
-    return sorted(path.stem for path in ENVIRONMENTS_DIR.glob("*.yaml"))
+    """The environments, one per YAML file in the environments folder, sorted by name."""
+    return sorted(path.stem for path in environments_dir().glob("*.yaml"))
 
 
 def environments_problem() -> str | None:
     """Why there is nothing to render, if so: no environments folder, or no settings file in it."""
-    where = f"ENVIRONMENTS_DIR={ENVIRONMENTS_DIR}" if "ENVIRONMENTS_DIR" in os.environ else str(ENVIRONMENTS_DIR)
-    if not ENVIRONMENTS_DIR.exists():
+    folder = environments_dir()
+    where = f"ENVIRONMENTS_DIR={folder}" if "ENVIRONMENTS_DIR" in os.environ else str(folder)
+    if not folder.exists():
         return f"{where}: no such folder; it must hold one <environment>.yaml settings file per environment"
-    if not ENVIRONMENTS_DIR.is_dir():
+    if not folder.is_dir():
         return f"{where}: not a folder; it must hold one <environment>.yaml settings file per environment"
     if not available_environments():
         return (

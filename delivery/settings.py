@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from constructs_lib.naming import looks_secret
 from delivery.argocd_settings import ArgoCdSettings
 from delivery.models import StrictModel
-from delivery.paths import ENVIRONMENTS_DIR
+from delivery.paths import environments_dir
 from stacks.core_pipeline.settings import CorePipelineSettings
 from stacks.discord_monitor.settings import DiscordMonitorSettings
 from stacks.hivemind_bot.settings import HivemindBotSettings
@@ -47,7 +47,7 @@ def load_environment(name: str) -> EnvironmentSettings:
     """Load and validate environments/<name>.yaml; SettingsError with every problem found."""
     import yaml  # here: render workers unpickle settings and never load a file
 
-    path = ENVIRONMENTS_DIR / f"{name}.yaml"
+    path = environments_dir() / f"{name}.yaml"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

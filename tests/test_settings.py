@@ -149,7 +149,7 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_invalid_yaml_and_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import delivery.settings as settings
 
-    monkeypatch.setattr(settings, "ENVIRONMENTS_DIR", tmp_path)
+    monkeypatch.setenv("ENVIRONMENTS_DIR", str(tmp_path))
     (tmp_path / "qa.yaml").write_text("core_pipeline: [unclosed\n")
     with pytest.raises(SettingsError, match=r"qa: .*qa.yaml is not valid YAML"):
         settings.load_environment("qa")
