@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 MANAGED_BY = "cdk8s"
+VERSION_LABEL = "app.kubernetes.io/version"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,9 +45,15 @@ class RecommendedLabels:
         return {
             **self.selector,
             "app.kubernetes.io/part-of": self.part_of or self.name,
-            "app.kubernetes.io/version": _label_value(self.version),
+            VERSION_LABEL: _label_value(self.version),
             "app.kubernetes.io/managed-by": MANAGED_BY,
         }
+
+    @property
+    def unversioned(self) -> dict[str, str]:
+        """Every recommended label but the version: for what must not change with an image tag, such as a
+        StatefulSet's claim templates (immutable: a changed label there makes the API server refuse the update)."""
+        return {key: value for key, value in self.all.items() if key != VERSION_LABEL}
 
     def for_component(self, component: str) -> RecommendedLabels:
         """The labels of a sibling workload of the same application (e.g. its migration Job)."""

@@ -186,7 +186,8 @@ class Redis(Construct):
                 ),
                 volume_claim_templates=[
                     k8s.KubePersistentVolumeClaimProps(
-                        metadata=k8s.ObjectMeta(name="data", labels=labels),
+                        # Claim templates cannot change: no version label, or every image bump would be refused.
+                        metadata=k8s.ObjectMeta(name="data", labels=self.labels.unversioned),
                         spec=k8s.PersistentVolumeClaimSpec(
                             access_modes=["ReadWriteOnce"],
                             storage_class_name=props.storage_class,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from constructs_lib.image_tags import mutable_tag_problem
+from constructs_lib.labels import VERSION_LABEL
 from delivery.pod_templates import pod_template_of
 from delivery.render import Manifest
 
@@ -121,6 +122,12 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
             )
         if kind == "Secret" and (manifest.get("data") or manifest.get("stringData")):
             yield f"{where}: a Secret with values would be committed to git; reference an existing Secret instead"
+        for claim in spec.get("volumeClaimTemplates", []) if kind == "StatefulSet" else ():
+            if VERSION_LABEL in claim.get("metadata", {}).get("labels", {}):
+                yield (
+                    f"{where}: claim template {claim['metadata'].get('name')} carries {VERSION_LABEL}; claim "
+                    f"templates cannot be changed, so the next image bump would be refused (leave the version out)"
+                )
         if kind in ("Deployment", "StatefulSet", "DaemonSet"):
             match_labels = spec.get("selector", {}).get("matchLabels", {})
             template_labels = spec.get("template", {}).get("metadata", {}).get("labels", {})

@@ -231,12 +231,18 @@ def test_statefulset_fields_the_api_lets_change(mutable: dict[str, Any]) -> None
     assert changed(STATEFULSET, lambda d: d["spec"].update(mutable)) == []
 
 
-def test_a_version_label_in_a_claim_template_is_refused_on_the_rendered_redis() -> None:
-    """The rendered Redis StatefulSets carry the version label in their claim template: an image bump is refused."""
+def test_an_image_bump_of_the_rendered_redis_applies_in_place() -> None:
+    """The rendered Redis StatefulSets keep the version label out of their (immutable) claim template, so an image
+    bump changes only the pod template; a version label put back into the claim template is refused."""
     old = dist_object("prod/discord-monitor/statefulset-discord-bot-redis.yaml")
     version = old["metadata"]["labels"]["app.kubernetes.io/version"]
+    assert "app.kubernetes.io/version" not in old["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]
     new = yaml.safe_load(yaml.safe_dump(old).replace(version, "7.2.6-alpine"))
-    (finding,) = classify_change(old, new)
+    assert new != old
+    assert [f for f in classify_change(old, new) if f.impact is not Impact.IN_PLACE] == []
+    relabelled = yaml.safe_load(yaml.safe_dump(old))
+    relabelled["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]["app.kubernetes.io/version"] = version
+    (finding,) = classify_change(old, relabelled)
     assert (finding.impact, finding.field) == (Impact.REFUSED, "spec.volumeClaimTemplates")
 
 
