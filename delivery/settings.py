@@ -7,15 +7,17 @@ allowed. Nothing here imports cdk8s, so bad settings fail in a fraction of a sec
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from constructs_lib.naming import looks_secret
+from constructs_lib.naming import DNS_LABEL, looks_secret, redact_url
 from delivery.argocd_settings import ArgoCdSettings
 from delivery.models import ImageSettings, StrictModel
 from delivery.paths import ENVIRONMENTS_DIR
+from delivery.registry import stack_names
+from delivery.settings_file import SettingsFile, SettingsFileError, display_name, read_settings_file
 from stacks.core_pipeline.settings import CorePipelineSettings
 from stacks.discord_monitor.settings import DiscordMonitorSettings
 from stacks.hivemind_bot.settings import HivemindBotSettings
@@ -44,53 +46,110 @@ class SettingsError(Exception):
 
 
 def load_environment(name: str) -> EnvironmentSettings:
-    """Load and validate environments/<name>.yaml; SettingsError with every problem found."""
-    import yaml  # here: render workers unpickle settings and never load a file
-
+    """Load and validate environments/<name>.yaml; SettingsError with every problem found, each naming the file."""
     path = ENVIRONMENTS_DIR / f"{name}.yaml"
+    problem = environment_name_problem(name)
+    if problem is not None:
+        raise SettingsError(f"{display_name(path)}: {problem}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SettingsError(f"{name}: no settings file {path}") from None
-    except yaml.YAMLError as error:
-        raise SettingsError(f"{name}: {path} is not valid YAML: {error}") from None
-    return parse_environment(name, data)
+        source = read_settings_file(path)
+    except SettingsFileError as error:
+        raise SettingsError(str(error)) from None
+    return parse_environment(name, source.data, source)
 
 
-def parse_environment(name: str, data: Any) -> EnvironmentSettings:
-    """Validate already-parsed settings data for environment `name`."""
+def environment_name_problem(name: str) -> str | None:
+    """Why `name` cannot be an environment, if it cannot: it becomes a folder under dist/ and the Argo CD
+    Applications `<env>-<stack>` (and `<env>-root`), whose names are also label values of at most 63 characters."""
+    longest = max(len(stack) for stack in [*stack_names(), "root"])
+    limit = 63 - 1 - longest
+    if DNS_LABEL.accepts(name) and len(name) <= limit:
+        return None
+    return (
+        f"the file name makes {shorten(name)} the environment's name, which must be {DNS_LABEL.allowed} and at most "
+        f"{limit} characters (Argo CD Applications are named <env>-<stack>): rename the file"
+    )
+
+
+def parse_environment(name: str, data: Any, source: SettingsFile | None = None) -> EnvironmentSettings:
+    """Validate already-parsed settings data for environment `name` (read from `source`, if from a file)."""
+    where = f"{source.display}: " if source is not None else ""
     if not isinstance(data, dict):
-        raise SettingsError(f"{name}: settings must be a mapping of keys, got {type(data).__name__}")
+        raise SettingsError(f"{where}{name}: settings must be a mapping of keys, got {type(data).__name__}")
     try:
         settings = EnvironmentSettings.model_validate(data)
     except ValidationError as error:
-        raise SettingsError("\n".join(format_errors(name, error))) from None
-    problems = list(_policy_problems(name, settings))
+        raise SettingsError("\n".join(format_errors(name, error, source))) from None
+    problems = [where + problem for problem in _policy_problems(name, settings)]
     if problems:
         raise SettingsError("\n".join(problems))
     return settings
 
 
-def format_errors(environment: str, error: ValidationError) -> list[str]:
-    """One line per problem: `<env>.<path>: <what is wrong> (got <value>)`, with allowed keys for unknown keys."""
+def format_errors(environment: str, error: ValidationError, source: SettingsFile | None = None) -> list[str]:
+    """One line per problem: `<env>.<path>: <what is wrong> (got <value>)`, with allowed keys for unknown keys.
+
+    Read from a file, each line starts with `<file>:<line>: `. The value is shortened, and never shown where it
+    may be a credential (under a credential-like key, or a URL's user-info part)."""
     lines = []
     for problem in error.errors(include_url=False):
         location = [str(part) for part in problem["loc"]]
+        is_key = location[-1:] == ["[key]"]
+        if is_key:
+            location = location[:-1]
+        where = ""
+        if source is not None:
+            line = source.line_of(location)
+            where = f"{source.display}:{line}: " if line is not None else f"{source.display}: "
         path = ".".join([environment, *location])
-        value = problem.get("input")
-        if location and looks_secret(location[-1]) and isinstance(value, str):
-            value = "<redacted>"
-        message = problem["msg"].removeprefix("Value error, ")
+        message = redact_text(problem["msg"].removeprefix("Value error, "))
         if problem["type"] == "extra_forbidden":
             allowed = _allowed_keys(EnvironmentSettings, location[:-1])
-            message = f"unknown key; allowed keys: {', '.join(allowed)}"
-            lines.append(f"{path}: {message}")
+            lines.append(f"{where}{path}: unknown key; allowed keys: {', '.join(allowed)}")
             continue
         if problem["type"] == "missing":
-            lines.append(f"{path}: required key is missing")
+            lines.append(f"{where}{path}: required key is missing")
             continue
-        lines.append(f"{path}: {message} (got {value!r})")
+        if is_key:
+            message = f"the key {message}"
+        value = shown_value(problem.get("input"), location)
+        lines.append(f"{where}{path}: {message} (got {value})")
     return lines
+
+
+def shown_value(value: Any, location: Sequence[str]) -> str:
+    """A value as an error message shows it: never a credential, at most about 80 characters."""
+    if any(looks_secret(part) for part in location) and not isinstance(value, (bool, type(None))):
+        return "<redacted>"
+    return shorten(repr(_redacted(value)))
+
+
+def redact_text(text: str) -> str:
+    """Text with the user-info part of any URL in it replaced by `***`."""
+    return " ".join(redact_url(word) for word in text.split(" "))
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """`text` cut to about `limit` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 3]}... ({len(text)} characters)"
+
+
+def _redacted(value: Any) -> Any:
+    """Nested data with values under credential-like keys and URL credentials replaced (for messages)."""
+    if isinstance(value, Mapping):
+        return {
+            key: "<redacted>"
+            if looks_secret(str(key)) and not isinstance(item, (bool, type(None)))
+            else _redacted(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_redacted(item) for item in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value
 
 
 def _allowed_keys(model: type[BaseModel], location: list[str]) -> list[str]:

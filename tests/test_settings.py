@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,20 +128,6 @@ def test_every_problem_is_reported_at_once() -> None:
     data["core_pipeline"]["log_level"] = "loud"
     data["core_pipeline"]["autoscaling"]["max_replicas"] = 0
     assert len(error_for(data).splitlines()) == 2
-
-
-def test_invalid_yaml_and_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import delivery.settings as settings
-
-    monkeypatch.setattr(settings, "ENVIRONMENTS_DIR", tmp_path)
-    (tmp_path / "qa.yaml").write_text("core_pipeline: [unclosed\n")
-    with pytest.raises(SettingsError, match=r"qa: .*qa.yaml is not valid YAML"):
-        settings.load_environment("qa")
-    with pytest.raises(SettingsError, match="no settings file"):
-        settings.load_environment("nowhere")
-    (tmp_path / "empty.yaml").write_text("")
-    with pytest.raises(SettingsError, match="settings must be a mapping"):
-        settings.load_environment("empty")
 
 
 def test_exported_json_schema_is_current() -> None:
