@@ -233,3 +233,165 @@ def test_a_long_value_is_shortened(folder: Path) -> None:
     assert "prod.core_pipeline.node_env" in message
     assert "(100002 characters)" in message
     assert len(message) < 300
+
+
+# Bad values: each message names the file and line, the settings path, a short value (never a credential) and
+# what is allowed in words. (old text in prod.yaml, new text, settings path, words of what is allowed, shown value)
+BAD_VALUES = [
+    (
+        "kubernetes.io/hostname: worker-1",
+        f"kubernetes.io/hostname: {'w' * 100_000}",
+        "prod.kairoflow.node_selector.kubernetes.io/hostname",
+        "must be a label value: empty, or at most 63 letters",
+        "(100002 characters)",
+    ),
+    (
+        "release: kube-prometheus-stack",
+        "Bad Key!: kube-prometheus-stack",
+        "prod.core_pipeline.telemetry.service_monitor_labels.Bad Key!",
+        "the key must be a label or annotation key",
+        "'Bad Key!'",
+    ),
+    (
+        "release: kube-prometheus-stack",
+        f"{'a' * 64}/release: kube-prometheus-stack",
+        f"prod.core_pipeline.telemetry.service_monitor_labels.{'a' * 64}/release",
+        "the key must be a label or annotation key",
+        f"'{'a' * 64}/release'",
+    ),
+    (
+        "hosts: [kairoflow.example.com]",
+        "hosts: [KairoFlow.example.com]",
+        "prod.kairoflow.hosts.0",
+        "must be a lowercase DNS host name such as app.example.com",
+        "'KairoFlow.example.com'",
+    ),
+    (
+        "hosts: [kairoflow.example.com]",
+        "hosts: ['*.example.com']",
+        "prod.kairoflow.hosts.0",
+        "must be a lowercase DNS host name",
+        "'*.example.com'",
+    ),
+    (
+        "hosts: [kairoflow.example.com]",
+        f"hosts: [{'k' * 64}.example.com]",
+        "prod.kairoflow.hosts.0",
+        "must be a lowercase DNS host name such as app.example.com: labels of letters, digits and '-'",
+        "'kkkkkkkkkk",
+    ),
+    (
+        "host: postgres.prod-data.svc.cluster.local",
+        "host: postgres_db",
+        "prod.core_pipeline.postgres.host",
+        "must be a DNS name: labels of lowercase letters, digits and '-'",
+        "'postgres_db'",
+    ),
+    (
+        "storage_size: 8Gi",
+        f"storage_size: 8Gi\n    storage_class: {'s' * 64}",
+        "prod.verta.redis.in_cluster.storage_class",
+        "must be a DNS label: 1-63 lowercase letters, digits and '-'",
+        "'ssssssssss",
+    ),
+    (
+        "password: {secret: verta-redis, key: redis-password}",
+        "password: {secret: Verta_Redis, key: redis-password}",
+        "prod.verta.redis.in_cluster.password.secret",
+        "must be a DNS label",
+        "<redacted>",
+    ),
+    (
+        'tag: "2.0.3"',
+        'tag: "2.0.3+build.7"',
+        "prod.hivemind_bot.image.tag",
+        "must be an image tag: 1-128 letters, digits, '_', '.' and '-'",
+        "'2.0.3+build.7'",
+    ),
+    (
+        "- kafka-2.kafka.prod-data.svc.cluster.local:9092",
+        "- kafka-2.kafka.prod-data.svc.cluster.local:99092",
+        "prod.core_pipeline.kafka.brokers.2",
+        "must be host:port, the host a DNS name such as kafka-0.kafka.data.svc, the port 1..65535",
+        "'kafka-2.kafka.prod-data.svc.cluster.local:99092'",
+    ),
+    (
+        'allow_origins: ["https://app.example.com"]',
+        'allow_origins: ["https://app.example.com/login"]',
+        "prod.core_pipeline.ingress.cors.allow_origins.0",
+        "must be a browser origin: http:// or https:// and a host",
+        "'https://app.example.com/login'",
+    ),
+    (
+        "target_revision: release",
+        "target_revision: release branch",
+        "prod.argocd.target_revision",
+        "must be a branch, tag or commit: letters, digits",
+        "'release branch'",
+    ),
+    (
+        "repo_url: https://github.com/example-org/platform-deploy.git",
+        "repo_url: https://deploy:ghp_s3cr3t@github.com/example-org/platform-deploy.git",
+        "prod.argocd.repo_url",
+        "must not hold a user name or password: credentials belong in a Secret",
+        "'https://***@github.com/example-org/platform-deploy.git'",
+    ),
+    (
+        "repo_url: https://github.com/example-org/platform-deploy.git",
+        "repo_url: https://ghp_s3cr3t@github.com/example-org/platform-deploy.git",
+        "prod.argocd.repo_url",
+        "must not hold a user name or password",
+        "'https://***@github.com/example-org/platform-deploy.git'",
+    ),
+    (
+        "web_base_url: https://hivemind.example.com",
+        "web_base_url: https://bob:s3cr3t@hivemind.example.com/x",
+        "prod.hivemind_bot.web_base_url",
+        "must not hold a user name or password",
+        "'https://***@hivemind.example.com/x'",
+    ),
+    (
+        "    tls: true\n    cluster_issuer",
+        "    tls: true\n    cluster_issuer: LetsEncrypt\n    x_issuer",
+        "prod.core_pipeline.ingress.cluster_issuer",
+        "must be a DNS label",
+        "'LetsEncrypt'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "path", "allowed", "shown"), BAD_VALUES)
+def test_bad_values_are_explained(folder: Path, old: str, new: str, path: str, allowed: str, shown: str) -> None:
+    content = edited_prod(old, new)
+    message = refusal(folder, content, "prod")
+    line = next(line for line in message.splitlines() if f" {path}: " in line)
+    assert line.startswith(f"{folder / 'prod.yaml'}:")
+    assert f"{path}: {allowed}" in line
+    assert shown in line.partition("(got ")[2]
+    assert "s3cr3t" not in message
+    assert "should match pattern" not in message
+    assert len(line) < 600
+
+
+def test_file_line_of_a_bad_value(folder: Path) -> None:
+    content = edited_prod("hosts: [kairoflow.example.com]", "hosts: [KairoFlow.example.com]")
+    message = refusal(folder, content, "prod")
+    assert message.startswith(f"{folder / 'prod.yaml'}:{line_of_text(content, 'KairoFlow')}: prod.kairoflow.hosts.0:")
+
+
+def test_no_setting_is_checked_by_a_bare_pattern() -> None:
+    """pydantic's own pattern check says "String should match pattern '^...$'": every text rule goes through
+    `Checked`, which says in words what is allowed."""
+    from delivery.settings import EnvironmentSettings
+
+    EnvironmentSettings.model_rebuild()
+
+    def patterns(schema: object) -> list[str]:
+        if isinstance(schema, dict):
+            own = [schema["pattern"]] if schema.get("type") == "str" and "pattern" in schema else []
+            return own + [found for value in schema.values() for found in patterns(value)]
+        if isinstance(schema, list):
+            return [found for value in schema for found in patterns(value)]
+        return []
+
+    assert patterns(EnvironmentSettings.__pydantic_core_schema__) == []
