@@ -6,6 +6,7 @@ check it at load time and the constructs check the same rule on their props.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -81,6 +82,14 @@ def _parts_are_labels(name: str) -> bool:
     return all(len(part) <= 63 for part in name.split("."))
 
 
+def _network(cidr: str) -> bool:
+    try:
+        ipaddress.ip_network(cidr)
+    except ValueError:
+        return False
+    return True
+
+
 def _qualified_name(key: str) -> bool:
     prefix, _, name = key.rpartition("/")
     return len(name) <= 63 and (not prefix or (len(prefix) <= 253 and _parts_are_labels(prefix)))
@@ -138,4 +147,10 @@ REFRESH_INTERVAL = TextRule(
     allowed="a duration of hours, minutes and seconds such as 1h, 15m or 1h30m",
     pattern=r"^([0-9]+(s|m|h))+$",
     max_length=32,
+)
+CIDR = TextRule(
+    allowed="an address range in CIDR notation such as 10.0.0.0/8 or 2001:db8::/32 (no address bits after the prefix)",
+    pattern=r"^[0-9A-Fa-f:.]+/[0-9]{1,3}$",
+    max_length=64,
+    check=_network,
 )

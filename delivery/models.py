@@ -19,6 +19,7 @@ from pydantic_core import CoreSchema, core_schema
 
 from constructs_lib.cron import SCHEDULE_ALLOWED, valid_schedule, valid_time_zone
 from constructs_lib.naming import (
+    CIDR,
     DNS_LABEL,
     DNS_SUBDOMAIN,
     HOST_NAME,
@@ -113,6 +114,7 @@ LabelValue = Annotated[str, Checked(LABEL_VALUE)]
 Labels = dict[LabelKey, LabelValue]
 SecretKeyName = Annotated[str, Checked(SECRET_KEY)]
 RefreshInterval = Annotated[str, Checked(REFRESH_INTERVAL)]
+Cidr = Annotated[str, Checked(CIDR)]
 HttpUrl = Annotated[
     str,
     matching(r"^https?://\S+$", "an http:// or https:// URL without spaces", max_length=2048),

@@ -66,8 +66,8 @@ def environment_name_problem(name: str) -> str | None:
     if DNS_LABEL.accepts(name) and len(name) <= limit:
         return None
     return (
-        f"the file name makes {shorten(name)} the environment's name, which must be {DNS_LABEL.allowed} and at most "
-        f"{limit} characters (Argo CD Applications are named <env>-<stack>): rename the file"
+        f"the file name makes {shorten(repr(name))} the environment's name; it must be {DNS_LABEL.allowed}, here at "
+        f"most {limit} characters as the Argo CD Applications are named <env>-<stack>: rename the file"
     )
 
 
@@ -91,30 +91,41 @@ def format_errors(environment: str, error: ValidationError, source: SettingsFile
 
     Read from a file, each line starts with `<file>:<line>: `. The value is shortened, and never shown where it
     may be a credential (under a credential-like key, or a URL's user-info part)."""
-    lines = []
+    lines: list[tuple[int, str]] = []
     for problem in error.errors(include_url=False):
         location = [str(part) for part in problem["loc"]]
         is_key = location[-1:] == ["[key]"]
         if is_key:
             location = location[:-1]
-        where = ""
+        where, line = "", None
         if source is not None:
             line = source.line_of(location)
             where = f"{source.display}:{line}: " if line is not None else f"{source.display}: "
-        path = ".".join([environment, *location])
-        message = redact_text(problem["msg"].removeprefix("Value error, "))
+        path = ".".join(shorten(part) for part in [environment, *location])
+        message = shorten(redact_text(problem["msg"].removeprefix("Value error, ")), 400)
         if problem["type"] == "extra_forbidden":
             allowed = _allowed_keys(EnvironmentSettings, location[:-1])
-            lines.append(f"{where}{path}: unknown key; allowed keys: {', '.join(allowed)}")
-            continue
-        if problem["type"] == "missing":
-            lines.append(f"{where}{path}: required key is missing")
-            continue
-        if is_key:
-            message = f"the key {message}"
-        value = shown_value(problem.get("input"), location)
-        lines.append(f"{where}{path}: {message} (got {value})")
-    return lines
+            text = f"{path}: unknown key; allowed keys: {', '.join(allowed)}"
+        elif problem["type"] == "missing":
+            text = f"{path}: required key is missing"
+        elif problem["type"] in ("model_type", "dict_type"):
+            text = f"{path}: must be a mapping of keys (got {shown_value(problem.get('input'), location)})"
+        elif problem["type"] == "string_type":
+            value = problem.get("input")
+            kind = _YAML_KINDS.get(type(value).__name__)
+            hint = f": quote it, YAML reads this as {kind}" if kind else ""
+            text = f"{path}: must be text{hint} (got {shown_value(value, location)})"
+        else:
+            if is_key:
+                message = f"the key {message}"
+            text = f"{path}: {message} (got {shown_value(problem.get('input'), location)})"
+        lines.append((line or 0, where + text))
+    # In the file's order, like a compiler's messages (sorted() keeps pydantic's order within a line).
+    return [text for _, text in sorted(lines, key=lambda entry: entry[0])]
+
+
+# What YAML makes of an unquoted value that was meant as text (`tag: 1.10` is the number 1.1).
+_YAML_KINDS = {"bool": "true or false", "int": "a number", "float": "a number", "date": "a date", "datetime": "a date"}
 
 
 def shown_value(value: Any, location: Sequence[str]) -> str:

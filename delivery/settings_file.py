@@ -25,6 +25,7 @@ MAX_VALUES = 20_000
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 class _Mark(Protocol):
@@ -243,6 +244,11 @@ def _check_keys(node: yaml.Node, display: str, path: tuple[str, ...], lines: dic
         if not isinstance(key, yaml.ScalarNode):
             raise SettingsFileError(f"{display}:{_line(key.start_mark)}: a key must be plain text, not a list or map")
         line = _line(key.start_mark)
+        if key.tag != _STR_TAG:  # YAML 1.1 reads `on:`, `no:`, `1:` and `~:` as true, false, a number, null
+            raise SettingsFileError(
+                f"{display}:{line}: key {_short(key.value, 80)!r} is read by YAML as {_KINDS.get(key.tag, key.tag)}, "
+                f"not text: quote it ('{_short(key.value, 80)}':)"
+            )
         if key.value in first_line:
             where = ".".join((*path, key.value))
             raise SettingsFileError(
@@ -258,6 +264,15 @@ def _check_keys(node: yaml.Node, display: str, path: tuple[str, ...], lines: dic
                 if isinstance(key, yaml.ScalarNode) and key.value not in first_line:
                     lines.setdefault((*path, key.value), _line(key.start_mark))
                     _check_keys(value, display, (*path, key.value), lines)
+
+
+_KINDS = {
+    "tag:yaml.org,2002:bool": "true or false",
+    "tag:yaml.org,2002:int": "a number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:null": "null",
+    "tag:yaml.org,2002:timestamp": "a date",
+}
 
 
 def _line(mark: _Mark | None) -> int:

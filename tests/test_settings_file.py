@@ -68,6 +68,8 @@ BILLION_LAUGHS = "\n".join(
         ("replicas: " + "9" * 5000 + "\n", "qa.yaml: a value cannot be read: Exceeds the limit"),
         ("a: !!python/object/apply:os.system [true]\n", "qa.yaml:1:4: could not determine a constructor for the tag"),
         ("? [a, b]\n: c\n", "qa.yaml:1: a key must be plain text, not a list or map"),
+        ("verta:\n  on: 1\n", "qa.yaml:2: key 'on' is read by YAML as true or false, not text: quote it ('on':)"),
+        ("1: x\n", "qa.yaml:1: key '1' is read by YAML as a number, not text: quote it"),
     ],
     ids=[
         "not-utf8",
@@ -89,6 +91,8 @@ BILLION_LAUGHS = "\n".join(
         "huge-integer",
         "python-tag",
         "complex-key",
+        "boolean-key",
+        "number-key",
     ],
 )
 def test_bad_files_get_one_message_naming_the_file(folder: Path, content: str | bytes, expected: str) -> None:
@@ -351,6 +355,27 @@ BAD_VALUES = [
         "'https://***@hivemind.example.com/x'",
     ),
     (
+        "  log_level: warn\n\nkairoflow",
+        "  log_level: warn\n  network_policy: {https_egress_cidrs: [10.0.0.1/8]}\n\nkairoflow",
+        "prod.hivemind_bot.network_policy.https_egress_cidrs.0",
+        "must be an address range in CIDR notation such as 10.0.0.0/8",
+        "'10.0.0.1/8'",
+    ),
+    (
+        'tag: "2.0.3"',
+        "tag: 2.10",
+        "prod.hivemind_bot.image.tag",
+        "must be text: quote it, YAML reads this as a number",
+        "2.1",
+    ),
+    (
+        "hivemind_bot:\n  image:",
+        "hivemind_bot:\nhivemind_old:\n  image:",
+        "prod.hivemind_bot",
+        "must be a mapping of keys",
+        "None",
+    ),
+    (
         "    tls: true\n    cluster_issuer",
         "    tls: true\n    cluster_issuer: LetsEncrypt\n    x_issuer",
         "prod.core_pipeline.ingress.cluster_issuer",
@@ -395,3 +420,14 @@ def test_no_setting_is_checked_by_a_bare_pattern() -> None:
         return []
 
     assert patterns(EnvironmentSettings.__pydantic_core_schema__) == []
+
+
+def test_problems_are_listed_in_the_file_order(folder: Path) -> None:
+    content = edited_prod("target_revision: release", "target_revision: HEAD")
+    content = content.replace("max_replicas: 20", "max_replicas: 2").replace("node_env: production", "node_env: prod")
+    lines = refusal(folder, content, "prod").splitlines()
+    assert [line.split(": ")[1] for line in lines] == [
+        "prod.core_pipeline.autoscaling.max_replicas",
+        "prod.core_pipeline.node_env",
+        "prod.argocd.target_revision",
+    ]

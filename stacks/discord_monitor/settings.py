@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from constructs_lib.naming import secret_like_paths
 from delivery.models import (
     AbsolutePath,
+    Cidr,
     CronSchedule,
     DnsLabel,
     HttpProbeSettings,
@@ -54,11 +55,11 @@ class WatcherProbeSettings(StrictModel):
 class WatcherNetworkPolicySettings(StrictModel):
     enabled: bool = Field(False, description="Confine the bridge port (needs bridge.enabled).")
     allow_from_bot: bool = Field(True, description="Admit the bot's pods to the bridge port.")
-    allowed_ingress_cidrs: list[str] = Field(default_factory=list, description="Address ranges also admitted.")
+    allowed_ingress_cidrs: list[Cidr] = Field(default_factory=list, description="Address ranges also admitted.")
     restrict_ingress_to_cluster: bool = Field(
         True, description="With no bot and no CIDRs admitted, admit only this namespace's pods."
     )
-    allowed_egress_cidrs: list[str] = Field(
+    allowed_egress_cidrs: list[Cidr] = Field(
         default_factory=list,
         description="Restrict egress to these ranges on 443 (and DNS). Empty: egress not restricted at all.",
     )
@@ -169,7 +170,7 @@ class RetentionSettings(StrictModel):
 
 class BotNetworkPolicySettings(StrictModel):
     enabled: bool = Field(True, description="Restrict the bot's egress to DNS, Redis, watcher bridges and HTTPS.")
-    https_egress_cidrs: list[str] = Field(
+    https_egress_cidrs: list[Cidr] = Field(
         default_factory=list, description="Where the bot may reach on 443 (Discord). Empty: any address."
     )
     ingress_namespaces: list[DnsLabel] = Field(

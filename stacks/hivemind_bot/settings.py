@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from delivery.models import (
+    Cidr,
     DnsLabel,
     DnsName,
     HttpProbeSettings,
@@ -25,7 +26,7 @@ class LeaderElectionSettings(StrictModel):
 
 class HivemindNetworkPolicySettings(StrictModel):
     enabled: bool = Field(True, description="Deny ingress; allow egress to DNS, the backend, the API server, HTTPS.")
-    https_egress_cidrs: list[str] = Field(
+    https_egress_cidrs: list[Cidr] = Field(
         default_factory=list, description="Where the bot may reach on 443 (Discord). Empty: any address."
     )
 
