@@ -48,9 +48,22 @@ def url_has_credentials(url: str) -> bool:
     return ":" in match["userinfo"] or match["scheme"].lower().startswith("http")
 
 
-def redact_url(url: str) -> str:
-    """The URL with its user-info part, if any, replaced by `***` (for messages)."""
-    return _URL_USERINFO.sub(lambda match: f"{match['scheme']}***@", url, count=1)
+# The same user-info part anywhere in a text, and the shapes of well-known credentials: GitHub and Slack tokens,
+# AWS access key ids, JSON Web Tokens, Discord bot tokens and webhook URLs (a webhook URL is its own credential),
+# private keys.
+_URL_USERINFO_IN_TEXT = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
+_CREDENTIAL_SHAPES = re.compile(
+    r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}"
+    r"|eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]*|[MN][A-Za-z0-9]{23,25}\.[\w-]{6}\.[\w-]{27,}"
+    r"|https://(?:\w+\.)?discord(?:app)?\.com/api/webhooks/\S+|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+)
+
+
+def redact_credentials(text: str) -> str:
+    """`text` with every URL's user-info part replaced by `***` and every well-known credential shape by
+    `<redacted>` (for messages: a value echoed in an error must never carry a credential)."""
+    text = _URL_USERINFO_IN_TEXT.sub(lambda match: f"{match['scheme']}***@", text)
+    return _CREDENTIAL_SHAPES.sub("<redacted>", text)
 
 
 @dataclass(frozen=True)

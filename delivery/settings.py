@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from constructs_lib.naming import DNS_LABEL, looks_secret, redact_url
+from constructs_lib.naming import DNS_LABEL, looks_secret, redact_credentials
 from delivery.argocd_settings import ArgoCdSettings
 from delivery.models import ImageSettings, StrictModel
 from delivery.paths import ENVIRONMENTS_DIR
@@ -80,10 +80,23 @@ def parse_environment(name: str, data: Any, source: SettingsFile | None = None) 
         settings = EnvironmentSettings.model_validate(data)
     except ValidationError as error:
         raise SettingsError("\n".join(format_errors(name, error, source))) from None
-    problems = [where + problem for problem in _policy_problems(name, settings)]
+    problems = [_located(problem, source) for problem in _policy_problems(name, settings)]
     if problems:
         raise SettingsError("\n".join(problems))
     return settings
+
+
+def _located(problem: str, source: SettingsFile | None) -> str:
+    """A `<env>.<path>: ...` line of a whole-file rule, prefixed with the file and the line of its path."""
+    return _where(source, problem.partition(": ")[0].split(".")[1:])[1] + problem
+
+
+def _where(source: SettingsFile | None, location: Sequence[str]) -> tuple[int, str]:
+    """The line of `location` in the file (0: none) and the `<file>:<line>: ` prefix of its message."""
+    if source is None:
+        return 0, ""
+    line = source.line_of(location)
+    return (line or 0), f"{source.display}:{line}: " if line is not None else f"{source.display}: "
 
 
 def format_errors(environment: str, error: ValidationError, source: SettingsFile | None = None) -> list[str]:
@@ -97,12 +110,9 @@ def format_errors(environment: str, error: ValidationError, source: SettingsFile
         is_key = location[-1:] == ["[key]"]
         if is_key:
             location = location[:-1]
-        where, line = "", None
-        if source is not None:
-            line = source.line_of(location)
-            where = f"{source.display}:{line}: " if line is not None else f"{source.display}: "
+        line, where = _where(source, location)
         path = ".".join(shorten(part) for part in [environment, *location])
-        message = shorten(redact_text(problem["msg"].removeprefix("Value error, ")), 400)
+        message = shorten(redact_credentials(problem["msg"].removeprefix("Value error, ")), 400)
         if problem["type"] == "extra_forbidden":
             allowed = _allowed_keys(EnvironmentSettings, location[:-1])
             text = f"{path}: unknown key; allowed keys: {', '.join(allowed)}"
@@ -119,7 +129,7 @@ def format_errors(environment: str, error: ValidationError, source: SettingsFile
             if is_key:
                 message = f"the key {message}"
             text = f"{path}: {message} (got {shown_value(problem.get('input'), location)})"
-        lines.append((line or 0, where + text))
+        lines.append((line, where + text))
     # In the file's order, like a compiler's messages (sorted() keeps pydantic's order within a line).
     return [text for _, text in sorted(lines, key=lambda entry: entry[0])]
 
@@ -133,11 +143,6 @@ def shown_value(value: Any, location: Sequence[str]) -> str:
     if any(looks_secret(part) for part in location) and not isinstance(value, (bool, type(None))):
         return "<redacted>"
     return shorten(repr(_redacted(value)))
-
-
-def redact_text(text: str) -> str:
-    """Text with the user-info part of any URL in it replaced by `***`."""
-    return " ".join(redact_url(word) for word in text.split(" "))
 
 
 def shorten(text: str, limit: int = 80) -> str:
@@ -159,7 +164,7 @@ def _redacted(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_redacted(item) for item in value]
     if isinstance(value, str):
-        return redact_text(value)
+        return redact_credentials(value)
     return value
 
 

@@ -215,7 +215,9 @@ def test_missing_key_points_at_its_parent(folder: Path) -> None:
 
 def test_a_credential_in_a_free_form_block_is_never_echoed(folder: Path) -> None:
     content = edited_prod(
-        "      min_severity: warning\n", "      min_severity: warning\n      discord: {bot_token: MTk4.s3cr3t}\n"
+        "      min_severity: warning\n",
+        "      discord: {bot_token: MTk4.s3cr3t, hook: 'https://discord.com/api/webhooks/1/s3cr3t'}\n"
+        "      min_severity: warning\n",
     )
     message = refusal(folder, content, "prod")
     assert "prod.discord_monitor.watcher.filters: credential-like keys ['filters.discord.bot_token']" in message
@@ -349,6 +351,13 @@ BAD_VALUES = [
     ),
     (
         "web_base_url: https://hivemind.example.com",
+        "web_base_url: ghp_s3cr3tAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "prod.hivemind_bot.web_base_url",
+        "must be an http:// or https:// URL without spaces",
+        "'<redacted>'",
+    ),
+    (
+        "web_base_url: https://hivemind.example.com",
         "web_base_url: https://bob:s3cr3t@hivemind.example.com/x",
         "prod.hivemind_bot.web_base_url",
         "must not hold a user name or password",
@@ -431,3 +440,11 @@ def test_problems_are_listed_in_the_file_order(folder: Path) -> None:
         "prod.core_pipeline.node_env",
         "prod.argocd.target_revision",
     ]
+
+
+def test_whole_file_rules_name_the_line_too(folder: Path) -> None:
+    content = edited_prod('tag: "2.0.3"', "tag: latest")
+    message = refusal(folder, content, "prod")
+    assert message.startswith(
+        f"{folder / 'prod.yaml'}:{line_of_text(content, 'tag: latest')}: prod.hivemind_bot.image.tag"
+    )
