@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -17,12 +17,14 @@ from delivery.argocd_settings import ArgoCdSettings
 from delivery.models import ImageSettings, StrictModel
 from delivery.paths import ENVIRONMENTS_DIR
 from delivery.registry import stack_names
-from delivery.settings_file import SettingsFile, SettingsFileError, display_name, read_settings_file
 from stacks.core_pipeline.settings import CorePipelineSettings
 from stacks.discord_monitor.settings import DiscordMonitorSettings
 from stacks.hivemind_bot.settings import HivemindBotSettings
 from stacks.kairoflow.settings import KairoflowSettings
 from stacks.verta.settings import VertaSettings
+
+if TYPE_CHECKING:
+    from delivery.settings_file import SettingsFile
 
 MUTABLE_TAGS = frozenset({"latest", "main", "master", "stable", "edge", "dev"})
 
@@ -47,6 +49,9 @@ class SettingsError(Exception):
 
 def load_environment(name: str) -> EnvironmentSettings:
     """Load and validate environments/<name>.yaml; SettingsError with every problem found, each naming the file."""
+    # Imported here (it imports yaml): render workers unpickle settings and never read a file.
+    from delivery.settings_file import SettingsFileError, display_name, read_settings_file
+
     path = ENVIRONMENTS_DIR / f"{name}.yaml"
     problem = environment_name_problem(name)
     if problem is not None:
@@ -103,7 +108,7 @@ def format_errors(environment: str, error: ValidationError, source: SettingsFile
     """One line per problem: `<env>.<path>: <what is wrong> (got <value>)`, with allowed keys for unknown keys.
 
     Read from a file, each line starts with `<file>:<line>: `. The value is shortened, and never shown where it
-    may be a credential (under a credential-like key, or a URL's user-info part)."""
+    may be a credential: under a credential-like key, a URL's user-info part, a well-known token shape."""
     lines: list[tuple[int, str]] = []
     for problem in error.errors(include_url=False):
         location = [str(part) for part in problem["loc"]]

@@ -194,7 +194,7 @@ def test_watcher_filters_may_not_carry_credentials() -> None:
     data["discord_monitor"]["watcher"]["filters"] = {"discord": {"bot_token": "MTk4"}, "min_tokens": 10}
     message = error_for(data)
     assert "prod.discord_monitor.watcher.filters: credential-like keys ['filters.discord.bot_token']" in message
-    assert "MTk4" not in message.replace("(got", "").split("credential")[0]
+    assert "MTk4" not in message  # the refused token is not printed back in the (got ...) part either
 
 
 def test_watcher_policy_needs_the_bridge() -> None:
