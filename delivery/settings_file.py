@@ -121,15 +121,22 @@ def _read_text(path: Path, display: str) -> str:
 
 def _compose(text: str, display: str) -> yaml.MappingNode:
     """The document's node tree, once its events show it is one document within the bounds."""
-    loader = _Loader(text)
     try:
-        documents = _measure(_events(loader), display)
+        documents = _measure(_events(text), display)
+    except yaml.reader.ReaderError as error:
+        # libyaml counts the position in UTF-8 bytes, PyYAML's own reader in characters
+        if _Loader is yaml.SafeLoader:
+            line = text[: error.position].count("\n") + 1
+        else:
+            line = text.encode()[: error.position].count(b"\n") + 1
+        character = error.character if isinstance(error.character, str) else chr(error.character)
+        raise SettingsFileError(
+            f"{display}:{line}: not valid YAML: character U+{ord(character):04X} is not allowed (a control character)"
+        ) from None
     except yaml.MarkedYAMLError as error:
         raise SettingsFileError(f"{display}:{_at(error.problem_mark)}: not valid YAML: {error.problem}") from None
     except yaml.YAMLError as error:
         raise SettingsFileError(f"{display}: not valid YAML: {_short(str(error))}") from None
-    finally:
-        loader.dispose()
     if documents == 0:
         raise SettingsFileError(f"{display}: empty; expected a mapping of settings keys (argocd:, core_pipeline:, ...)")
     loader = _Loader(text)
@@ -149,9 +156,13 @@ def _compose(text: str, display: str) -> yaml.MappingNode:
     return root
 
 
-def _events(loader: Any) -> Iterator[yaml.Event]:
-    while loader.check_event():
-        yield loader.get_event()
+def _events(text: str) -> Iterator[yaml.Event]:
+    loader = _Loader(text)  # PyYAML's own reader refuses control characters here, libyaml's while parsing
+    try:
+        while loader.check_event():
+            yield loader.get_event()
+    finally:
+        loader.dispose()
 
 
 @dataclass

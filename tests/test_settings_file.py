@@ -70,6 +70,7 @@ BILLION_LAUGHS = "\n".join(
         ("? [a, b]\n: c\n", "qa.yaml:1: a key must be plain text, not a list or map"),
         ("verta:\n  on: 1\n", "qa.yaml:2: key 'on' is read by YAML as true or false, not text: quote it ('on':)"),
         ("1: x\n", "qa.yaml:1: key '1' is read by YAML as a number, not text: quote it"),
+        ("a: \u00e9\u00e9\nb: x\x00\n", "qa.yaml:2: not valid YAML: character U+0000 is not allowed"),
     ],
     ids=[
         "not-utf8",
@@ -93,6 +94,7 @@ BILLION_LAUGHS = "\n".join(
         "complex-key",
         "boolean-key",
         "number-key",
+        "control-character",
     ],
 )
 def test_bad_files_get_one_message_naming_the_file(folder: Path, content: str | bytes, expected: str) -> None:
@@ -448,3 +450,25 @@ def test_whole_file_rules_name_the_line_too(folder: Path) -> None:
     assert message.startswith(
         f"{folder / 'prod.yaml'}:{line_of_text(content, 'tag: latest')}: prod.hivemind_bot.image.tag"
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (BILLION_LAUGHS, f"qa.yaml:5: expands to more than {MAX_VALUES} values"),
+        ("[" * 100_000, f"qa.yaml:1: nested more than {MAX_DEPTH} levels deep"),
+        ("a: \u00e9\u00e9\nb: x\x00\n", "qa.yaml:2: not valid YAML: character U+0000 is not allowed"),
+        ("argocd:\n  x: 1\n  x: 2\n", "qa.yaml:3: duplicate key argocd.x (first at line 2)"),
+        ("a: &a [1, *a]\n", "qa.yaml:1: alias *a refers to itself"),
+    ],
+    ids=["billion-laughs", "deep-nesting", "control-character", "duplicate-key", "recursive-alias"],
+)
+def test_the_same_refusals_without_libyaml(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, content: str, expected: str
+) -> None:
+    import yaml
+
+    import delivery.settings_file as settings_file
+
+    monkeypatch.setattr(settings_file, "_Loader", yaml.SafeLoader)
+    assert expected in refusal(folder, content)
