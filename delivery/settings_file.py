@@ -22,10 +22,13 @@ import yaml
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 MAX_VALUES = 20_000
+# Python converts longer numbers slowly or not at all: a 1 MiB sexagesimal integer (1:59:59:...) takes a minute.
+MAX_NUMBER_LENGTH = 32
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
 
 
 class _Mark(Protocol):
@@ -87,8 +90,8 @@ def read_settings_file(path: Path) -> SettingsFile:
             loader.dispose()
     except yaml.MarkedYAMLError as error:
         raise SettingsFileError(f"{display}:{_at(error.problem_mark)}: {error.problem}") from None
-    except (yaml.YAMLError, ValueError, TypeError) as error:
-        # e.g. an integer of more digits than Python converts (ValueError), not a YAML error
+    except (yaml.YAMLError, ValueError, TypeError, ArithmeticError) as error:
+        # PyYAML's constructors can fail outside YAMLError, e.g. OverflowError for a float beyond range
         raise SettingsFileError(f"{display}: a value cannot be read: {_short(str(error))}") from None
     return SettingsFile(display=display, data=data, lines=lines)
 
@@ -239,6 +242,11 @@ def _measure(events: Iterator[yaml.Event], display: str) -> int:
 def _check_keys(node: yaml.Node, display: str, path: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> None:
     """Refuse duplicate and non-text keys, and note the line of every settings path. The node graph may share
     nodes through aliases; the bounds above keep the expanded walk small."""
+    if isinstance(node, yaml.ScalarNode) and node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_LENGTH:
+        raise SettingsFileError(
+            f"{display}:{_line(node.start_mark)}: {'.'.join(path)} is a number of {len(node.value)} characters; "
+            f"numbers in settings have at most {MAX_NUMBER_LENGTH} (quote it if it is text)"
+        )
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             lines[(*path, str(index))] = _line(item.start_mark)
