@@ -142,6 +142,17 @@ Origin = Annotated[
         max_length=2048,
     ),
 ]
+# CORS lists end up in ingress annotations joined by ", ": a comma, space or line break inside one would change
+# what the controller is told.
+HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+HeaderName = Annotated[
+    str,
+    matching(
+        r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+        "an HTTP header name: letters, digits and !#$%&'*+.^_`|~- (no spaces or commas)",
+        max_length=256,
+    ),
+]
 AbsolutePath = Annotated[str, matching(r"^/\S*$", "an absolute path: starting with '/', without spaces", 4096)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 CpuQuantity = Annotated[str, AfterValidator(_cpu), Field(examples=["250m", "1"])]

@@ -333,6 +333,13 @@ BAD_VALUES = [
         "'https://app.example.com/login'",
     ),
     (
+        'allow_origins: ["https://app.example.com"]',
+        'allow_origins: ["https://app.example.com"]\n      allow_headers: ["X-Ok", "X-A, X-B"]',
+        "prod.core_pipeline.ingress.cors.allow_headers.1",
+        "must be an HTTP header name: letters, digits and",
+        "'X-A, X-B'",
+    ),
+    (
         "target_revision: release",
         "target_revision: release branch",
         "prod.argocd.target_revision",

@@ -13,7 +13,9 @@ from delivery.models import (
     DnsLabel,
     DnsName,
     Duration,
+    HeaderName,
     HostName,
+    HttpMethod,
     HttpUrl,
     ImageSettings,
     Labels,
@@ -84,8 +86,8 @@ class RateLimitSettings(StrictModel):
 
 class CorsSettings(StrictModel):
     allow_origins: list[Origin] = Field(min_length=1, description="Allowed origins, e.g. https://app.example.com.")
-    allow_methods: list[str] = Field(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-    allow_headers: list[str] = Field(["Authorization", "Content-Type"])
+    allow_methods: list[HttpMethod] = Field(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    allow_headers: list[HeaderName] = Field(["Authorization", "Content-Type"])
     allow_credentials: bool = False
     max_age_seconds: int = Field(600, ge=0, le=86400)
 
