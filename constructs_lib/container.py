@@ -18,20 +18,19 @@ from cdk8s_plus_27 import k8s
 
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string, quantity
-from constructs_lib.naming import looks_secret
+from constructs_lib.naming import DNS_LABEL, IMAGE_TAG, looks_secret
 from constructs_lib.quantities import CPU_ALLOWED, MEMORY_ALLOWED, cpu_millis, memory_bytes
 
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 PULL_POLICIES: tuple[PullPolicy, ...] = ("Always", "IfNotPresent", "Never")
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def check_dns_label(construct: str, prop: str, value: str) -> None:
-    """Kubernetes object and container names: at most 63 lowercase letters, digits and '-'."""
-    if len(value) > 63 or not _DNS_LABEL.match(value):
-        raise PropsError(construct, prop, value, "a DNS label: 1-63 lowercase letters, digits and '-'")
+    """Kubernetes object and container names: the settings' DnsLabel rule (constructs_lib/naming.py)."""
+    if not DNS_LABEL.accepts(value):
+        raise PropsError(construct, prop, value, DNS_LABEL.allowed)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,8 +55,8 @@ class ContainerImage:
         prefix = f"{prop}." if prop else ""
         if not self.repository or ":" in self.repository.rsplit("/", 1)[-1] or "@" in self.repository:
             raise PropsError(construct, prefix + "repository", self.repository, "an image name without tag or digest")
-        if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", self.tag):
-            raise PropsError(construct, prefix + "tag", self.tag, "an image tag: [A-Za-z0-9_.-], at most 128")
+        if not IMAGE_TAG.accepts(self.tag):
+            raise PropsError(construct, prefix + "tag", self.tag, IMAGE_TAG.allowed)
         if self.pull_policy not in PULL_POLICIES:
             raise PropsError(construct, prefix + "pull_policy", self.pull_policy, " | ".join(PULL_POLICIES))
 
@@ -326,7 +325,7 @@ class ContainerSpec:
         self.image.validate(construct, prefix + "image")
         self.resources.validate(construct, prefix + "resources")
         for port_name, number in self.ports.items():
-            if not _DNS_LABEL.match(port_name) or len(port_name) > 15:
+            if not DNS_LABEL.accepts(port_name) or len(port_name) > 15:
                 raise PropsError(
                     construct, prefix + "ports", port_name, "a port name: 1-15 lowercase letters/digits/'-'"
                 )

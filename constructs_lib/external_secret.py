@@ -3,7 +3,6 @@ manager, so the Secret a workload references is declared in git without its valu
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -12,11 +11,10 @@ from constructs import Construct
 
 from constructs_lib.container import check_dns_label
 from constructs_lib.errors import PropsError
+from constructs_lib.naming import REFRESH_INTERVAL, SECRET_KEY
 
 StoreKind = Literal["ClusterSecretStore", "SecretStore"]
 SecretType = Literal["Opaque", "kubernetes.io/dockerconfigjson"]
-_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-_DURATION = re.compile(r"^([0-9]+(s|m|h))+$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,11 +117,11 @@ def _validate(props: SyncedSecretProps) -> None:
     if not props.data:
         raise PropsError(construct, "data", {}, "at least one key")
     for secret_key, remote in props.data.items():
-        if not _SECRET_KEY.match(secret_key):
-            raise PropsError(construct, "data", secret_key, "Secret keys of letters, digits, '-', '_' and '.'")
+        if not SECRET_KEY.accepts(secret_key):
+            raise PropsError(construct, "data", secret_key, SECRET_KEY.allowed)
         if not remote.key:
             raise PropsError(construct, f"data.{secret_key}.key", remote.key, "a remote key")
     if props.secret_type == "kubernetes.io/dockerconfigjson" and set(props.data) != {".dockerconfigjson"}:
         raise PropsError(construct, "data", sorted(props.data), "exactly the key .dockerconfigjson for a pull Secret")
-    if not _DURATION.match(props.refresh_interval):
-        raise PropsError(construct, "refresh_interval", props.refresh_interval, "a duration such as 1h or 15m")
+    if not REFRESH_INTERVAL.accepts(props.refresh_interval):
+        raise PropsError(construct, "refresh_interval", props.refresh_interval, REFRESH_INTERVAL.allowed)

@@ -6,6 +6,7 @@ label that changes with a release (version) or with a refactor (cdk8s' construct
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 MANAGED_BY = "cdk8s"
@@ -61,5 +62,6 @@ class RecommendedLabels:
 
 
 def _label_value(value: str) -> str:
-    # A label value is at most 63 characters of [A-Za-z0-9._-]; image tags can carry '+' (semver build metadata).
-    return value.replace("+", "_")[:63]
+    # A label value (naming.LABEL_VALUE) is at most 63 characters of [A-Za-z0-9._-] starting and ending with a
+    # letter or digit; an image tag may start with '_', end with '.' or '-' and run to 128 characters.
+    return re.sub(r"[^A-Za-z0-9._-]", "_", value)[:63].strip("._-")

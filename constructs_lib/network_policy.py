@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -12,6 +11,7 @@ from constructs import Construct
 
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string
+from constructs_lib.naming import CIDR
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -172,10 +172,8 @@ def render_pod_network_policy(
 def _validate(access: NetworkAccess) -> None:
     construct = "PodNetworkPolicy"
     for cidr in access.from_cidrs:
-        try:
-            ipaddress.ip_network(cidr)
-        except ValueError:
-            raise PropsError(construct, "from_cidrs", cidr, "a CIDR such as 10.0.0.0/8") from None
+        if not CIDR.accepts(cidr):
+            raise PropsError(construct, "from_cidrs", cidr, CIDR.allowed)
     if access.from_anywhere and (access.from_namespaces or access.from_pods or access.from_selectors):
         raise PropsError(construct, "from_anywhere", True, "False when sources are listed (it would admit all)")
     for rule in access.egress or ():
@@ -185,7 +183,5 @@ def _validate(access: NetworkAccess) -> None:
             if not 1 <= port <= 65535:
                 raise PropsError(construct, "egress.ports", port, "port numbers 1..65535")
         for cidr in rule.cidrs:
-            try:
-                ipaddress.ip_network(cidr)
-            except ValueError:
-                raise PropsError(construct, "egress.cidrs", cidr, "a CIDR such as 10.0.0.0/8") from None
+            if not CIDR.accepts(cidr):
+                raise PropsError(construct, "egress.cidrs", cidr, CIDR.allowed)

@@ -3,7 +3,6 @@ route that only redirects to HTTPS (for clusters that use Traefik's CRDs rather 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -11,8 +10,7 @@ from constructs import Construct
 
 from constructs_lib.container import check_dns_label
 from constructs_lib.errors import PropsError
-
-_HOSTNAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$")
+from constructs_lib.naming import HOST_NAME
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,8 +128,8 @@ def _validate(props: TraefikWebRouteProps) -> None:
     if not props.hosts:
         raise PropsError(construct, "hosts", [], "at least one host name")
     for host in props.hosts:
-        if not _HOSTNAME.match(host):
-            raise PropsError(construct, "hosts", host, "a lowercase DNS host name such as app.example.com")
+        if not HOST_NAME.accepts(host):
+            raise PropsError(construct, "hosts", host, HOST_NAME.allowed)
     if len(set(props.hosts)) != len(props.hosts):
         raise PropsError(construct, "hosts", list(props.hosts), "distinct host names")
     if not 1 <= props.service_port <= 65535:

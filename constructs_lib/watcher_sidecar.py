@@ -3,7 +3,6 @@ Deployment, sharing its workspace volume (seed: discord-monitor task 9, subtasks
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -25,7 +24,7 @@ from constructs_lib.container import (
 )
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels
-from constructs_lib.naming import secret_like_paths
+from constructs_lib.naming import CIDR, secret_like_paths
 from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector, render_pod_network_policy
 
 CONTAINER_NAME = "discord-watcher"
@@ -371,7 +370,5 @@ def _validate(props: WatcherSidecarProps) -> None:
             ("network_policy.allowed_egress_cidrs", policy.allowed_egress_cidrs),
         ):
             for cidr in cidrs:
-                try:
-                    ipaddress.ip_network(cidr)
-                except ValueError:
-                    raise PropsError(construct, prop, cidr, "a CIDR such as 10.0.0.0/8") from None
+                if not CIDR.accepts(cidr):
+                    raise PropsError(construct, prop, cidr, CIDR.allowed)

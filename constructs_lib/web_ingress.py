@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -12,10 +11,10 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from constructs_lib.errors import PropsError
+from constructs_lib.naming import WILDCARD_HOST_NAME
 
 IngressClass = Literal["nginx", "traefik"]
 INGRESS_CLASSES: tuple[IngressClass, ...] = ("nginx", "traefik")
-_HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -281,8 +280,8 @@ def _validate(props: WebIngressProps) -> None:
     if not props.hosts:
         raise PropsError(construct, "hosts", list(props.hosts), "at least one host name")
     for host in props.hosts:
-        if not _HOSTNAME.match(host):
-            raise PropsError(construct, "hosts", host, "a lowercase DNS host name such as api.example.com")
+        if not WILDCARD_HOST_NAME.accepts(host):
+            raise PropsError(construct, "hosts", host, WILDCARD_HOST_NAME.allowed)
     if len(set(props.hosts)) != len(props.hosts):
         raise PropsError(construct, "hosts", list(props.hosts), "distinct host names")
     if not props.path.startswith("/"):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, field_validator
 
-from delivery.models import DnsLabel, StrictModel
+from delivery.models import DnsLabel, GitRepositoryUrl, HttpsUrl, StrictModel, matching
 
 
 class AutomatedSyncSettings(StrictModel):
@@ -16,16 +18,17 @@ class AutomatedSyncSettings(StrictModel):
 class ArgoCdSettings(StrictModel):
     """The Applications and AppProject rendered into dist/argocd/<env>/."""
 
-    repo_url: str = Field(
-        pattern=r"^(https://|ssh://|git@)[^\s]+$", description="The git repository holding dist/ (Argo CD's source)."
-    )
-    target_revision: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
-        description="Branch, tag or commit Argo CD follows for this environment (pinned: never HEAD).",
-    )
-    destination_server: str = Field(
+    repo_url: GitRepositoryUrl = Field(description="The git repository holding dist/ (Argo CD's source).")
+    target_revision: Annotated[
+        str,
+        matching(
+            r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+            "a branch, tag or commit: letters, digits, '.', '_', '/' and '-', starting with a letter or digit",
+            max_length=255,
+        ),
+    ] = Field(description="Branch, tag or commit Argo CD follows for this environment (pinned: never HEAD).")
+    destination_server: HttpsUrl = Field(
         "https://kubernetes.default.svc",
-        pattern=r"^https://[^\s]+$",
         description="API server URL of the environment's cluster (as registered in Argo CD).",
     )
     namespace: DnsLabel = Field("argocd", description="Namespace Argo CD runs in (Applications live there).")

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 from constructs_lib.cron import SCHEDULE_ALLOWED, valid_schedule, valid_time_zone
 from constructs_lib.image_tags import mutable_tag_problem
+from constructs_lib.naming import (
+    CIDR,
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    HOST_NAME,
+    IMAGE_TAG,
+    LABEL_KEY,
+    LABEL_VALUE,
+    REFRESH_INTERVAL,
+    SECRET_KEY,
+    TextRule,
+    url_has_credentials,
+)
 from constructs_lib.quantities import CPU_ALLOWED, MEMORY_ALLOWED, cpu_millis, memory_bytes
 
 
@@ -15,6 +39,40 @@ class StrictModel(BaseModel):
     """Unknown keys, wrong types and coercions ("3" for 3) are errors, and loaded settings are immutable."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
+
+
+class Checked:
+    """Field metadata: the text must follow `rule` (constructs_lib/naming.py holds the Kubernetes ones). A refusal
+    says in words what is allowed, never a regular expression; the JSON schema keeps the pattern for editors."""
+
+    def __init__(self, rule: TextRule) -> None:
+        self.rule = rule
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = self.rule.pattern
+        if self.rule.max_length is not None:
+            json_schema["maxLength"] = self.rule.max_length
+        return json_schema
+
+    def _check(self, value: str) -> str:
+        if not self.rule.accepts(value):
+            raise ValueError(f"must be {self.rule.allowed}")
+        return value
+
+
+def matching(pattern: str, allowed: str, max_length: int | None = None) -> Checked:
+    """A one-off text rule of a settings field: `pattern` (anchored), and what it allows in words."""
+    return Checked(TextRule(allowed=allowed, pattern=pattern, max_length=max_length))
+
+
+def _no_credentials(url: str) -> str:
+    if url_has_credentials(url):
+        raise ValueError("must not hold a user name or password: credentials belong in a Secret, never in git")
+    return url
 
 
 def _cpu(value: str) -> str:
@@ -47,21 +105,64 @@ def _time_zone(time_zone: str) -> str:
 
 CronSchedule = Annotated[str, AfterValidator(_cron_schedule)]
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
-DnsLabel = Annotated[
-    str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63, description="A DNS label (a-z, 0-9, '-').")
+DnsLabel = Annotated[str, Checked(DNS_LABEL), Field(description="A DNS label (a-z, 0-9, '-').")]
+DnsName = Annotated[
+    str, Checked(DNS_SUBDOMAIN), Field(description="A DNS name such as redis.data.svc.cluster.local or redis.")
 ]
-HostName = Annotated[
+HostName = Annotated[str, Checked(HOST_NAME), Field(description="A lowercase DNS host name.")]
+LabelKey = Annotated[str, Checked(LABEL_KEY)]
+LabelValue = Annotated[str, Checked(LABEL_VALUE)]
+Labels = dict[LabelKey, LabelValue]
+SecretKeyName = Annotated[str, Checked(SECRET_KEY)]
+RefreshInterval = Annotated[str, Checked(REFRESH_INTERVAL)]
+Cidr = Annotated[str, Checked(CIDR)]
+HttpUrl = Annotated[
     str,
-    Field(
-        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$",
-        max_length=253,
-        description="A lowercase DNS host name.",
+    matching(r"^https?://\S+$", "an http:// or https:// URL without spaces", max_length=2048),
+    AfterValidator(_no_credentials),
+]
+HttpsUrl = Annotated[
+    str,
+    matching(r"^https://\S+$", "an https:// URL without spaces", max_length=2048),
+    AfterValidator(_no_credentials),
+]
+GitRepositoryUrl = Annotated[
+    str,
+    matching(
+        r"^(https://|ssh://|git@)\S+$",
+        "a git repository URL: https://host/path, ssh://git@host/path or git@host:path, without spaces",
+        max_length=2048,
+    ),
+    AfterValidator(_no_credentials),
+]
+Origin = Annotated[
+    str,
+    matching(
+        r"^(\*|https?://[^\s/?#@]+)$",
+        "a browser origin: http:// or https:// and a host with an optional :port, no path (or * for any origin)",
+        max_length=2048,
     ),
 ]
+# CORS lists end up in ingress annotations joined by ", ": a comma, space or line break inside one would change
+# what the controller is told.
+HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+HeaderName = Annotated[
+    str,
+    matching(
+        r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+        "an HTTP header name: letters, digits and !#$%&'*+.^_`|~- (no spaces or commas)",
+        max_length=256,
+    ),
+]
+AbsolutePath = Annotated[str, matching(r"^/\S*$", "an absolute path: starting with '/', without spaces", 4096)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 CpuQuantity = Annotated[str, AfterValidator(_cpu), Field(examples=["250m", "1"])]
 MemoryQuantity = Annotated[str, AfterValidator(_memory), Field(examples=["256Mi", "1Gi"])]
-Duration = Annotated[str, Field(pattern=r"^[0-9]+(ms|s|m|h)$", description="A Prometheus duration such as 30s.")]
+Duration = Annotated[
+    str,
+    matching(r"^[0-9]+(ms|s|m|h)$", "a duration: a whole number then ms, s, m or h, such as 30s", 32),
+    Field(description="A Prometheus duration such as 30s."),
+]
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 
 
@@ -75,11 +176,18 @@ def _immutable_tag(tag: str) -> str:
 class ImageSettings(StrictModel):
     """A container image: repository, tag and pull policy. CI bumps `tag` in the environment's file."""
 
-    repository: str = Field(pattern=r"^[a-z0-9.\-_/:]+[a-z0-9]$", description="Image name without tag.")
-    tag: Annotated[str, AfterValidator(_immutable_tag)] = Field(
-        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
+    repository: Annotated[
+        str,
+        matching(
+            r"^[a-z0-9.\-_/:]+[a-z0-9]$",
+            "an image name without tag: lowercase letters, digits, '.', '-', '_', '/' and ':' (a registry's port), "
+            "ending with a letter or digit",
+            max_length=255,
+        ),
+    ] = Field(description="Image name without tag.")
+    tag: Annotated[str, Checked(IMAGE_TAG), AfterValidator(_immutable_tag)] = Field(
         description="Image tag, one that always names the same build (mutable tags such as latest are refused); "
-        "the app version label.",
+        "the app version label."
     )
     pull_policy: PullPolicy = Field("IfNotPresent", description="Kubernetes imagePullPolicy.")
 
@@ -152,7 +260,7 @@ class SecretKey(StrictModel):
     """A key of an existing Kubernetes Secret (the value itself is never in this repository)."""
 
     secret: DnsLabel = Field(description="Name of the existing Secret.")
-    key: str = Field(pattern=r"^[-._a-zA-Z0-9]+$", description="Key inside the Secret.")
+    key: SecretKeyName = Field(description="Key inside the Secret.")
 
 
 class InClusterRedisSettings(StrictModel):
@@ -174,9 +282,7 @@ class ExternalRedisSettings(StrictModel):
     """An existing Redis outside the stack."""
 
     mode: Literal["external"] = Field(description="Selects this block.")
-    host: str = Field(
-        min_length=1, pattern=r"^[a-z0-9.-]+$", description="Host name, e.g. redis.data.svc.cluster.local."
-    )
+    host: DnsName = Field(description="Host name, e.g. redis.data.svc.cluster.local.")
     port: Port = Field(6379, description="Port.")
     password: SecretKey = Field(description="Existing Secret key holding the password.")
 
@@ -190,7 +296,7 @@ RedisSettings = Annotated[
 class HttpProbeSettings(StrictModel):
     """An HTTP probe's path and timings."""
 
-    path: str = Field(pattern=r"^/", description="URL path.")
+    path: AbsolutePath = Field(description="URL path.")
     initial_delay_seconds: int = Field(0, ge=0, le=600)
     period_seconds: int = Field(10, ge=1, le=300)
     timeout_seconds: int = Field(1, ge=1, le=60)

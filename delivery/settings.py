@@ -7,19 +7,24 @@ allowed. Nothing here imports cdk8s, so bad settings fail in a fraction of a sec
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from constructs_lib.naming import looks_secret
+from constructs_lib.naming import DNS_LABEL, looks_secret, redact_credentials
 from delivery.argocd_settings import ArgoCdSettings
 from delivery.models import StrictModel
 from delivery.paths import environments_dir
+from delivery.registry import stack_names
 from stacks.core_pipeline.settings import CorePipelineSettings
 from stacks.discord_monitor.settings import DiscordMonitorSettings
 from stacks.hivemind_bot.settings import HivemindBotSettings
 from stacks.kairoflow.settings import KairoflowSettings
 from stacks.verta.settings import VertaSettings
+
+if TYPE_CHECKING:
+    from delivery.settings_file import SettingsFile
 
 # Settings that were removed, and what replaced them: named in the error instead of a bare "unknown key".
 REMOVED_KEYS = {
@@ -44,53 +49,129 @@ class SettingsError(Exception):
 
 
 def load_environment(name: str) -> EnvironmentSettings:
-    """Load and validate environments/<name>.yaml; SettingsError with every problem found."""
-    import yaml  # here: render workers unpickle settings and never load a file
+    """Load and validate environments/<name>.yaml; SettingsError with every problem found, each naming the file."""
+    # Imported here (it imports yaml): render workers unpickle settings and never read a file.
+    from delivery.settings_file import SettingsFileError, display_name, read_settings_file
 
     path = environments_dir() / f"{name}.yaml"
+    problem = environment_name_problem(name)
+    if problem is not None:
+        raise SettingsError(f"{display_name(path)}: {problem}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SettingsError(f"{name}: no settings file {path}") from None
-    except yaml.YAMLError as error:
-        raise SettingsError(f"{name}: {path} is not valid YAML: {error}") from None
-    return parse_environment(name, data)
+        source = read_settings_file(path)
+    except SettingsFileError as error:
+        raise SettingsError(str(error)) from None
+    return parse_environment(name, source.data, source)
 
 
-def parse_environment(name: str, data: Any) -> EnvironmentSettings:
-    """Validate already-parsed settings data for environment `name`."""
+def environment_name_problem(name: str) -> str | None:
+    """Why `name` cannot be an environment, if it cannot: it becomes a folder under dist/ and the Argo CD
+    Applications `<env>-<stack>` (and `<env>-root`), whose names are also label values of at most 63 characters."""
+    longest = max(len(stack) for stack in [*stack_names(), "root"])
+    limit = 63 - 1 - longest
+    if DNS_LABEL.accepts(name) and len(name) <= limit:
+        return None
+    return (
+        f"the file name makes {shorten(repr(name))} the environment's name; it must be {DNS_LABEL.allowed}, here at "
+        f"most {limit} characters as the Argo CD Applications are named <env>-<stack>: rename the file"
+    )
+
+
+def parse_environment(name: str, data: Any, source: SettingsFile | None = None) -> EnvironmentSettings:
+    """Validate already-parsed settings data for environment `name` (read from `source`, if from a file)."""
+    where = f"{source.display}: " if source is not None else ""
     if not isinstance(data, dict):
-        raise SettingsError(f"{name}: settings must be a mapping of keys, got {type(data).__name__}")
-    removed = [f"{name}.{key}: {why}" for key, why in REMOVED_KEYS.items() if key in data]
+        raise SettingsError(f"{where}{name}: settings must be a mapping of keys, got {type(data).__name__}")
+    removed = [_located(f"{name}.{key}: {why}", source) for key, why in REMOVED_KEYS.items() if key in data]
     if removed:
         raise SettingsError("\n".join(removed))
     try:
         settings = EnvironmentSettings.model_validate(data)
     except ValidationError as error:
-        raise SettingsError("\n".join(format_errors(name, error))) from None
+        raise SettingsError("\n".join(format_errors(name, error, source))) from None
     return settings
 
 
-def format_errors(environment: str, error: ValidationError) -> list[str]:
-    """One line per problem: `<env>.<path>: <what is wrong> (got <value>)`, with allowed keys for unknown keys."""
-    lines = []
+def _located(problem: str, source: SettingsFile | None) -> str:
+    """A `<env>.<path>: ...` line of a whole-file rule, prefixed with the file and the line of its path."""
+    return _where(source, problem.partition(": ")[0].split(".")[1:])[1] + problem
+
+
+def _where(source: SettingsFile | None, location: Sequence[str]) -> tuple[int, str]:
+    """The line of `location` in the file (0: none) and the `<file>:<line>: ` prefix of its message."""
+    if source is None:
+        return 0, ""
+    line = source.line_of(location)
+    return (line or 0), f"{source.display}:{line}: " if line is not None else f"{source.display}: "
+
+
+def format_errors(environment: str, error: ValidationError, source: SettingsFile | None = None) -> list[str]:
+    """One line per problem: `<env>.<path>: <what is wrong> (got <value>)`, with allowed keys for unknown keys.
+
+    Read from a file, each line starts with `<file>:<line>: `. The value is shortened, and never shown where it
+    may be a credential: under a credential-like key, a URL's user-info part, a well-known token shape."""
+    lines: list[tuple[int, str]] = []
     for problem in error.errors(include_url=False):
         location = [str(part) for part in problem["loc"]]
-        path = ".".join([environment, *location])
-        value = problem.get("input")
-        if location and looks_secret(location[-1]) and isinstance(value, str):
-            value = "<redacted>"
-        message = problem["msg"].removeprefix("Value error, ")
+        is_key = location[-1:] == ["[key]"]
+        if is_key:
+            location = location[:-1]
+        line, where = _where(source, location)
+        path = ".".join(shorten(part) for part in [environment, *location])
+        message = shorten(redact_credentials(problem["msg"].removeprefix("Value error, ")), 400)
         if problem["type"] == "extra_forbidden":
             allowed = _allowed_keys(EnvironmentSettings, location[:-1])
-            message = f"unknown key; allowed keys: {', '.join(allowed)}"
-            lines.append(f"{path}: {message}")
-            continue
-        if problem["type"] == "missing":
-            lines.append(f"{path}: required key is missing")
-            continue
-        lines.append(f"{path}: {message} (got {value!r})")
-    return lines
+            text = f"{path}: unknown key; allowed keys: {', '.join(allowed)}"
+        elif problem["type"] == "missing":
+            text = f"{path}: required key is missing"
+        elif problem["type"] in ("model_type", "dict_type"):
+            text = f"{path}: must be a mapping of keys (got {shown_value(problem.get('input'), location)})"
+        elif problem["type"] == "string_type":
+            value = problem.get("input")
+            kind = _YAML_KINDS.get(type(value).__name__)
+            hint = f": quote it, YAML reads this as {kind}" if kind else ""
+            text = f"{path}: must be text{hint} (got {shown_value(value, location)})"
+        else:
+            if is_key:
+                message = f"the key {message}"
+            text = f"{path}: {message} (got {shown_value(problem.get('input'), location)})"
+        lines.append((line, where + text))
+    # In the file's order, like a compiler's messages (sorted() keeps pydantic's order within a line).
+    return [text for _, text in sorted(lines, key=lambda entry: entry[0])]
+
+
+# What YAML makes of an unquoted value that was meant as text (`tag: 1.10` is the number 1.1).
+_YAML_KINDS = {"bool": "true or false", "int": "a number", "float": "a number", "date": "a date", "datetime": "a date"}
+
+
+def shown_value(value: Any, location: Sequence[str]) -> str:
+    """A value as an error message shows it: never a credential, at most about 80 characters."""
+    if any(looks_secret(part) for part in location) and not isinstance(value, (bool, type(None))):
+        return "<redacted>"
+    return shorten(repr(_redacted(value)))
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """`text` cut to about `limit` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 3]}... ({len(text)} characters)"
+
+
+def _redacted(value: Any) -> Any:
+    """Nested data with values under credential-like keys and URL credentials replaced (for messages)."""
+    if isinstance(value, Mapping):
+        return {
+            key: "<redacted>"
+            if looks_secret(str(key)) and not isinstance(item, (bool, type(None)))
+            else _redacted(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_redacted(item) for item in value]
+    if isinstance(value, str):
+        return redact_credentials(value)
+    return value
 
 
 def _allowed_keys(model: type[BaseModel], location: list[str]) -> list[str]:

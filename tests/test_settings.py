@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -146,20 +145,6 @@ def test_every_problem_is_reported_at_once() -> None:
     assert len(error_for(data).splitlines()) == 2
 
 
-def test_invalid_yaml_and_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import delivery.settings as settings
-
-    monkeypatch.setenv("ENVIRONMENTS_DIR", str(tmp_path))
-    (tmp_path / "qa.yaml").write_text("core_pipeline: [unclosed\n")
-    with pytest.raises(SettingsError, match=r"qa: .*qa.yaml is not valid YAML"):
-        settings.load_environment("qa")
-    with pytest.raises(SettingsError, match="no settings file"):
-        settings.load_environment("nowhere")
-    (tmp_path / "empty.yaml").write_text("")
-    with pytest.raises(SettingsError, match="settings must be a mapping"):
-        settings.load_environment("empty")
-
-
 def test_exported_json_schema_is_current() -> None:
     assert SCHEMA_PATH.read_text(encoding="utf-8") == settings_schema(), "run `python main.py schema`"
 
@@ -224,7 +209,7 @@ def test_watcher_filters_may_not_carry_credentials() -> None:
     data["discord_monitor"]["watcher"]["filters"] = {"discord": {"bot_token": "MTk4"}, "min_tokens": 10}
     message = error_for(data)
     assert "prod.discord_monitor.watcher.filters: credential-like keys ['filters.discord.bot_token']" in message
-    assert "MTk4" not in message.replace("(got", "").split("credential")[0]
+    assert "MTk4" not in message  # the refused token is not printed back in the (got ...) part either
 
 
 def test_watcher_policy_needs_the_bridge() -> None:

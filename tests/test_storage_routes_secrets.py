@@ -132,7 +132,7 @@ def test_synced_secret_renders_an_external_secret_owning_the_secret() -> None:
     ("overrides", "prop", "allowed"),
     [
         ({"data": {}}, "data", "at least one key"),
-        ({"data": {"bad key!": RemoteKey(key="k")}}, "data", "Secret keys"),
+        ({"data": {"bad key!": RemoteKey(key="k")}}, "data", "a Secret or ConfigMap key"),
         ({"data": {"K": RemoteKey(key="")}}, "data.K.key", "a remote key"),
         ({"secret_type": "kubernetes.io/dockerconfigjson"}, "data", ".dockerconfigjson"),
         ({"refresh_interval": "hourly"}, "refresh_interval", "duration"),

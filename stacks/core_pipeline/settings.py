@@ -3,16 +3,23 @@ only what differs, like values-<env>.yaml did."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
+from constructs_lib.naming import DNS_SUBDOMAIN
 from delivery.models import (
     AutoscalingSettings,
     DnsLabel,
+    DnsName,
     Duration,
+    HeaderName,
     HostName,
+    HttpMethod,
+    HttpUrl,
     ImageSettings,
+    Labels,
+    Origin,
     Port,
     ResourceSettings,
     SecretKey,
@@ -21,26 +28,24 @@ from delivery.models import (
 )
 
 
+def _broker(broker: str) -> str:
+    host, _, port = broker.rpartition(":")
+    if not DNS_SUBDOMAIN.accepts(host) or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError("must be host:port, the host a DNS name such as kafka-0.kafka.data.svc, the port 1..65535")
+    return broker
+
+
 class KafkaSettings(StrictModel):
-    brokers: list[str] = Field(
+    brokers: list[Annotated[str, AfterValidator(_broker)]] = Field(
         min_length=1,
         description="Bootstrap brokers as host:port; rendered comma-separated into KAFKA_BROKERS.",
     )
     client_id: str = Field("core-pipeline", description="KAFKA_CLIENT_ID.")
     group_id: str = Field("core-pipeline-group", description="KAFKA_GROUP_ID.")
 
-    @field_validator("brokers")
-    @classmethod
-    def _host_and_port(cls, brokers: list[str]) -> list[str]:
-        for broker in brokers:
-            host, _, port = broker.rpartition(":")
-            if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-                raise ValueError(f"broker {broker!r} must be host:port with a port 1..65535")
-        return brokers
-
 
 class PostgresSettings(StrictModel):
-    host: str = Field(min_length=1, description="POSTGRES_HOST.")
+    host: DnsName = Field(description="POSTGRES_HOST.")
     port: Port = Field(5432, description="POSTGRES_PORT.")
     database: str = Field("core-pipeline", description="POSTGRES_DB.")
     user: SecretKey = Field(
@@ -53,7 +58,7 @@ class PostgresSettings(StrictModel):
 
 
 class RedisSettings(StrictModel):
-    host: str = Field(min_length=1, description="REDIS_HOST.")
+    host: DnsName = Field(description="REDIS_HOST.")
     port: Port = Field(6379, description="REDIS_PORT.")
     password: SecretKey = Field(
         SecretKey(secret="core-pipeline-secrets", key="redis-password"), description="REDIS_PASSWORD, from a Secret."
@@ -64,12 +69,12 @@ class TelemetrySettings(StrictModel):
     metrics_enabled: bool = Field(True, description="METRICS_ENABLED; also the Prometheus scrape annotations.")
     tracing_enabled: bool = Field(True, description="TRACING_ENABLED.")
     otel_service_name: str = Field("core-pipeline", description="OTEL_SERVICE_NAME.")
-    otel_exporter_otlp_endpoint: str = Field(
-        "http://tempo:4318", pattern=r"^https?://[^\s]+$", description="OTEL_EXPORTER_OTLP_ENDPOINT (Tempo)."
+    otel_exporter_otlp_endpoint: HttpUrl = Field(
+        "http://tempo:4318", description="OTEL_EXPORTER_OTLP_ENDPOINT (Tempo)."
     )
     service_monitor: bool = Field(True, description="Render a Prometheus Operator ServiceMonitor.")
     scrape_interval: Duration = Field("30s", description="ServiceMonitor scrape interval.")
-    service_monitor_labels: dict[str, str] = Field(
+    service_monitor_labels: Labels = Field(
         default_factory=dict, description="Labels your Prometheus' serviceMonitorSelector matches."
     )
 
@@ -80,9 +85,9 @@ class RateLimitSettings(StrictModel):
 
 
 class CorsSettings(StrictModel):
-    allow_origins: list[str] = Field(min_length=1, description="Allowed origins, e.g. https://app.example.com.")
-    allow_methods: list[str] = Field(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-    allow_headers: list[str] = Field(["Authorization", "Content-Type"])
+    allow_origins: list[Origin] = Field(min_length=1, description="Allowed origins, e.g. https://app.example.com.")
+    allow_methods: list[HttpMethod] = Field(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    allow_headers: list[HeaderName] = Field(["Authorization", "Content-Type"])
     allow_credentials: bool = False
     max_age_seconds: int = Field(600, ge=0, le=86400)
 

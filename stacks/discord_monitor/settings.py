@@ -9,6 +9,8 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from constructs_lib.naming import secret_like_paths
 from delivery.models import (
+    AbsolutePath,
+    Cidr,
     CronSchedule,
     DnsLabel,
     HttpProbeSettings,
@@ -42,7 +44,7 @@ class WatcherStartupProbeSettings(StrictModel):
 
 class WatcherProbeSettings(StrictModel):
     enabled: bool = Field(True, description="Readiness and liveness probes on /healthz.")
-    path: str = Field("/healthz", pattern=r"^/")
+    path: AbsolutePath = Field("/healthz")
     initial_delay_seconds: int = Field(5, ge=0, le=600)
     period_seconds: int = Field(10, ge=1, le=300)
     timeout_seconds: int = Field(2, ge=1, le=60)
@@ -53,11 +55,11 @@ class WatcherProbeSettings(StrictModel):
 class WatcherNetworkPolicySettings(StrictModel):
     enabled: bool = Field(False, description="Confine the bridge port (needs bridge.enabled).")
     allow_from_bot: bool = Field(True, description="Admit the bot's pods to the bridge port.")
-    allowed_ingress_cidrs: list[str] = Field(default_factory=list, description="Address ranges also admitted.")
+    allowed_ingress_cidrs: list[Cidr] = Field(default_factory=list, description="Address ranges also admitted.")
     restrict_ingress_to_cluster: bool = Field(
         True, description="With no bot and no CIDRs admitted, admit only this namespace's pods."
     )
-    allowed_egress_cidrs: list[str] = Field(
+    allowed_egress_cidrs: list[Cidr] = Field(
         default_factory=list,
         description="Restrict egress to these ranges on 443 (and DNS). Empty: egress not restricted at all.",
     )
@@ -74,7 +76,7 @@ class WatcherSettings(StrictModel):
         SecretKey(secret="discord-watcher-webhook", key="webhook-url"),
         description="Existing Secret key with DISCORD_WEBHOOK_URL (written by the orchestrator).",
     )
-    workspace_path: str = Field("/workspace", pattern=r"^/[^\s]*$", description="WORKSPACE_PATH and mount path.")
+    workspace_path: AbsolutePath = Field("/workspace", description="WORKSPACE_PATH and mount path.")
     poll_interval_ms: int = Field(100, ge=50, le=60000, description="POLL_INTERVAL_MS (at least 50).")
     batch_size: int = Field(10, ge=1, le=50, description="BATCH_SIZE (1..50).")
     parity_mode: Literal["full", "parity"] = Field("full", description="PARITY_MODE.")
@@ -82,7 +84,7 @@ class WatcherSettings(StrictModel):
         default_factory=dict, description="FILTERS, rendered as JSON into a ConfigMap. Empty: FILTERS is not set."
     )
     stats: WatcherStatsSettings = Field(default_factory=WatcherStatsSettings)
-    agent_input_fifo: str | None = Field(None, pattern=r"^/", description="AGENT_INPUT_FIFO, under the workspace.")
+    agent_input_fifo: AbsolutePath | None = Field(None, description="AGENT_INPUT_FIFO, under the workspace.")
     bridge: WatcherBridgeSettings = Field(default_factory=WatcherBridgeSettings)
     resources: ResourceSettings = Field(
         ResourceSettings.of("10m", "32Mi", "100m", "64Mi"), description="Sidecar resources."
@@ -171,7 +173,7 @@ class RetentionSettings(StrictModel):
 
 class BotNetworkPolicySettings(StrictModel):
     enabled: bool = Field(True, description="Restrict the bot's egress to DNS, Redis, watcher bridges and HTTPS.")
-    https_egress_cidrs: list[str] = Field(
+    https_egress_cidrs: list[Cidr] = Field(
         default_factory=list, description="Where the bot may reach on 443 (Discord). Empty: any address."
     )
     ingress_namespaces: list[DnsLabel] = Field(

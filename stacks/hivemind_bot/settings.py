@@ -7,8 +7,11 @@ from typing import Literal
 from pydantic import Field
 
 from delivery.models import (
+    Cidr,
     DnsLabel,
+    DnsName,
     HttpProbeSettings,
+    HttpUrl,
     ImageSettings,
     Port,
     ResourceSettings,
@@ -23,7 +26,7 @@ class LeaderElectionSettings(StrictModel):
 
 class HivemindNetworkPolicySettings(StrictModel):
     enabled: bool = Field(True, description="Deny ingress; allow egress to DNS, the backend, the API server, HTTPS.")
-    https_egress_cidrs: list[str] = Field(
+    https_egress_cidrs: list[Cidr] = Field(
         default_factory=list, description="Where the bot may reach on 443 (Discord). Empty: any address."
     )
 
@@ -43,11 +46,9 @@ class HivemindBotSettings(StrictModel):
         "hivemind-bot-secrets",
         description="Existing Secret with keys discord-token, application-id and service-token.",
     )
-    backend_grpc_host: str = Field(
-        "hivemind-server", pattern=r"^[a-z0-9.-]+$", description="BACKEND_GRPC_HOST: the backend Service."
-    )
+    backend_grpc_host: DnsName = Field("hivemind-server", description="BACKEND_GRPC_HOST: the backend Service.")
     backend_grpc_port: Port = Field(50051, description="BACKEND_GRPC_PORT.")
-    web_base_url: str = Field(pattern=r"^https?://[^\s]+$", description="WEB_BASE_URL: links in bot replies.")
+    web_base_url: HttpUrl = Field(description="WEB_BASE_URL: links in bot replies.")
     log_level: Literal["debug", "info", "warn", "error"] = Field("info", description="LOG_LEVEL.")
     log_format: Literal["json", "text"] = Field("json", description="LOG_FORMAT.")
     health_port: Port = Field(8080, description="Port of the bot's health endpoint (probes).")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -11,14 +11,20 @@ from delivery.models import (
     DnsLabel,
     HostName,
     ImageSettings,
+    Labels,
     MemoryQuantity,
+    RefreshInterval,
     ResourceSettings,
     StrictModel,
     TimeZone,
+    matching,
 )
 
 # Seed "Deployment Strategy": requests 256Mi / 250m, limits 512Mi / 500m.
 SEED_RESOURCES = ResourceSettings.of("250m", "256Mi", "500m", "512Mi")
+
+
+PhpSize = Annotated[str, matching(r"^[0-9]+[KMG]$", "a PHP size: a whole number then K, M or G, such as 512M", 32)]
 
 
 class ContainerSettings(StrictModel):
@@ -29,18 +35,23 @@ class ContainerSettings(StrictModel):
 class PhpSettings(StrictModel):
     """PHP_* environment of the php-fpm container (seed "PHP Configuration")."""
 
-    memory_limit: str = Field("512M", pattern=r"^[0-9]+[KMG]$", description="PHP_MEMORY_LIMIT.")
+    memory_limit: PhpSize = Field("512M", description="PHP_MEMORY_LIMIT.")
     max_execution_time: int = Field(600, ge=1, le=86400, description="PHP_MAX_EXECUTION_TIME (seconds).")
-    post_max_size: str = Field("500M", pattern=r"^[0-9]+[KMG]$", description="PHP_POST_MAX_SIZE.")
-    upload_max_filesize: str = Field("500M", pattern=r"^[0-9]+[KMG]$", description="PHP_UPLOAD_MAX_FILESIZE.")
+    post_max_size: PhpSize = Field("500M", description="PHP_POST_MAX_SIZE.")
+    upload_max_filesize: PhpSize = Field("500M", description="PHP_UPLOAD_MAX_FILESIZE.")
 
 
 class NginxSettings(StrictModel):
     """nginx.conf and default.conf (seed "Create nginx ConfigMap")."""
 
-    client_max_body_size: str = Field("500M", pattern=r"^[0-9]+[kKmMgG]?$", description="client_max_body_size.")
+    client_max_body_size: Annotated[
+        str,
+        matching(r"^[0-9]+[kKmMgG]?$", "an nginx size: a whole number, optionally then k, m or g, such as 500M", 32),
+    ] = Field("500M", description="client_max_body_size.")
     timeout_seconds: int = Field(600, ge=1, le=3600, description="Client, keepalive-free and FastCGI timeouts.")
-    worker_processes: str = Field("auto", pattern=r"^(auto|[1-9][0-9]?)$", description="worker_processes.")
+    worker_processes: Annotated[str, matching(r"^(auto|[1-9][0-9]?)$", "auto, or a number of processes 1..99")] = Field(
+        "auto", description="worker_processes."
+    )
     worker_connections: int = Field(1024, ge=64, le=65535, description="worker_connections.")
 
 
@@ -63,11 +74,10 @@ class StorageSettings(StrictModel):
 class ExternalSecretsSettings(StrictModel):
     store: DnsLabel = Field(description="The ClusterSecretStore (or SecretStore) holding KairoFlow's secrets.")
     store_kind: Literal["ClusterSecretStore", "SecretStore"] = Field("ClusterSecretStore")
-    remote_prefix: str = Field(
-        pattern=r"^[A-Za-z0-9/_.-]+$",
-        description="Remote key prefix; each Secret reads <prefix>/<secret> with one property per variable.",
-    )
-    refresh_interval: str = Field("1h", pattern=r"^([0-9]+(s|m|h))+$")
+    remote_prefix: Annotated[
+        str, matching(r"^[A-Za-z0-9/_.-]+$", "a remote key prefix: letters, digits, '/', '_', '.' and '-'", 253)
+    ] = Field(description="Remote key prefix; each Secret reads <prefix>/<secret> with one property per variable.")
+    refresh_interval: RefreshInterval = Field("1h")
 
 
 class SecretSettings(StrictModel):
@@ -126,7 +136,7 @@ class KairoflowSettings(StrictModel):
     minio_use_ssl: bool = Field(True, description="MINIO_USE_SSL.")
     migrate_on_start: bool = Field(True, description="postStart hook running the Doctrine migrations.")
     storage: StorageSettings = Field(default_factory=StorageSettings)
-    node_selector: dict[str, str] = Field(
+    node_selector: Labels = Field(
         default_factory=dict,
         description="e.g. {kubernetes.io/hostname: node-1}; also applied to the CronJobs. Not needed for the claims: "
         "the CronJobs follow the web pod.",

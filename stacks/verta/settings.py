@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, ValidationInfo, field_validator
 
 from delivery.models import (
@@ -60,7 +62,7 @@ class VertaSecretSettings(StrictModel):
 
 class VertaIngressSettings(StrictModel):
     hosts: list[HostName] = Field(min_length=1, description="Host names; frontend at /, backend API under /api.")
-    class_name: str = Field("nginx", pattern=r"^(nginx|traefik)$", description="Ingress class.")
+    class_name: Literal["nginx", "traefik"] = Field("nginx", description="Ingress class.")
     tls: bool = Field(True, description="cert-manager TLS.")
     cluster_issuer: DnsLabel = Field("letsencrypt-prod")
 
