@@ -1,0 +1,460 @@
+"""Bad input and faults, as a user meets them: each case runs a command in-process and must end in one message that
+names the file or the settings path, a non-zero exit code, no traceback, no credential echoed, and the output folder
+exactly as it was (hashed before and after)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+import main
+from delivery import output
+from delivery.paths import ENVIRONMENTS_DIR, ROOT
+
+Edit = Callable[[Path], None]
+SECRET = "s3cr3t-Hunter2-value"
+
+
+def tree_digest(folder: Path) -> str:
+    """Every path under `folder`, hidden ones included, with the bytes of each file."""
+    digest = hashlib.sha256()
+    if not folder.exists():
+        return "absent"
+    for path in sorted(folder.rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_file() and not path.is_symlink():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _yaml_edit(env: str, change: Callable[[dict[str, object]], None]) -> Edit:
+    def edit(folder: Path) -> None:
+        path = folder / f"{env}.yaml"
+        data = yaml.safe_load(path.read_text())
+        change(data)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    return edit
+
+
+def _set(env: str, dotted: str, value: object) -> Edit:
+    def change(data: dict[str, object]) -> None:
+        *parents, last = dotted.split(".")
+        node: dict[str, object] = data
+        for part in parents:
+            node = node.setdefault(part, {})  # type: ignore[assignment]
+        node[last] = value
+
+    return _yaml_edit(env, change)
+
+
+def _delete(env: str, dotted: str) -> Edit:
+    def change(data: dict[str, object]) -> None:
+        *parents, last = dotted.split(".")
+        node: dict[str, object] = data
+        for part in parents:
+            node = node[part]  # type: ignore[assignment]
+        del node[last]
+
+    return _yaml_edit(env, change)
+
+
+def _text(env: str, text: str | bytes) -> Edit:
+    def edit(folder: Path) -> None:
+        path = folder / f"{env}.yaml"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+
+    return edit
+
+
+def _append(env: str, text: str) -> Edit:
+    def edit(folder: Path) -> None:
+        path = folder / f"{env}.yaml"
+        path.write_text(path.read_text() + text)
+
+    return edit
+
+
+def _append_bytes(env: str, data: bytes) -> Edit:
+    def edit(folder: Path) -> None:
+        path = folder / f"{env}.yaml"
+        path.write_bytes(path.read_bytes() + data)
+
+    return edit
+
+
+def _replace_file(env: str, make: Callable[[Path], None]) -> Edit:
+    def edit(folder: Path) -> None:
+        path = folder / f"{env}.yaml"
+        path.unlink()
+        make(path)
+
+    return edit
+
+
+def _rename(env: str, new_name: str) -> Edit:
+    return lambda folder: os.replace(folder / f"{env}.yaml", folder / new_name)
+
+
+def _aliases(levels: int) -> str:
+    """The "billion laughs" document: each level refers to the one before ten times."""
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for level in range(1, levels):
+        refs = ", ".join(f"*a{level - 1}" for _ in range(10))
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    return "\n".join(lines) + f"\ncore_pipeline:\n  feature_flags: {{x: *a{levels - 1}}}\n"
+
+
+def _both(*edits: Edit) -> Edit:
+    def edit(folder: Path) -> None:
+        for each in edits:
+            each(folder)
+
+    return edit
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    argv: tuple[str, ...]  # {out} is the output folder, {dist} a copy of dist/, {tmp} the case's own folder
+    edit: Edit | None = None  # applied to the case's copy of environments/ (ENVIRONMENTS_DIR)
+    names: tuple[str, ...] = ()  # what the message must contain: the file, the settings path, the value
+    exit_code: int = 1
+    env: dict[str, str] = field(default_factory=dict)  # more environment variables ({tmp} replaced)
+    fault: Callable[[Path, pytest.MonkeyPatch], contextlib.AbstractContextManager[None]] | None = None
+
+
+SYNTH = ("synth", "--out", "{out}")
+VALIDATE = ("validate",)
+DIFF = ("diff", "--exit-code", "--dist", "{dist}")
+
+
+CASES = [
+    # The settings file itself.
+    Case("not-utf8", SYNTH, _text("prod", b"core_pipeline:\n  log_level: \xff\xfe\n"), ("prod.yaml",)),
+    Case("latin1-comment", SYNTH, _append_bytes("dev", "# caf\xe9\n".encode("latin-1")), ("dev.yaml",)),
+    Case("yaml-syntax", SYNTH, _append("prod", "core_pipeline: [unclosed\n"), ("prod.yaml",)),
+    Case("tab-indent", SYNTH, _append("prod", "verta:\n\tnamespace: x\n"), ("prod.yaml",)),
+    Case("empty-file", SYNTH, _text("staging", ""), ("staging",)),
+    Case("only-comments", SYNTH, _text("staging", "# nothing\n"), ("staging",)),
+    Case("a-list", SYNTH, _text("dev", "- a\n- b\n"), ("dev",)),
+    Case("a-scalar", SYNTH, _text("dev", "just text\n"), ("dev",)),
+    Case("two-documents", SYNTH, _append("dev", "---\nfoo: 1\n"), ("dev.yaml",)),
+    Case("duplicate-top-key", SYNTH, _append("prod", "argocd: {}\n"), ("prod.yaml", "argocd")),
+    Case(
+        "duplicate-section", SYNTH, _append("dev", "hivemind_bot:\n  log_level: info\n"), ("dev.yaml", "hivemind_bot")
+    ),
+    Case("billion-laughs", SYNTH, _append("dev", _aliases(9)), ("dev.yaml",)),
+    Case("recursive-alias", SYNTH, _append("dev", "loop: &loop [*loop]\n"), ("dev.yaml",)),
+    Case("deep-nesting", SYNTH, _append("dev", "deep: " + "[" * 5000 + "]" * 5000 + "\n"), ("dev.yaml",)),
+    Case("deep-mapping", SYNTH, _append("dev", "deep: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n"), ("dev.yaml",)),
+    Case("folder-not-file", SYNTH, _replace_file("dev", lambda p: p.mkdir()), ("dev.yaml",)),
+    Case("dangling-link", SYNTH, _replace_file("dev", lambda p: p.symlink_to(p.parent / "gone.yaml")), ("dev.yaml",)),
+    Case("fifo", SYNTH, _replace_file("dev", lambda p: os.mkfifo(p)), ("dev.yaml",)),
+    Case("bad-environment-name", SYNTH, _rename("staging", "Stag ing.yaml"), ("Stag ing",)),
+    Case("environment-name-too-long", SYNTH, _rename("staging", "s" * 80 + ".yaml"), ("s" * 20,)),
+    # Keys and types.
+    Case("unknown-top-key", SYNTH, _set("prod", "core_pipline", {}), ("prod.core_pipline", "unknown key")),
+    Case("unknown-nested-key", SYNTH, _set("prod", "core_pipeline.autoscaling.max_replica", 3), ("max_replica",)),
+    Case("wrong-type", SYNTH, _set("prod", "core_pipeline.replicas", "three"), ("prod.core_pipeline.replicas",)),
+    Case("coerced-number", SYNTH, _set("dev", "core_pipeline.replicas", "1"), ("dev.core_pipeline.replicas",)),
+    Case("negative-replicas", SYNTH, _set("dev", "core_pipeline.replicas", -1), ("dev.core_pipeline.replicas",)),
+    Case("null-section", SYNTH, _set("prod", "verta", None), ("prod.verta",)),
+    Case("missing-image", SYNTH, _delete("prod", "core_pipeline.image"), ("prod.core_pipeline.image",)),
+    Case(
+        "max-below-min",
+        SYNTH,
+        _set("prod", "core_pipeline.autoscaling.max_replicas", 1),
+        ("max_replicas", "min_replicas"),
+    ),
+    Case("port-out-of-range", SYNTH, _set("dev", "hivemind_bot.backend_grpc_port", 70000), ("backend_grpc_port",)),
+    Case("bad-cpu", SYNTH, _set("dev", "core_pipeline.resources.requests.cpu", "lots"), ("resources.requests.cpu",)),
+    Case("bad-memory", SYNTH, _set("dev", "core_pipeline.resources.limits.memory", "1 GB"), ("limits.memory",)),
+    Case("limits-below-requests", SYNTH, _set("dev", "core_pipeline.resources.limits.memory", "1Mi"), ("limits",)),
+    Case("bad-cron", SYNTH, _set("dev", "discord_monitor.retention.schedule", "61 * * * *"), ("retention.schedule",)),
+    Case("bad-time-zone", SYNTH, _set("dev", "discord_monitor.retention.time_zone", "Mars/Base"), ("time_zone",)),
+    Case("bad-enum", SYNTH, _set("dev", "hivemind_bot.log_format", "xml"), ("hivemind_bot.log_format",)),
+    # Images.
+    Case("mutable-tag", SYNTH, _set("dev", "core_pipeline.image.tag", "latest"), ("dev.core_pipeline.image.tag",)),
+    Case("mutable-tag-prod", SYNTH, _set("prod", "verta.backend.image.tag", "main"), ("verta.backend.image.tag",)),
+    Case("no-tag", SYNTH, _set("dev", "core_pipeline.image.tag", ""), ("core_pipeline.image.tag",)),
+    Case("uppercase-repository", SYNTH, _set("dev", "core_pipeline.image.repository", "GHCR.io/X"), ("repository",)),
+    Case("removed-setting", SYNTH, _set("dev", "require_pinned_images", False), ("dev.require_pinned_images",)),
+    # Kubernetes names, labels, hosts.
+    Case("bad-namespace", SYNTH, _set("dev", "verta.namespace", "Verta_NS"), ("dev.verta.namespace",)),
+    Case("long-namespace", SYNTH, _set("dev", "verta.namespace", "n" * 100_000), ("dev.verta.namespace",)),
+    Case("bad-host", SYNTH, _set("dev", "core_pipeline.ingress.hosts", ["exa mple.com"]), ("ingress.hosts",)),
+    Case("bad-label-key", SYNTH, _set("prod", "kairoflow.node_selector", {"bad key!": "x"}), ("node_selector",)),
+    Case("long-label-value", SYNTH, _set("prod", "kairoflow.node_selector", {"a": "v" * 100_000}), ("node_selector",)),
+    Case("bad-secret-name", SYNTH, _set("dev", "discord_monitor.bot.token.secret", "Bot Token"), ("bot.token",)),
+    # Credentials.
+    Case(
+        "credential-in-url",
+        SYNTH,
+        _set("dev", "hivemind_bot.web_base_url", f"https://ops:{SECRET}@h.example.com"),
+        ("hivemind_bot.web_base_url",),
+    ),
+    Case(
+        "credential-in-filters",
+        SYNTH,
+        _set("dev", "discord_monitor.watcher.filters", {"api_token": SECRET}),
+        ("discord_monitor.watcher.filters",),
+    ),
+    Case(
+        "credential-in-url-list",
+        SYNTH,
+        _set("prod", "argocd.repo_url", f"https://git:{SECRET}@git.example.com/r.git"),
+        ("prod.argocd.repo_url",),
+    ),
+    Case(
+        "credential-in-flag",
+        SYNTH,
+        _set("dev", "core_pipeline.feature_flags", {"db_password": SECRET}),
+        ("core_pipeline.feature_flags",),
+    ),
+    # What only a render finds.
+    Case(
+        "host-claimed-twice",
+        SYNTH,
+        _set("dev", "verta.ingress.hosts", ["core-pipeline-dev.example.com"]),
+        ("core-pipeline-dev.example.com", "both route"),
+    ),
+    Case(
+        "host-claimed-twice-prod",
+        ("synth", "--env", "prod", "--out", "{out}"),
+        _both(
+            _set("prod", "verta.ingress.hosts", ["api.example.com"]),
+            _set("prod", "core_pipeline.ingress.hosts", ["api.example.com"]),
+        ),
+        ("api.example.com", "both route"),
+    ),
+    # The environments folder.
+    Case("environments-dir-missing", SYNTH, None, ("ENVIRONMENTS_DIR",), env={"ENVIRONMENTS_DIR": "{tmp}/nowhere"}),
+    Case(
+        "environments-dir-empty",
+        SYNTH,
+        None,
+        ("ENVIRONMENTS_DIR", "zero environments"),
+        env={"ENVIRONMENTS_DIR": "{tmp}"},
+    ),
+    Case(
+        "environments-dir-is-a-file",
+        SYNTH,
+        None,
+        ("ENVIRONMENTS_DIR",),
+        env={"ENVIRONMENTS_DIR": str(ROOT / "README.md")},
+    ),
+    Case("validate-empty-dir", VALIDATE, None, ("zero environments",), env={"ENVIRONMENTS_DIR": "{tmp}"}),
+    Case("diff-empty-dir", DIFF, None, ("zero environments",), env={"ENVIRONMENTS_DIR": "{tmp}"}),
+    Case(
+        "validate-bad-settings", VALIDATE, _set("prod", "core_pipeline.replicas", "x"), ("prod.core_pipeline.replicas",)
+    ),
+    Case(
+        "validate-construct-rule",
+        VALIDATE,
+        _set("dev", "verta.ingress.hosts", ["core-pipeline-dev.example.com"]),
+        ("core-pipeline-dev.example.com",),
+    ),
+    Case("diff-bad-settings", DIFF, _set("prod", "core_pipeline.replicas", "x"), ("prod.core_pipeline.replicas",), 2),
+    # The command line.
+    Case("unknown-environment", ("synth", "--env", "qa", "--out", "{out}"), None, ("qa",), 2),
+    Case("unknown-stack", ("synth", "--stack", "nope", "--out", "{out}"), None, ("nope",), 2),
+    Case("unknown-command", ("deploy",), None, ("deploy",), 2),
+    Case("unknown-option", ("synth", "--force"), None, ("--force",), 2),
+    Case("out-is-a-file", ("synth", "--out", str(ROOT / "README.md")), None, ("README.md", "folder")),
+    Case("out-under-a-file", ("synth", "--out", str(ROOT / "README.md" / "x")), None, ("README.md",)),
+    Case("cdk8s-outdir-is-a-file", (), None, ("README.md",), env={"CDK8S_OUTDIR": str(ROOT / "README.md")}),
+]
+
+
+@dataclass
+class Fault:
+    id: str
+    names: tuple[str, ...]
+    apply: Callable[[Path, pytest.MonkeyPatch], contextlib.AbstractContextManager[None]]
+
+
+@contextlib.contextmanager
+def _mounted(out: Path, options: str) -> Iterator[None]:
+    """A real small file system at `out` (tmpfs), holding a copy of dist/: a full disk or a read-only one."""
+    shutil.rmtree(out)
+    out.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(out)], check=True)
+    try:
+        shutil.copytree(ROOT / "dist", out, dirs_exist_ok=True)
+        if "ro" in options.split(","):
+            subprocess.run(["mount", "-o", "remount,ro", str(out)], check=True)
+        else:  # fill what is left, so the next file cannot be written
+            with contextlib.suppress(OSError), open(out / ".filler", "wb") as filler:
+                while True:
+                    filler.write(b"\0" * 65536)
+            (out / ".filler").rename(out / ".filler")  # still there: part of the state that must be unchanged
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(out)], check=False)
+
+
+def _can_mount() -> bool:
+    probe = Path(os.environ.get("TMPDIR", "/tmp")) / "mount-probe"
+    probe.mkdir(exist_ok=True)
+    ok = (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(probe)], capture_output=True).returncode
+        == 0
+    )
+    if ok:
+        subprocess.run(["umount", str(probe)], check=False)
+    return ok
+
+
+def _disk_fault(
+    code: int, options: str
+) -> Callable[[Path, pytest.MonkeyPatch], contextlib.AbstractContextManager[None]]:
+    """A real tmpfs where this machine lets us mount one (it does for root, as CI runs); else the same error raised
+    where the file system would raise it, so the behaviour is still asserted."""
+
+    @contextlib.contextmanager
+    def apply(out: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+        if _can_mount():
+            with _mounted(out, options):
+                yield
+            return
+        real_write = Path.write_bytes
+
+        def failing_write(self: Path, data: bytes) -> int:
+            raise OSError(code, os.strerror(code), str(self))
+
+        monkeypatch.setattr(Path, "write_bytes", failing_write)
+        monkeypatch.setattr(os, "link", lambda *a: (_ for _ in ()).throw(OSError(code, os.strerror(code))))
+        yield
+        monkeypatch.setattr(Path, "write_bytes", real_write)
+
+    return apply
+
+
+@contextlib.contextmanager
+def _lock_held(out: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Another synth is writing the same folder (a second process holds the lock)."""
+    holder = subprocess.Popen(
+        [
+            "python3",
+            "-c",
+            "import fcntl,os,sys,time; fd=os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    try:
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@contextlib.contextmanager
+def _rename_fails(out: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The last environment cannot be swapped in (after the others were): all of them must be put back."""
+    rename = output._rename
+
+    def broken(source: Path, target: Path) -> None:
+        if source.name.startswith(".staging-new-"):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(target))
+        rename(source, target)
+
+    monkeypatch.setattr(output, "_rename", broken)
+    yield
+
+
+FAULTS = [
+    Fault("disk-full", ("No space left on device",), _disk_fault(errno.ENOSPC, "rw")),
+    Fault("read-only", ("Read-only file system",), _disk_fault(errno.EROFS, "ro")),
+    Fault("locked-by-another-synth", ("another synth is writing",), _lock_held),
+    Fault("last-swap-fails", ("Permission denied", "staging"), _rename_fails),
+]
+
+
+@pytest.fixture(scope="module")
+def dist_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = tmp_path_factory.mktemp("committed") / "dist"
+    shutil.copytree(ROOT / "dist", copy)
+    return copy
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    try:
+        code = main.main(argv)
+    except SystemExit as exit_:  # argparse's usage errors
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.err + captured.out
+
+
+def _assert_one_clear_message(text: str, names: tuple[str, ...]) -> None:
+    assert "Traceback" not in text, text
+    assert SECRET not in text, f"a credential was echoed:\n{text}"
+    for name in names:
+        assert name in text, f"the message does not name {name!r}:\n{text}"
+    assert all(len(line) < 1000 for line in text.splitlines()), "a value was not shortened"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_gets_one_clear_message_and_changes_nothing(
+    case: Case, tmp_path: Path, dist_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environments = tmp_path / "environments"
+    shutil.copytree(ENVIRONMENTS_DIR, environments)
+    if case.edit is not None:
+        case.edit(environments)
+    monkeypatch.setenv("ENVIRONMENTS_DIR", str(environments))
+    monkeypatch.delenv("CDK8S_OUTDIR", raising=False)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value.replace("{tmp}", str(empty)))
+    out = tmp_path / "out"
+    shutil.copytree(dist_copy, out)
+    before = (tree_digest(out), tree_digest(ROOT / "dist"), tree_digest(dist_copy))
+    argv = [arg.replace("{out}", str(out)).replace("{dist}", str(dist_copy)) for arg in case.argv]
+
+    code, text = _run(argv, capsys)
+
+    assert code == case.exit_code, text
+    _assert_one_clear_message(text, case.names)
+    assert (tree_digest(out), tree_digest(ROOT / "dist"), tree_digest(dist_copy)) == before, "output changed"
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=[fault.id for fault in FAULTS])
+def test_a_write_fault_leaves_the_output_as_it_was(
+    fault: Fault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A changed setting, so that new files must be written (unchanged ones are only linked, which a full disk
+    allows), and the write fails."""
+    environments = tmp_path / "environments"
+    shutil.copytree(ENVIRONMENTS_DIR, environments)
+    _set("dev", "core_pipeline.log_level", "info")(environments)
+    _set("staging", "core_pipeline.log_level", "debug")(environments)
+    monkeypatch.setenv("ENVIRONMENTS_DIR", str(environments))
+    out = tmp_path / "dist"
+    shutil.copytree(ROOT / "dist", out)
+    with fault.apply(out, monkeypatch):
+        before = tree_digest(out)
+        code, text = _run(["synth", "--env", "dev", "--env", "staging", "--out", str(out)], capsys)
+        assert code == 1, text
+        _assert_one_clear_message(text, fault.names)
+        assert "nothing was written" in text
+        assert tree_digest(out) == before
+
+
+def test_the_table_is_large_enough() -> None:
+    assert len(CASES) + len(FAULTS) >= 60
