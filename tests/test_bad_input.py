@@ -26,14 +26,19 @@ SECRET = "s3cr3t-Hunter2-value"
 
 
 def tree_digest(folder: Path) -> str:
-    """Every path under `folder`, hidden ones included, with the bytes of each file."""
+    """Every path under `folder`, hidden ones included, with each entry's inode, size and modification time: any
+    file written, replaced, added or removed changes it (the writer never rewrites a file in place, and a write in
+    place changes the time), without reading every file for each of the many cases."""
     digest = hashlib.sha256()
     if not folder.exists():
         return "absent"
     for path in sorted(folder.rglob("*")):
-        digest.update(str(path.relative_to(folder)).encode())
-        if path.is_file() and not path.is_symlink():
-            digest.update(path.read_bytes())
+        stat = path.lstat()
+        # A folder's own time changes when a staging folder comes and goes beside it; what it holds is hashed.
+        identity = (
+            "folder" if path.is_dir() and not path.is_symlink() else f"{stat.st_ino} {stat.st_size} {stat.st_mtime_ns}"
+        )
+        digest.update(f"{path.relative_to(folder)} {identity}\n".encode())
     return digest.hexdigest()
 
 
@@ -391,6 +396,15 @@ def dist_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy
 
 
+@pytest.fixture(scope="module")
+def shared_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output folder every case points --out at: nothing may change it (each case hashes it before and after),
+    so one copy serves them all."""
+    out = tmp_path_factory.mktemp("out") / "dist"
+    shutil.copytree(ROOT / "dist", out)
+    return out
+
+
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     try:
         code = main.main(argv)
@@ -410,7 +424,12 @@ def _assert_one_clear_message(text: str, names: tuple[str, ...]) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_bad_input_gets_one_clear_message_and_changes_nothing(
-    case: Case, tmp_path: Path, dist_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    case: Case,
+    tmp_path: Path,
+    dist_copy: Path,
+    shared_out: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     environments = tmp_path / "environments"
     shutil.copytree(ENVIRONMENTS_DIR, environments)
@@ -422,8 +441,7 @@ def test_bad_input_gets_one_clear_message_and_changes_nothing(
     empty.mkdir()
     for name, value in case.env.items():
         monkeypatch.setenv(name, value.replace("{tmp}", str(empty)))
-    out = tmp_path / "out"
-    shutil.copytree(dist_copy, out)
+    out = shared_out
     before = (tree_digest(out), tree_digest(ROOT / "dist"), tree_digest(dist_copy))
     argv = [arg.replace("{out}", str(out)).replace("{dist}", str(dist_copy)) for arg in case.argv]
 

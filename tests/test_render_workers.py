@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -16,11 +17,12 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from constructs_lib.errors import PropsError
 from delivery import runtime
 from delivery.output import read_tree
-from delivery.paths import ROOT
+from delivery.paths import ENVIRONMENTS_DIR, ROOT
 from delivery.registry import ARGOCD, STACKS
 from delivery.render import RenderedEnvironment, RenderError, RenderPool
 from tests.failing_chart import FAILING, FailingEnvironment, Outcome
@@ -257,6 +259,74 @@ def test_ctrl_c_during_a_synth_ends_every_process_and_leaves_dist_as_it_was(tmp_
     assert read_tree(out) == before
     assert not list(out.glob(".*")), "no staging folder is left"
     assert _processes_in_session(synth.pid) == []
+
+
+def test_a_synth_killed_at_any_moment_leaves_nothing_the_next_synth_or_git_keeps(tmp_path: Path) -> None:
+    """kill -9 and SIGTERM at random moments (seeded) of synths that change every environment. After each kill every
+    environment folder is whole (the render before or the render after), the workers left behind end by themselves
+    without a traceback, and the next synth removes what the kill left; after the last synth the output is exactly
+    its render, with no hidden folder anywhere."""
+    variants = {"committed": ENVIRONMENTS_DIR, "changed": tmp_path / "changed"}
+    shutil.copytree(ENVIRONMENTS_DIR, variants["changed"])
+    for env in ("dev", "staging", "prod"):  # a new ConfigMap in every environment: files to write, not only link
+        path = variants["changed"] / f"{env}.yaml"
+        settings = yaml.safe_load(path.read_text())
+        flags = settings["core_pipeline"].get("feature_flags", {})
+        settings["core_pipeline"]["feature_flags"] = {**flags, "killed": True}
+        path.write_text(yaml.safe_dump(settings))
+    out = tmp_path / "dist"
+    shutil.copytree(ROOT / "dist", out)
+    seen: list[dict[str, str]] = []
+    rng = random.Random(20261125)
+    for variant, kill in (("changed", signal.SIGKILL), ("committed", signal.SIGTERM), ("changed", signal.SIGKILL)):
+        synth = subprocess.Popen(
+            [sys.executable, str(ROOT / "main.py"), "synth", "--out", str(out)],
+            cwd=ROOT,
+            env={**os.environ, "ENVIRONMENTS_DIR": str(variants[variant])},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        time.sleep(rng.uniform(0.3, 2.0))
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(synth.pid, kill)
+        _, stderr = synth.communicate(timeout=60)  # ends when every process holding its stderr has ended
+        assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+        deadline = time.monotonic() + 30
+        while _processes_in_session(synth.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_in_session(synth.pid) == [], "a render process outlived its killed synth"
+        seen.append(read_tree(out))
+    final = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "synth", "--out", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "ENVIRONMENTS_DIR": str(variants["changed"])},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert final.returncode == 0, final.stderr
+    assert [p for p in out.rglob(".*")] == [], "a staging or old folder was left"
+    after, before = read_tree(out), read_tree(ROOT / "dist")
+    for prefix in ("dev/", "staging/", "prod/", "argocd/dev/", "argocd/staging/", "argocd/prod/"):
+
+        def part(tree: dict[str, str], prefix: str = prefix) -> dict[str, str]:
+            return {path: text for path, text in tree.items() if path.startswith(prefix)}
+
+        if not prefix.startswith("argocd/"):
+            assert part(after) != part(before), f"{prefix}: the change must reach every environment"
+        for state in seen:
+            assert part(state) in (part(before), part(after)), f"{prefix} was left half-written by a kill"
+
+
+def test_git_ignores_what_a_killed_synth_leaves(tmp_path: Path) -> None:
+    """Until the next synth removes them, staging and old folders at any depth of dist/ stay out of `git add`."""
+    for leftover in ("dist/.dev-new-abcd1234/x.yaml", "dist/argocd/.prod-old-abcd1234/x.yaml"):
+        checked = subprocess.run(["git", "check-ignore", "--no-index", leftover], cwd=ROOT, capture_output=True)
+        assert checked.returncode == 0, f"{leftover} would be committed"
+    tracked = subprocess.run(["git", "check-ignore", "--no-index", "dist/dev/verta/service-verta-ml.yaml"], cwd=ROOT)
+    assert tracked.returncode == 1
 
 
 def _processes_in_session(session: int) -> list[str]:
