@@ -292,7 +292,11 @@ def _stale_environment_folders(out: Path, *, prune: bool) -> list[str]:
     lines = []
     for folder in [*stale_environments(out, known), *stale_environments(out / "argocd", known, reserved=())]:
         if prune:
-            shutil.rmtree(folder)
+            try:
+                shutil.rmtree(folder)
+            except OSError as error:  # the render itself is committed: say what could not be removed, go on
+                lines.append(f"could not prune {_display(folder)}: {error.strerror or error}")
+                continue
             lines.append(f"pruned {_display(folder)}: no settings file for it")
         else:
             lines.append(f"kept {_display(folder)}: no settings file for it (`synth --prune` removes it)")
