@@ -48,19 +48,21 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _parser().print_help()
             return 2
+    # diff's 1 means "differences that apply in place", which CI may accept: a diff that could not render says 2.
+    failed = 2 if args.command == "diff" else 1
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, raise_terminated) if on_main_thread else None
     try:
         if args.command in _NEEDS_ENVIRONMENTS and (problem := environments_problem()):
             print(f"error: {problem}", file=sys.stderr)
-            return 1
+            return failed
         command: int = args.handler(args)
         return command
     except Exception as error:
         if args.debug:
             raise
         print(f"error: {_describe(error)}\n(run with --debug for the traceback)", file=sys.stderr)
-        return 1
+        return failed
     finally:
         if on_main_thread:
             signal.signal(signal.SIGTERM, previous)

@@ -260,7 +260,8 @@ CASES = [
         env={"ENVIRONMENTS_DIR": str(ROOT / "README.md")},
     ),
     Case("validate-empty-dir", VALIDATE, None, ("zero environments",), env={"ENVIRONMENTS_DIR": "{tmp}"}),
-    Case("diff-empty-dir", DIFF, None, ("zero environments",), env={"ENVIRONMENTS_DIR": "{tmp}"}),
+    # diff's 1 means "differences that apply in place": a diff that cannot render says 2.
+    Case("diff-empty-dir", DIFF, None, ("zero environments",), 2, env={"ENVIRONMENTS_DIR": "{tmp}"}),
     Case(
         "validate-bad-settings", VALIDATE, _set("prod", "core_pipeline.replicas", "x"), ("prod.core_pipeline.replicas",)
     ),
