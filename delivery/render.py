@@ -15,12 +15,15 @@ import contextlib
 import os
 import pickle
 import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from delivery.registry import StackDefinition
@@ -97,6 +100,10 @@ class RenderPool:
         job_pipes = [os.pipe() for _ in range(count)]
         result_pipes = [os.pipe() for _ in range(count)]
         worker_ends = [(jobs[0], results[1]) for jobs, results in zip(job_pipes, result_pipes, strict=True)]
+        # The workers' temporary files (jsii unpacks each assembly into one) go to a folder of this pool's, removed
+        # in close(): a Node kernel ended with SIGKILL (a failed or interrupted render) cannot clean up after itself.
+        _remove_orphaned_temp_folders()
+        self._temp = tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{os.getpid()}-")
         self._starter = subprocess.Popen(
             [
                 *(sys.executable, "-O", "-m", "delivery.render_worker"),
@@ -106,6 +113,7 @@ class RenderPool:
             pass_fds=[fd for pair in worker_ends for fd in pair],
             stdin=subprocess.DEVNULL,
             cwd=_project_root(),
+            env={**os.environ, "TMPDIR": self._temp},
             process_group=0,  # see close()
         )
         for pair in worker_ends:
@@ -215,6 +223,28 @@ class RenderPool:
                 with contextlib.suppress(BrokenPipeError):
                     stream.close()
         self._starter.wait()
+        shutil.rmtree(self._temp, ignore_errors=True)  # every process that wrote there has ended
+
+
+_TEMP_PREFIX = "k8s-workloads-render-"
+
+
+def _remove_orphaned_temp_folders() -> None:
+    """Temporary folders of render pools whose synth was killed outright (kill -9): their process is gone."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_TEMP_PREFIX}*-*"):
+        owner = folder.name.removeprefix(_TEMP_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _read_messages(index: int, pipe: BinaryIO, messages: queue.SimpleQueue[tuple[int, tuple[str, Any] | None]]) -> None:

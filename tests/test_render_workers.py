@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -338,3 +339,18 @@ def _processes_in_session(session: int) -> list[str]:
             if Path(f"/proc/{pid}/cmdline").read_bytes():
                 alive.append(pid)
     return alive
+
+
+def test_a_stopped_pool_leaves_no_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers ended with SIGKILL (a failed or interrupted render) cannot clean up their jsii folders, so the pool's
+    temporary folder goes with the pool; one left by a synth killed outright goes with the next pool."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = tmp_path / f"k8s-workloads-render-{dead.pid}-abcd1234"
+    (orphan / "jsii-kernel-x").mkdir(parents=True)
+    pool = RenderPool(2, [*STACKS, ARGOCD])
+    assert not orphan.exists(), "the folder of a synth that is gone is removed"
+    time.sleep(1.0)  # the kernels are unpacking assemblies into the pool's folder
+    pool.close(stop=True)
+    assert list(tmp_path.iterdir()) == []
