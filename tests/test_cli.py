@@ -180,3 +180,21 @@ def test_cdk8s_cli_synth_renders_the_same_files(fresh_render: Path, tmp_path: Pa
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert read_tree(out) == read_tree(fresh_render)
+
+
+def test_a_python_without_the_packages_is_told_what_to_run() -> None:
+    """`python3 main.py` outside the virtualenv: one sentence saying what to run, not an import traceback. (`-S`
+    leaves out site-packages, as a Python without the project's packages has none of them.)"""
+    user_shell = {name: value for name, value in os.environ.items() if not name.startswith("JSII_")}
+    result = subprocess.run(
+        [sys.executable, "-S", str(ROOT / "main.py"), "list"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=user_shell,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: this Python (")
+    assert "run `make setup`, then `.venv/bin/python main.py ...`" in result.stderr
