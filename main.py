@@ -7,14 +7,16 @@ arguments and CDK8S_OUTDIR set; that renders every environment into the CLI's ou
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
 import signal
 import sys
 import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from delivery.runtime import use_bundled_node
 
@@ -87,6 +89,14 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {lines[-1] if lines else ''}"
 
 
+def _output_folder(text: str) -> Path:
+    """--out: a folder's path; an empty one would mean the current folder, and a synth there would mix
+    environments into whatever it holds."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder (an empty value would mean the current folder)")
+    return Path(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     environments = available_environments()
     parser = argparse.ArgumentParser(
@@ -116,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="STACK",
         help=f"stack to render (repeatable; default: all of {', '.join(stack_names())})",
     )
-    synth.add_argument("--out", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
+    synth.add_argument("--out", type=_output_folder, default=ROOT / "dist", help="output folder (default: dist/)")
     synth.add_argument(
         "--prune",
         action="store_true",
@@ -183,6 +193,13 @@ def _synth(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         print(f"error: --out {_display(args.out)} is a file; it must name a folder", file=sys.stderr)
         return 1
+    if any((args.out / marker).exists() for marker in _PROJECT_MARKERS):
+        print(
+            f"error: --out {_display(args.out)} holds a project ({' or '.join(_PROJECT_MARKERS)}), not rendered "
+            f"output; name a folder of its own, such as dist/",
+            file=sys.stderr,
+        )
+        return 1
     environments = list(dict.fromkeys(args.env or available_environments()))
     stacks = [get_stack(name) for name in dict.fromkeys(args.stack or stack_names())]
     # Workers start importing cdk8s now, while this process loads and validates the settings.
@@ -202,20 +219,26 @@ def _synth(args: argparse.Namespace) -> int:
         pool.close(stop=stop)
 
 
+# What marks a source tree rather than an output folder: a synth there would mix environments into it.
+_PROJECT_MARKERS = (".git", "pyproject.toml")
+
+
 def _render_checked(
     pool: RenderPool,
     settings: dict[str, EnvironmentSettings],
     stacks: list[StackDefinition],
     outputs: Mapping[tuple[str, str], StackFolders] | None = None,
+    kept: Mapping[str, Mapping[str, list[dict[str, Any]]]] | None = None,
 ) -> dict[str, RenderedEnvironment]:
-    """Every (environment, stack) pair rendered, then each environment checked whole; what synth, validate and
-    diff share. Raises PropsError, RenderCheckError or OutputError for the user's mistakes."""
+    """Every (environment, stack) pair rendered, then each environment checked whole, together with the `kept`
+    stacks (those not rendered, as they stand in the output); what synth, validate and diff share. Raises
+    PropsError, RenderCheckError or OutputError for the user's mistakes."""
     from delivery.checks import RenderCheckError, check_stacks
 
     rendered = pool.render(settings, [*stacks, ARGOCD], outputs)
     for env, by_stack in rendered.items():
         try:
-            check_stacks(by_stack)
+            check_stacks({**(kept or {}).get(env, {}), **by_stack})
         except RenderCheckError as error:
             raise RenderCheckError(f"{env}:\n{error}") from None
     return rendered
@@ -244,6 +267,8 @@ def _render_and_write(
     out = args.out
     staged: dict[str, Path] = {}
     staged_argocd: dict[str, Path] = {}
+    # A synth that fails leaves no trace: not even the output folder, or its argocd/ folder, if it made them.
+    created = [folder for folder in (out, out / "argocd") if not folder.exists()]
     try:
         with output_lock(out):
             for line in recover_leftovers(out):
@@ -262,7 +287,9 @@ def _render_and_write(
                         for env in environments
                     },
                 }
-                rendered = _render_checked(pool, settings, stacks, outputs)
+                # One stack re-rendered joins the others as they are: the checks across stacks see them too.
+                kept = _kept_stacks(out, environments, stacks) if args.stack else None
+                rendered = _render_checked(pool, settings, stacks, outputs, kept)
                 commit_swaps(
                     [
                         *prepare_swaps(out, staged, replace_whole_environment=args.stack is None),
@@ -274,15 +301,20 @@ def _render_and_write(
                 discard_staging(staged_argocd)
             stale = _stale_environment_folders(out, prune=getattr(args, "prune", False))
     except (PropsError, RenderCheckError, OutputError) as error:
+        _remove_empty(created)
         print(f"error: {error}\nnothing was written to {_display(out)}", file=sys.stderr)
         return 1
     except OSError as error:
+        _remove_empty(created)
         where = _display(Path(error.filename)) if error.filename else _display(out)
         print(
             f"error: cannot write {where}: {error.strerror or error}\nnothing was written to {_display(out)}",
             file=sys.stderr,
         )
         return 1
+    except BaseException:
+        _remove_empty(created)
+        raise
     elapsed = time.perf_counter() - started
     for env, by_stack in rendered.items():
         counts = ", ".join(f"{stack} {len(manifests)}" for stack, manifests in by_stack.items())
@@ -293,16 +325,63 @@ def _render_and_write(
     return 0
 
 
+_ARGOCD_FILE = re.compile(r"^(application|appproject)-[a-z0-9][-a-z0-9.]*\.yaml$")
+
+
+def _kept_stacks(
+    out: Path, environments: list[str], rendered: list[StackDefinition]
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """environment -> stack -> objects of the stacks a `--stack` synth keeps as they are in the output folder, read
+    with the settings files' bounds (the folder is edited by hand too)."""
+    from delivery.output import OutputError
+    from delivery.settings_file import SettingsFileError, read_settings_file
+
+    names = {stack.name for stack in rendered}
+    kept: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for env in environments:
+        for stack in stack_names():
+            folder = out / env / stack
+            if stack in names or not folder.is_dir():
+                continue
+            try:
+                kept.setdefault(env, {})[stack] = [
+                    read_settings_file(path).data for path in sorted(folder.glob("*.yaml"))
+                ]
+            except SettingsFileError as error:
+                raise OutputError(f"cannot check against the kept stack {stack}: {error}") from None
+    return kept
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in reversed(folders):  # argocd/ before the output folder that holds it
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only if empty: never what another process put there meanwhile
+
+
 def _stale_environment_folders(out: Path, *, prune: bool) -> list[str]:
     """The folders of environments whose settings file is gone: removed with --prune, else kept and named. One
-    line each for the summary."""
+    line each for the summary. Only folders holding exactly what a synth renders count: whatever else is in the
+    output folder is never listed or removed."""
     import shutil
 
     from delivery.output import stale_environments
 
     known = available_environments()
+    stacks = set(stack_names())
+
+    def stack_folders_only(folder: Path) -> bool:  # dist/<env>/: a folder per stack, nothing else
+        entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
+        return bool(entries) and all(entry.is_dir() and entry.name in stacks for entry in entries)
+
+    def argocd_objects_only(folder: Path) -> bool:  # dist/argocd/<env>/: the Argo CD stack's files, nothing else
+        entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
+        return bool(entries) and all(_ARGOCD_FILE.match(entry.name) and entry.is_file() for entry in entries)
+
     lines = []
-    for folder in [*stale_environments(out, known), *stale_environments(out / "argocd", known, reserved=())]:
+    for folder in [
+        *stale_environments(out, known, stack_folders_only),
+        *stale_environments(out / "argocd", known, argocd_objects_only),
+    ]:
         if prune:
             try:
                 shutil.rmtree(folder)
@@ -320,8 +399,18 @@ def _diff(args: argparse.Namespace) -> int:
     import io
     import tempfile
 
-    from delivery.diff import diff_trees, format_markdown, format_text
+    import yaml
+
+    from delivery.diff import diff_documents, format_markdown, format_text
     from delivery.output import read_tree
+    from delivery.settings_file import SettingsFileError
+
+    if not args.dist.is_dir():
+        print(
+            f"error: --dist {_display(args.dist)}: no such folder; it must be a rendered dist/ to compare with",
+            file=sys.stderr,
+        )
+        return 2
 
     environments = list(dict.fromkeys(args.env or available_environments()))
     stacks = list(dict.fromkeys(args.stack or stack_names()))
@@ -338,16 +427,30 @@ def _diff(args: argparse.Namespace) -> int:
         if status != 0:
             return 2  # the render failed (its error is on stderr): neither "same" nor "different"
         new = {path: text for path, text in read_tree(out).items() if path.startswith(tuple(scope))}
-    old = (
-        {path: text for path, text in read_tree(args.dist).items() if path.startswith(tuple(scope))}
-        if args.dist.is_dir()
-        else {}
-    )
-    report = diff_trees(old, new)
+    try:
+        old = _read_compared_tree(args.dist, scope)
+    except SettingsFileError as error:
+        print(f"error: cannot compare with {_display(args.dist)}: {error}", file=sys.stderr)
+        return 2
+    report = diff_documents(old, {path: yaml.safe_load(text) for path, text in new.items()})
     sys.stdout.write(format_markdown(report) if args.format == "markdown" else format_text(report))
     if not args.exit_code or not report.has_changes:
         return 0
     return 3 if report.impact.blocks else 1
+
+
+def _read_compared_tree(folder: Path, scope: list[str]) -> dict[str, Any]:
+    """Relative path -> object of each YAML file in `folder` within `scope`, read with the settings files' bounds
+    (size, aliases, nesting, encoding): in CI the folder is another branch's dist/, which anyone can edit."""
+    from delivery.settings_file import read_settings_file
+
+    objects: dict[str, Any] = {}
+    for path in sorted(folder.rglob("*.yaml")):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts) or not str(relative).startswith(tuple(scope)):
+            continue
+        objects[str(relative)] = read_settings_file(path).data
+    return objects
 
 
 def _list(args: argparse.Namespace) -> int:

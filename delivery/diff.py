@@ -87,8 +87,15 @@ class DiffReport:
 
 def diff_trees(old: Mapping[str, str], new: Mapping[str, str]) -> DiffReport:
     """Compare two {path: YAML text} trees (e.g. `delivery.output.read_tree` of dist/ and of a fresh render)."""
-    old_docs = {path: yaml.load(text, Loader=_Loader) for path, text in old.items()}
-    new_docs = {path: yaml.load(text, Loader=_Loader) for path, text in new.items()}
+    return diff_documents(
+        {path: yaml.load(text, Loader=_Loader) for path, text in old.items()},
+        {path: yaml.load(text, Loader=_Loader) for path, text in new.items()},
+    )
+
+
+def diff_documents(old_docs: Mapping[str, Any], new_docs: Mapping[str, Any]) -> DiffReport:
+    """Compare two {path: object} trees, already parsed (see `main.py diff`: the compared folder is read with the
+    bounds of a hostile file, as it may come from anywhere)."""
     resources: list[ResourceDiff] = []
     for path in sorted(old_docs.keys() & new_docs.keys()):
         changes = field_changes(old_docs[path], new_docs[path])

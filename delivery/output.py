@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -251,14 +251,14 @@ def recover_leftovers(dist: Path) -> list[str]:
             continue
         for entry in sorted(folder.iterdir()):
             match = _LEFTOVER.match(entry.name)
-            if match is None or not entry.is_dir() or entry.is_symlink():
+            if match is None:
                 continue
             target = folder / match["target"]
-            if match["stage"] == "old" and not target.exists():
+            if match["stage"] == "old" and not target.exists() and not target.is_symlink():
                 os.replace(entry, target)
                 done.append(f"restored {target} from an interrupted swap")
             else:
-                shutil.rmtree(entry)
+                _remove(entry)
                 done.append(f"removed {entry}, left by an interrupted synth")
     return done
 
@@ -389,7 +389,7 @@ def commit_swaps(swaps: Sequence[Swap]) -> None:
             raise
         for _, old in done:
             if old is not None:
-                shutil.rmtree(old)
+                _remove(old)  # best effort: the swaps are made; what is left here the next synth removes
 
 
 def commit_environments(dist: Path, staged: Mapping[str, Path], *, replace_whole_environment: bool) -> list[Path]:
@@ -405,16 +405,21 @@ def commit_environments(dist: Path, staged: Mapping[str, Path], *, replace_whole
 
 
 def stale_environments(
-    dist: Path, known_environments: Iterable[str], reserved: Iterable[str] = ("argocd",)
+    dist: Path, known_environments: Iterable[str], rendered_by_synth: Callable[[Path], bool]
 ) -> list[Path]:
-    """Folders of dist/ that belong to no known environment (its settings file is gone), nor to `reserved`."""
-    keep = {*known_environments, *reserved}
+    """Folders of dist/ that belong to no known environment (its settings file is gone) and hold what a synth
+    renders (`rendered_by_synth`); anything else in the folder is not ours to list or remove."""
+    keep = set(known_environments)
     if not dist.is_dir():
         return []
     return [
         folder
         for folder in sorted(dist.iterdir())
-        if folder.is_dir() and not folder.name.startswith(".") and folder.name not in keep
+        if folder.is_dir()
+        and not folder.is_symlink()
+        and not folder.name.startswith(".")
+        and folder.name not in keep
+        and rendered_by_synth(folder)
     ]
 
 
@@ -432,6 +437,17 @@ def write_environments(
         discard_staging(staged)
         raise
     return commit_environments(dist, staged, replace_whole_environment=replace_whole_environment)
+
+
+def _remove(path: Path) -> None:
+    """A folder, file or link, whichever it is (a dist/<env> replaced by a synth may have been any of them)."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except OSError:
+        pass
 
 
 def _reserve(target: Path) -> Path:

@@ -23,6 +23,8 @@ def available_environments() -> list[str]:
 
 def environments_problem() -> str | None:
     """Why there is nothing to render, if so: no environments folder, or no settings file in it."""
+    if "ENVIRONMENTS_DIR" in os.environ and not os.environ["ENVIRONMENTS_DIR"].strip():
+        return "ENVIRONMENTS_DIR is set but empty (that would mean the current folder); unset it or name the folder"
     folder = environments_dir()
     where = f"ENVIRONMENTS_DIR={folder}" if "ENVIRONMENTS_DIR" in os.environ else str(folder)
     if not folder.exists():

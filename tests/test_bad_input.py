@@ -137,6 +137,7 @@ class Case:
     exit_code: int = 1
     env: dict[str, str] = field(default_factory=dict)  # more environment variables ({tmp} replaced)
     fault: Callable[[Path, pytest.MonkeyPatch], contextlib.AbstractContextManager[None]] | None = None
+    compared: Callable[[Path], object] | None = None  # applied to a copy of dist/ that {compared} names (diff --dist)
 
 
 SYNTH = ("synth", "--out", "{out}")
@@ -243,6 +244,13 @@ CASES = [
         ),
         ("api.example.com", "both route"),
     ),
+    # One stack re-rendered is checked with the others as they are in the output folder.
+    Case(
+        "host-claimed-by-one-stack",
+        ("synth", "--env", "dev", "--stack", "verta", "--out", "{out}"),
+        _set("dev", "verta.ingress.hosts", ["core-pipeline-dev.example.com"]),
+        ("core-pipeline-dev.example.com", "both route"),
+    ),
     # The environments folder.
     Case("environments-dir-missing", SYNTH, None, ("ENVIRONMENTS_DIR",), env={"ENVIRONMENTS_DIR": "{tmp}/nowhere"}),
     Case(
@@ -280,6 +288,46 @@ CASES = [
     Case("out-is-a-file", ("synth", "--out", str(ROOT / "README.md")), None, ("README.md", "folder")),
     Case("out-under-a-file", ("synth", "--out", str(ROOT / "README.md" / "x")), None, ("README.md",)),
     Case("cdk8s-outdir-is-a-file", (), None, ("README.md",), env={"CDK8S_OUTDIR": str(ROOT / "README.md")}),
+    # Empty values mean the current folder: a synth there would mix environments into whatever it holds.
+    Case("out-empty", ("synth", "--out", ""), None, ("--out", "empty"), 2),
+    Case("cdk8s-outdir-empty", (), None, ("--out", "empty"), 2, env={"CDK8S_OUTDIR": ""}),
+    Case("out-is-the-project", ("synth", "--out", str(ROOT)), None, ("holds a project",)),
+    Case(
+        "environments-dir-empty-string",
+        SYNTH,
+        None,
+        ("ENVIRONMENTS_DIR is set but empty",),
+        env={"ENVIRONMENTS_DIR": ""},
+    ),
+    # diff compares with a folder that may come from anywhere (another branch's dist/).
+    Case("diff-dist-missing", ("diff", "--exit-code", "--dist", "{out}/nowhere"), None, ("no such folder",), 2),
+    Case("diff-dist-is-a-file", ("diff", "--exit-code", "--dist", str(ROOT / "README.md")), None, ("README.md",), 2),
+    Case(
+        "diff-dist-billion-laughs",
+        ("diff", "--exit-code", "--dist", "{compared}"),
+        None,
+        ("deployment-verta-ml.yaml",),
+        2,
+        compared=lambda folder: (folder / "dev/verta/deployment-verta-ml.yaml").write_text(_aliases(9)),
+    ),
+    Case(
+        "diff-dist-not-utf8",
+        ("diff", "--exit-code", "--dist", "{compared}"),
+        None,
+        ("service-verta-ml.yaml", "UTF-8"),
+        2,
+        compared=lambda folder: (folder / "dev/verta/service-verta-ml.yaml").write_bytes(b"\xff\xfe"),
+    ),
+    Case(
+        "diff-dist-python-tag",
+        ("diff", "--exit-code", "--dist", "{compared}"),
+        None,
+        ("service-verta-ml.yaml",),
+        2,
+        compared=lambda folder: (folder / "dev/verta/service-verta-ml.yaml").write_text(
+            "a: !!python/object:os.system {}\n"
+        ),
+    ),
 ]
 
 
@@ -444,7 +492,14 @@ def test_bad_input_gets_one_clear_message_and_changes_nothing(
         monkeypatch.setenv(name, value.replace("{tmp}", str(empty)))
     out = shared_out
     before = (tree_digest(out), tree_digest(ROOT / "dist"), tree_digest(dist_copy))
-    argv = [arg.replace("{out}", str(out)).replace("{dist}", str(dist_copy)) for arg in case.argv]
+    compared = tmp_path / "compared"
+    if case.compared is not None:
+        shutil.copytree(dist_copy, compared)
+        case.compared(compared)
+    argv = [
+        arg.replace("{out}", str(out)).replace("{dist}", str(dist_copy)).replace("{compared}", str(compared))
+        for arg in case.argv
+    ]
 
     code, text = _run(argv, capsys)
 
@@ -477,3 +532,41 @@ def test_a_write_fault_leaves_the_output_as_it_was(
 
 def test_the_table_is_large_enough() -> None:
     assert len(CASES) + len(FAULTS) >= 60
+
+
+def test_a_failed_synth_into_a_new_folder_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environments = tmp_path / "environments"
+    shutil.copytree(ENVIRONMENTS_DIR, environments)
+    _set("dev", "verta.ingress.hosts", ["core-pipeline-dev.example.com"])(environments)  # found only by a render
+    monkeypatch.setenv("ENVIRONMENTS_DIR", str(environments))
+    out = tmp_path / "new" / "dist"
+    (tmp_path / "new").mkdir()
+    code, text = _run(["synth", "--env", "dev", "--out", str(out)], capsys)
+    assert code == 1, text
+    _assert_one_clear_message(text, ("both route",))
+    assert list((tmp_path / "new").iterdir()) == [], "neither the output folder nor its argocd/ folder is left"
+
+
+@pytest.mark.parametrize("kind", ["file", "symlink"])
+def test_an_environment_path_that_is_a_file_or_a_link_is_replaced_cleanly(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dist/<env> is rendered output: whatever stands in its place is replaced by the render, with nothing left
+    beside it (the old entry is removed whatever it was)."""
+    out = tmp_path / "dist"
+    shutil.copytree(ROOT / "dist", out)
+    shutil.rmtree(out / "dev")
+    if kind == "file":
+        (out / "dev").write_text("not a folder\n")
+    else:
+        (tmp_path / "elsewhere").mkdir()
+        (out / "dev").symlink_to(tmp_path / "elsewhere")
+    code, text = _run(["synth", "--env", "dev", "--out", str(out)], capsys)
+    assert code == 0, text
+    assert (out / "dev").is_dir() and not (out / "dev").is_symlink()
+    assert sorted(p.name for p in out.iterdir()) == ["argocd", "dev", "prod", "staging"]
+    assert [p for p in out.rglob(".*")] == []
+    if kind == "symlink":
+        assert (tmp_path / "elsewhere").is_dir(), "the link's target is not touched"

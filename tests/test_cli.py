@@ -154,6 +154,9 @@ def test_an_environment_without_settings_is_removed_only_when_asked(fresh_render
     (out / "qa" / "core-pipeline").mkdir(parents=True)
     (out / "qa" / "core-pipeline" / "configmap-x.yaml").write_text("kind: ConfigMap\n")
     (out / "argocd" / "qa").mkdir()
+    (out / "argocd" / "qa" / "application-qa-verta.yaml").write_text("kind: Application\n")
+    (out / "notes" / "core-pipeline").mkdir(parents=True)  # not what a synth renders: never listed or removed
+    (out / "notes" / "todo.txt").write_text("keep me\n")
     result = run("synth", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert (out / "qa" / "core-pipeline" / "configmap-x.yaml").exists()
@@ -162,6 +165,8 @@ def test_an_environment_without_settings_is_removed_only_when_asked(fresh_render
     assert result.returncode == 0, result.stderr
     assert not (out / "qa").exists() and not (out / "argocd" / "qa").exists()
     assert result.stdout.count("pruned ") == 2
+    assert (out / "notes" / "todo.txt").read_text() == "keep me\n" and "notes" not in result.stdout
+    shutil.rmtree(out / "notes")
     assert read_tree(out) == read_tree(fresh_render)
 
 

@@ -341,7 +341,13 @@ def test_one_synth_at_a_time(tmp_path: Path) -> None:
 
 
 def test_stale_environments_are_found_not_removed(tmp_path: Path) -> None:
-    for name in ("dev", "gone", "argocd", ".dev-new-abcd1234"):
+    """Only a folder holding what a synth renders can be a stale environment: anything else is never listed."""
+    for name in ("dev", "gone", "argocd", ".dev-new-abcd1234", "notes"):
         (tmp_path / name).mkdir()
-    assert output.stale_environments(tmp_path, ["dev"]) == [tmp_path / "gone"]
+    (tmp_path / "gone" / "app").mkdir()
+
+    def rendered(folder: Path) -> bool:
+        return [p.name for p in folder.iterdir()] == ["app"]
+
+    assert output.stale_environments(tmp_path, ["dev"], rendered) == [tmp_path / "gone"]
     assert (tmp_path / "gone").is_dir()
