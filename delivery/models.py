@@ -30,6 +30,7 @@ from constructs_lib.naming import (
     REFRESH_INTERVAL,
     SECRET_KEY,
     TextRule,
+    secret_like_paths,
     url_has_credentials,
 )
 from constructs_lib.quantities import CPU_ALLOWED, MEMORY_ALLOWED, cpu_millis, memory_bytes
@@ -73,6 +74,21 @@ def _no_credentials(url: str) -> str:
     if url_has_credentials(url):
         raise ValueError("must not hold a user name or password: credentials belong in a Secret, never in git")
     return url
+
+
+def _no_credentials_inside(value: Any, info: ValidationInfo) -> Any:
+    paths = secret_like_paths(value, str(info.field_name))
+    if paths:
+        raise ValueError(
+            f"holds credentials at {', '.join(paths)}: a credential-like key, or a URL or user:password@ with a user "
+            "name or password, is not allowed; credentials belong in a Secret, never in git"
+        )
+    return value
+
+
+# A free-form block (a ConfigMap's entries, filter settings, a command line) is rendered as written: no value in it
+# may be, or embed, a credential.
+FreeForm = AfterValidator(_no_credentials_inside)
 
 
 def _cpu(value: str) -> str:

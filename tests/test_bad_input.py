@@ -227,6 +227,56 @@ CASES = [
         _set("dev", "core_pipeline.feature_flags", {"db_password": SECRET}),
         ("core_pipeline.feature_flags",),
     ),
+    # A user-info part without a scheme is a credential too (the value is shown as ***@host).
+    Case(
+        "bare-credential-in-broker",
+        SYNTH,
+        _set("dev", "core_pipeline.kafka.brokers", [f"user:{SECRET}@kafka.dev-data.svc.cluster.local:9092"]),
+        ("dev.core_pipeline.kafka.brokers", "***@kafka.dev-data.svc.cluster.local:9092"),
+    ),
+    Case(
+        "bare-credential-in-host",
+        SYNTH,
+        _set("dev", "core_pipeline.postgres.host", f"user:{SECRET}@db.example.com"),
+        ("dev.core_pipeline.postgres.host", "***@db.example.com"),
+    ),
+    Case(
+        "bare-credential-in-ingress-host",
+        SYNTH,
+        _set("dev", "core_pipeline.ingress.hosts", [f"user:{SECRET}@x.example.com"]),
+        ("dev.core_pipeline.ingress.hosts", "***@x.example.com"),
+    ),
+    Case(
+        "bare-credential-in-grpc-host",
+        SYNTH,
+        _set("dev", "hivemind_bot.backend_grpc_host", f"user:{SECRET}@grpc.example.com"),
+        ("dev.hivemind_bot.backend_grpc_host", "***@grpc.example.com"),
+    ),
+    Case(
+        "bare-credential-in-repository",
+        SYNTH,
+        _set("dev", "core_pipeline.image.repository", f"user:{SECRET}@ghcr.io/org/img"),
+        ("dev.core_pipeline.image.repository", "***@ghcr.io/org/img"),
+    ),
+    # Free-form blocks are rendered as written: a credential embedded in a value is refused at load time.
+    Case(
+        "credential-url-in-verta-config",
+        SYNTH,
+        _set("dev", "verta.config", {"DATABASE_URL": f"postgres://admin:{SECRET}@db.example.com/verta"}),
+        ("dev.verta.config", "config.DATABASE_URL", "postgres://***@db.example.com"),
+    ),
+    Case(
+        "bare-credential-in-filters",
+        SYNTH,
+        _set("dev", "discord_monitor.watcher.filters", {"upstream": f"user:{SECRET}@h.example.com"}),
+        ("dev.discord_monitor.watcher.filters", "filters.upstream"),
+    ),
+    Case(
+        "credential-url-in-command",
+        SYNTH,
+        _set("dev", "core_pipeline.migration.command", ["migrate", f"--db=postgres://u:{SECRET}@db/x"]),
+        ("dev.core_pipeline.migration.command", "command[1]"),
+    ),
     # What only a render finds.
     Case(
         "host-claimed-twice",

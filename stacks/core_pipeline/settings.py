@@ -13,6 +13,7 @@ from delivery.models import (
     DnsLabel,
     DnsName,
     Duration,
+    FreeForm,
     HeaderName,
     HostName,
     HttpMethod,
@@ -139,7 +140,9 @@ class NetworkPolicySettings(StrictModel):
 
 class MigrationSettings(StrictModel):
     enabled: bool = Field(True, description="Run the database migration as an Argo CD PreSync hook Job.")
-    command: list[str] = Field(["npm", "run", "migration:run"], min_length=1, description="Migration command.")
+    command: Annotated[list[str], FreeForm] = Field(
+        ["npm", "run", "migration:run"], min_length=1, description="Migration command."
+    )
     active_deadline_seconds: int = Field(600, ge=30, le=7200, description="Longest a migration may run.")
     backoff_limit: int = Field(1, ge=0, le=10, description="Retries before the sync fails.")
 
