@@ -168,6 +168,13 @@ CASES = [
     Case("fifo", SYNTH, _replace_file("dev", lambda p: os.mkfifo(p)), ("dev.yaml",)),
     Case("bad-environment-name", SYNTH, _rename("staging", "Stag ing.yaml"), ("Stag ing",)),
     Case("environment-name-too-long", SYNTH, _rename("staging", "s" * 80 + ".yaml"), ("s" * 20,)),
+    Case("reserved-environment-name", VALIDATE, _rename("staging", "argocd.yaml"), ("argocd.yaml", "dist/argocd/")),
+    Case(
+        "yml-extension",
+        SYNTH,
+        _rename("staging", "staging.yml"),
+        ("staging.yml: settings files end in .yaml: rename it",),
+    ),
     # Keys and types.
     Case("unknown-top-key", SYNTH, _set("prod", "core_pipline", {}), ("prod.core_pipline", "unknown key")),
     Case("unknown-nested-key", SYNTH, _set("prod", "core_pipeline.autoscaling.max_replica", 3), ("max_replica",)),

@@ -263,3 +263,11 @@ def test_redaction_hides_a_user_info_part_without_a_scheme_and_keeps_ordinary_va
         assert not text_has_credentials(ordinary)
     assert text_has_credentials("postgres://admin:pw@db.example.com/verta")
     assert not text_has_credentials("ssh://git@host/repo")
+
+
+def test_argocd_is_not_an_environment_name() -> None:
+    from delivery.settings import environment_name_problem
+
+    problem = environment_name_problem("argocd")
+    assert problem is not None and "dist/argocd/" in problem
+    assert environment_name_problem("argo") is None
