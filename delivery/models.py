@@ -170,6 +170,24 @@ HeaderName = Annotated[
         max_length=256,
     ),
 ]
+# Flag names become variables FEATURE_<NAME>, config keys variables of their own: ASCII only (isalnum() would take
+# any Unicode letter, which no shell or env file carries).
+FeatureFlagName = Annotated[
+    str,
+    matching(
+        r"^[A-Za-z][A-Za-z0-9_]*$",
+        "a flag name: ASCII letters, digits and '_', starting with a letter (it becomes the variable FEATURE_<NAME>)",
+        max_length=128,
+    ),
+]
+EnvironmentVariableName = Annotated[
+    str,
+    matching(
+        r"^[A-Z][A-Z0-9_]*$",
+        "an UPPER_CASE variable name: ASCII capital letters, digits and '_', starting with a letter",
+        max_length=256,
+    ),
+]
 AbsolutePath = Annotated[str, matching(r"^/\S*$", "an absolute path: starting with '/', without spaces", 4096)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 CpuQuantity = Annotated[str, AfterValidator(_cpu), Field(examples=["250m", "1"])]

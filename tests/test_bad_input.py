@@ -196,6 +196,24 @@ CASES = [
     Case("bad-cron", SYNTH, _set("dev", "discord_monitor.retention.schedule", "61 * * * *"), ("retention.schedule",)),
     Case("bad-time-zone", SYNTH, _set("dev", "discord_monitor.retention.time_zone", "Mars/Base"), ("time_zone",)),
     Case("bad-enum", SYNTH, _set("dev", "hivemind_bot.log_format", "xml"), ("hivemind_bot.log_format",)),
+    Case(
+        "non-ascii-flag-name",
+        SYNTH,
+        _set("dev", "core_pipeline.feature_flags", {"nëw_scöring": True}),
+        ("dev.yaml:", "dev.core_pipeline.feature_flags.nëw_scöring", "ASCII letters"),
+    ),
+    Case(
+        "flags-colliding-when-upper-cased",
+        SYNTH,
+        _set("dev", "core_pipeline.feature_flags", {"new_scoring": True, "NEW_SCORING": False}),
+        ("dev.core_pipeline.feature_flags", "'new_scoring' and 'NEW_SCORING'", "FEATURE_NEW_SCORING"),
+    ),
+    Case(
+        "non-ascii-config-key",
+        SYNTH,
+        _set("dev", "verta.config", {"ÄPFEL": "x"}),
+        ("dev.verta.config.ÄPFEL", "ASCII capital letters"),
+    ),
     # Images.
     Case("mutable-tag", SYNTH, _set("dev", "core_pipeline.image.tag", "latest"), ("dev.core_pipeline.image.tag",)),
     Case("mutable-tag-prod", SYNTH, _set("prod", "verta.backend.image.tag", "main"), ("verta.backend.image.tag",)),

@@ -13,6 +13,7 @@ from delivery.models import (
     DnsLabel,
     DnsName,
     Duration,
+    FeatureFlagName,
     FreeForm,
     HeaderName,
     HostName,
@@ -159,7 +160,7 @@ class CorePipelineSettings(StrictModel):
     resources: ResourceSettings = Field(description="Container requests and limits.")
     node_env: Literal["development", "staging", "production", "test"] = Field("production", description="NODE_ENV.")
     log_level: Literal["debug", "info", "warn", "error"] = Field("info", description="LOG_LEVEL.")
-    feature_flags: dict[str, bool] = Field(
+    feature_flags: dict[FeatureFlagName, bool] = Field(
         default_factory=dict, description="Rendered into the ConfigMap as FEATURE_<NAME>=true|false."
     )
     kafka: KafkaSettings
@@ -177,8 +178,12 @@ class CorePipelineSettings(StrictModel):
 
     @field_validator("feature_flags")
     @classmethod
-    def _flag_names(cls, flags: dict[str, bool]) -> dict[str, bool]:
+    def _one_flag_per_variable(cls, flags: dict[str, bool]) -> dict[str, bool]:
+        by_variable: dict[str, str] = {}
         for name in flags:
-            if not name.replace("_", "").isalnum() or not name[0].isalpha():
-                raise ValueError(f"flag name {name!r} must be letters, digits and '_' starting with a letter")
+            other = by_variable.setdefault(name.upper(), name)
+            if other != name:
+                raise ValueError(
+                    f"flags {other!r} and {name!r} both become the variable FEATURE_{name.upper()}: keep one"
+                )
         return flags

@@ -9,6 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from delivery.models import (
     AutoscalingSettings,
     DnsLabel,
+    EnvironmentVariableName,
     FreeForm,
     HostName,
     HttpProbeSettings,
@@ -86,7 +87,7 @@ class VertaSettings(StrictModel):
     migration_command: Annotated[list[str], FreeForm] = Field(
         ["npm", "run", "migrate"], min_length=1, description="The backend's migration init container command."
     )
-    config: Annotated[dict[str, str], FreeForm] = Field(
+    config: Annotated[dict[EnvironmentVariableName, str], FreeForm] = Field(
         default_factory=dict,
         description="Shared ConfigMap `verta` (ML settings, feature flags, thresholds), env of every service.",
     )
@@ -101,11 +102,3 @@ class VertaSettings(StrictModel):
         default_factory=VertaNetworkPolicySettings,
         description="frontend <- ingress controller; backend <- ingress controller and frontend; ml <- backend.",
     )
-
-    @field_validator("config")
-    @classmethod
-    def _config_keys(cls, config: dict[str, str]) -> dict[str, str]:
-        for key in config:
-            if not key.replace("_", "").isalnum() or not key[0].isalpha() or not key.isupper():
-                raise ValueError(f"key {key!r} must be an UPPER_CASE variable name")
-        return config
