@@ -125,6 +125,27 @@ DnsLabel = Annotated[str, Checked(DNS_LABEL), Field(description="A DNS label (a-
 DnsName = Annotated[
     str, Checked(DNS_SUBDOMAIN), Field(description="A DNS name such as redis.data.svc.cluster.local or redis.")
 ]
+# Namespaces a stack must never own: the cluster's own and Argo CD's. A stack's Application prunes what it renders
+# (and kairoflow renders its Namespace under the resources finalizer), so deleting the Application would delete
+# what runs there.
+RESERVED_NAMESPACES = ("argocd", "default", "kube-node-lease", "kube-public", "kube-system")
+
+
+def _not_reserved(namespace: str) -> str:
+    if namespace in RESERVED_NAMESPACES:
+        raise ValueError(
+            f"must be a namespace of the stack's own, not one of {', '.join(RESERVED_NAMESPACES)} (the cluster's "
+            "and Argo CD's): deleting the stack's Application would delete what it renders there"
+        )
+    return namespace
+
+
+StackNamespace = Annotated[
+    str,
+    Checked(DNS_LABEL),
+    AfterValidator(_not_reserved),
+    Field(description="A DNS label (a-z, 0-9, '-'), not a namespace of the cluster's or Argo CD's."),
+]
 HostName = Annotated[str, Checked(HOST_NAME), Field(description="A lowercase DNS host name.")]
 LabelKey = Annotated[str, Checked(LABEL_KEY)]
 LabelValue = Annotated[str, Checked(LABEL_VALUE)]

@@ -223,6 +223,13 @@ CASES = [
     # Kubernetes names, labels, hosts.
     Case("bad-namespace", SYNTH, _set("dev", "verta.namespace", "Verta_NS"), ("dev.verta.namespace",)),
     Case("long-namespace", SYNTH, _set("dev", "verta.namespace", "n" * 100_000), ("dev.verta.namespace",)),
+    Case(
+        "reserved-namespace",
+        SYNTH,
+        _set("dev", "kairoflow.namespace", "argocd"),
+        ("dev.kairoflow.namespace", "kube-system"),
+    ),
+    Case("kube-system-namespace", SYNTH, _set("prod", "verta.namespace", "kube-system"), ("prod.verta.namespace",)),
     Case("bad-host", SYNTH, _set("dev", "core_pipeline.ingress.hosts", ["exa mple.com"]), ("ingress.hosts",)),
     Case("bad-label-key", SYNTH, _set("prod", "kairoflow.node_selector", {"bad key!": "x"}), ("node_selector",)),
     Case("long-label-value", SYNTH, _set("prod", "kairoflow.node_selector", {"a": "v" * 100_000}), ("node_selector",)),

@@ -25,6 +25,7 @@ from delivery.models import (
     Port,
     ResourceSettings,
     SecretKey,
+    StackNamespace,
     StrictModel,
     no_fixed_replicas_with_hpa,
 )
@@ -151,7 +152,7 @@ class MigrationSettings(StrictModel):
 class CorePipelineSettings(StrictModel):
     """The core-pipeline NestJS service: port 3000 behind Service port 80, Kafka, PostgreSQL and Redis clients."""
 
-    namespace: DnsLabel = Field("core-pipeline", description="Namespace of every object.")
+    namespace: StackNamespace = Field("core-pipeline", description="Namespace of every object.")
     image: ImageSettings = Field(description="Image repository, tag and pull policy.")
     autoscaling: AutoscalingSettings = Field(default_factory=AutoscalingSettings)
     replicas: int | None = Field(

@@ -20,6 +20,7 @@ from delivery.models import (
     RedisSettings,
     ResourceSettings,
     SecretKey,
+    StackNamespace,
     StrictModel,
     TimeZone,
 )
@@ -178,7 +179,7 @@ class BotNetworkPolicySettings(StrictModel):
 class DiscordMonitorSettings(StrictModel):
     """The Discord monitor: the bot with Redis and its retention worker, and the watcher sidecar for workloads."""
 
-    namespace: DnsLabel = Field("discord-monitor", description="Namespace of every object.")
+    namespace: StackNamespace = Field("discord-monitor", description="Namespace of every object.")
     bot: BotSettings
     redis: RedisSettings = Field(
         InClusterRedisSettings(password=SecretKey(secret="discord-bot-redis", key="redis-password")),

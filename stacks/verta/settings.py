@@ -19,6 +19,7 @@ from delivery.models import (
     RedisSettings,
     ResourceSettings,
     SecretKey,
+    StackNamespace,
     StrictModel,
     no_fixed_replicas_with_hpa,
 )
@@ -80,7 +81,7 @@ class VertaSettings(StrictModel):
     """Verta, the tenant static archive: backend API (with its migration init container), Next.js frontend and ML
     service, a shared ConfigMap, Redis and a path-routed Ingress."""
 
-    namespace: DnsLabel = Field("verta", description="Namespace of every object.")
+    namespace: StackNamespace = Field("verta", description="Namespace of every object.")
     backend: VertaServiceSettings
     frontend: VertaServiceSettings
     ml: VertaServiceSettings
