@@ -145,7 +145,11 @@ def format_errors(environment: str, error: ValidationError, source: SettingsFile
             value = problem.get("input")
             kind = _YAML_KINDS.get(type(value).__name__)
             hint = f": quote it, YAML reads this as {kind}" if kind else ""
-            text = f"{path}: must be text{hint} (got {shown_value(value, location)})"
+            as_written = source.written_as(location) if source is not None else None
+            shown = shown_value(value, location)
+            if as_written is not None and not shown.startswith("<redacted>"):
+                shown = shorten(redact_credentials(as_written))  # `0755`, not the 493 YAML made of it
+            text = f"{path}: must be text{hint} (got {shown})"
         else:
             if is_key:
                 message = f"the key {message}"

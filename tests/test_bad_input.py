@@ -107,6 +107,28 @@ def _replace_file(env: str, make: Callable[[Path], None]) -> Edit:
     return edit
 
 
+def _symlink_loop(env: str) -> Edit:
+    def edit(folder: Path) -> None:
+        path = folder / f"{env}.yaml"
+        path.unlink()
+        path.symlink_to(folder / "loop2.yaml")
+        (folder / "loop2.yaml").symlink_to(path)
+
+    return edit
+
+
+def _unquoted_tag(env: str, tag: str) -> Edit:
+    """core_pipeline.image.tag written without quotes, as YAML reads it (a number, if it looks like one)."""
+
+    def edit(folder: Path) -> None:
+        path = folder / f"{env}.yaml"
+        text = path.read_text()
+        quoted = text[text.index("tag: ") :].split("\n", 1)[0]
+        path.write_text(text.replace(quoted, f"tag: {tag}", 1))
+
+    return edit
+
+
 def _rename(env: str, new_name: str) -> Edit:
     return lambda folder: os.replace(folder / f"{env}.yaml", folder / new_name)
 
@@ -159,10 +181,18 @@ CASES = [
     Case(
         "duplicate-section", SYNTH, _append("dev", "hivemind_bot:\n  log_level: info\n"), ("dev.yaml", "hivemind_bot")
     ),
-    Case("billion-laughs", SYNTH, _append("dev", _aliases(9)), ("dev.yaml",)),
+    Case("billion-laughs", SYNTH, _append("dev", _aliases(9)), ("dev.yaml", "once its aliases are expanded")),
     Case("recursive-alias", SYNTH, _append("dev", "loop: &loop [*loop]\n"), ("dev.yaml",)),
     Case("deep-nesting", SYNTH, _append("dev", "deep: " + "[" * 5000 + "]" * 5000 + "\n"), ("dev.yaml",)),
     Case("deep-mapping", SYNTH, _append("dev", "deep: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n"), ("dev.yaml",)),
+    Case(
+        "many-plain-values",
+        SYNTH,
+        _text("dev", "core_pipeline:\n  feature_flags:\n" + "".join(f"    f{i}: true\n" for i in range(15_000))),
+        ("dev.yaml:", "has more than 20000 values"),
+    ),
+    Case("symlink-loop", SYNTH, _symlink_loop("dev"), ("dev.yaml: a loop of symbolic links",)),
+    Case("octal-looking-tag", SYNTH, _unquoted_tag("dev", "0755"), ("dev.core_pipeline.image.tag", "(got 0755)")),
     Case("folder-not-file", SYNTH, _replace_file("dev", lambda p: p.mkdir()), ("dev.yaml",)),
     Case("dangling-link", SYNTH, _replace_file("dev", lambda p: p.symlink_to(p.parent / "gone.yaml")), ("dev.yaml",)),
     Case("fifo", SYNTH, _replace_file("dev", lambda p: os.mkfifo(p)), ("dev.yaml",)),
