@@ -24,11 +24,14 @@ def looks_secret(name: str) -> bool:
 
 def secret_like_paths(value: Any, path: str) -> list[str]:
     """Paths in nested data where a text value sits under a credential-like key (a count like `min_tokens: 10` is
-    not one): what a token pasted into a free-form block would look like."""
+    not one), or embeds a credential (`postgres://admin:pw@db`, `user:pw@host`, a token's shape): what a
+    credential pasted into a free-form block would look like."""
+    if isinstance(value, str):
+        return [path] if text_has_credentials(value) else []
     if isinstance(value, Mapping):
         found = [f"{path}.{key}" for key, item in value.items() if looks_secret(str(key)) and isinstance(item, str)]
         for key, item in value.items():
-            found.extend(secret_like_paths(item, f"{path}.{key}"))
+            found.extend(hit for hit in secret_like_paths(item, f"{path}.{key}") if hit not in found)
         return found
     if isinstance(value, list):
         return [hit for index, item in enumerate(value) for hit in secret_like_paths(item, f"{path}[{index}]")]
@@ -59,10 +62,39 @@ _CREDENTIAL_SHAPES = re.compile(
 )
 
 
+# A user-info part without a scheme (`user:password@kafka:9092`, `<token>@host`): a word of its own (at the start,
+# or after a space, quote, bracket, ',' or '='), then '@' and a host. An image digest (`img:1.2@sha256:...`) is not
+# one, nor is a bare user name such as git@github.com (short, or without a digit).
+_BARE_USERINFO_IN_TEXT = re.compile(
+    r"(?<![^\s'\"(\[{,=])(?P<userinfo>[^\s/?#@'\"\[\]{}(),=]+)@(?=[\w\[])(?!sha(?:256|384|512):)"
+)
+
+
+def _bare_userinfo_is_credential(userinfo: str) -> bool:
+    """A password (`user:password`), or a user part long and mixed enough to be a token."""
+    return ":" in userinfo or (
+        len(userinfo) >= 20 and any(c.isdigit() for c in userinfo) and any(c.isalpha() for c in userinfo)
+    )
+
+
+def text_has_credentials(text: str) -> bool:
+    """Whether a text embeds a credential: a URL with credentials (url_has_credentials), a user-info part with a
+    password (or a token) without a scheme, a well-known credential shape."""
+    if any(url_has_credentials(match[0]) for match in _URL_USERINFO_IN_TEXT.finditer(text)):
+        return True
+    if any(_bare_userinfo_is_credential(match["userinfo"]) for match in _BARE_USERINFO_IN_TEXT.finditer(text)):
+        return True
+    return _CREDENTIAL_SHAPES.search(text) is not None
+
+
 def redact_credentials(text: str) -> str:
-    """`text` with every URL's user-info part replaced by `***` and every well-known credential shape by
-    `<redacted>` (for messages: a value echoed in an error must never carry a credential)."""
+    """`text` with every URL's user-info part replaced by `***` (with a scheme, or a password or token without
+    one: `***@kafka:9092`) and every well-known credential shape by `<redacted>` (for messages: a value echoed in
+    an error must never carry a credential)."""
     text = _URL_USERINFO_IN_TEXT.sub(lambda match: f"{match['scheme']}***@", text)
+    text = _BARE_USERINFO_IN_TEXT.sub(
+        lambda match: "***@" if _bare_userinfo_is_credential(match["userinfo"]) else match[0], text
+    )
     return _CREDENTIAL_SHAPES.sub("<redacted>", text)
 
 

@@ -30,6 +30,7 @@ from constructs_lib.naming import (
     REFRESH_INTERVAL,
     SECRET_KEY,
     TextRule,
+    secret_like_paths,
     url_has_credentials,
 )
 from constructs_lib.quantities import CPU_ALLOWED, MEMORY_ALLOWED, cpu_millis, memory_bytes
@@ -75,6 +76,21 @@ def _no_credentials(url: str) -> str:
     return url
 
 
+def _no_credentials_inside(value: Any, info: ValidationInfo) -> Any:
+    paths = secret_like_paths(value, str(info.field_name))
+    if paths:
+        raise ValueError(
+            f"holds credentials at {', '.join(paths)}: a credential-like key, or a URL or user:password@ with a user "
+            "name or password, is not allowed; credentials belong in a Secret, never in git"
+        )
+    return value
+
+
+# A free-form block (a ConfigMap's entries, filter settings, a command line) is rendered as written: no value in it
+# may be, or embed, a credential.
+FreeForm = AfterValidator(_no_credentials_inside)
+
+
 def _cpu(value: str) -> str:
     try:
         cpu_millis(value)
@@ -108,6 +124,27 @@ TimeZone = Annotated[str, AfterValidator(_time_zone)]
 DnsLabel = Annotated[str, Checked(DNS_LABEL), Field(description="A DNS label (a-z, 0-9, '-').")]
 DnsName = Annotated[
     str, Checked(DNS_SUBDOMAIN), Field(description="A DNS name such as redis.data.svc.cluster.local or redis.")
+]
+# Namespaces a stack must never own: the cluster's own and Argo CD's. A stack's Application prunes what it renders
+# (and kairoflow renders its Namespace under the resources finalizer), so deleting the Application would delete
+# what runs there.
+RESERVED_NAMESPACES = ("argocd", "default", "kube-node-lease", "kube-public", "kube-system")
+
+
+def _not_reserved(namespace: str) -> str:
+    if namespace in RESERVED_NAMESPACES:
+        raise ValueError(
+            f"must be a namespace of the stack's own, not one of {', '.join(RESERVED_NAMESPACES)} (the cluster's "
+            "and Argo CD's): deleting the stack's Application would delete what it renders there"
+        )
+    return namespace
+
+
+StackNamespace = Annotated[
+    str,
+    Checked(DNS_LABEL),
+    AfterValidator(_not_reserved),
+    Field(description="A DNS label (a-z, 0-9, '-'), not a namespace of the cluster's or Argo CD's."),
 ]
 HostName = Annotated[str, Checked(HOST_NAME), Field(description="A lowercase DNS host name.")]
 LabelKey = Annotated[str, Checked(LABEL_KEY)]
@@ -151,6 +188,24 @@ HeaderName = Annotated[
     matching(
         r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
         "an HTTP header name: letters, digits and !#$%&'*+.^_`|~- (no spaces or commas)",
+        max_length=256,
+    ),
+]
+# Flag names become variables FEATURE_<NAME>, config keys variables of their own: ASCII only (isalnum() would take
+# any Unicode letter, which no shell or env file carries).
+FeatureFlagName = Annotated[
+    str,
+    matching(
+        r"^[A-Za-z][A-Za-z0-9_]*$",
+        "a flag name: ASCII letters, digits and '_', starting with a letter (it becomes the variable FEATURE_<NAME>)",
+        max_length=128,
+    ),
+]
+EnvironmentVariableName = Annotated[
+    str,
+    matching(
+        r"^[A-Z][A-Z0-9_]*$",
+        "an UPPER_CASE variable name: ASCII capital letters, digits and '_', starting with a letter",
         max_length=256,
     ),
 ]

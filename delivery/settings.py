@@ -32,6 +32,12 @@ REMOVED_KEYS = {
     "tag never rolls the pods in GitOps); delete this line and pin tags, which CI bumps",
 }
 
+# Folders under dist/ that are not environments: an environment of that name would write into them.
+RESERVED_ENVIRONMENT_NAMES = {
+    "argocd": "an environment renders into dist/<name>/, and dist/argocd/ holds the Argo CD Applications of every "
+    "environment",
+}
+
 
 class EnvironmentSettings(StrictModel):
     """Everything that differs between environments. One file per environment: environments/<name>.yaml."""
@@ -53,10 +59,17 @@ def load_environment(name: str) -> EnvironmentSettings:
     # Imported here (it imports yaml): render workers unpickle settings and never read a file.
     from delivery.settings_file import SettingsFileError, display_name, read_settings_file
 
-    path = environments_dir() / f"{name}.yaml"
+    folder = environments_dir()
+    path = folder / f"{name}.yaml"
     problem = environment_name_problem(name)
     if problem is not None:
         raise SettingsError(f"{display_name(path)}: {problem}")
+    # Only <name>.yaml files are environments: a staging.yml would make staging vanish from dist/ without a word.
+    misnamed = sorted(folder.glob("*.yml"))
+    if misnamed:
+        raise SettingsError(
+            "\n".join(f"{display_name(each)}: settings files end in .yaml: rename it" for each in misnamed)
+        )
     try:
         source = read_settings_file(path)
     except SettingsFileError as error:
@@ -67,6 +80,8 @@ def load_environment(name: str) -> EnvironmentSettings:
 def environment_name_problem(name: str) -> str | None:
     """Why `name` cannot be an environment, if it cannot: it becomes a folder under dist/ and the Argo CD
     Applications `<env>-<stack>` (and `<env>-root`), whose names are also label values of at most 63 characters."""
+    if name in RESERVED_ENVIRONMENT_NAMES:
+        return f"{name!r} cannot be an environment's name: {RESERVED_ENVIRONMENT_NAMES[name]}; rename the file"
     longest = max(len(stack) for stack in [*stack_names(), "root"])
     limit = 63 - 1 - longest
     if DNS_LABEL.accepts(name) and len(name) <= limit:
@@ -130,7 +145,11 @@ def format_errors(environment: str, error: ValidationError, source: SettingsFile
             value = problem.get("input")
             kind = _YAML_KINDS.get(type(value).__name__)
             hint = f": quote it, YAML reads this as {kind}" if kind else ""
-            text = f"{path}: must be text{hint} (got {shown_value(value, location)})"
+            as_written = source.written_as(location) if source is not None else None
+            shown = shown_value(value, location)
+            if as_written is not None and not shown.startswith("<redacted>"):
+                shown = shorten(redact_credentials(as_written))  # `0755`, not the 493 YAML made of it
+            text = f"{path}: must be text{hint} (got {shown})"
         else:
             if is_key:
                 message = f"the key {message}"

@@ -10,6 +10,7 @@ the nodes become Python data with PyYAML's safe constructor (merge keys `<<:` wo
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class SettingsFile:
     display: str
     data: dict[str, Any]
     lines: dict[tuple[str, ...], int] = field(default_factory=dict)
+    #: The text of each value YAML reads as something other than text (`0755`, which it reads as 493), as written.
+    written: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     def line_of(self, location: Sequence[str | int]) -> int | None:
         """The line of the deepest part of `location` found in the file: a missing key points at its parent,
@@ -65,6 +68,10 @@ class SettingsFile:
                 path = candidate
                 found = self.lines[candidate]
         return found
+
+    def written_as(self, location: Sequence[str | int]) -> str | None:
+        """The text of the non-text value at `location`, as written in the file (None if not such a value)."""
+        return self.written.get(tuple(str(part) for part in location))
 
 
 def display_name(path: Path) -> str:
@@ -81,7 +88,8 @@ def read_settings_file(path: Path) -> SettingsFile:
     text = _read_text(path, display)
     root = _compose(text, display)
     lines: dict[tuple[str, ...], int] = {}
-    _check_keys(root, display, (), lines)
+    written: dict[tuple[str, ...], str] = {}
+    _check_keys(root, display, (), lines, written)
     try:
         loader = _Loader(text)
         try:
@@ -93,11 +101,19 @@ def read_settings_file(path: Path) -> SettingsFile:
     except (yaml.YAMLError, ValueError, TypeError, ArithmeticError) as error:
         # PyYAML's constructors can fail outside YAMLError, e.g. OverflowError for a float beyond range
         raise SettingsFileError(f"{display}: a value cannot be read: {_short(str(error))}") from None
-    return SettingsFile(display=display, data=data, lines=lines)
+    return SettingsFile(display=display, data=data, lines=lines, written=written)
 
 
 def _read_text(path: Path, display: str) -> str:
     if path.is_symlink() and not path.exists():
+        try:
+            os.stat(path)
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise SettingsFileError(
+                    f"{display}: a loop of symbolic links (it points to {os.readlink(path)}, which leads back); "
+                    "it must lead to a settings file"
+                ) from None
         raise SettingsFileError(f"{display}: a symbolic link to {os.readlink(path)}, which does not exist")
     if not path.exists():
         raise SettingsFileError(f"{display}: no such settings file")
@@ -185,16 +201,20 @@ def _measure(events: Iterator[yaml.Event], display: str) -> int:
     open_nodes: list[_Open] = []
     counted = 0
     documents = 0
+    has_aliases = False
 
     def count(values: int, height: int, mark: _Mark | None) -> None:
         """A value (scalar, collection or an alias' expansion) appears where the open collections are."""
         nonlocal counted
         counted += values
         if counted > MAX_VALUES:
+            size = (
+                f"expands to more than {MAX_VALUES} values once its aliases are expanded"
+                if has_aliases
+                else f"has more than {MAX_VALUES} values"
+            )
             raise SettingsFileError(
-                f"{display}:{_line(mark)}: expands to more than {MAX_VALUES} values (aliases of aliases?); "
-                "a settings file is a few hundred",
-                counted_values=counted,
+                f"{display}:{_line(mark)}: {size}; a settings file is a few hundred", counted_values=counted
             )
         if len(open_nodes) + height > MAX_DEPTH:
             raise SettingsFileError(
@@ -216,6 +236,7 @@ def _measure(events: Iterator[yaml.Event], display: str) -> int:
                     "an environment file holds exactly one"
                 )
         elif isinstance(event, yaml.AliasEvent):
+            has_aliases = True
             anchor = event.anchor
             if any(node.anchor == anchor for node in open_nodes):
                 raise SettingsFileError(f"{display}:{_line(event.start_mark)}: alias *{anchor} refers to itself")
@@ -239,18 +260,27 @@ def _measure(events: Iterator[yaml.Event], display: str) -> int:
     return documents
 
 
-def _check_keys(node: yaml.Node, display: str, path: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> None:
-    """Refuse duplicate and non-text keys, and note the line of every settings path. The node graph may share
-    nodes through aliases; the bounds above keep the expanded walk small."""
+def _check_keys(
+    node: yaml.Node,
+    display: str,
+    path: tuple[str, ...],
+    lines: dict[tuple[str, ...], int],
+    written: dict[tuple[str, ...], str],
+) -> None:
+    """Refuse duplicate and non-text keys, and note the line of every settings path and the text of every value
+    YAML reads as something else. The node graph may share nodes through aliases; the bounds above keep the
+    expanded walk small."""
     if isinstance(node, yaml.ScalarNode) and node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_LENGTH:
         raise SettingsFileError(
             f"{display}:{_line(node.start_mark)}: {'.'.join(path)} is a number of {len(node.value)} characters; "
             f"numbers in settings have at most {MAX_NUMBER_LENGTH} (quote it if it is text)"
         )
+    if isinstance(node, yaml.ScalarNode) and node.tag != _STR_TAG:
+        written[path] = node.value
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             lines[(*path, str(index))] = _line(item.start_mark)
-            _check_keys(item, display, (*path, str(index)), lines)
+            _check_keys(item, display, (*path, str(index)), lines, written)
         return
     if not isinstance(node, yaml.MappingNode):
         return
@@ -276,13 +306,13 @@ def _check_keys(node: yaml.Node, display: str, path: tuple[str, ...], lines: dic
             )
         first_line[key.value] = line
         lines[(*path, key.value)] = line
-        _check_keys(value, display, (*path, key.value), lines)
+        _check_keys(value, display, (*path, key.value), lines, written)
     for source in merged:  # keys brought in by `<<:` point at their own lines, unless written here too
         if isinstance(source, yaml.MappingNode):
             for key, value in source.value:
                 if isinstance(key, yaml.ScalarNode) and key.value not in first_line:
                     lines.setdefault((*path, key.value), _line(key.start_mark))
-                    _check_keys(value, display, (*path, key.value), lines)
+                    _check_keys(value, display, (*path, key.value), lines, written)
 
 
 _KINDS = {

@@ -107,6 +107,28 @@ def _replace_file(env: str, make: Callable[[Path], None]) -> Edit:
     return edit
 
 
+def _symlink_loop(env: str) -> Edit:
+    def edit(folder: Path) -> None:
+        path = folder / f"{env}.yaml"
+        path.unlink()
+        path.symlink_to(folder / "loop2.yaml")
+        (folder / "loop2.yaml").symlink_to(path)
+
+    return edit
+
+
+def _unquoted_tag(env: str, tag: str) -> Edit:
+    """core_pipeline.image.tag written without quotes, as YAML reads it (a number, if it looks like one)."""
+
+    def edit(folder: Path) -> None:
+        path = folder / f"{env}.yaml"
+        text = path.read_text()
+        quoted = text[text.index("tag: ") :].split("\n", 1)[0]
+        path.write_text(text.replace(quoted, f"tag: {tag}", 1))
+
+    return edit
+
+
 def _rename(env: str, new_name: str) -> Edit:
     return lambda folder: os.replace(folder / f"{env}.yaml", folder / new_name)
 
@@ -160,15 +182,30 @@ CASES = [
     Case(
         "duplicate-section", SYNTH, _append("dev", "hivemind_bot:\n  log_level: info\n"), ("dev.yaml", "hivemind_bot")
     ),
-    Case("billion-laughs", SYNTH, _append("dev", _aliases(9)), ("dev.yaml",)),
+    Case("billion-laughs", SYNTH, _append("dev", _aliases(9)), ("dev.yaml", "once its aliases are expanded")),
     Case("recursive-alias", SYNTH, _append("dev", "loop: &loop [*loop]\n"), ("dev.yaml",)),
     Case("deep-nesting", SYNTH, _append("dev", "deep: " + "[" * 5000 + "]" * 5000 + "\n"), ("dev.yaml",)),
     Case("deep-mapping", SYNTH, _append("dev", "deep: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n"), ("dev.yaml",)),
+    Case(
+        "many-plain-values",
+        SYNTH,
+        _text("dev", "core_pipeline:\n  feature_flags:\n" + "".join(f"    f{i}: true\n" for i in range(15_000))),
+        ("dev.yaml:", "has more than 20000 values"),
+    ),
+    Case("symlink-loop", SYNTH, _symlink_loop("dev"), ("dev.yaml: a loop of symbolic links",)),
+    Case("octal-looking-tag", SYNTH, _unquoted_tag("dev", "0755"), ("dev.core_pipeline.image.tag", "(got 0755)")),
     Case("folder-not-file", SYNTH, _replace_file("dev", lambda p: p.mkdir()), ("dev.yaml",)),
     Case("dangling-link", SYNTH, _replace_file("dev", lambda p: p.symlink_to(p.parent / "gone.yaml")), ("dev.yaml",)),
     Case("fifo", SYNTH, _replace_file("dev", lambda p: os.mkfifo(p)), ("dev.yaml",)),
     Case("bad-environment-name", SYNTH, _rename("staging", "Stag ing.yaml"), ("Stag ing",)),
     Case("environment-name-too-long", SYNTH, _rename("staging", "s" * 80 + ".yaml"), ("s" * 20,)),
+    Case("reserved-environment-name", VALIDATE, _rename("staging", "argocd.yaml"), ("argocd.yaml", "dist/argocd/")),
+    Case(
+        "yml-extension",
+        SYNTH,
+        _rename("staging", "staging.yml"),
+        ("staging.yml: settings files end in .yaml: rename it",),
+    ),
     # Keys and types.
     Case("unknown-top-key", SYNTH, _set("prod", "core_pipline", {}), ("prod.core_pipline", "unknown key")),
     Case("unknown-nested-key", SYNTH, _set("prod", "core_pipeline.autoscaling.max_replica", 3), ("max_replica",)),
@@ -190,6 +227,24 @@ CASES = [
     Case("bad-cron", SYNTH, _set("dev", "discord_monitor.retention.schedule", "61 * * * *"), ("retention.schedule",)),
     Case("bad-time-zone", SYNTH, _set("dev", "discord_monitor.retention.time_zone", "Mars/Base"), ("time_zone",)),
     Case("bad-enum", SYNTH, _set("dev", "hivemind_bot.log_format", "xml"), ("hivemind_bot.log_format",)),
+    Case(
+        "non-ascii-flag-name",
+        SYNTH,
+        _set("dev", "core_pipeline.feature_flags", {"nëw_scöring": True}),
+        ("dev.yaml:", "dev.core_pipeline.feature_flags.nëw_scöring", "ASCII letters"),
+    ),
+    Case(
+        "flags-colliding-when-upper-cased",
+        SYNTH,
+        _set("dev", "core_pipeline.feature_flags", {"new_scoring": True, "NEW_SCORING": False}),
+        ("dev.core_pipeline.feature_flags", "'new_scoring' and 'NEW_SCORING'", "FEATURE_NEW_SCORING"),
+    ),
+    Case(
+        "non-ascii-config-key",
+        SYNTH,
+        _set("dev", "verta.config", {"ÄPFEL": "x"}),
+        ("dev.verta.config.ÄPFEL", "ASCII capital letters"),
+    ),
     # Images.
     Case("mutable-tag", SYNTH, _set("dev", "core_pipeline.image.tag", "latest"), ("dev.core_pipeline.image.tag",)),
     Case("mutable-tag-prod", SYNTH, _set("prod", "verta.backend.image.tag", "main"), ("verta.backend.image.tag",)),
@@ -199,6 +254,13 @@ CASES = [
     # Kubernetes names, labels, hosts.
     Case("bad-namespace", SYNTH, _set("dev", "verta.namespace", "Verta_NS"), ("dev.verta.namespace",)),
     Case("long-namespace", SYNTH, _set("dev", "verta.namespace", "n" * 100_000), ("dev.verta.namespace",)),
+    Case(
+        "reserved-namespace",
+        SYNTH,
+        _set("dev", "kairoflow.namespace", "argocd"),
+        ("dev.kairoflow.namespace", "kube-system"),
+    ),
+    Case("kube-system-namespace", SYNTH, _set("prod", "verta.namespace", "kube-system"), ("prod.verta.namespace",)),
     Case("bad-host", SYNTH, _set("dev", "core_pipeline.ingress.hosts", ["exa mple.com"]), ("ingress.hosts",)),
     Case("bad-label-key", SYNTH, _set("prod", "kairoflow.node_selector", {"bad key!": "x"}), ("node_selector",)),
     Case("long-label-value", SYNTH, _set("prod", "kairoflow.node_selector", {"a": "v" * 100_000}), ("node_selector",)),
@@ -227,6 +289,56 @@ CASES = [
         SYNTH,
         _set("dev", "core_pipeline.feature_flags", {"db_password": SECRET}),
         ("core_pipeline.feature_flags",),
+    ),
+    # A user-info part without a scheme is a credential too (the value is shown as ***@host).
+    Case(
+        "bare-credential-in-broker",
+        SYNTH,
+        _set("dev", "core_pipeline.kafka.brokers", [f"user:{SECRET}@kafka.dev-data.svc.cluster.local:9092"]),
+        ("dev.core_pipeline.kafka.brokers", "***@kafka.dev-data.svc.cluster.local:9092"),
+    ),
+    Case(
+        "bare-credential-in-host",
+        SYNTH,
+        _set("dev", "core_pipeline.postgres.host", f"user:{SECRET}@db.example.com"),
+        ("dev.core_pipeline.postgres.host", "***@db.example.com"),
+    ),
+    Case(
+        "bare-credential-in-ingress-host",
+        SYNTH,
+        _set("dev", "core_pipeline.ingress.hosts", [f"user:{SECRET}@x.example.com"]),
+        ("dev.core_pipeline.ingress.hosts", "***@x.example.com"),
+    ),
+    Case(
+        "bare-credential-in-grpc-host",
+        SYNTH,
+        _set("dev", "hivemind_bot.backend_grpc_host", f"user:{SECRET}@grpc.example.com"),
+        ("dev.hivemind_bot.backend_grpc_host", "***@grpc.example.com"),
+    ),
+    Case(
+        "bare-credential-in-repository",
+        SYNTH,
+        _set("dev", "core_pipeline.image.repository", f"user:{SECRET}@ghcr.io/org/img"),
+        ("dev.core_pipeline.image.repository", "***@ghcr.io/org/img"),
+    ),
+    # Free-form blocks are rendered as written: a credential embedded in a value is refused at load time.
+    Case(
+        "credential-url-in-verta-config",
+        SYNTH,
+        _set("dev", "verta.config", {"DATABASE_URL": f"postgres://admin:{SECRET}@db.example.com/verta"}),
+        ("dev.verta.config", "config.DATABASE_URL", "postgres://***@db.example.com"),
+    ),
+    Case(
+        "bare-credential-in-filters",
+        SYNTH,
+        _set("dev", "discord_monitor.watcher.filters", {"upstream": f"user:{SECRET}@h.example.com"}),
+        ("dev.discord_monitor.watcher.filters", "filters.upstream"),
+    ),
+    Case(
+        "credential-url-in-command",
+        SYNTH,
+        _set("dev", "core_pipeline.migration.command", ["migrate", f"--db=postgres://u:{SECRET}@db/x"]),
+        ("dev.core_pipeline.migration.command", "command[1]"),
     ),
     # What only a render finds.
     Case(

@@ -208,7 +208,7 @@ def test_watcher_filters_may_not_carry_credentials() -> None:
     data = prod_data()
     data["discord_monitor"]["watcher"]["filters"] = {"discord": {"bot_token": "MTk4"}, "min_tokens": 10}
     message = error_for(data)
-    assert "prod.discord_monitor.watcher.filters: credential-like keys ['filters.discord.bot_token']" in message
+    assert "prod.discord_monitor.watcher.filters: holds credentials at filters.discord.bot_token" in message
     assert "MTk4" not in message  # the refused token is not printed back in the (got ...) part either
 
 
@@ -251,3 +251,23 @@ def test_redis_mode_selects_its_block() -> None:
     assert "prod.discord_monitor.redis.external.host: required key is missing" in error_for(data)
     data["discord_monitor"]["redis"] = {"mode": "sideways"}
     assert "prod.discord_monitor.redis" in error_for(data)
+
+
+def test_redaction_hides_a_user_info_part_without_a_scheme_and_keeps_ordinary_values() -> None:
+    from constructs_lib.naming import redact_credentials, text_has_credentials
+
+    assert redact_credentials("user:pw@kafka:9092") == "***@kafka:9092"
+    assert redact_credentials("got 'ghp1234567890abcdefghij1234@github.com'") == "got '***@github.com'"
+    for ordinary in ("ghcr.io/org/img", "host:9092", "git@github.com:org/repo", "nginx:1.25@sha256:abc", "a@b.io"):
+        assert redact_credentials(ordinary) == ordinary
+        assert not text_has_credentials(ordinary)
+    assert text_has_credentials("postgres://admin:pw@db.example.com/verta")
+    assert not text_has_credentials("ssh://git@host/repo")
+
+
+def test_argocd_is_not_an_environment_name() -> None:
+    from delivery.settings import environment_name_problem
+
+    problem = environment_name_problem("argocd")
+    assert problem is not None and "dist/argocd/" in problem
+    assert environment_name_problem("argo") is None

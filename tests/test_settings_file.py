@@ -224,7 +224,7 @@ def test_a_credential_in_a_free_form_block_is_never_echoed(folder: Path) -> None
         "      min_severity: warning\n",
     )
     message = refusal(folder, content, "prod")
-    assert "prod.discord_monitor.watcher.filters: credential-like keys ['filters.discord.bot_token']" in message
+    assert "prod.discord_monitor.watcher.filters: holds credentials at filters.discord.bot_token" in message
     assert "MTk4" not in message
 
 
@@ -233,7 +233,7 @@ def test_a_credential_in_the_verta_config_is_never_echoed(folder: Path) -> None:
         "    ML_MODEL: verta-classifier-v2\n", "    ML_MODEL: verta-classifier-v2\n    API_TOKEN: abc123xyz\n"
     )
     message = refusal(folder, content, "prod")
-    assert "prod.verta.config: key 'API_TOKEN' looks like a credential" in message
+    assert "prod.verta.config: holds credentials at config.API_TOKEN" in message
     assert "abc123xyz" not in message
 
 

@@ -13,6 +13,8 @@ from delivery.models import (
     DnsLabel,
     DnsName,
     Duration,
+    FeatureFlagName,
+    FreeForm,
     HeaderName,
     HostName,
     HttpMethod,
@@ -23,6 +25,7 @@ from delivery.models import (
     Port,
     ResourceSettings,
     SecretKey,
+    StackNamespace,
     StrictModel,
     no_fixed_replicas_with_hpa,
 )
@@ -139,7 +142,9 @@ class NetworkPolicySettings(StrictModel):
 
 class MigrationSettings(StrictModel):
     enabled: bool = Field(True, description="Run the database migration as an Argo CD PreSync hook Job.")
-    command: list[str] = Field(["npm", "run", "migration:run"], min_length=1, description="Migration command.")
+    command: Annotated[list[str], FreeForm] = Field(
+        ["npm", "run", "migration:run"], min_length=1, description="Migration command."
+    )
     active_deadline_seconds: int = Field(600, ge=30, le=7200, description="Longest a migration may run.")
     backoff_limit: int = Field(1, ge=0, le=10, description="Retries before the sync fails.")
 
@@ -147,7 +152,7 @@ class MigrationSettings(StrictModel):
 class CorePipelineSettings(StrictModel):
     """The core-pipeline NestJS service: port 3000 behind Service port 80, Kafka, PostgreSQL and Redis clients."""
 
-    namespace: DnsLabel = Field("core-pipeline", description="Namespace of every object.")
+    namespace: StackNamespace = Field("core-pipeline", description="Namespace of every object.")
     image: ImageSettings = Field(description="Image repository, tag and pull policy.")
     autoscaling: AutoscalingSettings = Field(default_factory=AutoscalingSettings)
     replicas: int | None = Field(
@@ -156,7 +161,7 @@ class CorePipelineSettings(StrictModel):
     resources: ResourceSettings = Field(description="Container requests and limits.")
     node_env: Literal["development", "staging", "production", "test"] = Field("production", description="NODE_ENV.")
     log_level: Literal["debug", "info", "warn", "error"] = Field("info", description="LOG_LEVEL.")
-    feature_flags: dict[str, bool] = Field(
+    feature_flags: dict[FeatureFlagName, bool] = Field(
         default_factory=dict, description="Rendered into the ConfigMap as FEATURE_<NAME>=true|false."
     )
     kafka: KafkaSettings
@@ -174,8 +179,12 @@ class CorePipelineSettings(StrictModel):
 
     @field_validator("feature_flags")
     @classmethod
-    def _flag_names(cls, flags: dict[str, bool]) -> dict[str, bool]:
+    def _one_flag_per_variable(cls, flags: dict[str, bool]) -> dict[str, bool]:
+        by_variable: dict[str, str] = {}
         for name in flags:
-            if not name.replace("_", "").isalnum() or not name[0].isalpha():
-                raise ValueError(f"flag name {name!r} must be letters, digits and '_' starting with a letter")
+            other = by_variable.setdefault(name.upper(), name)
+            if other != name:
+                raise ValueError(
+                    f"flags {other!r} and {name!r} both become the variable FEATURE_{name.upper()}: keep one"
+                )
         return flags

@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from constructs_lib.naming import secret_like_paths
 from delivery.models import (
     AbsolutePath,
     Cidr,
     CronSchedule,
     DnsLabel,
+    FreeForm,
     HttpProbeSettings,
     ImageSettings,
     InClusterRedisSettings,
@@ -20,6 +20,7 @@ from delivery.models import (
     RedisSettings,
     ResourceSettings,
     SecretKey,
+    StackNamespace,
     StrictModel,
     TimeZone,
 )
@@ -80,7 +81,7 @@ class WatcherSettings(StrictModel):
     poll_interval_ms: int = Field(100, ge=50, le=60000, description="POLL_INTERVAL_MS (at least 50).")
     batch_size: int = Field(10, ge=1, le=50, description="BATCH_SIZE (1..50).")
     parity_mode: Literal["full", "parity"] = Field("full", description="PARITY_MODE.")
-    filters: dict[str, Any] = Field(
+    filters: Annotated[dict[str, Any], FreeForm] = Field(
         default_factory=dict, description="FILTERS, rendered as JSON into a ConfigMap. Empty: FILTERS is not set."
     )
     stats: WatcherStatsSettings = Field(default_factory=WatcherStatsSettings)
@@ -109,14 +110,6 @@ class WatcherSettings(StrictModel):
             raise ValueError("must name the webhook URL's Secret key; the watcher never receives a bot token")
         return secret
 
-    @field_validator("filters")
-    @classmethod
-    def _no_credentials(cls, filters: dict[str, Any]) -> dict[str, Any]:
-        paths = secret_like_paths(filters, "filters")
-        if paths:
-            raise ValueError(f"credential-like keys {paths} are not allowed: the watcher never receives credentials")
-        return filters
-
 
 class ExampleJobSettings(StrictModel):
     """The seed's "Job with watcher" example: an agent sharing its workspace with the watcher, rendered as a
@@ -125,7 +118,9 @@ class ExampleJobSettings(StrictModel):
     enabled: bool = Field(True, description="Render the example PodTemplate.")
     name: DnsLabel = Field("agent-with-watcher", description="The PodTemplate's name (and its pods' app name).")
     image: ImageSettings = Field(description="The agent's image.")
-    command: list[str] = Field(min_length=1, description="The agent's command; it writes transcripts to the workspace.")
+    command: Annotated[list[str], FreeForm] = Field(
+        min_length=1, description="The agent's command; it writes transcripts to the workspace."
+    )
     resources: ResourceSettings = Field(
         ResourceSettings.of("50m", "64Mi", "250m", "256Mi"), description="Agent resources."
     )
@@ -163,7 +158,7 @@ class RetentionSettings(StrictModel):
     schedule: CronSchedule = Field("0 3 * * *", description="Five-field cron schedule.")
     time_zone: TimeZone | None = Field("UTC", description="IANA time zone of the schedule.")
     ttl_hours: int = Field(168, ge=1, le=87600, description="Keys older than this are pruned (RETENTION_TTL_SECONDS).")
-    command: list[str] = Field(
+    command: Annotated[list[str], FreeForm] = Field(
         ["node", "dist/retention.js"], min_length=1, description="The bot image's retention command."
     )
     active_deadline_seconds: int = Field(600, ge=10, le=86400, description="Longest one run may take.")
@@ -184,7 +179,7 @@ class BotNetworkPolicySettings(StrictModel):
 class DiscordMonitorSettings(StrictModel):
     """The Discord monitor: the bot with Redis and its retention worker, and the watcher sidecar for workloads."""
 
-    namespace: DnsLabel = Field("discord-monitor", description="Namespace of every object.")
+    namespace: StackNamespace = Field("discord-monitor", description="Namespace of every object.")
     bot: BotSettings
     redis: RedisSettings = Field(
         InClusterRedisSettings(password=SecretKey(secret="discord-bot-redis", key="redis-password")),

@@ -15,6 +15,7 @@ from delivery.models import (
     ImageSettings,
     Port,
     ResourceSettings,
+    StackNamespace,
     StrictModel,
 )
 
@@ -34,7 +35,7 @@ class HivemindNetworkPolicySettings(StrictModel):
 class HivemindBotSettings(StrictModel):
     """The Hivemind Discord bot: replicas sharing slash commands, one leader running member syncs."""
 
-    namespace: DnsLabel = Field("hivemind", description="Namespace of every object.")
+    namespace: StackNamespace = Field("hivemind", description="Namespace of every object.")
     image: ImageSettings = Field(description="The bot's image.")
     replicas: int = Field(3, ge=1, le=50, description="Replicas (seed: 3); more than one adds a PodDisruptionBudget.")
     max_unavailable: int = Field(1, ge=1, le=49, description="PodDisruptionBudget: replicas that may be down at once.")

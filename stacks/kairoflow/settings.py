@@ -15,6 +15,7 @@ from delivery.models import (
     MemoryQuantity,
     RefreshInterval,
     ResourceSettings,
+    StackNamespace,
     StrictModel,
     TimeZone,
     matching,
@@ -123,7 +124,7 @@ class KairoflowNetworkPolicySettings(StrictModel):
 class KairoflowSettings(StrictModel):
     """KairoFlow: nginx + php-fpm in one pod, external PostgreSQL/Redis/MinIO, Traefik with cert-manager TLS."""
 
-    namespace: DnsLabel = Field("kairoflow", description="The Namespace this stack renders and uses.")
+    namespace: StackNamespace = Field("kairoflow", description="The Namespace this stack renders and uses.")
     hosts: list[HostName] = Field(min_length=1, description="Host names of the IngressRoutes and the certificate.")
     cluster_issuer: DnsLabel = Field("letsencrypt-prod", description="cert-manager ClusterIssuer.")
     replicas: int = Field(1, ge=1, le=2, description="Seed: 1 initially (can scale to 2 later).")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from delivery.models import (
     AutoscalingSettings,
     DnsLabel,
+    EnvironmentVariableName,
+    FreeForm,
     HostName,
     HttpProbeSettings,
     ImageSettings,
@@ -17,6 +19,7 @@ from delivery.models import (
     RedisSettings,
     ResourceSettings,
     SecretKey,
+    StackNamespace,
     StrictModel,
     no_fixed_replicas_with_hpa,
 )
@@ -78,14 +81,14 @@ class VertaSettings(StrictModel):
     """Verta, the tenant static archive: backend API (with its migration init container), Next.js frontend and ML
     service, a shared ConfigMap, Redis and a path-routed Ingress."""
 
-    namespace: DnsLabel = Field("verta", description="Namespace of every object.")
+    namespace: StackNamespace = Field("verta", description="Namespace of every object.")
     backend: VertaServiceSettings
     frontend: VertaServiceSettings
     ml: VertaServiceSettings
-    migration_command: list[str] = Field(
+    migration_command: Annotated[list[str], FreeForm] = Field(
         ["npm", "run", "migrate"], min_length=1, description="The backend's migration init container command."
     )
-    config: dict[str, str] = Field(
+    config: Annotated[dict[EnvironmentVariableName, str], FreeForm] = Field(
         default_factory=dict,
         description="Shared ConfigMap `verta` (ML settings, feature flags, thresholds), env of every service.",
     )
@@ -100,15 +103,3 @@ class VertaSettings(StrictModel):
         default_factory=VertaNetworkPolicySettings,
         description="frontend <- ingress controller; backend <- ingress controller and frontend; ml <- backend.",
     )
-
-    @field_validator("config")
-    @classmethod
-    def _config_keys(cls, config: dict[str, str]) -> dict[str, str]:
-        from constructs_lib.naming import looks_secret
-
-        for key in config:
-            if not key.replace("_", "").isalnum() or not key[0].isalpha() or not key.isupper():
-                raise ValueError(f"key {key!r} must be an UPPER_CASE variable name")
-            if looks_secret(key):
-                raise ValueError(f"key {key!r} looks like a credential: put it in a Secret and reference it")
-        return config
