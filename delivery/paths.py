@@ -31,6 +31,10 @@ def environments_problem() -> str | None:
         return f"{where}: no such folder; it must hold one <environment>.yaml settings file per environment"
     if not folder.is_dir():
         return f"{where}: not a folder; it must hold one <environment>.yaml settings file per environment"
+    # Only <name>.yaml files are environments: a staging.yml would make staging vanish from dist/ without a word.
+    misnamed = sorted(folder.glob("*.yml"))
+    if misnamed:
+        return "\n".join(f"{path}: settings files end in .yaml: rename it" for path in misnamed)
     if not available_environments():
         return (
             f"{where}: no <environment>.yaml settings files in it; refusing to render zero environments "

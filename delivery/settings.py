@@ -64,12 +64,6 @@ def load_environment(name: str) -> EnvironmentSettings:
     problem = environment_name_problem(name)
     if problem is not None:
         raise SettingsError(f"{display_name(path)}: {problem}")
-    # Only <name>.yaml files are environments: a staging.yml would make staging vanish from dist/ without a word.
-    misnamed = sorted(folder.glob("*.yml"))
-    if misnamed:
-        raise SettingsError(
-            "\n".join(f"{display_name(each)}: settings files end in .yaml: rename it" for each in misnamed)
-        )
     try:
         source = read_settings_file(path)
     except SettingsFileError as error:

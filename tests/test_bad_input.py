@@ -206,6 +206,12 @@ CASES = [
         _rename("staging", "staging.yml"),
         ("staging.yml: settings files end in .yaml: rename it",),
     ),
+    Case(
+        "yml-extension-selected",
+        ("synth", "--env", "dev", "--out", "{out}"),
+        _rename("staging", "staging.yml"),
+        ("staging.yml: settings files end in .yaml: rename it",),
+    ),
     # Keys and types.
     Case("unknown-top-key", SYNTH, _set("prod", "core_pipline", {}), ("prod.core_pipline", "unknown key")),
     Case("unknown-nested-key", SYNTH, _set("prod", "core_pipeline.autoscaling.max_replica", 3), ("max_replica",)),
