@@ -418,6 +418,11 @@ def _diff(args: argparse.Namespace) -> int:
         *(f"{env}/{stack}/" for env in environments for stack in stacks),
         *(f"argocd/{env}/" for env in environments),
     ]
+    try:  # before rendering: an unreadable folder to compare with fails at once
+        old = _read_compared_tree(args.dist, scope)
+    except SettingsFileError as error:
+        print(f"error: cannot compare with {_display(args.dist)}: {error}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="diff-") as folder:
         out = Path(folder) / "dist"
         render_args = argparse.Namespace(env=args.env, stack=args.stack, out=out)
@@ -427,11 +432,6 @@ def _diff(args: argparse.Namespace) -> int:
         if status != 0:
             return 2  # the render failed (its error is on stderr): neither "same" nor "different"
         new = {path: text for path, text in read_tree(out).items() if path.startswith(tuple(scope))}
-    try:
-        old = _read_compared_tree(args.dist, scope)
-    except SettingsFileError as error:
-        print(f"error: cannot compare with {_display(args.dist)}: {error}", file=sys.stderr)
-        return 2
     report = diff_documents(old, {path: yaml.safe_load(text) for path, text in new.items()})
     sys.stdout.write(format_markdown(report) if args.format == "markdown" else format_text(report))
     if not args.exit_code or not report.has_changes:

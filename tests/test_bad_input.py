@@ -536,12 +536,16 @@ def _lock_held(out: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _rename_fails(out: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The last environment cannot be swapped in (after the others were): all of them must be put back."""
+    """The last swap (dist/argocd/dev, after dist/dev) cannot be made: the one already made must be put back."""
     rename = output._rename
+    made: list[Path] = []
 
     def broken(source: Path, target: Path) -> None:
-        if source.name.startswith(".staging-new-"):
+        if source.name.startswith(".dev-new-") and source.parent.name == "argocd":
+            assert made, "dist/dev was swapped in first"
             raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(target))
+        if source.name.startswith(".dev-new-"):
+            made.append(target)
         rename(source, target)
 
     monkeypatch.setattr(output, "_rename", broken)
@@ -552,7 +556,7 @@ FAULTS = [
     Fault("disk-full", ("No space left on device",), _disk_fault(errno.ENOSPC, "rw")),
     Fault("read-only", ("Read-only file system",), _disk_fault(errno.EROFS, "ro")),
     Fault("locked-by-another-synth", ("another synth is writing",), _lock_held),
-    Fault("last-swap-fails", ("Permission denied", "staging"), _rename_fails),
+    Fault("last-swap-fails", ("Permission denied", "argocd/dev"), _rename_fails),
 ]
 
 
@@ -635,13 +639,13 @@ def test_a_write_fault_leaves_the_output_as_it_was(
     environments = tmp_path / "environments"
     shutil.copytree(ENVIRONMENTS_DIR, environments)
     _set("dev", "core_pipeline.log_level", "info")(environments)
-    _set("staging", "core_pipeline.log_level", "debug")(environments)
     monkeypatch.setenv("ENVIRONMENTS_DIR", str(environments))
     out = tmp_path / "dist"
     shutil.copytree(ROOT / "dist", out)
     with fault.apply(out, monkeypatch):
         before = tree_digest(out)
-        code, text = _run(["synth", "--env", "dev", "--env", "staging", "--out", str(out)], capsys)
+        # One stack of one environment: the changed ConfigMap must be written, the rest is linked.
+        code, text = _run(["synth", "--env", "dev", "--stack", "core-pipeline", "--out", str(out)], capsys)
         assert code == 1, text
         _assert_one_clear_message(text, fault.names)
         assert "nothing was written" in text

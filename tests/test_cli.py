@@ -157,11 +157,11 @@ def test_an_environment_without_settings_is_removed_only_when_asked(fresh_render
     (out / "argocd" / "qa" / "application-qa-verta.yaml").write_text("kind: Application\n")
     (out / "notes" / "core-pipeline").mkdir(parents=True)  # not what a synth renders: never listed or removed
     (out / "notes" / "todo.txt").write_text("keep me\n")
-    result = run("synth", "--out", str(out))
+    result = run("synth", "--env", "dev", "--out", str(out))  # any synth: one environment is enough
     assert result.returncode == 0, result.stderr
     assert (out / "qa" / "core-pipeline" / "configmap-x.yaml").exists()
     assert "kept " in result.stdout and "qa: no settings file for it (`synth --prune` removes it)" in result.stdout
-    result = run("synth", "--out", str(out), "--prune")
+    result = run("synth", "--env", "dev", "--out", str(out), "--prune")
     assert result.returncode == 0, result.stderr
     assert not (out / "qa").exists() and not (out / "argocd" / "qa").exists()
     assert result.stdout.count("pruned ") == 2

@@ -93,7 +93,7 @@ def test_no_changes() -> None:
 def test_cli_diff_against_a_stale_copy(tmp_path: Path) -> None:
     stale = tmp_path / "dist"
     shutil.copytree(Path(__file__).resolve().parent.parent / "dist", stale)
-    same = run("diff", "--exit-code", "--dist", str(stale))
+    same = run("diff", "--env", "staging", "--exit-code", "--dist", str(stale))  # every environment: test_cli
     assert same.returncode == 0, same.stderr
     assert "No differences" in same.stdout
     deployment = stale / "prod" / "core-pipeline" / "deployment-core-pipeline.yaml"

@@ -4,6 +4,7 @@ each with its reason there."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,23 +34,27 @@ def scan(folder: Path) -> dict[str, Any]:
         cwd=ROOT,
         check=False,
     )
-    report = json.loads(result.stdout)
+    report: dict[str, Any] = json.loads(result.stdout)
     if isinstance(report, list):
         report = report[0]
-    results: dict[str, Any] = report.get("results", {})
-    return results
+    return report
 
 
-def test_rendered_manifests_pass_the_policy_scan() -> None:
-    results = scan(ROOT / "dist")
-    failed = [f"{f['check_id']} {f['check_name']}: {f['file_path']}" for f in results.get("failed_checks", [])]
-    assert not failed, "\n".join(failed)
-
-
-def test_the_scan_fails_a_bad_manifest(tmp_path: Path) -> None:
-    (tmp_path / "pod.yaml").write_text(
+def test_rendered_manifests_pass_the_policy_scan_which_fails_a_bad_manifest(tmp_path: Path) -> None:
+    """One scan (checkov takes seconds to start) of dist/ and, beside it, a privileged pod: every rendered object
+    passes, and the bad one is reported, so a scan that checked nothing could not pass."""
+    shutil.copytree(ROOT / "dist", tmp_path / "dist")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "pod.yaml").write_text(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\n  namespace: apps\nspec:\n  containers:\n"
         "  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n"
     )
-    failed = {f["check_id"] for f in scan(tmp_path).get("failed_checks", [])}
-    assert "CKV_K8S_16" in failed, "privileged containers must be reported"
+    report = scan(tmp_path)
+    failures = report.get("results", {}).get("failed_checks", [])
+    failed = [f"{f['check_id']} {f['check_name']}: {f['file_path']}" for f in failures if "/bad/" not in f["file_path"]]
+    assert not failed, "\n".join(failed)
+    assert any(f["check_id"] == "CKV_K8S_16" for f in failures if "/bad/" in f["file_path"]), (
+        "privileged containers must be reported"
+    )
+    rendered = len(list((tmp_path / "dist").rglob("*.yaml")))
+    assert report["summary"]["resource_count"] >= rendered + 1, "every rendered object and the bad pod were scanned"
