@@ -109,7 +109,8 @@ def synth_with_prod_settings_edit(
     assert old in prod.read_text()
     prod.write_text(prod.read_text().replace(old, new))
     before = read_tree(out)
-    return run("synth", "--out", str(out), env={"ENVIRONMENTS_DIR": str(environments)}), out, before
+    result = run("synth", "--env", "prod", "--out", str(out), env={"ENVIRONMENTS_DIR": str(environments)})
+    return result, out, before
 
 
 def test_bad_settings_exit_1_and_leave_output_untouched(fresh_render: Path, tmp_path: Path) -> None:
