@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -187,8 +187,6 @@ def _load(environments: list[str]) -> dict[str, EnvironmentSettings] | None:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from delivery.render import RenderPool
-
     started = time.perf_counter()
     if args.out.exists() and not args.out.is_dir():
         print(f"error: --out {_display(args.out)} is a file; it must name a folder", file=sys.stderr)
@@ -203,7 +201,7 @@ def _synth(args: argparse.Namespace) -> int:
     environments = list(dict.fromkeys(args.env or available_environments()))
     stacks = [get_stack(name) for name in dict.fromkeys(args.stack or stack_names())]
     # Workers start importing cdk8s now, while this process loads and validates the settings.
-    pool = RenderPool(min(len(environments) * len(stacks), os.cpu_count() or 1), [*stacks, ARGOCD])
+    pool = _start_pool(environments, stacks)
     stop = True  # unless the render goes through: a failed or interrupted one ends the workers at once
     try:
         status = _render_and_write(args, environments, stacks, pool, started)
@@ -217,6 +215,13 @@ def _synth(args: argparse.Namespace) -> int:
     finally:
         # Last: the workers' Node processes finish exiting while the objects are checked and dist/ is written.
         pool.close(stop=stop)
+
+
+def _start_pool(environments: list[str], stacks: list[StackDefinition]) -> RenderPool:
+    """Render workers for these pairs (and Argo CD's stack), one per core at most: more is slower."""
+    from delivery.render import RenderPool
+
+    return RenderPool(min(len(environments) * len(stacks), os.cpu_count() or 1), [*stacks, ARGOCD])
 
 
 # What marks a source tree rather than an output folder: a synth there would mix environments into it.
@@ -331,24 +336,21 @@ _ARGOCD_FILE = re.compile(r"^(application|appproject)-[a-z0-9][-a-z0-9.]*\.yaml$
 def _kept_stacks(
     out: Path, environments: list[str], rendered: list[StackDefinition]
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """environment -> stack -> objects of the stacks a `--stack` synth keeps as they are in the output folder, read
-    with the settings files' bounds (the folder is edited by hand too)."""
+    """environment -> stack -> objects of the stacks a `--stack` synth keeps as they are in the output folder (the
+    folder is edited by hand too, so it is read like any other rendered tree)."""
     from delivery.output import OutputError
-    from delivery.settings_file import SettingsFileError, read_settings_file
+    from delivery.settings_file import SettingsFileError
 
     names = {stack.name for stack in rendered}
+    scope = [f"{env}/{stack}/" for env in environments for stack in stack_names() if stack not in names]
+    try:
+        objects = _read_rendered_tree(out, scope)
+    except SettingsFileError as error:
+        raise OutputError(f"cannot check against the stacks kept as they are: {error}") from None
     kept: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for env in environments:
-        for stack in stack_names():
-            folder = out / env / stack
-            if stack in names or not folder.is_dir():
-                continue
-            try:
-                kept.setdefault(env, {})[stack] = [
-                    read_settings_file(path).data for path in sorted(folder.glob("*.yaml"))
-                ]
-            except SettingsFileError as error:
-                raise OutputError(f"cannot check against the kept stack {stack}: {error}") from None
+    for path, manifest in objects.items():
+        env, stack, _ = path.split("/", 2)
+        kept.setdefault(env, {}).setdefault(stack, []).append(manifest)
     return kept
 
 
@@ -369,13 +371,16 @@ def _stale_environment_folders(out: Path, *, prune: bool) -> list[str]:
     known = available_environments()
     stacks = set(stack_names())
 
-    def stack_folders_only(folder: Path) -> bool:  # dist/<env>/: a folder per stack, nothing else
-        entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
-        return bool(entries) and all(entry.is_dir() and entry.name in stacks for entry in entries)
+    def holds_only(entry_is_rendered: Callable[[Path], bool]) -> Callable[[Path], bool]:
+        def check(folder: Path) -> bool:  # something, and only what a synth renders there (hidden leftovers aside)
+            entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
+            return bool(entries) and all(entry_is_rendered(entry) for entry in entries)
 
-    def argocd_objects_only(folder: Path) -> bool:  # dist/argocd/<env>/: the Argo CD stack's files, nothing else
-        entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
-        return bool(entries) and all(_ARGOCD_FILE.match(entry.name) and entry.is_file() for entry in entries)
+        return check
+
+    # dist/<env>/: a folder per stack; dist/argocd/<env>/: the Argo CD stack's files.
+    stack_folders_only = holds_only(lambda entry: entry.is_dir() and entry.name in stacks)
+    argocd_objects_only = holds_only(lambda entry: entry.is_file() and bool(_ARGOCD_FILE.match(entry.name)))
 
     lines = []
     for folder in [
@@ -419,7 +424,7 @@ def _diff(args: argparse.Namespace) -> int:
         *(f"argocd/{env}/" for env in environments),
     ]
     try:  # before rendering: an unreadable folder to compare with fails at once
-        old = _read_compared_tree(args.dist, scope)
+        old = _read_rendered_tree(args.dist, scope)
     except SettingsFileError as error:
         print(f"error: cannot compare with {_display(args.dist)}: {error}", file=sys.stderr)
         return 2
@@ -439,9 +444,10 @@ def _diff(args: argparse.Namespace) -> int:
     return 3 if report.impact.blocks else 1
 
 
-def _read_compared_tree(folder: Path, scope: list[str]) -> dict[str, Any]:
+def _read_rendered_tree(folder: Path, scope: list[str]) -> dict[str, Any]:
     """Relative path -> object of each YAML file in `folder` within `scope`, read with the settings files' bounds
-    (size, aliases, nesting, encoding): in CI the folder is another branch's dist/, which anyone can edit."""
+    (size, aliases, nesting, encoding): a rendered tree is edited by hand too, and in CI diff compares with another
+    branch's dist/, which anyone can edit."""
     from delivery.settings_file import read_settings_file
 
     objects: dict[str, Any] = {}
@@ -469,11 +475,10 @@ def _validate(args: argparse.Namespace) -> int:
     from constructs_lib.errors import PropsError
     from delivery.checks import RenderCheckError
     from delivery.output import OutputError, manifest_files
-    from delivery.render import RenderPool
 
     environments = list(dict.fromkeys(args.env or available_environments()))
     stacks = list(STACKS)
-    pool = RenderPool(min(len(environments) * len(stacks), os.cpu_count() or 1), [*stacks, ARGOCD])
+    pool = _start_pool(environments, stacks)
     try:
         settings = _load(environments)
         if settings is None:

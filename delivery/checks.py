@@ -13,8 +13,10 @@ from typing import Any
 
 from constructs_lib.image_tags import mutable_tag_problem
 from constructs_lib.labels import VERSION_LABEL
+from constructs_lib.sync_options import sync_options
 from delivery.pod_templates import pod_template_of
 from delivery.render import Manifest
+from delivery.sync_waves import is_hook
 
 RECOMMENDED_LABELS = (
     "app.kubernetes.io/name",
@@ -25,8 +27,6 @@ RECOMMENDED_LABELS = (
     "app.kubernetes.io/managed-by",
 )
 CDK8S_PATH_LABEL = "cdk8s.io/metadata.addr"
-HOOK_ANNOTATION = "argocd.argoproj.io/hook"
-SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"
 HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
 # Access modes that attach a volume to a single node (ReadWriteOncePod even to a single pod).
 _SINGLE_NODE_ACCESS = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
@@ -208,9 +208,8 @@ def _image_problems(template: PodTemplate) -> Iterator[str]:
 
 
 def _replaced_or_hook(manifest: Manifest) -> bool:
-    annotations = manifest.get("metadata", {}).get("annotations") or {}
-    options = {option.strip() for option in str(annotations.get(SYNC_OPTIONS_ANNOTATION, "")).split(",")}
-    return HOOK_ANNOTATION in annotations or "Replace=true" in options
+    options = sync_options(manifest.get("metadata", {}).get("annotations"))
+    return is_hook(manifest) or options.get("Replace") == "true"
 
 
 def _single_node_claim_problems(
