@@ -89,7 +89,7 @@ STACKS: tuple[StackDefinition, ...] = (
 ARGOCD = StackDefinition(
     name="argocd",
     settings_field="",
-    chart="delivery.argocd:ArgoCdChart",
+    chart="stacks.argocd.chart:ArgoCdChart",
     description="Argo CD AppProject, Applications and root app of apps",
     bindings=("imports.io.argoproj",),
 )

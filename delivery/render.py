@@ -49,7 +49,7 @@ def render_environment(settings: Any, stacks: Sequence[StackDefinition], environ
     use_bundled_node()
     import cdk8s
 
-    from delivery.argocd import ArgoCdInputs
+    from stacks.argocd.chart import ArgoCdInputs
 
     app = cdk8s.App()
     charts = [

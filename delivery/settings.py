@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, ValidationError
 
 from constructs_lib.naming import DNS_LABEL, looks_secret, redact_credentials
-from delivery.argocd_settings import ArgoCdSettings
+from stacks.argocd.settings import ArgoCdSettings
 from delivery.models import StrictModel
 from delivery.paths import environments_dir
 from delivery.registry import stack_names
