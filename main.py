@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from delivery.runtime import use_bundled_node
+from engine.fast_runtime import use_bundled_node
 
 _NOT_SET_UP = (
     "this Python ({python}) does not have the project's packages ({module} is missing): run `make setup`, then "
@@ -31,14 +31,14 @@ except ModuleNotFoundError as missing:
     sys.exit("error: " + _NOT_SET_UP.format(python=sys.executable, module=missing.name))
 
 from delivery.interrupts import Terminated, interrupts_deferred, raise_terminated  # noqa: E402
-from delivery.paths import ROOT, SCHEMA_PATH, available_environments, environments_problem  # noqa: E402
-from delivery.registry import ARGOCD, STACKS, get_stack, stack_names  # noqa: E402
+from environment_model.paths import ROOT, SCHEMA_PATH, available_environments, environments_problem  # noqa: E402
+from environment_model.registry import ARGOCD, STACKS, get_stack, stack_names  # noqa: E402
 
 if TYPE_CHECKING:
     from delivery.output import StackFolders
-    from delivery.registry import StackDefinition
-    from delivery.render import RenderedEnvironment, RenderPool
-    from delivery.settings import EnvironmentSettings
+    from engine.fast import RenderedEnvironment, RenderPool
+    from environment_model.registry import StackDefinition
+    from environment_model.settings import EnvironmentSettings
 
 REFERENCE_PATH = ROOT / "docs" / "settings.md"
 
@@ -174,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(environments: list[str]) -> dict[str, EnvironmentSettings] | None:
     # Imported here: the settings models take a while to load, and `synth` starts its workers first.
-    from delivery.settings import SettingsError, load_environment
+    from environment_model.settings import SettingsError, load_environment
 
     loaded, failed = {}, False
     for env in environments:
@@ -219,7 +219,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 def _start_pool(environments: list[str], stacks: list[StackDefinition]) -> RenderPool:
     """Render workers for these pairs (and Argo CD's stack), one per core at most: more is slower."""
-    from delivery.render import RenderPool
+    from engine.fast import RenderPool
 
     return RenderPool(min(len(environments) * len(stacks), os.cpu_count() or 1), [*stacks, ARGOCD])
 
@@ -339,7 +339,7 @@ def _kept_stacks(
     """environment -> stack -> objects of the stacks a `--stack` synth keeps as they are in the output folder (the
     folder is edited by hand too, so it is read like any other rendered tree)."""
     from delivery.output import OutputError
-    from delivery.settings_file import SettingsFileError
+    from environment_model.settings_file import SettingsFileError
 
     names = {stack.name for stack in rendered}
     scope = [f"{env}/{stack}/" for env in environments for stack in stack_names() if stack not in names]
@@ -408,7 +408,7 @@ def _diff(args: argparse.Namespace) -> int:
 
     from delivery.diff import diff_documents, format_markdown, format_text
     from delivery.output import read_tree
-    from delivery.settings_file import SettingsFileError
+    from environment_model.settings_file import SettingsFileError
 
     if not args.dist.is_dir():
         print(
@@ -448,7 +448,7 @@ def _read_rendered_tree(folder: Path, scope: list[str]) -> dict[str, Any]:
     """Relative path -> object of each YAML file in `folder` within `scope`, read with the settings files' bounds
     (size, aliases, nesting, encoding): a rendered tree is edited by hand too, and in CI diff compares with another
     branch's dist/, which anyone can edit."""
-    from delivery.settings_file import read_settings_file
+    from environment_model.settings_file import read_settings_file
 
     objects: dict[str, Any] = {}
     for path in sorted(folder.rglob("*.yaml")):
@@ -498,8 +498,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from delivery.reference import settings_reference
-    from delivery.settings import settings_schema
+    from environment_model.reference import settings_reference
+    from environment_model.settings import settings_schema
 
     expected = {SCHEMA_PATH: settings_schema(), REFERENCE_PATH: settings_reference()}
     stale = [path for path, text in expected.items() if not path.exists() or path.read_text(encoding="utf-8") != text]

@@ -31,14 +31,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from delivery.runtime import use_bundled_node  # noqa: E402
+from engine.fast_runtime import use_bundled_node  # noqa: E402
 
 use_bundled_node()
 
 from bench.scale_settings import BenchEnvironment, ScaleSettings  # noqa: E402
 from delivery.output import commit_environments, stack_folders, stage_environments  # noqa: E402
-from delivery.registry import StackDefinition  # noqa: E402
-from delivery.render import RenderPool  # noqa: E402
+from engine.fast import RenderPool  # noqa: E402
+from environment_model.registry import StackDefinition  # noqa: E402
 
 
 def scale_stacks(count: int) -> list[StackDefinition]:

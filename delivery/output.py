@@ -19,7 +19,7 @@ from typing import Any, ClassVar, NamedTuple
 import yaml
 
 from delivery.interrupts import interrupts_deferred
-from delivery.render import Manifest, RenderedEnvironment
+from engine.fast import Manifest, RenderedEnvironment
 
 
 class OutputError(Exception):

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from delivery.paths import available_environments
 from delivery.pod_templates import pod_template_of
-from delivery.registry import ARGOCD, STACKS
-from delivery.render import Manifest, RenderedEnvironment, render_environment
-from delivery.runtime import use_bundled_node
-from delivery.settings import load_environment
+from engine.fast import Manifest, RenderedEnvironment, render_environment
+from engine.fast_runtime import use_bundled_node
+from environment_model.paths import available_environments
+from environment_model.registry import ARGOCD, STACKS
+from environment_model.settings import load_environment
 from tests.yaml_snapshot import YamlSnapshotExtension
 
 use_bundled_node()

@@ -21,11 +21,11 @@ import pytest
 import yaml
 
 from constructs_lib.errors import PropsError
-from delivery import runtime
 from delivery.output import read_tree
-from delivery.paths import ENVIRONMENTS_DIR, ROOT
-from delivery.registry import ARGOCD, STACKS
-from delivery.render import RenderedEnvironment, RenderError, RenderPool
+from engine import fast_runtime as runtime
+from engine.fast import RenderedEnvironment, RenderError, RenderPool
+from environment_model.paths import ENVIRONMENTS_DIR, ROOT
+from environment_model.registry import ARGOCD, STACKS
 from tests.failing_chart import FAILING, FailingEnvironment, Outcome
 
 JSII_EMBEDDED = runtime.jsii_embedded_files() or Path("jsii-not-installed")
@@ -46,7 +46,7 @@ def test_the_kernel_copy_is_jsiis_program_with_one_assertion_message_made_lazy(t
     original = (JSII_EMBEDDED / "lib__program.js").read_bytes()
     copied = (folder / "lib" / "program.js").read_bytes()
     eager, lazy = runtime._EAGER_ASSERT_MESSAGE
-    assert original.count(eager) == 1, "jsii changed: re-check the patch in delivery/runtime.py"
+    assert original.count(eager) == 1, "jsii changed: re-check the patch in engine/fast_runtime.py"
     assert copied == original.replace(eager, lazy)
     # The index worker the program starts from its own folder is there too.
     assert (folder / "lib" / "runtime-index-worker.js").read_bytes() == (
@@ -83,7 +83,7 @@ def test_jsii_runs_its_kernel_in_one_node_process() -> None:
     result = run_python(
         """
         import os, subprocess
-        from delivery.runtime import use_bundled_node
+        from engine.fast_runtime import use_bundled_node
         use_bundled_node()
         import cdk8s
         cdk8s.App()
@@ -96,13 +96,13 @@ def test_jsii_runs_its_kernel_in_one_node_process() -> None:
     )
     assert result.returncode == 0, result.stderr
     entry, kernels, nested = result.stdout.split()
-    assert entry == str(ROOT / "delivery" / "jsii_kernel.js")
+    assert entry == str(ROOT / "engine" / "jsii_kernel.js")
     assert (kernels, nested) == ("1", "0"), "one Node process, which starts no other"
 
 
 def test_an_explicit_jsii_runtime_is_kept() -> None:
     result = run_python(
-        "from delivery.runtime import use_bundled_node; use_bundled_node(); import os; print(os.environ['JSII_RUNTIME'])",
+        "from engine.fast_runtime import use_bundled_node; use_bundled_node(); import os; print(os.environ['JSII_RUNTIME'])",
         JSII_RUNTIME="/somewhere/jsii-runtime.js",
     )
     assert result.stdout.strip() == "/somewhere/jsii-runtime.js"
@@ -141,18 +141,18 @@ def test_both_ways_a_worker_gets_its_kernel_render_what_the_tests_render(
     result = run_python(
         f"""
         import json
-        from delivery.runtime import use_bundled_node
+        from engine.fast_runtime import use_bundled_node
         use_bundled_node()
-        from delivery import prestarted_kernels, render_worker
-        from delivery.registry import STACKS
+        from engine import prestarted_kernels, render_worker
+        from environment_model.registry import STACKS
         if not {prestarted}:
             prestarted_kernels.available = lambda: False
         kernels = render_worker._import_for_workers(
             2, [*render_worker._PRELOADED, *STACKS[0].modules()]
         )
         kernels.adopt(1)
-        from delivery.render import render_environment
-        from delivery.settings import load_environment
+        from engine.fast import render_environment
+        from environment_model.settings import load_environment
         print(json.dumps(render_environment(load_environment("prod"), [STACKS[0]], "prod")))
         """
     )

@@ -14,7 +14,7 @@ from cdk8s import Chart
 from constructs import Construct
 
 from constructs_lib.labels import RecommendedLabels
-from delivery.registry import STACKS, StackDefinition
+from environment_model.registry import STACKS, StackDefinition
 
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 # API group of each cluster-scoped kind a stack may declare.
@@ -30,7 +30,7 @@ class ArgoCdInputs:
     """What the Argo CD chart needs: the environment's name and all its settings."""
 
     environment: str
-    settings: Any  # delivery.settings.EnvironmentSettings (not imported: it would be a cycle)
+    settings: Any  # environment_model.settings.EnvironmentSettings (not imported: it would be a cycle)
     stacks: tuple[StackDefinition, ...] = STACKS
 
 

@@ -40,7 +40,7 @@ _COPY_FORMAT = "1"
 
 
 def run_jsii_kernel_directly() -> None:
-    """Run jsii's kernel in one Node process instead of two, via delivery/jsii_kernel.js.
+    """Run jsii's kernel in one Node process instead of two, via engine/jsii_kernel.js.
 
     jsii starts Node on a relay script that starts a second Node process for the kernel and passes every message
     through: three pipe hops and two extra process wake-ups per call, and a second Node start. A render is some

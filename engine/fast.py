@@ -1,7 +1,7 @@
 """Synthesis: build each environment's charts and return their objects as plain dicts.
 
 (Environment, stack) pairs render in worker processes, one per core, forked from one
-`python -O -m delivery.render_worker` process after it has imported everything (see there):
+`python -O -m engine.fast_worker` process after it has imported everything (see there):
 - jsii round-trips dominate the cost and a process has one Node runtime, so processes use both cores;
 - under -O, jsii skips its run-time type checks of every struct (typeguard), which cost more than the Node
   round-trips themselves. The same structs are type-checked by mypy, and by the test suite, which renders
@@ -26,9 +26,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from delivery.registry import StackDefinition
-from delivery.runtime import use_bundled_node
 from delivery.sync_waves import assign_sync_waves
+from engine.fast_runtime import use_bundled_node
+from environment_model.registry import StackDefinition
 
 if TYPE_CHECKING:
     from delivery.output import StackFolders
@@ -86,7 +86,7 @@ class RenderPool:
 
     Starting them first lets their imports (cdk8s, the constructs, the settings models: most of a worker's life)
     overlap with the parent's own work of loading and validating settings. One process imports, then forks the
-    workers (delivery/render_worker.py); each reads its jobs from one pipe and sends each stack back on another as
+    workers (engine/fast_worker.py); each reads its jobs from one pipe and sends each stack back on another as
     soon as it is rendered. `close()` stops workers never used.
 
     Callers ask for at most one worker per core: more is slower, not faster, since every jsii call is a synchronous
@@ -106,7 +106,7 @@ class RenderPool:
         self._temp = tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{os.getpid()}-")
         self._starter = subprocess.Popen(
             [
-                *(sys.executable, "-O", "-m", "delivery.render_worker"),
+                *(sys.executable, "-O", "-m", "engine.fast_worker"),
                 *(f"{job}:{result}" for job, result in worker_ends),
                 *preload,
             ],
@@ -265,6 +265,6 @@ def _write_stack(folders: StackFolders, manifests: list[Manifest]) -> None:
 
 
 def _project_root() -> str:
-    from delivery.paths import ROOT
+    from environment_model.paths import ROOT
 
     return str(ROOT)

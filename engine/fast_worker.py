@@ -1,6 +1,6 @@
-"""Worker processes of delivery.render.
+"""Worker processes of engine.fast.
 
-`python -O -m delivery.render_worker JOB_FD:RESULT_FD ... [MODULE ...]` imports what rendering needs (and the
+`python -O -m engine.fast_worker JOB_FD:RESULT_FD ... [MODULE ...]` imports what rendering needs (and the
 stacks' MODULEs) once, then forks one worker per pair of pipes. Each worker has its own jsii kernel (a Node process
 cannot be shared or forked), reads [(env, settings, stacks)] pickled from its job pipe, and writes to its result pipe
 one pickled ("stack", (env, stack, objects)) per stack as soon as it is rendered, then ("ok", None) or
@@ -22,16 +22,16 @@ import sys
 import traceback
 from typing import Any, Protocol
 
-from delivery.runtime import speed_up_jsii_serialisation, use_bundled_node
+from engine.fast_runtime import speed_up_jsii_serialisation, use_bundled_node
 
-# What every render needs (delivery.settings: unpickling the settings needs the models); the parent adds the
+# What every render needs (environment_model.settings: unpickling the settings needs the models); the parent adds the
 # modules of the stacks it will send. Not delivery.output: the parent writes the files.
 _PRELOADED = (
     "cdk8s",
     "cdk8s_plus_27",
     "constructs_lib.app_service",
-    "delivery.render",
-    "delivery.settings",
+    "engine.fast",
+    "environment_model.settings",
 )
 
 
@@ -84,10 +84,10 @@ def _import_for_workers(workers: int, modules: list[str]) -> _WorkerKernels:
     """Import `modules`, and return what gives each worker its jsii kernel once it is forked.
 
     A kernel (a Node process) cannot be forked, so the assembly loads that imports ask for go to kernels started
-    beforehand, one per worker (delivery/prestarted_kernels.py). Without those, the loads are recorded and each
+    beforehand, one per worker (engine/prestarted_kernels.py). Without those, the loads are recorded and each
     worker replays them into a kernel of its own.
     """
-    from delivery import prestarted_kernels
+    from engine import prestarted_kernels
 
     if prestarted_kernels.available():
         kernels = prestarted_kernels.PrestartedKernels(workers)
@@ -127,7 +127,7 @@ def _import(modules: list[str]) -> None:
 
 def _serve(job_fd: int, result_fd: int) -> None:
     from constructs_lib.errors import PropsError
-    from delivery.render import render_environment
+    from engine.fast import render_environment
 
     with os.fdopen(job_fd, "rb") as jobs_pipe:
         payload = jobs_pipe.read()
