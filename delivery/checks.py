@@ -16,7 +16,7 @@ from constructs_lib.labels import VERSION_LABEL
 from constructs_lib.sync_options import sync_options
 from delivery.pod_templates import pod_template_of
 from delivery.sync_waves import is_hook
-from engine.fast import Manifest
+from engine import Manifest
 
 RECOMMENDED_LABELS = (
     "app.kubernetes.io/name",

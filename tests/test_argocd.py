@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.fast import Manifest, RenderedEnvironment
+from engine import Manifest, RenderedEnvironment
 from environment_model.paths import ROOT
 from environment_model.registry import STACKS
 from environment_model.settings import load_environment

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from delivery.output import manifest_files, read_tree
-from engine.fast import RenderedEnvironment
+from engine import RenderedEnvironment
 from environment_model.paths import ENVIRONMENTS_DIR, ROOT
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine.fast import Manifest, RenderedEnvironment
+from engine import Manifest, RenderedEnvironment
 from environment_model.settings import load_environment
 from tests.conftest import containers, find
 

@@ -8,7 +8,7 @@ import pytest
 
 from constructs_lib.watcher_sidecar import ENV_MAPPING
 from delivery.checks import pod_templates, selects
-from engine.fast import Manifest, RenderedEnvironment
+from engine import Manifest, RenderedEnvironment
 from environment_model.settings import load_environment
 from tests.conftest import find
 

@@ -14,7 +14,7 @@ import yaml
 
 from constructs_lib.naming import looks_secret
 from delivery.checks import RECOMMENDED_LABELS, check_environment, pod_templates
-from engine.fast import Manifest, RenderedEnvironment
+from engine import Manifest, RenderedEnvironment
 from environment_model.paths import ROOT
 from tests.conftest import containers
 

@@ -6,7 +6,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from delivery.output import stack_yaml
-from engine.fast import RenderedEnvironment
+from engine import RenderedEnvironment
 from environment_model.registry import stack_names
 from tests.conftest import ENVIRONMENTS
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from delivery.sync_waves import WAVE_ANNOTATION, assign_sync_waves
-from engine.fast import Manifest, RenderedEnvironment
+from engine import Manifest, RenderedEnvironment
 
 Ref = tuple[str, str]
 
