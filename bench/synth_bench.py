@@ -220,7 +220,7 @@ def main() -> int:
         f"file creation {per_file:.2f} ms (seen: 0.04-1.6 ms); CPU steal {steal(before, after)}"
     )
     print("each run renders over the output of the one before, as make synth does, except the last line's")
-    print(f"{'':<56} {'plain engine':<27}  |  {'fast engine':<27}  |  fast/plain (medians)  |  target (fast)")
+    print(f"{'':<56} {'plain engine':<27}  |  {'fast engine':<27}  |  {'ratio':<5}  |  target (fast)")
     report("full synth, all environments (make synth)", full["fast"], 3.0, full["plain"])
     report(
         f"scale: {services} AppServices x {environments} envs, {objects} objects, one stack",
