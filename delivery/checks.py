@@ -15,8 +15,8 @@ from constructs_lib.image_tags import mutable_tag_problem
 from constructs_lib.labels import VERSION_LABEL
 from constructs_lib.sync_options import sync_options
 from delivery.pod_templates import pod_template_of
-from delivery.render import Manifest
 from delivery.sync_waves import is_hook
+from engine import Manifest
 
 RECOMMENDED_LABELS = (
     "app.kubernetes.io/name",

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from delivery.paths import ROOT
-from delivery.registry import STACKS
-from delivery.render import Manifest, RenderedEnvironment
-from delivery.settings import load_environment
+from engine import Manifest, RenderedEnvironment
+from environment_model.paths import ROOT
+from environment_model.registry import STACKS
+from environment_model.settings import load_environment
 from tests.conftest import ENVIRONMENTS, find
 
 

@@ -7,14 +7,11 @@ kinds the stacks declare (`StackDefinition.cluster_kinds`, checked against the o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from cdk8s import Chart
 from constructs import Construct
 
 from constructs_lib.labels import RecommendedLabels
-from delivery.registry import STACKS, StackDefinition
+from stacks.argocd.settings import ArgoCdInputs
 
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 # API group of each cluster-scoped kind a stack may declare.
@@ -23,15 +20,6 @@ CLUSTER_KIND_GROUPS = {
     "ClusterRole": "rbac.authorization.k8s.io",
     "ClusterRoleBinding": "rbac.authorization.k8s.io",
 }
-
-
-@dataclass(frozen=True)
-class ArgoCdInputs:
-    """What the Argo CD chart needs: the environment's name and all its settings."""
-
-    environment: str
-    settings: Any  # delivery.settings.EnvironmentSettings (not imported: it would be a cycle)
-    stacks: tuple[StackDefinition, ...] = STACKS
 
 
 class ArgoCdChart(Chart):

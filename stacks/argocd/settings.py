@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
@@ -41,3 +42,13 @@ class ArgoCdSettings(StrictModel):
         if revision.upper() == "HEAD":
             raise ValueError("must name a branch, tag or commit, not HEAD")
         return revision
+
+
+@dataclass(frozen=True)
+class ArgoCdInputs:
+    """What the Argo CD chart takes: the environment's name, all its settings (its own section is `argocd`) and the
+    stacks it delivers. Built by the environment model (StackDefinition.settings_for), the layer above."""
+
+    environment: str
+    settings: Any  # environment_model.settings.EnvironmentSettings
+    stacks: tuple[Any, ...]  # environment_model.registry.StackDefinition: name, settings_field, cluster_kinds
