@@ -1,7 +1,8 @@
 """Reusable cdk8s constructs. They know nothing of environments or of any one system.
 
-The public API is listed here and loaded on first use, so that importing a light module such as
-`constructs_lib.quantities` (used by the settings models) does not start the jsii runtime.
+The public API is listed here and loaded on first use, so that importing one construct does not load them all.
+The rules for values (names, ports, quantities, images, schedules) and `PropsError` live one layer below, in
+`value_types`; constructs check their props with those rules (`PORT.require("Redis", "port", port)`).
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from constructs_lib.container import (
     Resources,
     SecretKeyRef,
     VolumeMount,
-    check_dns_label,
     render_container,
     writable_scratch,
 )
@@ -28,6 +27,8 @@ from constructs_lib.k8s_values import int_or_string
 from constructs_lib.labels import RecommendedLabels
 from constructs_lib.network_policy import NetworkAccess, render_pod_network_policy
 from constructs_lib.web_ingress import WebIngressProps, render_web_ingress
+from value_types.names import DNS_LABEL
+from value_types.ports import PORT
 
 CONFIG_CHECKSUM_ANNOTATION = "checksum/config"
 _PORT_NAME = "http"
@@ -409,18 +410,16 @@ def config_checksum(config: Mapping[str, str]) -> str:
 
 def _validate(props: AppServiceProps) -> None:
     construct = "AppService"
-    check_dns_label(construct, "name", props.name)
-    check_dns_label(construct, "component", props.component)
+    DNS_LABEL.require(construct, "name", props.name)
+    DNS_LABEL.require(construct, "component", props.component)
     if not props.expose and props.ingress is not None:
         raise PropsError(construct, "ingress", "set", "None when expose is False (an Ingress routes to the Service)")
     if not props.expose and props.metrics is not None and props.metrics.service_monitor:
         raise PropsError(
             construct, "metrics.service_monitor", True, "False when expose is False (it selects the Service)"
         )
-    if not 1 <= props.port <= 65535:
-        raise PropsError(construct, "port", props.port, "a port number 1..65535")
-    if not 1 <= props.service_port <= 65535:
-        raise PropsError(construct, "service_port", props.service_port, "a port number 1..65535")
+    PORT.require(construct, "port", props.port)
+    PORT.require(construct, "service_port", props.service_port)
     if props.autoscaling is not None:
         scaling = props.autoscaling
         if props.replicas is not None:
@@ -456,7 +455,7 @@ def _validate(props: AppServiceProps) -> None:
     if props.strategy not in ("RollingUpdate", "Recreate"):
         raise PropsError(construct, "strategy", props.strategy, "RollingUpdate | Recreate")
     for secret in props.image_pull_secrets:
-        check_dns_label(construct, "image_pull_secrets", secret)
+        DNS_LABEL.require(construct, "image_pull_secrets", secret)
     # The main container is checked as a ContainerSpec: image, resources, env names, probes against its ports.
     ContainerSpec(
         name=props.container_name or props.name,

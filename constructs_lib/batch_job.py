@@ -9,9 +9,10 @@ from typing import Literal
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from constructs_lib.container import ContainerSpec, PodSecurity, check_dns_label, render_container, writable_scratch
+from constructs_lib.container import ContainerSpec, PodSecurity, render_container, writable_scratch
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels
+from value_types.names import DNS_LABEL
 
 RestartPolicy = Literal["Never", "OnFailure"]
 
@@ -132,7 +133,7 @@ class BatchJob(Construct):
 
     def __init__(self, scope: Construct, id: str, props: BatchJobProps) -> None:
         super().__init__(scope, id)
-        check_dns_label("BatchJob", "name", props.name)
+        DNS_LABEL.require("BatchJob", "name", props.name)
         props.pod.validate("BatchJob")
         self.name = props.name
         #: Labels that select this Job's pods (for NetworkPolicies).

@@ -16,12 +16,13 @@ from constructs_lib.container import (
     PodSecurity,
     Resources,
     SecretKeyRef,
-    check_dns_label,
 )
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels
 from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector
 from constructs_lib.redis import Redis, RedisEndpoint, RedisProps
+from value_types.names import DNS_LABEL
+from value_types.ports import PORT
 
 LEASE_GROUP = "coordination.k8s.io"
 
@@ -211,7 +212,7 @@ class BotStack(Construct):
 
 def _validate(props: BotStackProps) -> None:
     construct = "BotStack"
-    check_dns_label(construct, "name", props.name)
+    DNS_LABEL.require(construct, "name", props.name)
     if props.replicas < 1:
         raise PropsError(construct, "replicas", props.replicas, "an integer >= 1")
     if props.max_unavailable < 1 or props.max_unavailable >= max(props.replicas, 2):
@@ -222,10 +223,9 @@ def _validate(props: BotStackProps) -> None:
             f"an integer 1..{max(props.replicas - 1, 1)} (fewer than replicas, so some keep serving)",
         )
     if props.leader_election is not None:
-        check_dns_label(construct, "leader_election.lease_name", props.leader_election.lease_name)
+        DNS_LABEL.require(construct, "leader_election.lease_name", props.leader_election.lease_name)
         for port in props.leader_election.api_server_ports:
-            if not 1 <= port <= 65535:
-                raise PropsError(construct, "leader_election.api_server_ports", port, "port numbers 1..65535")
+            PORT.require(construct, "leader_election.api_server_ports", port)
     names = [ref.env_name for ref in props.credentials]
     if len(set(names)) != len(names):
         raise PropsError(construct, "credentials", names, "distinct variable names")

@@ -8,7 +8,6 @@ used: every field below comes from props.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -18,19 +17,11 @@ from cdk8s_plus_27 import k8s
 
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string, quantity
-from constructs_lib.naming import DNS_LABEL, IMAGE_TAG, looks_secret
-from constructs_lib.quantities import CPU_ALLOWED, MEMORY_ALLOWED, cpu_millis, memory_bytes
-
-PullPolicy = Literal["Always", "IfNotPresent", "Never"]
-PULL_POLICIES: tuple[PullPolicy, ...] = ("Always", "IfNotPresent", "Never")
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def check_dns_label(construct: str, prop: str, value: str) -> None:
-    """Kubernetes object and container names: the settings' DnsLabel rule (constructs_lib/naming.py)."""
-    if not DNS_LABEL.accepts(value):
-        raise PropsError(construct, prop, value, DNS_LABEL.allowed)
+from value_types.credentials import looks_secret
+from value_types.images import IMAGE_REPOSITORY, IMAGE_TAG, PULL_POLICIES, PullPolicy
+from value_types.names import DNS_LABEL, ENV_VAR_NAME
+from value_types.ports import PORT, PORT_NAME
+from value_types.quantities import CPU, MEMORY, cpu_millis, memory_bytes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,10 +44,8 @@ class ContainerImage:
 
     def validate(self, construct: str, prop: str) -> None:
         prefix = f"{prop}." if prop else ""
-        if not self.repository or ":" in self.repository.rsplit("/", 1)[-1] or "@" in self.repository:
-            raise PropsError(construct, prefix + "repository", self.repository, "an image name without tag or digest")
-        if not IMAGE_TAG.accepts(self.tag):
-            raise PropsError(construct, prefix + "tag", self.tag, IMAGE_TAG.allowed)
+        IMAGE_REPOSITORY.require(construct, prefix + "repository", self.repository)
+        IMAGE_TAG.require(construct, prefix + "tag", self.tag)
         if self.pull_policy not in PULL_POLICIES:
             raise PropsError(construct, prefix + "pull_policy", self.pull_policy, " | ".join(PULL_POLICIES))
 
@@ -79,16 +68,13 @@ class Resources:
 
     def validate(self, construct: str, prop: str) -> None:
         prefix = f"{prop}." if prop else ""
-        for name in ("cpu_request", "cpu_limit"):
-            try:
-                cpu_millis(getattr(self, name))
-            except ValueError:
-                raise PropsError(construct, prefix + f"{name}", getattr(self, name), CPU_ALLOWED) from None
-        for name in ("memory_request", "memory_limit"):
-            try:
-                memory_bytes(getattr(self, name))
-            except ValueError:
-                raise PropsError(construct, prefix + f"{name}", getattr(self, name), MEMORY_ALLOWED) from None
+        for name, rule in (
+            ("cpu_request", CPU),
+            ("cpu_limit", CPU),
+            ("memory_request", MEMORY),
+            ("memory_limit", MEMORY),
+        ):
+            rule.require(construct, prefix + name, getattr(self, name))
         if cpu_millis(self.cpu_request) > cpu_millis(self.cpu_limit):
             raise PropsError(
                 construct, prefix + "cpu_request", self.cpu_request, f"at most the CPU limit {self.cpu_limit}"
@@ -321,20 +307,15 @@ class ContainerSpec:
 
     def validate(self, construct: str, prop: str) -> None:
         prefix = f"{prop}." if prop else ""
-        check_dns_label(construct, prefix + "name", self.name)
+        DNS_LABEL.require(construct, prefix + "name", self.name)
         self.image.validate(construct, prefix + "image")
         self.resources.validate(construct, prefix + "resources")
         for port_name, number in self.ports.items():
-            if not DNS_LABEL.accepts(port_name) or len(port_name) > 15:
-                raise PropsError(
-                    construct, prefix + "ports", port_name, "a port name: 1-15 lowercase letters/digits/'-'"
-                )
-            if not 1 <= number <= 65535:
-                raise PropsError(construct, prefix + f"ports.{port_name}", number, "a port number 1..65535")
+            PORT_NAME.require(construct, prefix + "ports", port_name)
+            PORT.require(construct, prefix + f"ports.{port_name}", number)
         names: set[str] = set()
         for env_name, value in self.env.items():
-            if not _ENV_NAME.match(env_name):
-                raise PropsError(construct, prefix + "env", env_name, "a variable name matching [A-Za-z_][A-Za-z0-9_]*")
+            ENV_VAR_NAME.require(construct, prefix + "env", env_name)
             if looks_secret(env_name):
                 raise PropsError(
                     construct,
@@ -349,8 +330,7 @@ class ContainerSpec:
             ("field_env", list(self.field_env)),
         ):
             for env_name in env_names:
-                if not _ENV_NAME.match(env_name):
-                    raise PropsError(construct, prefix + source, env_name, "a variable name")
+                ENV_VAR_NAME.require(construct, prefix + source, env_name)
                 if env_name in names:
                     raise PropsError(construct, prefix + source, env_name, "a name set only once across env sources")
                 names.add(env_name)

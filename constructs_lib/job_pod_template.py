@@ -9,8 +9,8 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from constructs_lib.batch_job import JobPod
-from constructs_lib.container import check_dns_label
 from constructs_lib.labels import RecommendedLabels
+from value_types.names import DNS_LABEL
 
 # A policy scanner exempts a Job's pods from the liveness and readiness checks (a run that ends needs neither);
 # it does not know a PodTemplate holds the same kind of pod, so each template says so, with the reason.
@@ -48,7 +48,7 @@ class JobPodTemplate(Construct):
 
     def __init__(self, scope: Construct, id: str, props: JobPodTemplateProps) -> None:
         super().__init__(scope, id)
-        check_dns_label("JobPodTemplate", "name", props.name)
+        DNS_LABEL.require("JobPodTemplate", "name", props.name)
         props.pod.validate("JobPodTemplate")
         self.name = props.name
         #: Labels that select the pods created from this template (for NetworkPolicies).

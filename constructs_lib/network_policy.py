@@ -11,7 +11,8 @@ from constructs import Construct
 
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string
-from constructs_lib.naming import CIDR
+from value_types.names import CIDR
+from value_types.ports import PORT
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -172,16 +173,13 @@ def render_pod_network_policy(
 def _validate(access: NetworkAccess) -> None:
     construct = "PodNetworkPolicy"
     for cidr in access.from_cidrs:
-        if not CIDR.accepts(cidr):
-            raise PropsError(construct, "from_cidrs", cidr, CIDR.allowed)
+        CIDR.require(construct, "from_cidrs", cidr)
     if access.from_anywhere and (access.from_namespaces or access.from_pods or access.from_selectors):
         raise PropsError(construct, "from_anywhere", True, "False when sources are listed (it would admit all)")
     for rule in access.egress or ():
         if not rule.ports:
             raise PropsError(construct, "egress.ports", list(rule.ports), "at least one port")
         for port in rule.ports:
-            if not 1 <= port <= 65535:
-                raise PropsError(construct, "egress.ports", port, "port numbers 1..65535")
+            PORT.require(construct, "egress.ports", port)
         for cidr in rule.cidrs:
-            if not CIDR.accepts(cidr):
-                raise PropsError(construct, "egress.cidrs", cidr, CIDR.allowed)
+            CIDR.require(construct, "egress.cidrs", cidr)

@@ -17,14 +17,15 @@ from constructs_lib.container import (
     Resources,
     SecretKeyRef,
     VolumeMount,
-    check_dns_label,
     render_container,
 )
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string, quantity
 from constructs_lib.labels import RecommendedLabels
 from constructs_lib.network_policy import NetworkAccess, render_pod_network_policy
-from constructs_lib.quantities import MEMORY_ALLOWED, memory_bytes
+from value_types.names import DNS_LABEL, DNS_SUBDOMAIN
+from value_types.ports import PORT
+from value_types.quantities import MEMORY, memory_bytes
 
 # The official image's `redis` user; fsGroup makes the data volume writable for it.
 REDIS_UID = 999
@@ -59,11 +60,9 @@ class RedisEndpoint:
         return SecretKeyRef(env_name=f"{prefix}PASSWORD", secret_name=self.password_secret, key=self.password_key)
 
     def validate(self, construct: str, prop: str) -> None:
-        if not self.host:
-            raise PropsError(construct, f"{prop}.host", self.host, "a host name")
-        if not 1 <= self.port <= 65535:
-            raise PropsError(construct, f"{prop}.port", self.port, "a port number 1..65535")
-        check_dns_label(construct, f"{prop}.password_secret", self.password_secret)
+        DNS_SUBDOMAIN.require(construct, f"{prop}.host", self.host)
+        PORT.require(construct, f"{prop}.port", self.port)
+        DNS_LABEL.require(construct, f"{prop}.password_secret", self.password_secret)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,7 +208,7 @@ class Redis(Construct):
 
     def allow_from(self, component: str, selector: Mapping[str, str]) -> None:
         """Admit one more set of same-namespace client pods (NetworkPolicies add up)."""
-        check_dns_label("Redis", "allow_from.component", component)
+        DNS_LABEL.require("Redis", "allow_from.component", component)
         render_pod_network_policy(
             self,
             f"AllowFrom-{component}",
@@ -223,14 +222,10 @@ class Redis(Construct):
 
 def _validate(props: RedisProps) -> None:
     construct = "Redis"
-    check_dns_label(construct, "name", props.name)
-    check_dns_label(construct, "password_secret", props.password_secret)
-    if not 1 <= props.port <= 65535:
-        raise PropsError(construct, "port", props.port, "a port number 1..65535")
-    try:
-        memory_bytes(props.storage_size)
-    except ValueError:
-        raise PropsError(construct, "storage_size", props.storage_size, MEMORY_ALLOWED) from None
+    DNS_LABEL.require(construct, "name", props.name)
+    DNS_LABEL.require(construct, "password_secret", props.password_secret)
+    PORT.require(construct, "port", props.port)
+    MEMORY.require(construct, "storage_size", props.storage_size)
     policies = (
         "noeviction",
         "allkeys-lru",

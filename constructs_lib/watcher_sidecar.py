@@ -20,12 +20,13 @@ from constructs_lib.container import (
     Resources,
     SecretKeyRef,
     VolumeMount,
-    check_dns_label,
 )
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels
-from constructs_lib.naming import CIDR, secret_like_paths
 from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector, render_pod_network_policy
+from value_types.credentials import secret_like_paths
+from value_types.names import CIDR, DNS_LABEL
+from value_types.ports import PORT
 
 CONTAINER_NAME = "discord-watcher"
 HEALTH_PORT_NAME = "health"
@@ -334,7 +335,7 @@ def _validate(props: WatcherSidecarProps) -> None:
             construct, "webhook_url", "<redacted>", "a Discord webhook URL https://<host>/api/webhooks/..."
         )
     if props.webhook_secret is not None:
-        check_dns_label(construct, "webhook_secret.secret_name", props.webhook_secret.secret_name)
+        DNS_LABEL.require(construct, "webhook_secret.secret_name", props.webhook_secret.secret_name)
         for prop, value in (
             ("webhook_secret.secret_name", props.webhook_secret.secret_name),
             ("webhook_secret.key", props.webhook_secret.key),
@@ -358,9 +359,8 @@ def _validate(props: WatcherSidecarProps) -> None:
         raise PropsError(
             construct, "agent_input_fifo", props.agent_input_fifo, f"a path under the workspace {props.workspace_path}/"
         )
-    if not 1 <= props.health_port <= 65535:
-        raise PropsError(construct, "health_port", props.health_port, "a port number 1..65535")
-    check_dns_label(construct, "workspace_volume", props.workspace_volume)
+    PORT.require(construct, "health_port", props.health_port)
+    DNS_LABEL.require(construct, "workspace_volume", props.workspace_volume)
     policy = props.network_policy
     if policy is not None:
         if not props.bridge_enabled:
@@ -370,5 +370,4 @@ def _validate(props: WatcherSidecarProps) -> None:
             ("network_policy.allowed_egress_cidrs", policy.allowed_egress_cidrs),
         ):
             for cidr in cidrs:
-                if not CIDR.accepts(cidr):
-                    raise PropsError(construct, prop, cidr, CIDR.allowed)
+                CIDR.require(construct, prop, cidr)

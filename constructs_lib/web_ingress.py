@@ -11,7 +11,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from constructs_lib.errors import PropsError
-from constructs_lib.naming import WILDCARD_HOST_NAME
+from value_types.names import WILDCARD_HOST_NAME
 
 IngressClass = Literal["nginx", "traefik"]
 INGRESS_CLASSES: tuple[IngressClass, ...] = ("nginx", "traefik")
@@ -280,8 +280,7 @@ def _validate(props: WebIngressProps) -> None:
     if not props.hosts:
         raise PropsError(construct, "hosts", list(props.hosts), "at least one host name")
     for host in props.hosts:
-        if not WILDCARD_HOST_NAME.accepts(host):
-            raise PropsError(construct, "hosts", host, WILDCARD_HOST_NAME.allowed)
+        WILDCARD_HOST_NAME.require(construct, "hosts", host)
     if len(set(props.hosts)) != len(props.hosts):
         raise PropsError(construct, "hosts", list(props.hosts), "distinct host names")
     if not props.path.startswith("/"):

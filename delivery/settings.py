@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from constructs_lib.naming import DNS_LABEL, looks_secret, redact_credentials
 from delivery.argocd_settings import ArgoCdSettings
-from delivery.models import StrictModel
 from delivery.paths import environments_dir
 from delivery.registry import stack_names
 from stacks.core_pipeline.settings import CorePipelineSettings
@@ -22,6 +20,9 @@ from stacks.discord_monitor.settings import DiscordMonitorSettings
 from stacks.hivemind_bot.settings import HivemindBotSettings
 from stacks.kairoflow.settings import KairoflowSettings
 from stacks.verta.settings import VertaSettings
+from value_types.credentials import looks_secret, redact_credentials
+from value_types.model import StrictModel
+from value_types.names import DNS_LABEL
 
 if TYPE_CHECKING:
     from delivery.settings_file import SettingsFile

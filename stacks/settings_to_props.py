@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from constructs_lib import Autoscaling, ContainerImage, HttpProbe, RedisEndpoint, RedisProps, Resources, SecretKeyRef
-from delivery.models import (
+from value_types.images import ImageSettings
+from value_types.quantities import ResourceSettings
+from value_types.workloads import (
     AutoscalingSettings,
     ExternalRedisSettings,
     HttpProbeSettings,
-    ImageSettings,
     InClusterRedisSettings,
-    ResourceSettings,
     SecretKey,
 )
 

@@ -194,7 +194,7 @@ def test_redis_allow_from_adds_a_client() -> None:
         ({"replicas": 3, "max_unavailable": 3}, "max_unavailable", "1..2"),
         ({"leader_election": LeaderElection(lease_name="Lease!")}, "leader_election.lease_name", "DNS label"),
         ({"credentials": [TOKEN, TOKEN]}, "credentials", "distinct"),
-        ({"redis": RedisEndpoint(host="", password_secret="s")}, "redis.host", "host name"),
+        ({"redis": RedisEndpoint(host="", password_secret="s")}, "redis.host", "DNS name"),
     ],
 )
 def test_bot_validation_errors(overrides: dict[str, Any], prop: str, allowed: str) -> None:

@@ -7,23 +7,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from delivery.models import (
-    AbsolutePath,
-    Cidr,
-    CronSchedule,
-    DnsLabel,
-    FreeForm,
-    HttpProbeSettings,
-    ImageSettings,
-    InClusterRedisSettings,
-    Port,
-    RedisSettings,
-    ResourceSettings,
-    SecretKey,
-    StackNamespace,
-    StrictModel,
-    TimeZone,
-)
+from value_types.credentials import FreeForm
+from value_types.images import ImageSettings
+from value_types.model import StrictModel
+from value_types.names import AbsolutePath, Cidr, DnsLabel, StackNamespace
+from value_types.ports import Port
+from value_types.quantities import ResourceSettings
+from value_types.schedules import CronSchedule, TimeZone
+from value_types.workloads import HttpProbeSettings, InClusterRedisSettings, RedisSettings, SecretKey
 
 
 class WatcherStatsSettings(StrictModel):
