@@ -13,12 +13,12 @@ from constructs_lib import (
     ContainerImage,
     EgressRule,
     HttpProbe,
+    IngressOptions,
     Metrics,
     NetworkAccess,
     RateLimit,
     Resources,
     SecretKeyRef,
-    WebIngressProps,
 )
 
 
@@ -44,10 +44,11 @@ class ScaleChart(Chart):
                     config={"LOG_LEVEL": "info", "SERVICE_INDEX": str(index)},
                     secret_env=[SecretKeyRef(env_name="DB_PASSWORD", secret_name=f"{name}-db", key="password")],
                     metrics=Metrics(),
-                    ingress=WebIngressProps(
-                        hosts=[f"{name}.{settings.environment}.example.com"],
-                        rate_limit=RateLimit(requests_per_second=50),
-                    ),
                     network_access=NetworkAccess(from_namespaces=["ingress-nginx"], egress=[EgressRule(ports=[5432])]),
                 ),
+            ).expose_via_ingress(
+                IngressOptions(
+                    hosts=[f"{name}.{settings.environment}.example.com"],
+                    rate_limit=RateLimit(requests_per_second=50),
+                )
             )

@@ -43,6 +43,8 @@ _EXPORTS = {
     "NetworkAccess": "network_policy",
     "PeerSelector": "network_policy",
     "PodNetworkPolicy": "network_policy",
+    "PodNetworkPolicyProps": "network_policy",
+    "Workload": "labels",
     "Redis": "redis",
     "RedisEndpoint": "redis",
     "RedisProps": "redis",
@@ -65,7 +67,9 @@ _EXPORTS = {
     "WatcherStats": "watcher_sidecar",
     "WebhookSecret": "watcher_sidecar",
     "CorsPolicy": "web_ingress",
+    "IngressOptions": "web_ingress",
     "IngressPath": "web_ingress",
+    "ServiceTarget": "web_ingress",
     "ProxyTimeouts": "web_ingress",
     "RateLimit": "web_ingress",
     "WebIngress": "web_ingress",
@@ -88,6 +92,7 @@ __all__ = [
     "EgressRule",
     "ExecProbe",
     "HttpProbe",
+    "IngressOptions",
     "IngressPath",
     "JobPod",
     "JobPodTemplate",
@@ -97,6 +102,7 @@ __all__ = [
     "NetworkAccess",
     "PeerSelector",
     "PodNetworkPolicy",
+    "PodNetworkPolicyProps",
     "PodSecurity",
     "PropsError",
     "ProxyTimeouts",
@@ -110,6 +116,7 @@ __all__ = [
     "RetentionCron",
     "RetentionCronProps",
     "SecretKeyRef",
+    "ServiceTarget",
     "SyncHookJob",
     "SyncHookJobProps",
     "SyncedSecret",
@@ -130,6 +137,7 @@ __all__ = [
     "WebIngress",
     "WebIngressProps",
     "WebhookSecret",
+    "Workload",
     "add_sync_options",
     "replace_on_sync",
 ]
@@ -153,8 +161,14 @@ if TYPE_CHECKING:
     from constructs_lib.errors import PropsError
     from constructs_lib.external_secret import RemoteKey, SyncedSecret, SyncedSecretProps
     from constructs_lib.job_pod_template import JobPodTemplate, JobPodTemplateProps
-    from constructs_lib.labels import RecommendedLabels
-    from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector, PodNetworkPolicy
+    from constructs_lib.labels import RecommendedLabels, Workload
+    from constructs_lib.network_policy import (
+        EgressRule,
+        NetworkAccess,
+        PeerSelector,
+        PodNetworkPolicy,
+        PodNetworkPolicyProps,
+    )
     from constructs_lib.redis import Redis, RedisEndpoint, RedisProps
     from constructs_lib.retention_cron import RetentionCron, RetentionCronProps
     from constructs_lib.sync_hook_job import SyncHookJob, SyncHookJobProps
@@ -172,9 +186,11 @@ if TYPE_CHECKING:
     )
     from constructs_lib.web_ingress import (
         CorsPolicy,
+        IngressOptions,
         IngressPath,
         ProxyTimeouts,
         RateLimit,
+        ServiceTarget,
         WebIngress,
         WebIngressProps,
     )

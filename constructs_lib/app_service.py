@@ -24,9 +24,9 @@ from constructs_lib.container import (
 )
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string
-from constructs_lib.labels import RecommendedLabels
-from constructs_lib.network_policy import NetworkAccess, render_pod_network_policy
-from constructs_lib.web_ingress import WebIngressProps, render_web_ingress
+from constructs_lib.labels import RecommendedLabels, Workload
+from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy, PodNetworkPolicyProps
+from constructs_lib.web_ingress import IngressOptions, WebIngress, WebIngressProps
 from value_types.names import DNS_LABEL
 from value_types.ports import PORT
 
@@ -110,7 +110,6 @@ class AppServiceProps:
         api_access: mount the ServiceAccount's API token, for pods that call the Kubernetes API (leader election).
             Default False: no token in the pod.
         metrics: Prometheus scrape annotations and a ServiceMonitor. Default: none.
-        ingress: an Ingress to the Service. Default: none.
         network_access: a NetworkPolicy (default-deny ingress, plus what it allows). Default: none.
         spread: prefer one pod per node and an even spread across zones. Default True.
         pod_annotations: extra pod template annotations.
@@ -152,7 +151,6 @@ class AppServiceProps:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     api_access: bool = False
     metrics: Metrics | None = None
-    ingress: WebIngressProps | None = None
     network_access: NetworkAccess | None = None
     spread: bool = True
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
@@ -181,9 +179,10 @@ class AppService(Construct):
         )
         #: Labels that select this service's pods (for Services, policies and other constructs).
         self.selector_labels: dict[str, str] = self.labels.selector
-        #: The Service's name and port, for Ingresses and clients.
+        #: The Service's name, port and port name, for Ingresses and clients.
         self.service_name = props.name
         self.service_port = props.service_port
+        self.service_port_name = _PORT_NAME
         self.container_port = props.port
         self.config_map_name = f"{props.name}-config" if props.config else None
         self.service_account_name = props.name
@@ -251,30 +250,41 @@ class AppService(Construct):
                     selector=k8s.LabelSelector(match_labels=self.selector_labels),
                 ),
             )
+        #: The NetworkPolicy, when `props.network_access` asks for one (`allow_from` adds to it).
+        self.network_policy: PodNetworkPolicy | None = None
         if props.network_access is not None:
-            render_pod_network_policy(
+            self.network_policy = PodNetworkPolicy(
                 self,
                 "NetworkPolicy",
-                name=props.name,
-                labels=labels,
-                pod_selector=self.selector_labels,
-                ports=[props.port],
-                access=props.network_access,
+                PodNetworkPolicyProps(
+                    name=props.name,
+                    labels=labels,
+                    pod_selector=self.selector_labels,
+                    ports=[props.port],
+                    access=props.network_access,
+                ),
             )
-        #: The Ingress, when `props.ingress` asks for one.
-        self.ingress: k8s.KubeIngress | None = None
-        if props.ingress is not None:
-            self.ingress = render_web_ingress(
-                self,
-                "Ingress",
-                name=props.name,
-                labels=labels,
-                service_name=self.service_name,
-                service_port=_PORT_NAME,
-                props=props.ingress,
-            )
+        #: The Ingress, once `expose_via_ingress` has made one.
+        self.ingress: WebIngress | None = None
         if props.metrics and props.metrics.service_monitor:
             self._service_monitor(props.metrics, labels)
+
+    def allow_from(self, workload: Workload) -> None:
+        """Admit `workload`'s pods (same namespace) to this service's port. Without `network_access` nothing is
+        isolated, so there is nothing to add."""
+        if self.network_policy is not None:
+            self.network_policy.allow_from(workload)
+
+    def expose_via_ingress(self, options: IngressOptions) -> WebIngress:
+        """Route `options.hosts` to this service's Service through an Ingress named after the service."""
+        if not self.props.expose:
+            raise PropsError("AppService", "expose", False, "True to expose via an Ingress (it routes to the Service)")
+        if self.ingress is not None:
+            raise PropsError("AppService", "expose_via_ingress", options.hosts, "one Ingress per service")
+        self.ingress = WebIngress(
+            self, "Ingress", WebIngressProps.for_service(self, options, name=self.name, labels=self.labels.all)
+        )
+        return self.ingress
 
     def _service(self, props: AppServiceProps, labels: Mapping[str, str]) -> None:
         k8s.KubeService(
@@ -412,8 +422,6 @@ def _validate(props: AppServiceProps) -> None:
     construct = "AppService"
     DNS_LABEL.require(construct, "name", props.name)
     DNS_LABEL.require(construct, "component", props.component)
-    if not props.expose and props.ingress is not None:
-        raise PropsError(construct, "ingress", "set", "None when expose is False (an Ingress routes to the Service)")
     if not props.expose and props.metrics is not None and props.metrics.service_monitor:
         raise PropsError(
             construct, "metrics.service_monitor", True, "False when expose is False (it selects the Service)"

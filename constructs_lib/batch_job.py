@@ -11,7 +11,7 @@ from constructs import Construct
 
 from constructs_lib.container import ContainerSpec, PodSecurity, render_container, writable_scratch
 from constructs_lib.errors import PropsError
-from constructs_lib.labels import RecommendedLabels
+from constructs_lib.labels import RecommendedLabels, Workload
 from value_types.names import DNS_LABEL
 
 RestartPolicy = Literal["Never", "OnFailure"]
@@ -32,8 +32,8 @@ class JobPod:
         writable_paths: emptyDir mounts in the main container, since its root filesystem is read-only. Default `/tmp`.
         service_account_name: run as this ServiceAccount. Default: the namespace's `default`, with no API token.
         node_selector: schedule only on nodes with these labels. Default: any node.
-        colocate_with: the selector labels of pods (in the same namespace) this run must share a node with, e.g. the
-            pods of a Deployment whose ReadWriteOnce claims it mounts: such a claim attaches to one node at a time.
+        colocate_with: the workload (in the same namespace) whose pods this run must share a node with, e.g. a
+            Deployment whose ReadWriteOnce claims it mounts: such a claim attaches to one node at a time.
             Rendered as required pod affinity on `kubernetes.io/hostname`. Default: none.
     """
 
@@ -47,7 +47,7 @@ class JobPod:
     writable_paths: Sequence[str] = ("/tmp",)
     service_account_name: str | None = None
     node_selector: Mapping[str, str] = field(default_factory=dict)
-    colocate_with: Mapping[str, str] = field(default_factory=dict)
+    colocate_with: Workload | None = None
 
     def validate(self, construct: str) -> None:
         if self.backoff_limit < 0:
@@ -92,7 +92,7 @@ class JobPod:
                 containers=[render_container(main), *(render_container(spec) for spec in self.sidecars)],
                 volumes=[*volumes, *self.volumes] or None,
                 node_selector=dict(self.node_selector) or None,
-                affinity=_same_node_as(self.colocate_with) if self.colocate_with else None,
+                affinity=_same_node_as(self.colocate_with.selector_labels) if self.colocate_with else None,
                 active_deadline_seconds=self.active_deadline_seconds if pod_deadline else None,
             ),
         )
@@ -137,6 +137,8 @@ class BatchJob(Construct):
         props.pod.validate("BatchJob")
         self.name = props.name
         #: Labels that select this Job's pods (for NetworkPolicies).
+        #: Its recommended labels, and those selecting its pods (a `Workload`, for `allow_from`).
+        self.labels = props.labels
         self.selector_labels = props.labels.selector
         self.resource = k8s.KubeJob(
             self,

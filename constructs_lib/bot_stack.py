@@ -18,7 +18,6 @@ from constructs_lib.container import (
     SecretKeyRef,
 )
 from constructs_lib.errors import PropsError
-from constructs_lib.labels import RecommendedLabels
 from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector
 from constructs_lib.redis import Redis, RedisEndpoint, RedisProps
 from value_types.names import DNS_LABEL
@@ -115,12 +114,10 @@ class BotStack(Construct):
     def __init__(self, scope: Construct, id: str, props: BotStackProps) -> None:
         super().__init__(scope, id)
         _validate(props)
-        # The selector AppService will give the bot's pods; Redis must admit them before the bot exists.
-        selector = RecommendedLabels(name=props.name, component=props.component, version=props.image.tag).selector
         self.redis: Redis | None = None
         self.redis_endpoint: RedisEndpoint | None = None
         if isinstance(props.redis, RedisProps):
-            self.redis = Redis(self, "Redis", replace(props.redis, clients=[*props.redis.clients, selector]))
+            self.redis = Redis(self, "Redis", props.redis)
             self.redis_endpoint = self.redis.endpoint
         elif isinstance(props.redis, RedisEndpoint):
             props.redis.validate("BotStack", "redis")
@@ -159,8 +156,12 @@ class BotStack(Construct):
                 termination_grace_period_seconds=props.termination_grace_period_seconds,
             ),
         )
-        #: Labels selecting the bot's pods (for a watcher's NetworkPolicy: `PeerSelector(pod_labels=...)`).
+        #: The bot's recommended labels, and those selecting its pods (a `Workload`, for `allow_from`).
+        self.labels = self.service.labels
         self.selector_labels = self.service.selector_labels
+        if self.redis is not None:
+            # The bot is the Redis' own client: admitted by its main policy.
+            self.redis.network_policy.allow_from(self.service)
         if props.leader_election is not None:
             self._leader_election_rbac(props.leader_election)
 

@@ -52,6 +52,8 @@ class JobPodTemplate(Construct):
         props.pod.validate("JobPodTemplate")
         self.name = props.name
         #: Labels that select the pods created from this template (for NetworkPolicies).
+        #: Its recommended labels, and those selecting its pods (a `Workload`, for `allow_from`).
+        self.labels = props.labels
         self.selector_labels = props.labels.selector
         self.resource = k8s.KubePodTemplate(
             self,

@@ -3,7 +3,7 @@ clients use to reach it or an existing external one."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cdk8s_plus_27 import k8s
@@ -21,8 +21,8 @@ from constructs_lib.container import (
 )
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string, quantity
-from constructs_lib.labels import RecommendedLabels
-from constructs_lib.network_policy import NetworkAccess, render_pod_network_policy
+from constructs_lib.labels import RecommendedLabels, Workload
+from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy, PodNetworkPolicyProps
 from value_types.names import DNS_LABEL, DNS_SUBDOMAIN
 from value_types.ports import PORT
 from value_types.quantities import MEMORY, memory_bytes
@@ -79,7 +79,7 @@ class RedisProps:
         storage_size: the data volume (append-only file). Default `1Gi`.
         storage_class: the PersistentVolumeClaim's class. Default: the cluster's default class.
         max_memory_policy: what Redis does at `maxmemory`. Default `noeviction` (refuse writes, lose nothing).
-        clients: label selectors of same-namespace pods that may connect; everything else is denied.
+        clients: the same-namespace workloads that may connect; everything else is denied.
             Add more later with `allow_from`. Default: none.
         port: default 6379.
     """
@@ -97,7 +97,7 @@ class RedisProps:
     storage_size: str = "1Gi"
     storage_class: str | None = None
     max_memory_policy: str = "noeviction"
-    clients: Sequence[Mapping[str, str]] = ()
+    clients: Sequence[Workload] = ()
     port: int = 6379
 
 
@@ -196,27 +196,34 @@ class Redis(Construct):
                 ],
             ),
         )
-        render_pod_network_policy(
+        #: The NetworkPolicy admitting `props.clients` (`allow_from` adds more).
+        self.network_policy = PodNetworkPolicy(
             self,
             "NetworkPolicy",
-            name=props.name,
-            labels=labels,
-            pod_selector=self.selector_labels,
-            ports=[props.port],
-            access=NetworkAccess(from_pods=props.clients),
+            PodNetworkPolicyProps(
+                name=props.name,
+                labels=labels,
+                pod_selector=self.selector_labels,
+                ports=[props.port],
+                access=NetworkAccess(from_pods=[client.selector_labels for client in props.clients]),
+            ),
         )
 
-    def allow_from(self, component: str, selector: Mapping[str, str]) -> None:
-        """Admit one more set of same-namespace client pods (NetworkPolicies add up)."""
+    def allow_from(self, client: Workload) -> None:
+        """Admit `client`'s pods (same namespace), in a policy of their own named `<redis>-from-<component>`
+        (NetworkPolicies add up)."""
+        component = client.labels.component
         DNS_LABEL.require("Redis", "allow_from.component", component)
-        render_pod_network_policy(
+        PodNetworkPolicy(
             self,
             f"AllowFrom-{component}",
-            name=f"{self.name}-from-{component}",
-            labels=self.labels.all,
-            pod_selector=self.selector_labels,
-            ports=[self._port],
-            access=NetworkAccess(from_pods=[selector]),
+            PodNetworkPolicyProps(
+                name=f"{self.name}-from-{component}",
+                labels=self.labels.all,
+                pod_selector=self.selector_labels,
+                ports=[self._port],
+                access=NetworkAccess(from_pods=[client.selector_labels]),
+            ),
         )
 
 

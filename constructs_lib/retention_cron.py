@@ -61,6 +61,8 @@ class RetentionCron(Construct):
         _validate(props)
         self.name = props.name
         #: Labels that select this CronJob's pods (for NetworkPolicies of the services it uses).
+        #: Its recommended labels, and those selecting its pods (a `Workload`, for `allow_from`).
+        self.labels = props.labels
         self.selector_labels = props.labels.selector
         labels = props.labels.all
         self.resource = k8s.KubeCronJob(

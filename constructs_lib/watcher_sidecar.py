@@ -23,7 +23,13 @@ from constructs_lib.container import (
 )
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels
-from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector, render_pod_network_policy
+from constructs_lib.network_policy import (
+    EgressRule,
+    NetworkAccess,
+    PeerSelector,
+    PodNetworkPolicy,
+    PodNetworkPolicyProps,
+)
 from value_types.credentials import secret_like_paths
 from value_types.names import CIDR, DNS_LABEL
 from value_types.ports import PORT
@@ -297,21 +303,23 @@ class WatcherSidecar(Construct):
 
     def _network_policy(self, name: str, labels: Mapping[str, str], policy: WatcherNetworkPolicy) -> None:
         has_sources = policy.allow_from_bot is not None or bool(policy.allowed_ingress_cidrs)
-        render_pod_network_policy(
+        PodNetworkPolicy(
             self,
             "NetworkPolicy",
-            name=name,
-            labels=labels,
-            pod_selector=self.pod_selector,
-            ports=[self.health_port],
-            access=NetworkAccess(
-                from_selectors=[policy.allow_from_bot] if policy.allow_from_bot else (),
-                from_cidrs=policy.allowed_ingress_cidrs,
-                from_same_namespace=not has_sources and policy.restrict_ingress_to_cluster,
-                from_anywhere=not has_sources and not policy.restrict_ingress_to_cluster,
-                egress=[EgressRule(ports=policy.egress_ports, cidrs=policy.allowed_egress_cidrs)]
-                if policy.allowed_egress_cidrs
-                else None,
+            PodNetworkPolicyProps(
+                name=name,
+                labels=labels,
+                pod_selector=self.pod_selector,
+                ports=[self.health_port],
+                access=NetworkAccess(
+                    from_selectors=[policy.allow_from_bot] if policy.allow_from_bot else (),
+                    from_cidrs=policy.allowed_ingress_cidrs,
+                    from_same_namespace=not has_sources and policy.restrict_ingress_to_cluster,
+                    from_anywhere=not has_sources and not policy.restrict_ingress_to_cluster,
+                    egress=[EgressRule(ports=policy.egress_ports, cidrs=policy.allowed_egress_cidrs)]
+                    if policy.allowed_egress_cidrs
+                    else None,
+                ),
             ),
         )
 

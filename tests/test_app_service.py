@@ -14,12 +14,12 @@ from constructs_lib import (
     ContainerSpec,
     EgressRule,
     HttpProbe,
+    IngressOptions,
     Metrics,
     NetworkAccess,
     PropsError,
     Resources,
     SecretKeyRef,
-    WebIngressProps,
 )
 from delivery.checks import find_problems
 from tests.construct_helpers import IMAGE, PROBE, RESOURCES, only, synth
@@ -122,16 +122,16 @@ def test_env_from_secrets_follows_the_configmap() -> None:
 
 
 def test_optional_parts() -> None:
-    manifests = render(
-        minimal(
-            autoscaling=Autoscaling(min_replicas=2, max_replicas=4),
-            max_unavailable=1,
-            metrics=Metrics(),
-            ingress=WebIngressProps(hosts=["web.example.com"]),
-            network_access=NetworkAccess(from_namespaces=["ingress-nginx"], egress=[EgressRule(ports=[5432])]),
-            init_containers=[ContainerSpec(name="migrate", image=IMAGE, resources=RESOURCES, command=["migrate"])],
-            sidecars=[ContainerSpec(name="proxy", image=IMAGE, resources=RESOURCES, ports={"proxy": 9000})],
-        )
+    props = minimal(
+        autoscaling=Autoscaling(min_replicas=2, max_replicas=4),
+        max_unavailable=1,
+        metrics=Metrics(),
+        network_access=NetworkAccess(from_namespaces=["ingress-nginx"], egress=[EgressRule(ports=[5432])]),
+        init_containers=[ContainerSpec(name="migrate", image=IMAGE, resources=RESOURCES, command=["migrate"])],
+        sidecars=[ContainerSpec(name="proxy", image=IMAGE, resources=RESOURCES, ports={"proxy": 9000})],
+    )
+    manifests = synth(
+        lambda chart: AppService(chart, "Web", props).expose_via_ingress(IngressOptions(hosts=["web.example.com"]))
     )
     kinds = sorted(m["kind"] for m in manifests)
     assert kinds == [
@@ -217,3 +217,51 @@ def test_credential_values_are_not_echoed_in_errors() -> None:
     with pytest.raises(PropsError) as caught:
         render(minimal(env={"API_TOKEN": "s3cr3t"}))
     assert "s3cr3t" not in str(caught.value)
+
+
+def _allowed_peers(manifests: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    policy = next(m for m in manifests if m["kind"] == "NetworkPolicy" and m["metadata"]["name"] == name)
+    rules: list[dict[str, Any]] = policy["spec"].get("ingress", [])
+    return rules
+
+
+def test_allow_from_admits_the_other_workload_by_its_stable_selector() -> None:
+    def build(chart: Any) -> None:
+        web = AppService(chart, "Web", minimal(network_access=NetworkAccess(from_namespaces=["ingress-nginx"])))
+        api = AppService(chart, "Api", minimal(name="api", network_access=NetworkAccess()))
+        worker = AppService(chart, "Worker", minimal(name="worker"))
+        web.allow_from(worker)  # appended to the rule the namespaces made
+        api.allow_from(web)  # the policy had no rule: one is made, on the service's port
+        worker.allow_from(web)  # no policy: nothing is isolated, nothing to add
+
+    manifests = synth(build)
+    assert _allowed_peers(manifests, "web") == [
+        {
+            "from": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+                {
+                    "podSelector": {
+                        "matchLabels": {
+                            "app.kubernetes.io/name": "worker",
+                            "app.kubernetes.io/instance": "worker",
+                            "app.kubernetes.io/component": "server",
+                        }
+                    }
+                },
+            ],
+            "ports": [{"port": 8080, "protocol": "TCP"}],
+        }
+    ]
+    (rule,) = _allowed_peers(manifests, "api")
+    assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
+    assert [peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in rule["from"]] == ["web"]
+    assert [m["metadata"]["name"] for m in manifests if m["kind"] == "NetworkPolicy"] == ["web", "api"]
+
+
+def test_expose_via_ingress_needs_a_service() -> None:
+    def build(chart: Any) -> None:
+        AppService(chart, "Web", minimal(expose=False)).expose_via_ingress(IngressOptions(hosts=["web.example.com"]))
+
+    with pytest.raises(PropsError) as caught:
+        synth(build)
+    assert caught.value.prop == "expose"

@@ -12,16 +12,17 @@ from constructs_lib import (
     CorsPolicy,
     EgressRule,
     HttpProbe,
+    IngressOptions,
     Metrics,
     NetworkAccess,
     PodNetworkPolicy,
+    PodNetworkPolicyProps,
     PodSecurity,
     ProxyTimeouts,
     RateLimit,
     SecretKeyRef,
     SyncHookJob,
     SyncHookJobProps,
-    WebIngressProps,
 )
 from stacks.core_pipeline.settings import CorePipelineSettings
 from stacks.settings_to_props import autoscaling as to_autoscaling
@@ -88,10 +89,11 @@ class CorePipelineChart(Chart):
                 )
                 if settings.telemetry.metrics_enabled
                 else None,
-                ingress=ingress_props(settings) if settings.ingress.enabled else None,
                 network_access=network_access(settings) if settings.network_policy.enabled else None,
             ),
         )
+        if settings.ingress.enabled:
+            self.service.expose_via_ingress(ingress_options(settings))
 
         if settings.migration.enabled:
             migration_labels = self.service.labels.for_component("migration")
@@ -100,11 +102,9 @@ class CorePipelineChart(Chart):
                 PodNetworkPolicy(
                     self,
                     "MigrationNetworkPolicy",
-                    name=f"{NAME}-migrate",
-                    labels=migration_labels.all,
-                    pod_selector=migration_labels.selector,
-                    ports=[],
-                    access=NetworkAccess(),
+                    PodNetworkPolicyProps(
+                        name=f"{NAME}-migrate", labels=migration_labels.all, pod_selector=migration_labels.selector
+                    ),
                 )
             SyncHookJob(
                 self,
@@ -164,9 +164,9 @@ def credentials(settings: CorePipelineSettings) -> list[SecretKeyRef]:
     ]
 
 
-def ingress_props(settings: CorePipelineSettings) -> WebIngressProps:
+def ingress_options(settings: CorePipelineSettings) -> IngressOptions:
     ingress = settings.ingress
-    return WebIngressProps(
+    return IngressOptions(
         hosts=ingress.hosts,
         class_name=ingress.class_name,
         tls=ingress.tls,

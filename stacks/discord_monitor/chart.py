@@ -141,7 +141,7 @@ class DiscordMonitorChart(Chart):
             ),
         )
         if self.bot.redis is not None:
-            self.bot.redis.allow_from("retention", cron.selector_labels)
+            self.bot.redis.allow_from(cron)
 
 
 def watcher_props(

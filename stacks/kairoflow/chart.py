@@ -226,7 +226,7 @@ class KairoflowChart(Chart):
                     service_account_name=self.web.service_account_name,
                     node_selector=settings.node_selector,
                     # A ReadWriteOnce claim attaches to one node: each run goes to the node the web pod is on.
-                    colocate_with=self.web.selector_labels if settings.storage.access_mode == "ReadWriteOnce" else {},
+                    colocate_with=self.web if settings.storage.access_mode == "ReadWriteOnce" else None,
                 ),
             ),
         )

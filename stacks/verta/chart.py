@@ -11,6 +11,7 @@ from constructs_lib import (
     AppService,
     AppServiceProps,
     ContainerSpec,
+    IngressOptions,
     IngressPath,
     NetworkAccess,
     RecommendedLabels,
@@ -18,7 +19,6 @@ from constructs_lib import (
     RedisEndpoint,
     RedisProps,
     SecretKeyRef,
-    WebIngressProps,
 )
 from constructs_lib.app_service import config_checksum
 from stacks.settings_to_props import autoscaling as to_autoscaling
@@ -57,17 +57,13 @@ class VertaChart(Chart):
         }
 
         secrets = settings.secrets
-        selectors = {
-            component: RecommendedLabels(
-                name=f"{NAME}-{component}", instance=f"{NAME}-{component}", component=component, version=""
-            ).selector
-            for component in ("backend", "frontend", "ml")
-        }
         policy = settings.network_policy
+        # The frontend and the backend take traffic from the ingress controller; who else may connect is added
+        # below by reference (backend.allow_from(frontend), ml.allow_from(backend)).
         access = {
             "frontend": NetworkAccess(from_namespaces=policy.ingress_namespaces),
-            "backend": NetworkAccess(from_namespaces=policy.ingress_namespaces, from_pods=[selectors["frontend"]]),
-            "ml": NetworkAccess(from_pods=[selectors["backend"]]),
+            "backend": NetworkAccess(from_namespaces=policy.ingress_namespaces),
+            "ml": NetworkAccess(),
         }
         if not policy.enabled:
             access = {}
@@ -114,18 +110,22 @@ class VertaChart(Chart):
             env={"BACKEND_URL": urls["backend"]},
             secret_env=[],
             network_access=access.get("frontend"),
-            ingress=WebIngressProps(
+        )
+        self.frontend.expose_via_ingress(
+            IngressOptions(
                 hosts=ingress.hosts,
                 class_name="traefik" if ingress.class_name == "traefik" else "nginx",
                 tls=ingress.tls,
                 cluster_issuer=ingress.cluster_issuer,
                 # Seed 3.4: frontend at /, the backend API under /api.
-                extra_paths=[IngressPath(path="/api", service_name=f"{NAME}-backend", service_port="http")],
-            ),
+                extra_paths=[IngressPath(path="/api", service=self.backend)],
+            )
         )
+        self.backend.allow_from(self.frontend)
+        self.ml.allow_from(self.backend)
         if self.redis is not None:
-            self.redis.allow_from("backend", self.backend.selector_labels)
-            self.redis.allow_from("ml", self.ml.selector_labels)
+            self.redis.allow_from(self.backend)
+            self.redis.allow_from(self.ml)
 
     def _service(
         self,
@@ -137,7 +137,6 @@ class VertaChart(Chart):
         env: dict[str, str],
         secret_env: list[SecretKeyRef],
         init_containers: list[ContainerSpec] | None = None,
-        ingress: WebIngressProps | None = None,
         network_access: NetworkAccess | None = None,
     ) -> AppService:
         scaling = service.autoscaling
@@ -162,7 +161,6 @@ class VertaChart(Chart):
                 secret_env=secret_env,
                 env_from_config_maps=[NAME],
                 init_containers=init_containers or (),
-                ingress=ingress,
                 network_access=network_access,
                 spread=settings.spread,
                 pod_annotations=annotations,
