@@ -9,7 +9,6 @@ from bench.scale_settings import ScaleSettings
 from constructs_lib import (
     AppService,
     AppServiceProps,
-    Autoscaling,
     ContainerImage,
     EgressRule,
     HttpProbe,
@@ -17,15 +16,16 @@ from constructs_lib import (
     Metrics,
     NetworkAccess,
     RateLimit,
-    Resources,
     SecretKeyRef,
 )
+from value_types.quantities import ResourceSettings
+from value_types.workloads import AutoscalingSettings
 
 
 class ScaleChart(Chart):
     def __init__(self, scope: Construct, id: str, settings: ScaleSettings) -> None:
         super().__init__(scope, id, namespace=f"scale-{settings.environment}", disable_resource_name_hashes=True)
-        resources = Resources(cpu_request="100m", memory_request="128Mi", cpu_limit="200m", memory_limit="256Mi")
+        resources = ResourceSettings.of("100m", "128Mi", "200m", "256Mi")
         for index in range(settings.first, settings.first + settings.services):
             name = f"svc-{index:03d}"
             AppService(
@@ -39,7 +39,7 @@ class ScaleChart(Chart):
                     resources=resources,
                     liveness_probe=HttpProbe(path="/health", initial_delay_seconds=10),
                     readiness_probe=HttpProbe(path="/ready"),
-                    autoscaling=Autoscaling(min_replicas=2, max_replicas=10),
+                    autoscaling=AutoscalingSettings(enabled=True, min_replicas=2, max_replicas=10),
                     max_unavailable=1,
                     config={"LOG_LEVEL": "info", "SERVICE_INDEX": str(index)},
                     secret_env=[SecretKeyRef(env_name="DB_PASSWORD", secret_name=f"{name}-db", key="password")],

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "AppService": "app_service",
     "AppServiceProps": "app_service",
-    "Autoscaling": "app_service",
     "Metrics": "app_service",
     "BatchJob": "batch_job",
     "BatchJobProps": "batch_job",
@@ -30,7 +29,6 @@ _EXPORTS = {
     "ExecProbe": "container",
     "HttpProbe": "container",
     "PodSecurity": "container",
-    "Resources": "container",
     "SecretKeyRef": "container",
     "TcpProbe": "container",
     "VolumeMount": "container",
@@ -79,7 +77,6 @@ _EXPORTS = {
 __all__ = [
     "AppService",
     "AppServiceProps",
-    "Autoscaling",
     "BatchJob",
     "BatchJobProps",
     "BotEgress",
@@ -112,7 +109,6 @@ __all__ = [
     "RedisEndpoint",
     "RedisProps",
     "RemoteKey",
-    "Resources",
     "RetentionCron",
     "RetentionCronProps",
     "SecretKeyRef",
@@ -143,7 +139,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from constructs_lib.app_service import AppService, AppServiceProps, Autoscaling, Metrics
+    from constructs_lib.app_service import AppService, AppServiceProps, Metrics
     from constructs_lib.batch_job import BatchJob, BatchJobProps, JobPod
     from constructs_lib.bot_stack import BotEgress, BotStack, BotStackProps, LeaderElection
     from constructs_lib.container import (
@@ -153,7 +149,6 @@ if TYPE_CHECKING:
         ExecProbe,
         HttpProbe,
         PodSecurity,
-        Resources,
         SecretKeyRef,
         TcpProbe,
         VolumeMount,

@@ -16,7 +16,6 @@ from constructs_lib.container import (
     ContainerSpec,
     HttpProbe,
     PodSecurity,
-    Resources,
     SecretKeyRef,
     VolumeMount,
     render_container,
@@ -29,26 +28,11 @@ from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy, PodNe
 from constructs_lib.web_ingress import IngressOptions, WebIngress, WebIngressProps
 from value_types.names import DNS_LABEL
 from value_types.ports import PORT
+from value_types.quantities import ResourceSettings
+from value_types.workloads import AutoscalingSettings
 
 CONFIG_CHECKSUM_ANNOTATION = "checksum/config"
 _PORT_NAME = "http"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Autoscaling:
-    """HorizontalPodAutoscaler targets. With autoscaling, the Deployment has no fixed replica count.
-
-    Attributes:
-        min_replicas: floor of the replica count.
-        max_replicas: ceiling of the replica count (at least `min_replicas`).
-        cpu_utilization_percent: target average CPU use, relative to requests. Default 80. None: not a target.
-        memory_utilization_percent: target average memory use, relative to requests. Default 80. None: not a target.
-    """
-
-    min_replicas: int
-    max_replicas: int
-    cpu_utilization_percent: int | None = 80
-    memory_utilization_percent: int | None = 80
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,7 +74,8 @@ class AppServiceProps:
         replicas: fixed replica count. Default 1; must stay unset with `autoscaling`.
         strategy: `RollingUpdate` (default: zero downtime, never below the desired count) or `Recreate` (for
             pods holding ReadWriteOnce volumes, which a second pod on another node could not attach).
-        autoscaling: a HorizontalPodAutoscaler on CPU and memory. Default: none.
+        autoscaling: a HorizontalPodAutoscaler on CPU and memory when `autoscaling.enabled` (the settings' own
+            type, value_types.workloads.AutoscalingSettings, checked when made). Default: none.
         max_unavailable: a PodDisruptionBudget allowing this many pods down at once. Default: none.
         command, args: override the image's entrypoint. Default: the image's.
         env: literal environment variables on the pod spec (no credentials).
@@ -119,7 +104,7 @@ class AppServiceProps:
     name: str
     image: ContainerImage
     port: int
-    resources: Resources
+    resources: ResourceSettings
     liveness_probe: HttpProbe
     readiness_probe: HttpProbe
     startup_probe: HttpProbe | None = None
@@ -131,7 +116,7 @@ class AppServiceProps:
     expose: bool = True
     replicas: int | None = None
     strategy: Literal["RollingUpdate", "Recreate"] = "RollingUpdate"
-    autoscaling: Autoscaling | None = None
+    autoscaling: AutoscalingSettings | None = None
     max_unavailable: int | None = None
     command: Sequence[str] | None = None
     args: Sequence[str] | None = None
@@ -219,7 +204,7 @@ class AppService(Construct):
             "Resource",
             metadata=k8s.ObjectMeta(name=props.name, labels=labels),
             spec=k8s.DeploymentSpec(
-                replicas=None if props.autoscaling else (props.replicas if props.replicas is not None else 1),
+                replicas=None if _scales(props) else (props.replicas if props.replicas is not None else 1),
                 selector=k8s.LabelSelector(match_labels=self.selector_labels),
                 strategy=k8s.DeploymentStrategy(
                     type="RollingUpdate",
@@ -238,7 +223,7 @@ class AppService(Construct):
         )
         if props.expose:
             self._service(props, labels)
-        if props.autoscaling:
+        if props.autoscaling is not None and props.autoscaling.enabled:
             self._autoscaler(props.autoscaling, labels)
         if props.max_unavailable is not None:
             k8s.KubePodDisruptionBudget(
@@ -365,7 +350,7 @@ class AppService(Construct):
             )
         )
 
-    def _autoscaler(self, autoscaling: Autoscaling, labels: Mapping[str, str]) -> None:
+    def _autoscaler(self, autoscaling: AutoscalingSettings, labels: Mapping[str, str]) -> None:
         metrics = [
             k8s.MetricSpecV2(
                 type="Resource",
@@ -374,10 +359,9 @@ class AppService(Construct):
                 ),
             )
             for resource, percent in (
-                ("cpu", autoscaling.cpu_utilization_percent),
-                ("memory", autoscaling.memory_utilization_percent),
+                ("cpu", autoscaling.target_cpu_utilization_percentage),
+                ("memory", autoscaling.target_memory_utilization_percentage),
             )
-            if percent is not None
         ]
         k8s.KubeHorizontalPodAutoscalerV2(
             self,
@@ -428,27 +412,14 @@ def _validate(props: AppServiceProps) -> None:
         )
     PORT.require(construct, "port", props.port)
     PORT.require(construct, "service_port", props.service_port)
-    if props.autoscaling is not None:
-        scaling = props.autoscaling
+    if _scales(props):
         if props.replicas is not None:
             raise PropsError(
-                construct, "replicas", props.replicas, "None when autoscaling is set (the HPA owns the replica count)"
-            )
-        if scaling.min_replicas < 1:
-            raise PropsError(construct, "autoscaling.min_replicas", scaling.min_replicas, "an integer >= 1")
-        if scaling.max_replicas < scaling.min_replicas:
-            raise PropsError(
                 construct,
-                "autoscaling.max_replicas",
-                scaling.max_replicas,
-                f"an integer >= autoscaling.min_replicas ({scaling.min_replicas})",
+                "replicas",
+                props.replicas,
+                "None when autoscaling is enabled (the HPA owns the replica count)",
             )
-        if scaling.cpu_utilization_percent is None and scaling.memory_utilization_percent is None:
-            raise PropsError(construct, "autoscaling", scaling, "at least one of CPU or memory utilization targets")
-        for name in ("cpu_utilization_percent", "memory_utilization_percent"):
-            value = getattr(scaling, name)
-            if value is not None and not 1 <= value <= 100:
-                raise PropsError(construct, f"autoscaling.{name}", value, "a percentage 1..100")
     elif props.replicas is not None and props.replicas < 0:
         raise PropsError(construct, "replicas", props.replicas, "an integer >= 0")
     if props.max_unavailable is not None and props.max_unavailable < 1:
@@ -485,3 +456,8 @@ def _validate(props: AppServiceProps) -> None:
     names = [props.container_name or props.name, *(spec.name for spec in (*props.init_containers, *props.sidecars))]
     if len(set(names)) != len(names):
         raise PropsError(construct, "sidecars", names, "distinct container names")
+
+
+def _scales(props: AppServiceProps) -> bool:
+    """Whether an HPA owns the replica count."""
+    return props.autoscaling is not None and props.autoscaling.enabled

@@ -14,7 +14,6 @@ from constructs_lib.container import (
     ContainerImage,
     HttpProbe,
     PodSecurity,
-    Resources,
     SecretKeyRef,
 )
 from constructs_lib.errors import PropsError
@@ -22,6 +21,7 @@ from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelecto
 from constructs_lib.redis import Redis, RedisEndpoint, RedisProps
 from value_types.names import DNS_LABEL
 from value_types.ports import PORT
+from value_types.quantities import ResourceSettings
 
 LEASE_GROUP = "coordination.k8s.io"
 
@@ -87,7 +87,7 @@ class BotStackProps:
 
     name: str
     image: ContainerImage
-    resources: Resources
+    resources: ResourceSettings
     port: int
     liveness_probe: HttpProbe
     readiness_probe: HttpProbe

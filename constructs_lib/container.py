@@ -21,7 +21,7 @@ from value_types.credentials import looks_secret
 from value_types.images import IMAGE_REPOSITORY, IMAGE_TAG, PULL_POLICIES, PullPolicy
 from value_types.names import DNS_LABEL, ENV_VAR_NAME
 from value_types.ports import PORT, PORT_NAME
-from value_types.quantities import CPU, MEMORY, cpu_millis, memory_bytes
+from value_types.quantities import ResourceSettings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,48 +50,13 @@ class ContainerImage:
             raise PropsError(construct, prefix + "pull_policy", self.pull_policy, " | ".join(PULL_POLICIES))
 
 
-@dataclass(frozen=True, kw_only=True)
-class Resources:
-    """CPU and memory requests and limits of one container. Requests may not exceed limits.
-
-    Attributes:
-        cpu_request: e.g. `100m`.
-        memory_request: e.g. `128Mi`.
-        cpu_limit: e.g. `200m`.
-        memory_limit: e.g. `256Mi`.
-    """
-
-    cpu_request: str
-    memory_request: str
-    cpu_limit: str
-    memory_limit: str
-
-    def validate(self, construct: str, prop: str) -> None:
-        prefix = f"{prop}." if prop else ""
-        for name, rule in (
-            ("cpu_request", CPU),
-            ("cpu_limit", CPU),
-            ("memory_request", MEMORY),
-            ("memory_limit", MEMORY),
-        ):
-            rule.require(construct, prefix + name, getattr(self, name))
-        if cpu_millis(self.cpu_request) > cpu_millis(self.cpu_limit):
-            raise PropsError(
-                construct, prefix + "cpu_request", self.cpu_request, f"at most the CPU limit {self.cpu_limit}"
-            )
-        if memory_bytes(self.memory_request) > memory_bytes(self.memory_limit):
-            raise PropsError(
-                construct,
-                prefix + "memory_request",
-                self.memory_request,
-                f"at most the memory limit {self.memory_limit}",
-            )
-
-    def render(self) -> k8s.ResourceRequirements:
-        return k8s.ResourceRequirements(
-            requests={"cpu": quantity(self.cpu_request), "memory": quantity(self.memory_request)},
-            limits={"cpu": quantity(self.cpu_limit), "memory": quantity(self.memory_limit)},
-        )
+def render_resources(resources: ResourceSettings) -> k8s.ResourceRequirements:
+    """A container's requests and limits; `ResourceSettings` (value_types.quantities) is the one type for them in
+    settings and props alike, and checked that requests do not exceed limits when it was made."""
+    return k8s.ResourceRequirements(
+        requests={"cpu": quantity(resources.requests.cpu), "memory": quantity(resources.requests.memory)},
+        limits={"cpu": quantity(resources.limits.cpu), "memory": quantity(resources.limits.memory)},
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -277,7 +242,7 @@ class ContainerSpec:
 
     name: str
     image: ContainerImage
-    resources: Resources
+    resources: ResourceSettings
     command: Sequence[str] | None = None
     args: Sequence[str] | None = None
     ports: Mapping[str, int] = field(default_factory=dict)
@@ -309,7 +274,6 @@ class ContainerSpec:
         prefix = f"{prop}." if prop else ""
         DNS_LABEL.require(construct, prefix + "name", self.name)
         self.image.validate(construct, prefix + "image")
-        self.resources.validate(construct, prefix + "resources")
         for port_name, number in self.ports.items():
             PORT_NAME.require(construct, prefix + "ports", port_name)
             PORT.require(construct, prefix + f"ports.{port_name}", number)
@@ -495,7 +459,7 @@ def render_container(spec: ContainerSpec) -> k8s.Container:
             *(k8s.EnvFromSource(secret_ref=k8s.SecretEnvSource(name=name)) for name in spec.env_from_secrets),
         ]
         or None,
-        resources=spec.resources.render(),
+        resources=render_resources(spec.resources),
         volume_mounts=[mount.render() for mount in spec.volume_mounts] or None,
         liveness_probe=spec.liveness_probe.render() if spec.liveness_probe else None,
         readiness_probe=spec.readiness_probe.render() if spec.readiness_probe else None,

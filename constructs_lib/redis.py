@@ -14,7 +14,6 @@ from constructs_lib.container import (
     ContainerSpec,
     ExecProbe,
     PodSecurity,
-    Resources,
     SecretKeyRef,
     VolumeMount,
     render_container,
@@ -25,7 +24,7 @@ from constructs_lib.labels import RecommendedLabels, Workload
 from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy, PodNetworkPolicyProps
 from value_types.names import DNS_LABEL, DNS_SUBDOMAIN
 from value_types.ports import PORT
-from value_types.quantities import MEMORY, memory_bytes
+from value_types.quantities import MEMORY, ResourceSettings, memory_bytes
 
 # The official image's `redis` user; fsGroup makes the data volume writable for it.
 REDIS_UID = 999
@@ -89,11 +88,7 @@ class RedisProps:
     password_secret: str
     password_key: str = "redis-password"
     image: ContainerImage = field(default_factory=lambda: ContainerImage(repository="redis", tag="7.2.5-alpine"))
-    resources: Resources = field(
-        default_factory=lambda: Resources(
-            cpu_request="50m", memory_request="64Mi", cpu_limit="250m", memory_limit="256Mi"
-        )
-    )
+    resources: ResourceSettings = field(default_factory=lambda: ResourceSettings.of("50m", "64Mi", "250m", "256Mi"))
     storage_size: str = "1Gi"
     storage_class: str | None = None
     max_memory_policy: str = "noeviction"
@@ -122,7 +117,7 @@ class Redis(Construct):
         labels = self.labels.all
         password = SecretKeyRef(env_name="REDIS_PASSWORD", secret_name=props.password_secret, key=props.password_key)
         # Stay under the container's memory limit, so Redis applies its policy before the kernel kills it.
-        max_memory = memory_bytes(props.resources.memory_limit) * 3 // 4
+        max_memory = memory_bytes(props.resources.limits.memory) * 3 // 4
         container = ContainerSpec(
             name="redis",
             image=props.image,

@@ -17,7 +17,6 @@ from constructs_lib.container import (
     ContainerImage,
     ContainerSpec,
     HttpProbe,
-    Resources,
     SecretKeyRef,
     VolumeMount,
 )
@@ -33,6 +32,7 @@ from constructs_lib.network_policy import (
 from value_types.credentials import secret_like_paths
 from value_types.names import CIDR, DNS_LABEL
 from value_types.ports import PORT
+from value_types.quantities import ResourceSettings
 
 CONTAINER_NAME = "discord-watcher"
 HEALTH_PORT_NAME = "health"
@@ -174,11 +174,7 @@ class WatcherSidecarProps:
     agent_input_fifo: str | None = None
     bridge_enabled: bool = False
     health_port: int = 8088
-    resources: Resources = field(
-        default_factory=lambda: Resources(
-            cpu_request="10m", memory_request="32Mi", cpu_limit="100m", memory_limit="64Mi"
-        )
-    )
+    resources: ResourceSettings = field(default_factory=lambda: ResourceSettings.of("10m", "32Mi", "100m", "64Mi"))
     probes: WatcherProbes = field(default_factory=WatcherProbes)
     network_policy: WatcherNetworkPolicy | None = None
     workspace_volume: str = "workspace"

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from constructs_lib import Autoscaling, ContainerImage, HttpProbe, RedisEndpoint, RedisProps, Resources, SecretKeyRef
+from constructs_lib import ContainerImage, HttpProbe, RedisEndpoint, RedisProps, SecretKeyRef
 from value_types.images import ImageSettings
-from value_types.quantities import ResourceSettings
 from value_types.workloads import (
-    AutoscalingSettings,
     ExternalRedisSettings,
     HttpProbeSettings,
     InClusterRedisSettings,
@@ -16,27 +14,6 @@ from value_types.workloads import (
 
 def container_image(image: ImageSettings) -> ContainerImage:
     return ContainerImage(repository=image.repository, tag=image.tag, pull_policy=image.pull_policy)
-
-
-def resources(settings: ResourceSettings) -> Resources:
-    return Resources(
-        cpu_request=settings.requests.cpu,
-        memory_request=settings.requests.memory,
-        cpu_limit=settings.limits.cpu,
-        memory_limit=settings.limits.memory,
-    )
-
-
-def autoscaling(settings: AutoscalingSettings) -> Autoscaling | None:
-    """The HPA targets when autoscaling is enabled, else None (the Deployment keeps a fixed replica count)."""
-    if not settings.enabled:
-        return None
-    return Autoscaling(
-        min_replicas=settings.min_replicas,
-        max_replicas=settings.max_replicas,
-        cpu_utilization_percent=settings.target_cpu_utilization_percentage,
-        memory_utilization_percent=settings.target_memory_utilization_percentage,
-    )
 
 
 def secret_env(env_name: str, key: SecretKey) -> SecretKeyRef:
@@ -69,7 +46,7 @@ def redis(
         name=name,
         part_of=part_of,
         image=container_image(settings.image),
-        resources=resources(settings.resources),
+        resources=settings.resources,
         password_secret=settings.password.secret,
         password_key=settings.password.key,
         storage_size=settings.storage_size,

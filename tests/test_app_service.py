@@ -6,11 +6,11 @@ import dataclasses
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from constructs_lib import (
     AppService,
     AppServiceProps,
-    Autoscaling,
     ContainerSpec,
     EgressRule,
     HttpProbe,
@@ -18,11 +18,12 @@ from constructs_lib import (
     Metrics,
     NetworkAccess,
     PropsError,
-    Resources,
     SecretKeyRef,
 )
 from delivery.checks import find_problems
 from tests.construct_helpers import IMAGE, PROBE, RESOURCES, only, synth
+from value_types.quantities import ResourceSettings
+from value_types.workloads import AutoscalingSettings
 
 
 def minimal(**overrides: Any) -> AppServiceProps:
@@ -88,11 +89,32 @@ def test_selector_does_not_change_when_the_construct_moves() -> None:
 
 
 def test_autoscaling_leaves_replicas_unset_and_targets_cpu_and_memory() -> None:
-    manifests = render(minimal(autoscaling=Autoscaling(min_replicas=2, max_replicas=5)))
+    manifests = render(minimal(autoscaling=AutoscalingSettings(enabled=True, min_replicas=2, max_replicas=5)))
     assert "replicas" not in only(manifests, "Deployment")["spec"]
     hpa = only(manifests, "HorizontalPodAutoscaler")
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu", "memory"]
+
+
+def test_autoscaling_disabled_keeps_a_fixed_replica_count() -> None:
+    manifests = render(minimal(autoscaling=AutoscalingSettings(enabled=False), replicas=3))
+    assert only(manifests, "Deployment")["spec"]["replicas"] == 3
+    assert [m for m in manifests if m["kind"] == "HorizontalPodAutoscaler"] == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"min_replicas": 5, "max_replicas": 4}, "max_replicas\n  Value error, must be >= min_replicas (5)"),
+        ({"min_replicas": 0}, "min_replicas\n  Input should be greater than or equal to 1"),
+        ({"target_cpu_utilization_percentage": 120}, "target_cpu_utilization_percentage\n  Input should be less than"),
+    ],
+)
+def test_autoscaling_is_the_settings_type_checked_once(fields: dict[str, int], message: str) -> None:
+    """The HPA's bounds are checked by the one type settings files and props share, not again by AppService."""
+    with pytest.raises(ValidationError) as caught:
+        AutoscalingSettings.model_validate({"enabled": True, **fields})
+    assert message in str(caught.value)
 
 
 def test_config_becomes_a_configmap_and_its_change_rolls_the_pods() -> None:
@@ -123,7 +145,7 @@ def test_env_from_secrets_follows_the_configmap() -> None:
 
 def test_optional_parts() -> None:
     props = minimal(
-        autoscaling=Autoscaling(min_replicas=2, max_replicas=4),
+        autoscaling=AutoscalingSettings(enabled=True, min_replicas=2, max_replicas=4),
         max_unavailable=1,
         metrics=Metrics(),
         network_access=NetworkAccess(from_namespaces=["ingress-nginx"], egress=[EgressRule(ports=[5432])]),
@@ -162,28 +184,15 @@ def test_optional_parts() -> None:
     [
         ({"name": "Web_1"}, "name", "a DNS label"),
         ({"port": 70000}, "port", "1..65535"),
-        ({"replicas": 3, "autoscaling": Autoscaling(min_replicas=2, max_replicas=4)}, "replicas", "None when"),
-        ({"autoscaling": Autoscaling(min_replicas=5, max_replicas=4)}, "autoscaling.max_replicas", ">= autoscaling"),
-        ({"autoscaling": Autoscaling(min_replicas=0, max_replicas=4)}, "autoscaling.min_replicas", ">= 1"),
         (
-            {"autoscaling": Autoscaling(min_replicas=1, max_replicas=4, cpu_utilization_percent=120)},
-            "autoscaling.cpu_utilization_percent",
-            "1..100",
+            {"replicas": 3, "autoscaling": AutoscalingSettings(enabled=True, min_replicas=2, max_replicas=4)},
+            "replicas",
+            "None when",
         ),
         ({"max_unavailable": 0}, "max_unavailable", "block every node drain"),
         ({"env": {"API_TOKEN": "abc"}}, "env.API_TOKEN", "reference a Secret"),
         ({"config": {"DB_PASSWORD": "abc"}}, "env.DB_PASSWORD", "reference a Secret"),
         ({"env": {"1BAD": "x"}}, "env", "a variable name"),
-        (
-            {"resources": Resources(cpu_request="2", memory_request="1Gi", cpu_limit="1", memory_limit="1Gi")},
-            "resources.cpu_request",
-            "at most the CPU limit 1",
-        ),
-        (
-            {"resources": Resources(cpu_request="1", memory_request="lots", cpu_limit="1", memory_limit="1Gi")},
-            "resources.memory_request",
-            "a memory quantity",
-        ),
         ({"liveness_probe": HttpProbe(path="/h", port="metrics")}, "liveness_probe.port", "one of the container's"),
         ({"liveness_probe": HttpProbe(path="h")}, "liveness_probe.path", "starting with '/'"),
         ({"liveness_probe": HttpProbe(path="/h", success_threshold=2)}, "liveness_probe.success_threshold", "1"),
@@ -265,3 +274,24 @@ def test_expose_via_ingress_needs_a_service() -> None:
     with pytest.raises(PropsError) as caught:
         synth(build)
     assert caught.value.prop == "expose"
+
+
+@pytest.mark.parametrize(
+    ("requests", "limits", "message"),
+    [
+        ({"cpu": "2", "memory": "1Gi"}, {"cpu": "1", "memory": "1Gi"}, "cpu limit 1 is below the cpu request 2"),
+        (
+            {"cpu": "1", "memory": "lots"},
+            {"cpu": "1", "memory": "1Gi"},
+            "requests.memory\n  Value error, must be a memory",
+        ),
+    ],
+)
+def test_resources_are_one_checked_type_for_settings_and_props(
+    requests: dict[str, str], limits: dict[str, str], message: str
+) -> None:
+    """Bad resources never reach a construct: the type the props take checks them when it is made, with the
+    same words a settings file gets."""
+    with pytest.raises(ValidationError) as caught:
+        ResourceSettings.model_validate({"requests": requests, "limits": limits})
+    assert message in str(caught.value)

@@ -25,9 +25,7 @@ from constructs_lib import (
     SyncHookJobProps,
 )
 from stacks.core_pipeline.settings import CorePipelineSettings
-from stacks.settings_to_props import autoscaling as to_autoscaling
 from stacks.settings_to_props import container_image, secret_env
-from stacks.settings_to_props import resources as to_resources
 
 NAME = "core-pipeline"
 # Fixed by the application (seed: "The NestJS application exposes port 3000"), not by an environment.
@@ -50,7 +48,7 @@ class CorePipelineChart(Chart):
     def __init__(self, scope: Construct, id: str, settings: CorePipelineSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
         image = container_image(settings.image)
-        resources = to_resources(settings.resources)
+        resources = settings.resources
         security = PodSecurity(run_as_user=APP_UID, run_as_group=APP_UID, fs_group=APP_UID)
         config = runtime_config(settings)
         secret_env = credentials(settings)
@@ -75,7 +73,7 @@ class CorePipelineChart(Chart):
                 liveness_probe=LIVENESS,
                 readiness_probe=READINESS,
                 replicas=None if autoscaling.enabled else min_replicas,
-                autoscaling=to_autoscaling(autoscaling),
+                autoscaling=autoscaling,
                 # A budget on a single replica would block every node drain.
                 max_unavailable=settings.max_unavailable if min_replicas > 1 else None,
                 config=config,

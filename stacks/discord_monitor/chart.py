@@ -28,7 +28,7 @@ from constructs_lib import (
     WebhookSecret,
 )
 from stacks.discord_monitor.settings import DiscordMonitorSettings, WatcherSettings
-from stacks.settings_to_props import container_image, http_probe, redis, resources, secret_env
+from stacks.settings_to_props import container_image, http_probe, redis, secret_env
 
 NAME = "discord-monitor"
 BOT_NAME = "discord-bot"
@@ -53,7 +53,7 @@ class DiscordMonitorChart(Chart):
                 ContainerSpec(
                     name="agent",
                     image=container_image(job.image),
-                    resources=resources(job.resources),
+                    resources=job.resources,
                     command=job.command,
                     env={"WORKSPACE_PATH": settings.watcher.workspace_path},
                 )
@@ -89,7 +89,7 @@ class DiscordMonitorChart(Chart):
                 name=BOT_NAME,
                 part_of=NAME,
                 image=bot_image,
-                resources=resources(bot_settings.resources),
+                resources=bot_settings.resources,
                 port=bot_settings.port,
                 liveness_probe=http_probe(bot_settings.liveness_probe),
                 readiness_probe=http_probe(bot_settings.readiness_probe),
@@ -129,7 +129,7 @@ class DiscordMonitorChart(Chart):
                     container=ContainerSpec(
                         name="retention",
                         image=container_image(settings.bot.image),
-                        resources=resources(retention.resources),
+                        resources=retention.resources,
                         command=retention.command,
                         env=env,
                         # Redis only: the retention worker never sees the bot token.
@@ -162,7 +162,7 @@ def watcher_props(
         agent_input_fifo=settings.agent_input_fifo,
         bridge_enabled=settings.bridge.enabled,
         health_port=settings.bridge.port,
-        resources=resources(settings.resources),
+        resources=settings.resources,
         probes=WatcherProbes(
             enabled=probes.enabled,
             path=probes.path,

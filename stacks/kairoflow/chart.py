@@ -33,7 +33,7 @@ from constructs_lib.app_service import config_checksum
 from constructs_lib.container import writable_scratch
 from stacks.kairoflow.nginx_config import default_conf, nginx_conf
 from stacks.kairoflow.settings import CronSettings, KairoflowSettings
-from stacks.settings_to_props import container_image, resources
+from stacks.settings_to_props import container_image
 
 NAME = "kairoflow"
 WEB = "kairoflow-web"
@@ -107,7 +107,7 @@ class KairoflowChart(Chart):
         php = ContainerSpec(
             name="php-fpm",
             image=php_image,
-            resources=resources(settings.php.resources),
+            resources=settings.php.resources,
             ports={"fastcgi": FASTCGI_PORT},
             env=php_env(settings),
             env_from_secrets=[secret_names[concern] for concern in SECRET_KEYS],
@@ -134,7 +134,7 @@ class KairoflowChart(Chart):
                 image=container_image(settings.nginx.image),
                 port=HTTP_PORT,
                 service_port=HTTP_PORT,
-                resources=resources(settings.nginx.resources),
+                resources=settings.nginx.resources,
                 # Seed "Health Checks": /health on the nginx container.
                 liveness_probe=HttpProbe(path="/health", initial_delay_seconds=30, period_seconds=10),
                 readiness_probe=HttpProbe(path="/health", initial_delay_seconds=5, period_seconds=5),
@@ -213,7 +213,7 @@ class KairoflowChart(Chart):
                     container=ContainerSpec(
                         name=task,
                         image=php.image,
-                        resources=resources(settings.cron_resources),
+                        resources=settings.cron_resources,
                         command=CONSOLE_COMMANDS[task],
                         env=php.env,
                         env_from_secrets=php.env_from_secrets,

@@ -21,8 +21,7 @@ from constructs_lib import (
     SecretKeyRef,
 )
 from constructs_lib.app_service import config_checksum
-from stacks.settings_to_props import autoscaling as to_autoscaling
-from stacks.settings_to_props import container_image, http_probe, redis, resources, secret_env
+from stacks.settings_to_props import container_image, http_probe, redis, secret_env
 from stacks.verta.settings import VertaServiceSettings, VertaSettings
 
 NAME = "verta"
@@ -94,7 +93,7 @@ class VertaChart(Chart):
                 ContainerSpec(
                     name="migrate",
                     image=container_image(settings.backend.image),
-                    resources=resources(settings.backend.resources),
+                    resources=settings.backend.resources,
                     command=settings.migration_command,
                     env_from_config_maps=[NAME],
                     secret_env=[secret_env("DATABASE_URL", secrets.database_url)],
@@ -151,11 +150,11 @@ class VertaChart(Chart):
                 image=container_image(service.image),
                 port=service.port,
                 service_port=SERVICE_PORT,
-                resources=resources(service.resources),
+                resources=service.resources,
                 liveness_probe=http_probe(service.liveness_probe),
                 readiness_probe=http_probe(service.readiness_probe),
                 replicas=None if scaling.enabled else (service.replicas or 1),
-                autoscaling=to_autoscaling(scaling),
+                autoscaling=scaling,
                 max_unavailable=service.max_unavailable,
                 env={"PORT": str(service.port), **env},
                 secret_env=secret_env,
