@@ -59,10 +59,8 @@ _EXPORTS = {
     "VolumeClaimsProps": "volume_claims",
     "WatchedPod": "watcher_sidecar",
     "WatcherNetworkPolicy": "watcher_sidecar",
-    "WatcherProbes": "watcher_sidecar",
     "WatcherSidecar": "watcher_sidecar",
     "WatcherSidecarProps": "watcher_sidecar",
-    "WatcherStats": "watcher_sidecar",
     "WebhookSecret": "watcher_sidecar",
     "CorsPolicy": "web_ingress",
     "IngressOptions": "web_ingress",
@@ -126,10 +124,8 @@ __all__ = [
     "VolumeMount",
     "WatchedPod",
     "WatcherNetworkPolicy",
-    "WatcherProbes",
     "WatcherSidecar",
     "WatcherSidecarProps",
-    "WatcherStats",
     "WebIngress",
     "WebIngressProps",
     "WebhookSecret",
@@ -173,10 +169,8 @@ if TYPE_CHECKING:
     from constructs_lib.watcher_sidecar import (
         WatchedPod,
         WatcherNetworkPolicy,
-        WatcherProbes,
         WatcherSidecar,
         WatcherSidecarProps,
-        WatcherStats,
         WebhookSecret,
     )
     from constructs_lib.web_ingress import (

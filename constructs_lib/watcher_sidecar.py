@@ -33,6 +33,7 @@ from value_types.credentials import secret_like_paths
 from value_types.names import CIDR, DNS_LABEL
 from value_types.ports import PORT
 from value_types.quantities import ResourceSettings
+from value_types.watcher import WatcherProbeSettings, WatcherStatsSettings
 
 CONTAINER_NAME = "discord-watcher"
 HEALTH_PORT_NAME = "health"
@@ -55,6 +56,8 @@ ENV_MAPPING = (
     "AGENT_INPUT_FIFO",
     "BRIDGE_PORT",
 )
+# Liveness waits this much longer than readiness, so a slow first answer fails readiness before it restarts anything.
+LIVENESS_EXTRA_DELAY_SECONDS = 5
 _WEBHOOK_URL = re.compile(r"^https://[^\s/]+/api/webhooks/[^\s]+$")
 
 
@@ -69,44 +72,6 @@ class WebhookSecret:
 
     secret_name: str
     key: str = "webhook-url"
-
-
-@dataclass(frozen=True, kw_only=True)
-class WatcherStats:
-    """Usage statistics the watcher posts (STATS_ENABLED, STATS_TOKENS, STATS_COSTS). All off by default."""
-
-    enabled: bool = False
-    tokens: bool = False
-    costs: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class WatcherProbes:
-    """HTTP probes on the health port (seed 9.1/9.3). Defaults are the seed's.
-
-    Attributes:
-        enabled: render readiness and liveness probes. Default True.
-        path: default `/healthz`.
-        initial_delay_seconds: default 5 (readiness; liveness waits `liveness_extra_delay_seconds` longer).
-        period_seconds: default 10.
-        timeout_seconds: default 2.
-        failure_threshold: default 3.
-        liveness_extra_delay_seconds: default 5, so a slow first answer fails readiness before it restarts anything.
-        startup_probe: render a startup probe, holding liveness off while the watcher starts. Default True.
-        startup_failure_threshold: default 30.
-        startup_period_seconds: default 5 (so up to 150 s to start).
-    """
-
-    enabled: bool = True
-    path: str = "/healthz"
-    initial_delay_seconds: int = 5
-    period_seconds: int = 10
-    timeout_seconds: int = 2
-    failure_threshold: int = 3
-    liveness_extra_delay_seconds: int = 5
-    startup_probe: bool = True
-    startup_failure_threshold: int = 30
-    startup_period_seconds: int = 5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,12 +135,12 @@ class WatcherSidecarProps:
     parity_mode: ParityMode = "full"
     filters: Mapping[str, Any] | None = None
     filters_config_map: str | None = None
-    stats: WatcherStats = field(default_factory=WatcherStats)
+    stats: WatcherStatsSettings = field(default_factory=WatcherStatsSettings)
     agent_input_fifo: str | None = None
     bridge_enabled: bool = False
     health_port: int = 8088
     resources: ResourceSettings = field(default_factory=lambda: ResourceSettings.of("10m", "32Mi", "100m", "64Mi"))
-    probes: WatcherProbes = field(default_factory=WatcherProbes)
+    probes: WatcherProbeSettings = field(default_factory=WatcherProbeSettings)
     network_policy: WatcherNetworkPolicy | None = None
     workspace_volume: str = "workspace"
 
@@ -235,6 +200,7 @@ class WatcherSidecar(Construct):
         if props.bridge_enabled:
             env["BRIDGE_PORT"] = str(props.health_port)
         probes = props.probes
+        startup = probes.startup_probe
         readiness = HttpProbe(
             path=probes.path,
             port=HEALTH_PORT_NAME,
@@ -265,17 +231,17 @@ class WatcherSidecar(Construct):
             volume_mounts=[self.workspace_mount],
             readiness_probe=readiness if probes.enabled else None,
             liveness_probe=replace(
-                readiness, initial_delay_seconds=probes.initial_delay_seconds + probes.liveness_extra_delay_seconds
+                readiness, initial_delay_seconds=probes.initial_delay_seconds + LIVENESS_EXTRA_DELAY_SECONDS
             )
             if probes.enabled
             else None,
             startup_probe=replace(
                 readiness,
                 initial_delay_seconds=0,
-                period_seconds=probes.startup_period_seconds,
-                failure_threshold=probes.startup_failure_threshold,
+                period_seconds=startup.period_seconds,
+                failure_threshold=startup.failure_threshold,
             )
-            if probes.enabled and probes.startup_probe
+            if probes.enabled and startup.enabled
             else None,
             termination_message_policy="FallbackToLogsOnError",
             run_as_user=WATCHER_UID,

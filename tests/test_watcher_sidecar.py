@@ -120,16 +120,18 @@ def test_probes_are_the_seeds() -> None:
 
 
 def test_probes_can_be_turned_off() -> None:
-    from constructs_lib import WatcherProbes
+    from value_types.watcher import WatcherProbeSettings, WatcherStartupProbeSettings
 
-    watcher = containers_by_name(job_with_watcher(props(probes=WatcherProbes(startup_probe=False))))["discord-watcher"]
+    watcher = containers_by_name(
+        job_with_watcher(props(probes=WatcherProbeSettings(startup_probe=WatcherStartupProbeSettings(enabled=False))))
+    )["discord-watcher"]
     assert "startupProbe" not in watcher and "livenessProbe" in watcher
-    watcher = containers_by_name(job_with_watcher(props(probes=WatcherProbes(enabled=False))))["discord-watcher"]
+    watcher = containers_by_name(job_with_watcher(props(probes=WatcherProbeSettings(enabled=False))))["discord-watcher"]
     assert not {"startupProbe", "livenessProbe", "readinessProbe"} & set(watcher)
 
 
 def test_full_env_mapping() -> None:
-    from constructs_lib import WatcherStats
+    from value_types.watcher import WatcherStatsSettings
 
     manifests = job_with_watcher(
         props(
@@ -138,7 +140,7 @@ def test_full_env_mapping() -> None:
             batch_size=50,
             parity_mode="parity",
             filters={"include_tools": True},
-            stats=WatcherStats(enabled=True, tokens=True, costs=False),
+            stats=WatcherStatsSettings(enabled=True, tokens=True, costs=False),
             agent_input_fifo="/work/in.fifo",
             bridge_enabled=True,
             health_port=9000,

@@ -21,10 +21,8 @@ from constructs_lib import (
     RetentionCron,
     RetentionCronProps,
     WatcherNetworkPolicy,
-    WatcherProbes,
     WatcherSidecar,
     WatcherSidecarProps,
-    WatcherStats,
     WebhookSecret,
 )
 from stacks.discord_monitor.settings import DiscordMonitorSettings, WatcherSettings
@@ -147,7 +145,6 @@ class DiscordMonitorChart(Chart):
 def watcher_props(
     settings: WatcherSettings, workload: RecommendedLabels, bot_selector: dict[str, str]
 ) -> WatcherSidecarProps:
-    probes = settings.probes
     policy = settings.network_policy
     return WatcherSidecarProps(
         workload=workload,
@@ -158,22 +155,12 @@ def watcher_props(
         batch_size=settings.batch_size,
         parity_mode=settings.parity_mode,
         filters=settings.filters or None,
-        stats=WatcherStats(**settings.stats.model_dump()),
+        stats=settings.stats,
         agent_input_fifo=settings.agent_input_fifo,
         bridge_enabled=settings.bridge.enabled,
         health_port=settings.bridge.port,
         resources=settings.resources,
-        probes=WatcherProbes(
-            enabled=probes.enabled,
-            path=probes.path,
-            initial_delay_seconds=probes.initial_delay_seconds,
-            period_seconds=probes.period_seconds,
-            timeout_seconds=probes.timeout_seconds,
-            failure_threshold=probes.failure_threshold,
-            startup_probe=probes.startup_probe.enabled,
-            startup_failure_threshold=probes.startup_probe.failure_threshold,
-            startup_period_seconds=probes.startup_probe.period_seconds,
-        ),
+        probes=settings.probes,
         network_policy=WatcherNetworkPolicy(
             allow_from_bot=PeerSelector(pod_labels=bot_selector) if policy.allow_from_bot else None,
             allowed_ingress_cidrs=policy.allowed_ingress_cidrs,
