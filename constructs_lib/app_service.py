@@ -24,7 +24,7 @@ from constructs_lib.container import (
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string
 from constructs_lib.labels import RecommendedLabels, Workload
-from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy, PodNetworkPolicyProps
+from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy
 from constructs_lib.web_ingress import IngressOptions, WebIngress, WebIngressProps
 from value_types.names import DNS_LABEL
 from value_types.ports import PORT
@@ -238,16 +238,8 @@ class AppService(Construct):
         #: The NetworkPolicy, when `props.network_access` asks for one (`allow_from` adds to it).
         self.network_policy: PodNetworkPolicy | None = None
         if props.network_access is not None:
-            self.network_policy = PodNetworkPolicy(
-                self,
-                "NetworkPolicy",
-                PodNetworkPolicyProps(
-                    name=props.name,
-                    labels=labels,
-                    pod_selector=self.selector_labels,
-                    ports=[props.port],
-                    access=props.network_access,
-                ),
+            self.network_policy = PodNetworkPolicy.isolating(
+                self, "NetworkPolicy", self, name=props.name, ports=[props.port], access=props.network_access
             )
         #: The Ingress, once `expose_via_ingress` has made one.
         self.ingress: WebIngress | None = None

@@ -128,18 +128,32 @@ class BatchJobProps:
     annotations: Mapping[str, str] = field(default_factory=dict)
 
 
-class BatchJob(Construct):
+class PodWorkload(Construct):
+    """What BatchJob, JobPodTemplate and RetentionCron share: a name, recommended labels and a `JobPod`, checked
+    once here. A `Workload`: other constructs name it by reference (`redis.allow_from(job)`).
+
+    Attributes:
+        name: the object's name.
+        labels: its recommended labels.
+        selector_labels: the stable labels selecting its pods.
+    """
+
+    def __init__(
+        self, scope: Construct, id: str, *, kind: str, name: str, labels: RecommendedLabels, pod: JobPod
+    ) -> None:
+        super().__init__(scope, id)
+        DNS_LABEL.require(kind, "name", name)
+        pod.validate(kind)
+        self.name = name
+        self.labels = labels
+        self.selector_labels = labels.selector
+
+
+class BatchJob(PodWorkload):
     """A hardened Job: non-root, read-only root filesystem, no API token, bounded in time and retries."""
 
     def __init__(self, scope: Construct, id: str, props: BatchJobProps) -> None:
-        super().__init__(scope, id)
-        DNS_LABEL.require("BatchJob", "name", props.name)
-        props.pod.validate("BatchJob")
-        self.name = props.name
-        #: Labels that select this Job's pods (for NetworkPolicies).
-        #: Its recommended labels, and those selecting its pods (a `Workload`, for `allow_from`).
-        self.labels = props.labels
-        self.selector_labels = props.labels.selector
+        super().__init__(scope, id, kind="BatchJob", name=props.name, labels=props.labels, pod=props.pod)
         self.resource = k8s.KubeJob(
             self,
             "Resource",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from cdk8s_plus_27 import k8s
 
@@ -93,6 +93,21 @@ class _ProbeTimings:
         )
 
 
+class HttpProbeTimings(Protocol):
+    """A settings block describing an HTTP probe."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def initial_delay_seconds(self) -> int: ...
+    @property
+    def period_seconds(self) -> int: ...
+    @property
+    def timeout_seconds(self) -> int: ...
+    @property
+    def failure_threshold(self) -> int: ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class HttpProbe(_ProbeTimings):
     """An HTTP GET probe.
@@ -109,6 +124,18 @@ class HttpProbe(_ProbeTimings):
 
     path: str
     port: int | str = "http"
+
+    @classmethod
+    def from_settings(cls, settings: HttpProbeTimings, port: int | str = "http") -> HttpProbe:
+        """The probe a settings block describes (value_types' HttpProbeSettings, WatcherProbeSettings)."""
+        return cls(
+            path=settings.path,
+            port=port,
+            initial_delay_seconds=settings.initial_delay_seconds,
+            period_seconds=settings.period_seconds,
+            timeout_seconds=settings.timeout_seconds,
+            failure_threshold=settings.failure_threshold,
+        )
 
     def validate(self, construct: str, prop: str) -> None:
         prefix = f"{prop}." if prop else ""

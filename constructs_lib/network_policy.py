@@ -155,6 +155,26 @@ class PodNetworkPolicy(Construct):
             ),
         )
 
+    @classmethod
+    def isolating(
+        cls,
+        scope: Construct,
+        id: str,
+        workload: Workload,
+        *,
+        name: str,
+        ports: Sequence[int],
+        access: NetworkAccess,
+    ) -> PodNetworkPolicy:
+        """A policy for `workload`'s pods, labelled like them, admitting `access` on `ports`."""
+        return cls(
+            scope,
+            id,
+            PodNetworkPolicyProps(
+                name=name, labels=workload.labels.all, pod_selector=workload.selector_labels, ports=ports, access=access
+            ),
+        )
+
     def allow_from(self, workload: Workload) -> None:
         """Admit `workload`'s pods (same namespace) on the policy's ports. A no-op when anyone may already connect."""
         if self._admits_anyone:

@@ -21,7 +21,7 @@ from constructs_lib.container import (
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string, quantity
 from constructs_lib.labels import RecommendedLabels, Workload
-from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy, PodNetworkPolicyProps
+from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy
 from value_types.names import DNS_LABEL, DNS_SUBDOMAIN
 from value_types.ports import PORT
 from value_types.quantities import MEMORY, ResourceSettings, memory_bytes
@@ -192,16 +192,13 @@ class Redis(Construct):
             ),
         )
         #: The NetworkPolicy admitting `props.clients` (`allow_from` adds more).
-        self.network_policy = PodNetworkPolicy(
+        self.network_policy = PodNetworkPolicy.isolating(
             self,
             "NetworkPolicy",
-            PodNetworkPolicyProps(
-                name=props.name,
-                labels=labels,
-                pod_selector=self.selector_labels,
-                ports=[props.port],
-                access=NetworkAccess(from_pods=[client.selector_labels for client in props.clients]),
-            ),
+            self,
+            name=props.name,
+            ports=[props.port],
+            access=NetworkAccess(from_pods=[client.selector_labels for client in props.clients]),
         )
 
     def allow_from(self, client: Workload) -> None:
@@ -209,16 +206,13 @@ class Redis(Construct):
         (NetworkPolicies add up)."""
         component = client.labels.component
         DNS_LABEL.require("Redis", "allow_from.component", component)
-        PodNetworkPolicy(
+        PodNetworkPolicy.isolating(
             self,
             f"AllowFrom-{component}",
-            PodNetworkPolicyProps(
-                name=f"{self.name}-from-{component}",
-                labels=self.labels.all,
-                pod_selector=self.selector_labels,
-                ports=[self._port],
-                access=NetworkAccess(from_pods=[client.selector_labels]),
-            ),
+            self,
+            name=f"{self.name}-from-{component}",
+            ports=[self._port],
+            access=NetworkAccess(from_pods=[client.selector_labels]),
         )
 
 

@@ -9,10 +9,9 @@ from typing import Literal
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from constructs_lib.batch_job import JobPod
+from constructs_lib.batch_job import JobPod, PodWorkload
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels
-from value_types.names import DNS_LABEL
 from value_types.schedules import SCHEDULE, TIME_ZONE
 
 ConcurrencyPolicy = Literal["Forbid", "Allow", "Replace"]
@@ -53,17 +52,12 @@ class RetentionCronProps:
     annotations: Mapping[str, str] = field(default_factory=dict)
 
 
-class RetentionCron(Construct):
+class RetentionCron(PodWorkload):
     """A CronJob whose runs are hardened `JobPod`s, never overlap by default, and are bounded in time."""
 
     def __init__(self, scope: Construct, id: str, props: RetentionCronProps) -> None:
-        super().__init__(scope, id)
+        super().__init__(scope, id, kind="RetentionCron", name=props.name, labels=props.labels, pod=props.pod)
         _validate(props)
-        self.name = props.name
-        #: Labels that select this CronJob's pods (for NetworkPolicies of the services it uses).
-        #: Its recommended labels, and those selecting its pods (a `Workload`, for `allow_from`).
-        self.labels = props.labels
-        self.selector_labels = props.labels.selector
         labels = props.labels.all
         self.resource = k8s.KubeCronJob(
             self,
@@ -84,7 +78,6 @@ class RetentionCron(Construct):
 
 def _validate(props: RetentionCronProps) -> None:
     construct = "RetentionCron"
-    DNS_LABEL.require(construct, "name", props.name)
     if len(props.name) > _MAX_NAME:
         raise PropsError(construct, "name", props.name, f"at most {_MAX_NAME} characters (Job names add 11)")
     SCHEDULE.require(construct, "schedule", props.schedule)
@@ -102,4 +95,3 @@ def _validate(props: RetentionCronProps) -> None:
     for name in ("successful_jobs_history_limit", "failed_jobs_history_limit"):
         if getattr(props, name) < 0:
             raise PropsError(construct, name, getattr(props, name), "an integer >= 0")
-    props.pod.validate(construct)

@@ -201,14 +201,7 @@ class WatcherSidecar(Construct):
             env["BRIDGE_PORT"] = str(props.health_port)
         probes = props.probes
         startup = probes.startup_probe
-        readiness = HttpProbe(
-            path=probes.path,
-            port=HEALTH_PORT_NAME,
-            initial_delay_seconds=probes.initial_delay_seconds,
-            period_seconds=probes.period_seconds,
-            timeout_seconds=probes.timeout_seconds,
-            failure_threshold=probes.failure_threshold,
-        )
+        readiness = HttpProbe.from_settings(probes, port=HEALTH_PORT_NAME)
         #: The watcher container, hardened, with exactly the seed's env mapping.
         self.container = ContainerSpec(
             name=CONTAINER_NAME,

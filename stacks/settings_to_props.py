@@ -21,14 +21,7 @@ def secret_env(env_name: str, key: SecretKey) -> SecretKeyRef:
 
 
 def http_probe(settings: HttpProbeSettings, port: int | str = "http") -> HttpProbe:
-    return HttpProbe(
-        path=settings.path,
-        port=port,
-        initial_delay_seconds=settings.initial_delay_seconds,
-        period_seconds=settings.period_seconds,
-        timeout_seconds=settings.timeout_seconds,
-        failure_threshold=settings.failure_threshold,
-    )
+    return HttpProbe.from_settings(settings, port)
 
 
 def redis(
