@@ -9,7 +9,6 @@ from bench.scale_settings import ScaleSettings
 from constructs_lib import (
     AppService,
     AppServiceProps,
-    ContainerImage,
     EgressRule,
     HttpProbe,
     IngressOptions,
@@ -18,6 +17,7 @@ from constructs_lib import (
     RateLimit,
     SecretKeyRef,
 )
+from value_types.images import ImageSettings
 from value_types.quantities import ResourceSettings
 from value_types.workloads import AutoscalingSettings
 
@@ -34,7 +34,7 @@ class ScaleChart(Chart):
                 AppServiceProps(
                     name=name,
                     component="api",
-                    image=ContainerImage(repository=f"ghcr.io/acme/{name}", tag="1.0.0"),
+                    image=ImageSettings(repository=f"ghcr.io/acme/{name}", tag="1.0.0"),
                     port=8080,
                     resources=resources,
                     liveness_probe=HttpProbe(path="/health", initial_delay_seconds=10),

@@ -3,6 +3,17 @@
 The public API is listed here and loaded on first use, so that importing one construct does not load them all.
 The rules for values (names, ports, quantities, images, schedules) and `PropsError` live one layer below, in
 `value_types`; constructs check their props with those rules (`PORT.require("Redis", "port", port)`).
+
+The surface every construct shares:
+- `Foo(scope, id, props: FooProps)`: one typed, documented props dataclass; optional props say their default.
+- The main object is the child `Resource`, exposed as `foo.resource` (AppService: `deployment`).
+- Settings blocks and props are one type where they describe the same thing: `ResourceSettings`,
+  `AutoscalingSettings`, `ImageSettings`, `WatcherProbeSettings` (value_types).
+- Workloads (AppService, BotStack, Redis, BatchJob, JobPodTemplate, RetentionCron) expose `name`, `labels` and
+  `selector_labels` (the `Workload` protocol); relations take them by reference, never label dicts or names:
+  `app.allow_from(other)`, `redis.allow_from(worker)`, `app.expose_via_ingress(IngressOptions(...))`,
+  `IngressPath(path="/api", service=backend)`, `JobPod(colocate_with=web)`, `RedisProps(clients=[bot])`,
+  `PodNetworkPolicy.isolating(scope, id, workload, ...)`.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ _EXPORTS = {
     "BatchJob": "batch_job",
     "BatchJobProps": "batch_job",
     "JobPod": "batch_job",
+    "PodWorkload": "batch_job",
     "JobPodTemplate": "job_pod_template",
     "JobPodTemplateProps": "job_pod_template",
     "BotEgress": "bot_stack",
@@ -24,7 +36,6 @@ _EXPORTS = {
     "BotStackProps": "bot_stack",
     "LeaderElection": "bot_stack",
     "ConfigMapKeyRef": "container",
-    "ContainerImage": "container",
     "ContainerSpec": "container",
     "ExecProbe": "container",
     "HttpProbe": "container",
@@ -81,7 +92,6 @@ __all__ = [
     "BotStack",
     "BotStackProps",
     "ConfigMapKeyRef",
-    "ContainerImage",
     "ContainerSpec",
     "CorsPolicy",
     "EgressRule",
@@ -99,6 +109,7 @@ __all__ = [
     "PodNetworkPolicy",
     "PodNetworkPolicyProps",
     "PodSecurity",
+    "PodWorkload",
     "PropsError",
     "ProxyTimeouts",
     "RateLimit",
@@ -136,11 +147,10 @@ __all__ = [
 
 if TYPE_CHECKING:
     from constructs_lib.app_service import AppService, AppServiceProps, Metrics
-    from constructs_lib.batch_job import BatchJob, BatchJobProps, JobPod
+    from constructs_lib.batch_job import BatchJob, BatchJobProps, JobPod, PodWorkload
     from constructs_lib.bot_stack import BotEgress, BotStack, BotStackProps, LeaderElection
     from constructs_lib.container import (
         ConfigMapKeyRef,
-        ContainerImage,
         ContainerSpec,
         ExecProbe,
         HttpProbe,

@@ -12,7 +12,6 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from constructs_lib.container import (
-    ContainerImage,
     ContainerSpec,
     HttpProbe,
     PodSecurity,
@@ -26,6 +25,7 @@ from constructs_lib.k8s_values import int_or_string
 from constructs_lib.labels import RecommendedLabels, Workload
 from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy
 from constructs_lib.web_ingress import IngressOptions, WebIngress, WebIngressProps
+from value_types.images import ImageSettings
 from value_types.names import DNS_LABEL
 from value_types.ports import PORT
 from value_types.quantities import ResourceSettings
@@ -102,7 +102,7 @@ class AppServiceProps:
     """
 
     name: str
-    image: ContainerImage
+    image: ImageSettings
     port: int
     resources: ResourceSettings
     liveness_probe: HttpProbe

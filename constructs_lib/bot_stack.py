@@ -11,7 +11,6 @@ from constructs import Construct
 
 from constructs_lib.app_service import AppService, AppServiceProps
 from constructs_lib.container import (
-    ContainerImage,
     HttpProbe,
     PodSecurity,
     SecretKeyRef,
@@ -19,6 +18,7 @@ from constructs_lib.container import (
 from constructs_lib.errors import PropsError
 from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector
 from constructs_lib.redis import Redis, RedisEndpoint, RedisProps
+from value_types.images import ImageSettings
 from value_types.names import DNS_LABEL
 from value_types.ports import PORT
 from value_types.quantities import ResourceSettings
@@ -86,7 +86,7 @@ class BotStackProps:
     """
 
     name: str
-    image: ContainerImage
+    image: ImageSettings
     resources: ResourceSettings
     port: int
     liveness_probe: HttpProbe

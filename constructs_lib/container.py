@@ -18,36 +18,10 @@ from cdk8s_plus_27 import k8s
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string, quantity
 from value_types.credentials import looks_secret
-from value_types.images import IMAGE_REPOSITORY, IMAGE_TAG, PULL_POLICIES, PullPolicy
+from value_types.images import ImageSettings
 from value_types.names import DNS_LABEL, ENV_VAR_NAME
 from value_types.ports import PORT, PORT_NAME
 from value_types.quantities import ResourceSettings
-
-
-@dataclass(frozen=True, kw_only=True)
-class ContainerImage:
-    """A container image split into repository and tag, with its pull policy.
-
-    Attributes:
-        repository: the image without tag, e.g. `ghcr.io/acme/core-pipeline`.
-        tag: the image tag, e.g. `1.4.2`. Also becomes the `app.kubernetes.io/version` label.
-        pull_policy: `IfNotPresent` (default), `Always` or `Never`.
-    """
-
-    repository: str
-    tag: str
-    pull_policy: PullPolicy = "IfNotPresent"
-
-    @property
-    def reference(self) -> str:
-        return f"{self.repository}:{self.tag}"
-
-    def validate(self, construct: str, prop: str) -> None:
-        prefix = f"{prop}." if prop else ""
-        IMAGE_REPOSITORY.require(construct, prefix + "repository", self.repository)
-        IMAGE_TAG.require(construct, prefix + "tag", self.tag)
-        if self.pull_policy not in PULL_POLICIES:
-            raise PropsError(construct, prefix + "pull_policy", self.pull_policy, " | ".join(PULL_POLICIES))
 
 
 def render_resources(resources: ResourceSettings) -> k8s.ResourceRequirements:
@@ -268,7 +242,7 @@ class ContainerSpec:
     """
 
     name: str
-    image: ContainerImage
+    image: ImageSettings
     resources: ResourceSettings
     command: Sequence[str] | None = None
     args: Sequence[str] | None = None
@@ -300,7 +274,6 @@ class ContainerSpec:
     def validate(self, construct: str, prop: str) -> None:
         prefix = f"{prop}." if prop else ""
         DNS_LABEL.require(construct, prefix + "name", self.name)
-        self.image.validate(construct, prefix + "image")
         for port_name, number in self.ports.items():
             PORT_NAME.require(construct, prefix + "ports", port_name)
             PORT.require(construct, prefix + f"ports.{port_name}", number)

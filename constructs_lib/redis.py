@@ -10,7 +10,6 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from constructs_lib.container import (
-    ContainerImage,
     ContainerSpec,
     ExecProbe,
     PodSecurity,
@@ -22,6 +21,7 @@ from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string, quantity
 from constructs_lib.labels import RecommendedLabels, Workload
 from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy
+from value_types.images import ImageSettings
 from value_types.names import DNS_LABEL, DNS_SUBDOMAIN
 from value_types.ports import PORT
 from value_types.quantities import MEMORY, ResourceSettings, memory_bytes
@@ -87,7 +87,7 @@ class RedisProps:
     part_of: str
     password_secret: str
     password_key: str = "redis-password"
-    image: ContainerImage = field(default_factory=lambda: ContainerImage(repository="redis", tag="7.2.5-alpine"))
+    image: ImageSettings = field(default_factory=lambda: ImageSettings(repository="redis", tag="7.2.5-alpine"))
     resources: ResourceSettings = field(default_factory=lambda: ResourceSettings.of("50m", "64Mi", "250m", "256Mi"))
     storage_size: str = "1Gi"
     storage_class: str | None = None

@@ -14,7 +14,6 @@ from constructs import Construct
 
 from constructs_lib.container import (
     ConfigMapKeyRef,
-    ContainerImage,
     ContainerSpec,
     HttpProbe,
     SecretKeyRef,
@@ -30,6 +29,7 @@ from constructs_lib.network_policy import (
     PodNetworkPolicyProps,
 )
 from value_types.credentials import secret_like_paths
+from value_types.images import ImageSettings
 from value_types.names import CIDR, DNS_LABEL
 from value_types.ports import PORT
 from value_types.quantities import ResourceSettings
@@ -126,7 +126,7 @@ class WatcherSidecarProps:
     """
 
     workload: RecommendedLabels
-    image: ContainerImage
+    image: ImageSettings
     webhook_url: str | None = None
     webhook_secret: WebhookSecret | None = None
     workspace_path: str = "/workspace"

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from constructs_lib import ContainerImage, HttpProbe, RedisEndpoint, RedisProps, SecretKeyRef
-from value_types.images import ImageSettings
+from constructs_lib import HttpProbe, RedisEndpoint, RedisProps, SecretKeyRef
 from value_types.workloads import (
     ExternalRedisSettings,
     HttpProbeSettings,
     InClusterRedisSettings,
     SecretKey,
 )
-
-
-def container_image(image: ImageSettings) -> ContainerImage:
-    return ContainerImage(repository=image.repository, tag=image.tag, pull_policy=image.pull_policy)
 
 
 def secret_env(env_name: str, key: SecretKey) -> SecretKeyRef:
@@ -38,7 +33,7 @@ def redis(
     return RedisProps(
         name=name,
         part_of=part_of,
-        image=container_image(settings.image),
+        image=settings.image,
         resources=settings.resources,
         password_secret=settings.password.secret,
         password_key=settings.password.key,

@@ -7,10 +7,11 @@ from typing import Any
 
 import cdk8s  # as a module: pytest would collect cdk8s.Testing as a test class
 
-from constructs_lib import ContainerImage, HttpProbe
+from constructs_lib import HttpProbe
+from value_types.images import ImageSettings
 from value_types.quantities import ResourceSettings
 
-IMAGE = ContainerImage(repository="ghcr.io/acme/web", tag="1.2.3")
+IMAGE = ImageSettings(repository="ghcr.io/acme/web", tag="1.2.3")
 RESOURCES = ResourceSettings.of("100m", "128Mi", "200m", "256Mi")
 PROBE = HttpProbe(path="/healthz")
 

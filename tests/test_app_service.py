@@ -22,6 +22,7 @@ from constructs_lib import (
 )
 from delivery.checks import find_problems
 from tests.construct_helpers import IMAGE, PROBE, RESOURCES, only, synth
+from value_types.images import ImageSettings
 from value_types.quantities import ResourceSettings
 from value_types.workloads import AutoscalingSettings
 
@@ -196,13 +197,6 @@ def test_optional_parts() -> None:
         ({"liveness_probe": HttpProbe(path="/h", port="metrics")}, "liveness_probe.port", "one of the container's"),
         ({"liveness_probe": HttpProbe(path="h")}, "liveness_probe.path", "starting with '/'"),
         ({"liveness_probe": HttpProbe(path="/h", success_threshold=2)}, "liveness_probe.success_threshold", "1"),
-        ({"image": dataclasses.replace(IMAGE, tag="a b")}, "image.tag", "an image tag"),
-        ({"image": dataclasses.replace(IMAGE, repository="x/y:1")}, "image.repository", "without tag"),
-        (
-            {"image": dataclasses.replace(IMAGE, pull_policy="Sometimes")},  # type: ignore[arg-type]
-            "image.pull_policy",
-            "IfNotPresent",
-        ),
         ({"writable_paths": ["tmp"]}, "writable_paths", "absolute"),
         (
             {"sidecars": [ContainerSpec(name="web", image=IMAGE, resources=RESOURCES)]},
@@ -294,4 +288,20 @@ def test_resources_are_one_checked_type_for_settings_and_props(
     same words a settings file gets."""
     with pytest.raises(ValidationError) as caught:
         ResourceSettings.model_validate({"requests": requests, "limits": limits})
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"tag": "a b"}, "tag\n  Value error, must be an image tag"),
+        ({"tag": "latest"}, "tag 'latest' moves to new builds"),
+        ({"repository": "x/y:1"}, "repository\n  Value error, must be an image name without tag"),
+        ({"pull_policy": "Sometimes"}, "pull_policy\n  Input should be 'Always', 'IfNotPresent' or 'Never'"),
+    ],
+)
+def test_images_are_one_checked_type_for_settings_and_props(fields: dict[str, str], message: str) -> None:
+    """A container's image is the settings' ImageSettings: a bad one is refused when made, as in a settings file."""
+    with pytest.raises(ValidationError) as caught:
+        ImageSettings.model_validate({"repository": "ghcr.io/acme/web", "tag": "1.2.3", **fields})
     assert message in str(caught.value)

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from constructs_lib import (
-    ContainerImage,
     ContainerSpec,
     JobPod,
     JobPodTemplate,
@@ -27,12 +26,13 @@ from constructs_lib.watcher_sidecar import ENV_MAPPING
 from delivery.checks import find_problems
 from delivery.pod_templates import pod_template_of
 from tests.construct_helpers import IMAGE, RESOURCES, only, synth
+from value_types.images import ImageSettings
 
 WORKLOAD = RecommendedLabels(name="agent", component="worker", version="1.0.0")
 BOT = {"app.kubernetes.io/name": "bot", "app.kubernetes.io/instance": "bot", "app.kubernetes.io/component": "bot"}
 SECRET = WebhookSecret(secret_name="watcher-webhook")
 # The seed's image name; its `latest` tag could never roll the pods, so the image has no default.
-WATCHER_IMAGE = ContainerImage(repository="discord-monitor", tag="1.0.0")
+WATCHER_IMAGE = ImageSettings(repository="discord-monitor", tag="1.0.0")
 
 
 def props(**overrides: Any) -> WatcherSidecarProps:

@@ -57,3 +57,8 @@ class ImageSettings(StrictModel):
         "the app version label."
     )
     pull_policy: PullPolicy = Field("IfNotPresent", description="Kubernetes imagePullPolicy.")
+
+    @property
+    def reference(self) -> str:
+        """`repository:tag`, as a container's `image` field takes it."""
+        return f"{self.repository}:{self.tag}"

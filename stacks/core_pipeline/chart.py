@@ -25,7 +25,7 @@ from constructs_lib import (
     SyncHookJobProps,
 )
 from stacks.core_pipeline.settings import CorePipelineSettings
-from stacks.settings_to_props import container_image, secret_env
+from stacks.settings_to_props import secret_env
 
 NAME = "core-pipeline"
 # Fixed by the application (seed: "The NestJS application exposes port 3000"), not by an environment.
@@ -47,7 +47,7 @@ class CorePipelineChart(Chart):
 
     def __init__(self, scope: Construct, id: str, settings: CorePipelineSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
-        image = container_image(settings.image)
+        image = settings.image
         resources = settings.resources
         security = PodSecurity(run_as_user=APP_UID, run_as_group=APP_UID, fs_group=APP_UID)
         config = runtime_config(settings)

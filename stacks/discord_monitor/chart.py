@@ -26,7 +26,7 @@ from constructs_lib import (
     WebhookSecret,
 )
 from stacks.discord_monitor.settings import DiscordMonitorSettings, WatcherSettings
-from stacks.settings_to_props import container_image, http_probe, redis, secret_env
+from stacks.settings_to_props import http_probe, redis, secret_env
 
 NAME = "discord-monitor"
 BOT_NAME = "discord-bot"
@@ -39,7 +39,7 @@ class DiscordMonitorChart(Chart):
     def __init__(self, scope: Construct, id: str, settings: DiscordMonitorSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
         bot_settings = settings.bot
-        bot_image = container_image(bot_settings.image)
+        bot_image = bot_settings.image
         bot_labels = RecommendedLabels(name=BOT_NAME, component="bot", part_of=NAME, version=bot_image.tag)
 
         watcher = None
@@ -50,7 +50,7 @@ class DiscordMonitorChart(Chart):
             pod = watcher.attach(
                 ContainerSpec(
                     name="agent",
-                    image=container_image(job.image),
+                    image=job.image,
                     resources=job.resources,
                     command=job.command,
                     env={"WORKSPACE_PATH": settings.watcher.workspace_path},
@@ -126,7 +126,7 @@ class DiscordMonitorChart(Chart):
                 pod=JobPod(
                     container=ContainerSpec(
                         name="retention",
-                        image=container_image(settings.bot.image),
+                        image=settings.bot.image,
                         resources=retention.resources,
                         command=retention.command,
                         env=env,
@@ -149,7 +149,7 @@ def watcher_props(
     return WatcherSidecarProps(
         workload=workload,
         webhook_secret=WebhookSecret(secret_name=settings.webhook_secret.secret, key=settings.webhook_secret.key),
-        image=container_image(settings.image),
+        image=settings.image,
         workspace_path=settings.workspace_path,
         poll_interval_ms=settings.poll_interval_ms,
         batch_size=settings.batch_size,

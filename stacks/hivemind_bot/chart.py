@@ -7,7 +7,7 @@ from constructs import Construct
 
 from constructs_lib import BotEgress, BotStack, BotStackProps, EgressRule, LeaderElection, SecretKeyRef
 from stacks.hivemind_bot.settings import HivemindBotSettings
-from stacks.settings_to_props import container_image, http_probe
+from stacks.settings_to_props import http_probe
 
 NAME = "hivemind-bot"
 HTTPS_PORT = 443
@@ -31,7 +31,7 @@ class HivemindBotChart(Chart):
             "Bot",
             BotStackProps(
                 name=NAME,
-                image=container_image(settings.image),
+                image=settings.image,
                 resources=settings.resources,
                 port=settings.health_port,
                 liveness_probe=http_probe(settings.liveness_probe),

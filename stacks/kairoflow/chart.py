@@ -33,7 +33,6 @@ from constructs_lib.app_service import config_checksum
 from constructs_lib.container import writable_scratch
 from stacks.kairoflow.nginx_config import default_conf, nginx_conf
 from stacks.kairoflow.settings import CronSettings, KairoflowSettings
-from stacks.settings_to_props import container_image
 
 NAME = "kairoflow"
 WEB = "kairoflow-web"
@@ -74,7 +73,7 @@ class KairoflowChart(Chart):
 
     def __init__(self, scope: Construct, id: str, settings: KairoflowSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
-        php_image = container_image(settings.php.image)
+        php_image = settings.php.image
         labels = RecommendedLabels(name=NAME, component="web", version=php_image.tag)
         self.companion_charts = [self._namespace(scope, f"{id}-namespace", settings, labels)]
         secret_names = self._secrets(settings, labels)
@@ -131,7 +130,7 @@ class KairoflowChart(Chart):
                 component="web",
                 part_of=NAME,
                 instance=NAME,
-                image=container_image(settings.nginx.image),
+                image=settings.nginx.image,
                 port=HTTP_PORT,
                 service_port=HTTP_PORT,
                 resources=settings.nginx.resources,

@@ -21,7 +21,7 @@ from constructs_lib import (
     SecretKeyRef,
 )
 from constructs_lib.app_service import config_checksum
-from stacks.settings_to_props import container_image, http_probe, redis, secret_env
+from stacks.settings_to_props import http_probe, redis, secret_env
 from stacks.verta.settings import VertaServiceSettings, VertaSettings
 
 NAME = "verta"
@@ -92,7 +92,7 @@ class VertaChart(Chart):
             init_containers=[
                 ContainerSpec(
                     name="migrate",
-                    image=container_image(settings.backend.image),
+                    image=settings.backend.image,
                     resources=settings.backend.resources,
                     command=settings.migration_command,
                     env_from_config_maps=[NAME],
@@ -147,7 +147,7 @@ class VertaChart(Chart):
                 component=component,
                 part_of=NAME,
                 instance=f"{NAME}-{component}",
-                image=container_image(service.image),
+                image=service.image,
                 port=service.port,
                 service_port=SERVICE_PORT,
                 resources=service.resources,
