@@ -72,7 +72,6 @@ _EXPORTS = {
     "WatcherNetworkPolicy": "watcher_sidecar",
     "WatcherSidecar": "watcher_sidecar",
     "WatcherSidecarProps": "watcher_sidecar",
-    "WebhookSecret": "watcher_sidecar",
     "CorsPolicy": "web_ingress",
     "IngressOptions": "web_ingress",
     "IngressPath": "web_ingress",
@@ -139,7 +138,6 @@ __all__ = [
     "WatcherSidecarProps",
     "WebIngress",
     "WebIngressProps",
-    "WebhookSecret",
     "Workload",
     "add_sync_options",
     "replace_on_sync",
@@ -181,7 +179,6 @@ if TYPE_CHECKING:
         WatcherNetworkPolicy,
         WatcherSidecar,
         WatcherSidecarProps,
-        WebhookSecret,
     )
     from constructs_lib.web_ingress import (
         CorsPolicy,

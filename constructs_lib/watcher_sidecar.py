@@ -34,6 +34,7 @@ from value_types.names import CIDR, DNS_LABEL
 from value_types.ports import PORT
 from value_types.quantities import ResourceSettings
 from value_types.watcher import WatcherProbeSettings, WatcherStatsSettings
+from value_types.workloads import SecretKey
 
 CONTAINER_NAME = "discord-watcher"
 HEALTH_PORT_NAME = "health"
@@ -59,19 +60,6 @@ ENV_MAPPING = (
 # Liveness waits this much longer than readiness, so a slow first answer fails readiness before it restarts anything.
 LIVENESS_EXTRA_DELAY_SECONDS = 5
 _WEBHOOK_URL = re.compile(r"^https://[^\s/]+/api/webhooks/[^\s]+$")
-
-
-@dataclass(frozen=True, kw_only=True)
-class WebhookSecret:
-    """The existing Secret key holding the Discord webhook URL (what an orchestrator writes for the pod).
-
-    Attributes:
-        secret_name: the Secret's name.
-        key: the key. Default `webhook-url`.
-    """
-
-    secret_name: str
-    key: str = "webhook-url"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,7 +94,7 @@ class WatcherSidecarProps:
             NetworkPolicy selects; its name prefixes the ConfigMap and the policy).
         webhook_url: DISCORD_WEBHOOK_URL as a direct value, for an orchestrator that builds the pod at run time.
             Never use it in a stack rendered to git: use `webhook_secret`.
-        webhook_secret: DISCORD_WEBHOOK_URL from an existing Secret key.
+        webhook_secret: DISCORD_WEBHOOK_URL from an existing Secret key (the settings' `SecretKey`).
         image: the watcher image, e.g. `discord-monitor` (the seed's name) with a tag that names one build.
             Required: the seed's `discord-monitor:latest` would never roll the pods under GitOps.
         workspace_path: WORKSPACE_PATH and the shared volume's mount path. Default `/workspace`.
@@ -128,7 +116,7 @@ class WatcherSidecarProps:
     workload: RecommendedLabels
     image: ImageSettings
     webhook_url: str | None = None
-    webhook_secret: WebhookSecret | None = None
+    webhook_secret: SecretKey | None = None
     workspace_path: str = "/workspace"
     poll_interval_ms: int = 100
     batch_size: int = 10
@@ -212,7 +200,7 @@ class WatcherSidecar(Construct):
             secret_env=[
                 SecretKeyRef(
                     env_name="DISCORD_WEBHOOK_URL",
-                    secret_name=props.webhook_secret.secret_name,
+                    secret_name=props.webhook_secret.secret,
                     key=props.webhook_secret.key,
                 )
             ]
@@ -298,9 +286,8 @@ def _validate(props: WatcherSidecarProps) -> None:
             construct, "webhook_url", "<redacted>", "a Discord webhook URL https://<host>/api/webhooks/..."
         )
     if props.webhook_secret is not None:
-        DNS_LABEL.require(construct, "webhook_secret.secret_name", props.webhook_secret.secret_name)
         for prop, value in (
-            ("webhook_secret.secret_name", props.webhook_secret.secret_name),
+            ("webhook_secret.secret", props.webhook_secret.secret),
             ("webhook_secret.key", props.webhook_secret.key),
         ):
             if "token" in value.lower():

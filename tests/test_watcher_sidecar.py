@@ -20,17 +20,17 @@ from constructs_lib import (
     WatcherNetworkPolicy,
     WatcherSidecar,
     WatcherSidecarProps,
-    WebhookSecret,
 )
 from constructs_lib.watcher_sidecar import ENV_MAPPING
 from delivery.checks import find_problems
 from delivery.pod_templates import pod_template_of
 from tests.construct_helpers import IMAGE, RESOURCES, only, synth
 from value_types.images import ImageSettings
+from value_types.workloads import SecretKey
 
 WORKLOAD = RecommendedLabels(name="agent", component="worker", version="1.0.0")
 BOT = {"app.kubernetes.io/name": "bot", "app.kubernetes.io/instance": "bot", "app.kubernetes.io/component": "bot"}
-SECRET = WebhookSecret(secret_name="watcher-webhook")
+SECRET = SecretKey(secret="watcher-webhook", key="webhook-url")
 # The seed's image name; its `latest` tag could never roll the pods, so the image has no default.
 WATCHER_IMAGE = ImageSettings(repository="discord-monitor", tag="1.0.0")
 
@@ -232,9 +232,13 @@ def test_bridge_egress_rule_for_the_bot() -> None:
         ({"webhook_secret": None}, "webhook_url/webhook_secret", "exactly one of"),
         ({"webhook_url": "https://discord.com/api/webhooks/1/a"}, "webhook_url/webhook_secret", "exactly one of"),
         ({"webhook_secret": None, "webhook_url": "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ"}, "webhook_url", "webhook URL"),
-        ({"webhook_secret": WebhookSecret(secret_name="bot-token")}, "webhook_secret.secret_name", "never a bot token"),
         (
-            {"webhook_secret": WebhookSecret(secret_name="w", key="BOT_TOKEN")},
+            {"webhook_secret": SecretKey(secret="bot-token", key="webhook-url")},
+            "webhook_secret.secret",
+            "never a bot token",
+        ),
+        (
+            {"webhook_secret": SecretKey(secret="w", key="BOT_TOKEN")},
             "webhook_secret.key",
             "never a bot token",
         ),

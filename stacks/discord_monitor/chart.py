@@ -23,7 +23,6 @@ from constructs_lib import (
     WatcherNetworkPolicy,
     WatcherSidecar,
     WatcherSidecarProps,
-    WebhookSecret,
 )
 from stacks.discord_monitor.settings import DiscordMonitorSettings, WatcherSettings
 from stacks.settings_to_props import http_probe, redis, secret_env
@@ -148,7 +147,7 @@ def watcher_props(
     policy = settings.network_policy
     return WatcherSidecarProps(
         workload=workload,
-        webhook_secret=WebhookSecret(secret_name=settings.webhook_secret.secret, key=settings.webhook_secret.key),
+        webhook_secret=settings.webhook_secret,
         image=settings.image,
         workspace_path=settings.workspace_path,
         poll_interval_ms=settings.poll_interval_ms,
