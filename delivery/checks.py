@@ -11,12 +11,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from constructs_lib.image_tags import mutable_tag_problem
 from constructs_lib.labels import VERSION_LABEL
 from constructs_lib.sync_options import sync_options
 from delivery.pod_templates import pod_template_of
 from delivery.sync_waves import is_hook
 from engine import Manifest
+from value_types.images import mutable_tag_problem
 
 RECOMMENDED_LABELS = (
     "app.kubernetes.io/name",

@@ -12,11 +12,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from constructs_lib.naming import looks_secret
 from delivery.checks import RECOMMENDED_LABELS, check_environment, pod_templates
 from engine import Manifest, RenderedEnvironment
 from environment_model.paths import ROOT
 from tests.conftest import containers
+from value_types.credentials import looks_secret
 
 CRD_DIR = ROOT.parent / "shared" / "crds"
 KUBERNETES_VERSION = "1.27.0"

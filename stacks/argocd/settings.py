@@ -7,7 +7,10 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
-from delivery.models import DnsLabel, GitRepositoryUrl, HttpsUrl, StrictModel, matching
+from value_types.hosts import GitRepositoryUrl, HttpsUrl
+from value_types.model import StrictModel
+from value_types.names import DnsLabel
+from value_types.rules import matching
 
 
 class AutomatedSyncSettings(StrictModel):

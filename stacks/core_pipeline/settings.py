@@ -5,41 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from constructs_lib.naming import DNS_SUBDOMAIN
-from delivery.models import (
-    AutoscalingSettings,
-    DnsLabel,
-    DnsName,
-    Duration,
-    FeatureFlagName,
-    FreeForm,
-    HeaderName,
-    HostName,
-    HttpMethod,
-    HttpUrl,
-    ImageSettings,
-    Labels,
-    Origin,
-    Port,
-    ResourceSettings,
-    SecretKey,
-    StackNamespace,
-    StrictModel,
-    no_fixed_replicas_with_hpa,
-)
-
-
-def _broker(broker: str) -> str:
-    host, _, port = broker.rpartition(":")
-    if not DNS_SUBDOMAIN.accepts(host) or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError("must be host:port, the host a DNS name such as kafka-0.kafka.data.svc, the port 1..65535")
-    return broker
+from value_types.credentials import FreeForm
+from value_types.hosts import HeaderName, HostAndPort, HttpMethod, HttpUrl, Origin
+from value_types.images import ImageSettings
+from value_types.model import StrictModel
+from value_types.names import DnsLabel, DnsName, FeatureFlagName, HostName, Labels, StackNamespace
+from value_types.ports import Port
+from value_types.quantities import ResourceSettings
+from value_types.schedules import Duration
+from value_types.workloads import AutoscalingSettings, SecretKey, no_fixed_replicas_with_hpa
 
 
 class KafkaSettings(StrictModel):
-    brokers: list[Annotated[str, AfterValidator(_broker)]] = Field(
+    brokers: list[HostAndPort] = Field(
         min_length=1,
         description="Bootstrap brokers as host:port; rendered comma-separated into KAFKA_BROKERS.",
     )

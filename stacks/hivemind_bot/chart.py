@@ -7,7 +7,7 @@ from constructs import Construct
 
 from constructs_lib import BotEgress, BotStack, BotStackProps, EgressRule, LeaderElection, SecretKeyRef
 from stacks.hivemind_bot.settings import HivemindBotSettings
-from stacks.settings_to_props import container_image, http_probe, resources
+from stacks.settings_to_props import http_probe
 
 NAME = "hivemind-bot"
 HTTPS_PORT = 443
@@ -31,8 +31,8 @@ class HivemindBotChart(Chart):
             "Bot",
             BotStackProps(
                 name=NAME,
-                image=container_image(settings.image),
-                resources=resources(settings.resources),
+                image=settings.image,
+                resources=settings.resources,
                 port=settings.health_port,
                 liveness_probe=http_probe(settings.liveness_probe),
                 readiness_probe=http_probe(settings.readiness_probe),

@@ -6,18 +6,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from delivery.models import (
-    Cidr,
-    DnsLabel,
-    DnsName,
-    HttpProbeSettings,
-    HttpUrl,
-    ImageSettings,
-    Port,
-    ResourceSettings,
-    StackNamespace,
-    StrictModel,
-)
+from value_types.hosts import HttpUrl
+from value_types.images import ImageSettings
+from value_types.model import StrictModel
+from value_types.names import Cidr, DnsLabel, DnsName, StackNamespace
+from value_types.ports import Port
+from value_types.quantities import ResourceSettings
+from value_types.workloads import HttpProbeSettings
 
 
 class LeaderElectionSettings(StrictModel):

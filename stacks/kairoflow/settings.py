@@ -6,20 +6,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from delivery.models import (
-    CronSchedule,
-    DnsLabel,
-    HostName,
-    ImageSettings,
-    Labels,
-    MemoryQuantity,
-    RefreshInterval,
-    ResourceSettings,
-    StackNamespace,
-    StrictModel,
-    TimeZone,
-    matching,
-)
+from value_types.images import ImageSettings
+from value_types.model import StrictModel
+from value_types.names import DnsLabel, HostName, Labels, StackNamespace
+from value_types.quantities import MemoryQuantity, ResourceSettings
+from value_types.rules import matching
+from value_types.schedules import CronSchedule, RefreshInterval, TimeZone
 
 # Seed "Deployment Strategy": requests 256Mi / 250m, limits 512Mi / 500m.
 SEED_RESOURCES = ResourceSettings.of("250m", "256Mi", "500m", "512Mi")

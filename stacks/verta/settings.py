@@ -6,21 +6,18 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from delivery.models import (
+from value_types.credentials import FreeForm
+from value_types.images import ImageSettings
+from value_types.model import StrictModel
+from value_types.names import DnsLabel, EnvironmentVariableName, HostName, StackNamespace
+from value_types.ports import Port
+from value_types.quantities import ResourceSettings
+from value_types.workloads import (
     AutoscalingSettings,
-    DnsLabel,
-    EnvironmentVariableName,
-    FreeForm,
-    HostName,
     HttpProbeSettings,
-    ImageSettings,
     InClusterRedisSettings,
-    Port,
     RedisSettings,
-    ResourceSettings,
     SecretKey,
-    StackNamespace,
-    StrictModel,
     no_fixed_replicas_with_hpa,
 )
 
