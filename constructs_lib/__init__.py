@@ -10,6 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "Alert": "alert",
+    "AlertRules": "alert_rules",
+    "AlertRulesProps": "alert_rules",
     "AppService": "app_service",
     "AppServiceProps": "app_service",
     "Autoscaling": "app_service",
@@ -72,6 +75,9 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "Alert",
+    "AlertRules",
+    "AlertRulesProps",
     "AppService",
     "AppServiceProps",
     "Autoscaling",
@@ -134,6 +140,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from constructs_lib.alert import Alert
+    from constructs_lib.alert_rules import AlertRules, AlertRulesProps
     from constructs_lib.app_service import AppService, AppServiceProps, Autoscaling, Metrics
     from constructs_lib.batch_job import BatchJob, BatchJobProps, JobPod
     from constructs_lib.bot_stack import BotEgress, BotStack, BotStackProps, LeaderElection

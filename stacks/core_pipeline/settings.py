@@ -29,6 +29,7 @@ from delivery.models import (
     StrictModel,
     no_fixed_replicas_with_hpa,
 )
+from stacks.core_pipeline.alerts import CorePipelineAlertSettings
 
 
 def _broker(broker: str) -> str:
@@ -174,6 +175,7 @@ class CorePipelineSettings(StrictModel):
         1, ge=1, le=100, description="PodDisruptionBudget, rendered whenever more than one replica runs."
     )
     migration: MigrationSettings = Field(default_factory=MigrationSettings)
+    alerts: CorePipelineAlertSettings = Field(default_factory=CorePipelineAlertSettings)
 
     _no_fixed_replicas_with_hpa = field_validator("replicas")(no_fixed_replicas_with_hpa)
 

@@ -24,6 +24,7 @@ from delivery.models import (
     StrictModel,
     TimeZone,
 )
+from stacks.discord_monitor.alerts import DiscordMonitorAlertSettings
 
 
 class WatcherStatsSettings(StrictModel):
@@ -180,6 +181,7 @@ class DiscordMonitorSettings(StrictModel):
     """The Discord monitor: the bot with Redis and its retention worker, and the watcher sidecar for workloads."""
 
     namespace: StackNamespace = Field("discord-monitor", description="Namespace of every object.")
+    alerts: DiscordMonitorAlertSettings = Field(default_factory=DiscordMonitorAlertSettings)
     bot: BotSettings
     redis: RedisSettings = Field(
         InClusterRedisSettings(password=SecretKey(secret="discord-bot-redis", key="redis-password")),

@@ -18,6 +18,7 @@ from delivery.models import (
     StackNamespace,
     StrictModel,
 )
+from stacks.hivemind_bot.alerts import HivemindBotAlertSettings
 
 
 class LeaderElectionSettings(StrictModel):
@@ -36,6 +37,7 @@ class HivemindBotSettings(StrictModel):
     """The Hivemind Discord bot: replicas sharing slash commands, one leader running member syncs."""
 
     namespace: StackNamespace = Field("hivemind", description="Namespace of every object.")
+    alerts: HivemindBotAlertSettings = Field(default_factory=HivemindBotAlertSettings)
     image: ImageSettings = Field(description="The bot's image.")
     replicas: int = Field(3, ge=1, le=50, description="Replicas (seed: 3); more than one adds a PodDisruptionBudget.")
     max_unavailable: int = Field(1, ge=1, le=49, description="PodDisruptionBudget: replicas that may be down at once.")

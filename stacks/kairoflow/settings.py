@@ -20,6 +20,7 @@ from delivery.models import (
     TimeZone,
     matching,
 )
+from stacks.kairoflow.alerts import KairoflowAlertSettings
 
 # Seed "Deployment Strategy": requests 256Mi / 250m, limits 512Mi / 500m.
 SEED_RESOURCES = ResourceSettings.of("250m", "256Mi", "500m", "512Mi")
@@ -125,6 +126,7 @@ class KairoflowSettings(StrictModel):
     """KairoFlow: nginx + php-fpm in one pod, external PostgreSQL/Redis/MinIO, Traefik with cert-manager TLS."""
 
     namespace: StackNamespace = Field("kairoflow", description="The Namespace this stack renders and uses.")
+    alerts: KairoflowAlertSettings = Field(default_factory=KairoflowAlertSettings)
     hosts: list[HostName] = Field(min_length=1, description="Host names of the IngressRoutes and the certificate.")
     cluster_issuer: DnsLabel = Field("letsencrypt-prod", description="cert-manager ClusterIssuer.")
     replicas: int = Field(1, ge=1, le=2, description="Seed: 1 initially (can scale to 2 later).")

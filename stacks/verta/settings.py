@@ -23,6 +23,7 @@ from delivery.models import (
     StrictModel,
     no_fixed_replicas_with_hpa,
 )
+from stacks.verta.alerts import VertaAlertSettings
 
 
 class VertaServiceSettings(StrictModel):
@@ -82,6 +83,7 @@ class VertaSettings(StrictModel):
     service, a shared ConfigMap, Redis and a path-routed Ingress."""
 
     namespace: StackNamespace = Field("verta", description="Namespace of every object.")
+    alerts: VertaAlertSettings = Field(default_factory=VertaAlertSettings)
     backend: VertaServiceSettings
     frontend: VertaServiceSettings
     ml: VertaServiceSettings
