@@ -48,6 +48,8 @@ _EXPORTS = {
     "Redis": "redis",
     "RedisEndpoint": "redis",
     "RedisProps": "redis",
+    "GrafanaDashboard": "grafana_dashboard",
+    "GrafanaDashboardProps": "grafana_dashboard",
     "RetentionCron": "retention_cron",
     "RetentionCronProps": "retention_cron",
     "SyncHookJob": "sync_hook_job",
@@ -92,6 +94,8 @@ __all__ = [
     "CorsPolicy",
     "EgressRule",
     "ExecProbe",
+    "GrafanaDashboard",
+    "GrafanaDashboardProps",
     "HttpProbe",
     "IngressPath",
     "JobPod",
@@ -159,6 +163,7 @@ if TYPE_CHECKING:
     )
     from constructs_lib.errors import PropsError
     from constructs_lib.external_secret import RemoteKey, SyncedSecret, SyncedSecretProps
+    from constructs_lib.grafana_dashboard import GrafanaDashboard, GrafanaDashboardProps
     from constructs_lib.job_pod_template import JobPodTemplate, JobPodTemplateProps
     from constructs_lib.labels import RecommendedLabels
     from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector, PodNetworkPolicy

@@ -52,6 +52,8 @@ def render_environment(settings: Any, stacks: Sequence[StackDefinition], environ
     from delivery.argocd import ArgoCdInputs
 
     app = cdk8s.App()
+    # What a chart may know of its environment beyond its settings: the name, for titles and ids (dashboards).
+    app.node.set_context("environment", environment)
     charts = [
         (
             stack.name,

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from constructs_lib.alert import Alert
 from delivery.models import Duration
+from stacks.dashboards import HttpMetrics, Workloads
 from stacks.observability import (
     AlertingSettings,
     PromMetricName,
@@ -138,4 +139,21 @@ def _hpa_at_max(namespace: str, for_: str) -> Alert:
             "Raise `autoscaling.max_replicas` in the environment's settings if the cluster has room, or find what "
             "made each request more expensive.",
         ),
+    )
+
+
+def system_workloads(settings: CorePipelineSettings) -> Workloads:
+    """What the dashboard shows: the API's Deployment and autoscaler, and its request histogram when scraped."""
+    telemetry = settings.telemetry
+    return Workloads(
+        namespace=settings.namespace,
+        deployments=[NAME],
+        autoscalers=[NAME] if settings.autoscaling.enabled else [],
+        http=HttpMetrics(
+            histogram=settings.alerts.request_duration_metric,
+            status_label=settings.alerts.status_code_label,
+            job=NAME,
+        )
+        if telemetry.metrics_enabled and telemetry.service_monitor
+        else None,
     )

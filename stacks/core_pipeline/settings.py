@@ -30,6 +30,7 @@ from delivery.models import (
     no_fixed_replicas_with_hpa,
 )
 from stacks.core_pipeline.alerts import CorePipelineAlertSettings
+from stacks.dashboards import DashboardSettings
 
 
 def _broker(broker: str) -> str:
@@ -176,6 +177,7 @@ class CorePipelineSettings(StrictModel):
     )
     migration: MigrationSettings = Field(default_factory=MigrationSettings)
     alerts: CorePipelineAlertSettings = Field(default_factory=CorePipelineAlertSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     _no_fixed_replicas_with_hpa = field_validator("replicas")(no_fixed_replicas_with_hpa)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from constructs_lib.alert import Alert
+from stacks.dashboards import Workloads
 from stacks.observability import (
     CronJobAlertSettings,
     container_restarts,
@@ -46,3 +47,12 @@ def system_alerts(settings: DiscordMonitorSettings) -> list[Alert]:
             ),
         ]
     return found
+
+
+def system_workloads(settings: DiscordMonitorSettings) -> Workloads:
+    return Workloads(
+        namespace=settings.namespace,
+        deployments=[BOT_NAME],
+        statefulsets=[f"{BOT_NAME}-redis"] if settings.redis.mode == "in_cluster" else [],
+        cronjobs=[f"{BOT_NAME}-retention"] if settings.retention.enabled else [],
+    )

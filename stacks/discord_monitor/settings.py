@@ -24,6 +24,7 @@ from delivery.models import (
     StrictModel,
     TimeZone,
 )
+from stacks.dashboards import DashboardSettings
 from stacks.discord_monitor.alerts import DiscordMonitorAlertSettings
 
 
@@ -182,6 +183,7 @@ class DiscordMonitorSettings(StrictModel):
 
     namespace: StackNamespace = Field("discord-monitor", description="Namespace of every object.")
     alerts: DiscordMonitorAlertSettings = Field(default_factory=DiscordMonitorAlertSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     bot: BotSettings
     redis: RedisSettings = Field(
         InClusterRedisSettings(password=SecretKey(secret="discord-bot-redis", key="redis-password")),

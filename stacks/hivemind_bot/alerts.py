@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from constructs_lib.alert import Alert
+from stacks.dashboards import Workloads
 from stacks.observability import AlertingSettings, container_restarts, workload_down
 
 if TYPE_CHECKING:
@@ -59,3 +60,7 @@ def system_alerts(settings: HivemindBotSettings) -> list[Alert]:
             )
         )
     return found
+
+
+def system_workloads(settings: HivemindBotSettings) -> Workloads:
+    return Workloads(namespace=settings.namespace, deployments=[NAME])

@@ -6,7 +6,8 @@ from cdk8s import Chart
 from constructs import Construct
 
 from constructs_lib import BotEgress, BotStack, BotStackProps, EgressRule, LeaderElection, SecretKeyRef
-from stacks.hivemind_bot.alerts import system_alerts
+from stacks.dashboards import add_dashboard
+from stacks.hivemind_bot.alerts import system_alerts, system_workloads
 from stacks.hivemind_bot.settings import HivemindBotSettings
 from stacks.observability import add_alert_rules
 from stacks.settings_to_props import container_image, http_probe, resources
@@ -27,6 +28,7 @@ class HivemindBotChart(Chart):
     def __init__(self, scope: Construct, id: str, settings: HivemindBotSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
         add_alert_rules(self, NAME, settings.image.tag, settings.alerts, system_alerts(settings))
+        add_dashboard(self, NAME, settings.image.tag, settings.dashboard, system_workloads(settings))
         policy = settings.network_policy
         election = settings.leader_election
         self.bot = BotStack(

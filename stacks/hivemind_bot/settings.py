@@ -18,6 +18,7 @@ from delivery.models import (
     StackNamespace,
     StrictModel,
 )
+from stacks.dashboards import DashboardSettings
 from stacks.hivemind_bot.alerts import HivemindBotAlertSettings
 
 
@@ -38,6 +39,7 @@ class HivemindBotSettings(StrictModel):
 
     namespace: StackNamespace = Field("hivemind", description="Namespace of every object.")
     alerts: HivemindBotAlertSettings = Field(default_factory=HivemindBotAlertSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     image: ImageSettings = Field(description="The bot's image.")
     replicas: int = Field(3, ge=1, le=50, description="Replicas (seed: 3); more than one adds a PodDisruptionBudget.")
     max_unavailable: int = Field(1, ge=1, le=49, description="PodDisruptionBudget: replicas that may be down at once.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from constructs_lib.alert import Alert
+from stacks.dashboards import Workloads
 from stacks.observability import (
     CronJobAlertSettings,
     container_restarts,
@@ -52,3 +53,7 @@ def system_alerts(settings: KairoflowSettings) -> list[Alert]:
             )
         )
     return found
+
+
+def system_workloads(settings: KairoflowSettings) -> Workloads:
+    return Workloads(namespace=settings.namespace, deployments=[WEB], cronjobs=list(cron_jobs(settings)))

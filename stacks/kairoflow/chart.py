@@ -31,7 +31,8 @@ from constructs_lib import (
 )
 from constructs_lib.app_service import config_checksum
 from constructs_lib.container import writable_scratch
-from stacks.kairoflow.alerts import system_alerts
+from stacks.dashboards import add_dashboard
+from stacks.kairoflow.alerts import system_alerts, system_workloads
 from stacks.kairoflow.nginx_config import default_conf, nginx_conf
 from stacks.kairoflow.settings import CronSettings, KairoflowSettings
 from stacks.observability import add_alert_rules
@@ -77,6 +78,7 @@ class KairoflowChart(Chart):
     def __init__(self, scope: Construct, id: str, settings: KairoflowSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
         add_alert_rules(self, NAME, settings.php.image.tag, settings.alerts, system_alerts(settings))
+        add_dashboard(self, NAME, settings.php.image.tag, settings.dashboard, system_workloads(settings))
         php_image = container_image(settings.php.image)
         labels = RecommendedLabels(name=NAME, component="web", version=php_image.tag)
         self.companion_charts = [self._namespace(scope, f"{id}-namespace", settings, labels)]

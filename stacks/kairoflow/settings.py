@@ -20,6 +20,7 @@ from delivery.models import (
     TimeZone,
     matching,
 )
+from stacks.dashboards import DashboardSettings
 from stacks.kairoflow.alerts import KairoflowAlertSettings
 
 # Seed "Deployment Strategy": requests 256Mi / 250m, limits 512Mi / 500m.
@@ -127,6 +128,7 @@ class KairoflowSettings(StrictModel):
 
     namespace: StackNamespace = Field("kairoflow", description="The Namespace this stack renders and uses.")
     alerts: KairoflowAlertSettings = Field(default_factory=KairoflowAlertSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     hosts: list[HostName] = Field(min_length=1, description="Host names of the IngressRoutes and the certificate.")
     cluster_issuer: DnsLabel = Field("letsencrypt-prod", description="cert-manager ClusterIssuer.")
     replicas: int = Field(1, ge=1, le=2, description="Seed: 1 initially (can scale to 2 later).")

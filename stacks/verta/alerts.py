@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from constructs_lib.alert import Alert
+from stacks.dashboards import Workloads
 from stacks.observability import (
     AlertingSettings,
     container_restarts,
@@ -37,3 +38,12 @@ def system_alerts(settings: VertaSettings) -> list[Alert]:
     if settings.redis.mode == "in_cluster":
         found.append(workload_down("VertaRedisDown", namespace, "StatefulSet", [f"{NAME}-redis"]))
     return found
+
+
+def system_workloads(settings: VertaSettings) -> Workloads:
+    return Workloads(
+        namespace=settings.namespace,
+        deployments=[f"{NAME}-{service}" for service in SERVICES],
+        statefulsets=[f"{NAME}-redis"] if settings.redis.mode == "in_cluster" else [],
+        autoscalers=[f"{NAME}-{service}" for service in SERVICES if getattr(settings, service).autoscaling.enabled],
+    )

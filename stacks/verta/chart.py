@@ -21,10 +21,11 @@ from constructs_lib import (
     WebIngressProps,
 )
 from constructs_lib.app_service import config_checksum
+from stacks.dashboards import add_dashboard
 from stacks.observability import add_alert_rules
 from stacks.settings_to_props import autoscaling as to_autoscaling
 from stacks.settings_to_props import container_image, http_probe, redis, resources, secret_env
-from stacks.verta.alerts import system_alerts
+from stacks.verta.alerts import system_alerts, system_workloads
 from stacks.verta.settings import VertaServiceSettings, VertaSettings
 
 NAME = "verta"
@@ -37,6 +38,7 @@ class VertaChart(Chart):
     def __init__(self, scope: Construct, id: str, settings: VertaSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
         add_alert_rules(self, NAME, settings.backend.image.tag, settings.alerts, system_alerts(settings))
+        add_dashboard(self, NAME, settings.backend.image.tag, settings.dashboard, system_workloads(settings))
         shared = RecommendedLabels(name=NAME, component="config", version=settings.backend.image.tag)
         # Seed 3.2: one ConfigMap `verta` shared by the services; its checksum rolls all of them.
         k8s.KubeConfigMap(

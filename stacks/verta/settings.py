@@ -23,6 +23,7 @@ from delivery.models import (
     StrictModel,
     no_fixed_replicas_with_hpa,
 )
+from stacks.dashboards import DashboardSettings
 from stacks.verta.alerts import VertaAlertSettings
 
 
@@ -84,6 +85,7 @@ class VertaSettings(StrictModel):
 
     namespace: StackNamespace = Field("verta", description="Namespace of every object.")
     alerts: VertaAlertSettings = Field(default_factory=VertaAlertSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     backend: VertaServiceSettings
     frontend: VertaServiceSettings
     ml: VertaServiceSettings
