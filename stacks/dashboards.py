@@ -185,57 +185,53 @@ def dashboard_model(system: str, environment: str, workloads: Workloads) -> dict
         )
     )
     state: list[timeseries.Panel] = []
-    if workloads.deployments:
-        names = _any(workloads.deployments)
-        state.append(
-            panel(
-                "Deployment replicas: available / desired",
-                "short",
-                (
-                    f'kube_deployment_status_replicas_available{{{ns}, deployment=~"{names}"}}',
-                    "available {{deployment}}",
-                ),
-                (f'kube_deployment_spec_replicas{{{ns}, deployment=~"{names}"}}', "desired {{deployment}}"),
-            )
-        )
-    if workloads.statefulsets:
-        names = _any(workloads.statefulsets)
-        state.append(
-            panel(
-                "StatefulSet replicas: ready / desired",
-                "short",
-                (f'kube_statefulset_status_replicas_ready{{{ns}, statefulset=~"{names}"}}', "ready {{statefulset}}"),
-                (f'kube_statefulset_replicas{{{ns}, statefulset=~"{names}"}}', "desired {{statefulset}}"),
-            )
-        )
-    if workloads.autoscalers:
-        hpa = f'{ns}, horizontalpodautoscaler=~"{_any(workloads.autoscalers)}"'
-        state.append(
-            panel(
-                "Autoscaler: current / desired / min / max replicas",
-                "short",
-                (
-                    f"kube_horizontalpodautoscaler_status_current_replicas{{{hpa}}}",
-                    "current {{horizontalpodautoscaler}}",
-                ),
-                (
-                    f"kube_horizontalpodautoscaler_status_desired_replicas{{{hpa}}}",
-                    "desired {{horizontalpodautoscaler}}",
-                ),
-                (f"kube_horizontalpodautoscaler_spec_min_replicas{{{hpa}}}", "min {{horizontalpodautoscaler}}"),
-                (f"kube_horizontalpodautoscaler_spec_max_replicas{{{hpa}}}", "max {{horizontalpodautoscaler}}"),
-            )
-        )
-    if workloads.cronjobs:
-        cron = f'{ns}, cronjob=~"{_any(workloads.cronjobs)}"'
-        state.append(
-            panel(
-                "CronJobs: seconds since last success / last schedule",
-                "s",
-                (f"time() - kube_cronjob_status_last_successful_time{{{cron}}}", "since success {{cronjob}}"),
-                (f"time() - kube_cronjob_status_last_schedule_time{{{cron}}}", "since schedule {{cronjob}}"),
-            )
-        )
+    # One panel per kind present: (title, unit, kube-state-metrics label, names, [(metric, legend prefix)]).
+    kinds = [
+        (
+            "Deployment replicas: available / desired",
+            "short",
+            "deployment",
+            workloads.deployments,
+            [("kube_deployment_status_replicas_available", "available"), ("kube_deployment_spec_replicas", "desired")],
+        ),
+        (
+            "StatefulSet replicas: ready / desired",
+            "short",
+            "statefulset",
+            workloads.statefulsets,
+            [("kube_statefulset_status_replicas_ready", "ready"), ("kube_statefulset_replicas", "desired")],
+        ),
+        (
+            "Autoscaler: current / desired / min / max replicas",
+            "short",
+            "horizontalpodautoscaler",
+            workloads.autoscalers,
+            [
+                (f"kube_horizontalpodautoscaler_{field}_replicas", legend)
+                for field, legend in (
+                    ("status_current", "current"),
+                    ("status_desired", "desired"),
+                    ("spec_min", "min"),
+                    ("spec_max", "max"),
+                )
+            ],
+        ),
+        (
+            "CronJobs: seconds since last success / last schedule",
+            "s",
+            "cronjob",
+            workloads.cronjobs,
+            [
+                ("time() - kube_cronjob_status_last_successful_time", "since success"),
+                ("time() - kube_cronjob_status_last_schedule_time", "since schedule"),
+            ],
+        ),
+    ]
+    for title, unit, label, names, series in kinds:
+        if names:
+            selector = f'{ns}, {label}=~"{_any(names)}"'
+            queries = [(f"{metric}{{{selector}}}", f"{legend} {{{{{label}}}}}") for metric, legend in series]
+            state.append(panel(title, unit, *queries))
     rows.append(("Replicas and schedules", state))
     for title, panels in rows:
         panel_id += 1  # rows are panels too: every id distinct
