@@ -18,7 +18,8 @@ from constructs_lib.labels import RecommendedLabels
 from delivery.registry import STACKS
 from delivery.render import Manifest, RenderedEnvironment
 from delivery.settings import load_environment
-from stacks.dashboards import Workloads, dashboard_model, dashboard_uid
+from stacks.dashboard_model import dashboard_model
+from stacks.dashboards import Workloads, dashboard_uid
 from tests.test_alert_rules import OBJECT_LABELS, _matchers, _names, _selectors
 
 

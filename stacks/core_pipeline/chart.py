@@ -25,7 +25,7 @@ from constructs_lib import (
 )
 from stacks.core_pipeline.alerts import system_alerts, system_workloads
 from stacks.core_pipeline.settings import CorePipelineSettings
-from stacks.dashboards import add_dashboard
+from stacks.dashboard_model import add_dashboard
 from stacks.observability import add_alert_rules
 from stacks.settings_to_props import autoscaling as to_autoscaling
 from stacks.settings_to_props import container_image, secret_env

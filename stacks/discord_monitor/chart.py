@@ -27,7 +27,7 @@ from constructs_lib import (
     WatcherStats,
     WebhookSecret,
 )
-from stacks.dashboards import add_dashboard
+from stacks.dashboard_model import add_dashboard
 from stacks.discord_monitor.alerts import system_alerts, system_workloads
 from stacks.discord_monitor.settings import DiscordMonitorSettings, WatcherSettings
 from stacks.observability import add_alert_rules

@@ -6,7 +6,7 @@ from cdk8s import Chart
 from constructs import Construct
 
 from constructs_lib import BotEgress, BotStack, BotStackProps, EgressRule, LeaderElection, SecretKeyRef
-from stacks.dashboards import add_dashboard
+from stacks.dashboard_model import add_dashboard
 from stacks.hivemind_bot.alerts import system_alerts, system_workloads
 from stacks.hivemind_bot.settings import HivemindBotSettings
 from stacks.observability import add_alert_rules

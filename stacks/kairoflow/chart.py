@@ -31,7 +31,7 @@ from constructs_lib import (
 )
 from constructs_lib.app_service import config_checksum
 from constructs_lib.container import writable_scratch
-from stacks.dashboards import add_dashboard
+from stacks.dashboard_model import add_dashboard
 from stacks.kairoflow.alerts import system_alerts, system_workloads
 from stacks.kairoflow.nginx_config import default_conf, nginx_conf
 from stacks.kairoflow.settings import CronSettings, KairoflowSettings

@@ -21,7 +21,7 @@ from constructs_lib import (
     WebIngressProps,
 )
 from constructs_lib.app_service import config_checksum
-from stacks.dashboards import add_dashboard
+from stacks.dashboard_model import add_dashboard
 from stacks.observability import add_alert_rules
 from stacks.settings_to_props import autoscaling as to_autoscaling
 from stacks.settings_to_props import container_image, http_probe, redis, resources, secret_env
