@@ -22,6 +22,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "Alert": "alert",
+    "AlertRules": "alert_rules",
+    "AlertRulesProps": "alert_rules",
     "AppService": "app_service",
     "AppServiceProps": "app_service",
     "Metrics": "app_service",
@@ -57,6 +60,8 @@ _EXPORTS = {
     "Redis": "redis",
     "RedisEndpoint": "redis",
     "RedisProps": "redis",
+    "GrafanaDashboard": "grafana_dashboard",
+    "GrafanaDashboardProps": "grafana_dashboard",
     "RetentionCron": "retention_cron",
     "RetentionCronProps": "retention_cron",
     "SyncHookJob": "sync_hook_job",
@@ -83,6 +88,9 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "Alert",
+    "AlertRules",
+    "AlertRulesProps",
     "AppService",
     "AppServiceProps",
     "BatchJob",
@@ -95,6 +103,8 @@ __all__ = [
     "CorsPolicy",
     "EgressRule",
     "ExecProbe",
+    "GrafanaDashboard",
+    "GrafanaDashboardProps",
     "HttpProbe",
     "IngressOptions",
     "IngressPath",
@@ -144,6 +154,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from constructs_lib.alert import Alert
+    from constructs_lib.alert_rules import AlertRules, AlertRulesProps
     from constructs_lib.app_service import AppService, AppServiceProps, Metrics
     from constructs_lib.batch_job import BatchJob, BatchJobProps, JobPod, PodWorkload
     from constructs_lib.bot_stack import BotEgress, BotStack, BotStackProps, LeaderElection
@@ -159,6 +171,7 @@ if TYPE_CHECKING:
     )
     from constructs_lib.errors import PropsError
     from constructs_lib.external_secret import RemoteKey, SyncedSecret, SyncedSecretProps
+    from constructs_lib.grafana_dashboard import GrafanaDashboard, GrafanaDashboardProps
     from constructs_lib.job_pod_template import JobPodTemplate, JobPodTemplateProps
     from constructs_lib.labels import RecommendedLabels, Workload
     from constructs_lib.network_policy import (

@@ -24,7 +24,10 @@ from constructs_lib import (
     SyncHookJob,
     SyncHookJobProps,
 )
+from stacks.core_pipeline.alerts import system_alerts, system_workloads
 from stacks.core_pipeline.settings import CorePipelineSettings
+from stacks.dashboard_model import add_dashboard
+from stacks.observability import add_alert_rules
 from stacks.settings_to_props import secret_env
 
 NAME = "core-pipeline"
@@ -47,6 +50,8 @@ class CorePipelineChart(Chart):
 
     def __init__(self, scope: Construct, id: str, settings: CorePipelineSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
+        add_alert_rules(self, NAME, settings.image.tag, settings.alerts, system_alerts(settings))
+        add_dashboard(self, NAME, settings.image.tag, settings.dashboard, system_workloads(settings))
         image = settings.image
         resources = settings.resources
         security = PodSecurity(run_as_user=APP_UID, run_as_group=APP_UID, fs_group=APP_UID)

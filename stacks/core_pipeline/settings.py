@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from stacks.dashboards import DashboardSettings
+from stacks.observability import AlertingSettings, PromMetricName
 from value_types.credentials import FreeForm
 from value_types.hosts import HeaderName, HostAndPort, HttpMethod, HttpUrl, Origin
 from value_types.images import ImageSettings
@@ -16,6 +18,25 @@ from value_types.ports import Port
 from value_types.quantities import ResourceSettings
 from value_types.schedules import Duration
 from value_types.workloads import AutoscalingSettings, SecretKey, no_fixed_replicas_with_hpa
+
+
+class CorePipelineAlertSettings(AlertingSettings):
+    """Thresholds of core-pipeline's alerts."""
+
+    # The seed names no metric: NestJS' usual Prometheus middleware exports this histogram (labels status_code, le).
+    request_duration_metric: PromMetricName = Field(
+        "http_request_duration_seconds",
+        description="The app's request duration histogram (seconds); _count gives traffic and errors, _bucket p95.",
+    )
+    status_code_label: PromMetricName = Field("status_code", description="Its label holding the HTTP status code.")
+    max_error_ratio: float = Field(
+        0.05, gt=0, lt=1, description="Share of 5xx responses over 5 minutes above which the API counts as down."
+    )
+    max_p95_latency_seconds: float = Field(
+        1.0, gt=0, le=120, description="95th percentile request duration over 5 minutes that raises the alert."
+    )
+    latency_for: Duration = Field("10m", description="How long p95 latency must stay above the threshold.")
+    hpa_at_max_for: Duration = Field("15m", description="How long the HPA may sit at max_replicas before alerting.")
 
 
 class KafkaSettings(StrictModel):
@@ -154,6 +175,8 @@ class CorePipelineSettings(StrictModel):
         1, ge=1, le=100, description="PodDisruptionBudget, rendered whenever more than one replica runs."
     )
     migration: MigrationSettings = Field(default_factory=MigrationSettings)
+    alerts: CorePipelineAlertSettings = Field(default_factory=CorePipelineAlertSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     _no_fixed_replicas_with_hpa = field_validator("replicas")(no_fixed_replicas_with_hpa)
 

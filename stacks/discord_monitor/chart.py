@@ -24,7 +24,10 @@ from constructs_lib import (
     WatcherSidecar,
     WatcherSidecarProps,
 )
+from stacks.dashboard_model import add_dashboard
+from stacks.discord_monitor.alerts import system_alerts, system_workloads
 from stacks.discord_monitor.settings import DiscordMonitorSettings, WatcherSettings
+from stacks.observability import add_alert_rules
 from stacks.settings_to_props import http_probe, redis, secret_env
 
 NAME = "discord-monitor"
@@ -37,6 +40,8 @@ class DiscordMonitorChart(Chart):
 
     def __init__(self, scope: Construct, id: str, settings: DiscordMonitorSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
+        add_alert_rules(self, NAME, settings.bot.image.tag, settings.alerts, system_alerts(settings))
+        add_dashboard(self, NAME, settings.bot.image.tag, settings.dashboard, system_workloads(settings))
         bot_settings = settings.bot
         bot_image = bot_settings.image
         bot_labels = RecommendedLabels(name=BOT_NAME, component="bot", part_of=NAME, version=bot_image.tag)

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from stacks.dashboards import DashboardSettings
+from stacks.observability import CronJobAlertSettings
 from value_types.credentials import FreeForm
 from value_types.images import ImageSettings
 from value_types.model import StrictModel
@@ -16,6 +18,10 @@ from value_types.quantities import ResourceSettings
 from value_types.schedules import CronSchedule, TimeZone
 from value_types.watcher import WatcherProbeSettings, WatcherStatsSettings
 from value_types.workloads import HttpProbeSettings, InClusterRedisSettings, RedisSettings, SecretKey
+
+
+class DiscordMonitorAlertSettings(CronJobAlertSettings):
+    """Thresholds of discord-monitor's alerts."""
 
 
 class WatcherBridgeSettings(StrictModel):
@@ -150,6 +156,8 @@ class DiscordMonitorSettings(StrictModel):
     """The Discord monitor: the bot with Redis and its retention worker, and the watcher sidecar for workloads."""
 
     namespace: StackNamespace = Field("discord-monitor", description="Namespace of every object.")
+    alerts: DiscordMonitorAlertSettings = Field(default_factory=DiscordMonitorAlertSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     bot: BotSettings
     redis: RedisSettings = Field(
         InClusterRedisSettings(password=SecretKey(secret="discord-bot-redis", key="redis-password")),

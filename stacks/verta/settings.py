@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from stacks.dashboards import DashboardSettings
+from stacks.observability import AlertingSettings
 from value_types.credentials import FreeForm
 from value_types.images import ImageSettings
 from value_types.model import StrictModel
@@ -20,6 +22,10 @@ from value_types.workloads import (
     SecretKey,
     no_fixed_replicas_with_hpa,
 )
+
+
+class VertaAlertSettings(AlertingSettings):
+    """Thresholds of verta's alerts."""
 
 
 class VertaServiceSettings(StrictModel):
@@ -79,6 +85,8 @@ class VertaSettings(StrictModel):
     service, a shared ConfigMap, Redis and a path-routed Ingress."""
 
     namespace: StackNamespace = Field("verta", description="Namespace of every object.")
+    alerts: VertaAlertSettings = Field(default_factory=VertaAlertSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     backend: VertaServiceSettings
     frontend: VertaServiceSettings
     ml: VertaServiceSettings
