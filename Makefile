@@ -40,7 +40,8 @@ $(VENV)/.bytecode: $(VENV)/.installed $(wildcard imports/*/*/__init__.py imports
 	$(PY) -m compileall -q -j0 -o 0 -o 1 $(VENV)/lib imports > /dev/null
 	touch $@
 
-node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+# The venv (order only) provides node and npm; only a change to the npm files reinstalls.
+node_modules/.installed: package.json package-lock.json | $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
