@@ -28,6 +28,8 @@ def _not_set_up(module: str | None) -> str:
     venv_python = Path(__file__).resolve().parent / ".venv" / "bin" / "python"
     with contextlib.suppress(ValueError):
         venv_python = venv_python.relative_to(Path.cwd())
+    if Path(sys.prefix).resolve() == Path(__file__).resolve().parent / ".venv":  # the virtualenv itself is short
+        return f"the virtualenv lacks {module}, which the project needs: run `make setup`, then this command again"
     command = shlex.join([str(venv_python), *sys.argv])
     first = "" if venv_python.exists() else "`make setup` (it creates the virtualenv), then "
     return f"this Python ({sys.executable}) lacks the project's packages ({module} is missing): run {first}`{command}`"
@@ -81,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         if args.debug:
             raise
-        print(f"error: {_describe(error)}\n(run with --debug for the traceback)", file=sys.stderr)
+        hint = "" if isinstance(error, ModuleNotFoundError) else "\n(run with --debug for the traceback)"
+        print(f"error: {_describe(error)}{hint}", file=sys.stderr)
         return failed
     finally:
         if on_main_thread:
@@ -180,31 +183,40 @@ def _parser() -> argparse.ArgumentParser:
     schema.add_argument("--check", action="store_true", help="exit 1 if the committed files are out of date")
     schema.set_defaults(handler=_schema)
 
-    promote = commands.add_parser(
+    promote = _image_edit_parser(
+        commands,
         "promote",
+        _promote,
         help="copy every image tag of a stack from one environment's settings to another's, and show the diff",
         description="Copy every image tag of STACK from --from's settings file to --to's (comments, quoting and key "
-        "order kept), validate the result, render it and show the reviewer's diff, then write the file (atomically). "
-        "Exit 2, writing nothing, on bad input.",
+        "order kept), validate the result, render it and show the reviewer's diff, then write the file (atomically).",
     )
-    promote.add_argument("stack", metavar="STACK", help=f"one of {', '.join(stack_names())}")
     promote.add_argument("--from", dest="source", required=True, metavar="ENV", help="environment to copy from")
     promote.add_argument("--to", dest="target", required=True, metavar="ENV", help="environment to write")
-    promote.add_argument("--dry-run", action="store_true", help="show the change and the diff, write nothing")
-    promote.set_defaults(handler=_promote)
 
-    set_image = commands.add_parser(
+    set_image = _image_edit_parser(
+        commands,
         "set-image",
+        _set_image,
         help="set one image tag of a stack in an environment's settings (for CI), and show the diff",
-        description="Set the tag of STACK's image (the only one, or --image NAME) in ENV's settings file, like "
-        "promote.",
+        description="Set the tag of STACK's image (the only one, or --image NAME) in ENV's settings file, like promote.",
     )
-    set_image.add_argument("stack", metavar="STACK", help=f"one of {', '.join(stack_names())}")
     set_image.add_argument("tag", metavar="TAG", help="an immutable tag, e.g. 1.4.0 or sha-<commit>")
     set_image.add_argument("--env", required=True, metavar="ENV", help="environment to write")
     set_image.add_argument("--image", metavar="NAME", help="which image, when the stack has several (e.g. backend)")
-    set_image.add_argument("--dry-run", action="store_true", help="show the change and the diff, write nothing")
-    set_image.set_defaults(handler=_set_image)
+    return parser
+
+
+def _image_edit_parser(
+    commands: Any, name: str, handler: Callable[[argparse.Namespace], int], *, help: str, description: str
+) -> argparse.ArgumentParser:
+    """A command that edits image tags in a settings file: STACK first, --dry-run, exit 2 on bad input."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=help, description=description + " Exit 2, writing nothing, on bad input."
+    )
+    parser.add_argument("stack", metavar="STACK", help=f"one of {', '.join(stack_names())}")
+    parser.add_argument("--dry-run", action="store_true", help="show the change and the diff, write nothing")
+    parser.set_defaults(handler=handler)
     return parser
 
 
