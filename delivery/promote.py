@@ -81,12 +81,12 @@ class SettingsEdit:
     original: bytes
     text: str
     changes: tuple[TagChange, ...]
-    #: Images of the source environment that this one does not have (an optional part it leaves out): left alone.
-    missing: tuple[StackImage, ...] = ()
+    #: Settings paths of the source's images that this environment does not have (an optional part it leaves out).
+    missing: tuple[str, ...] = ()
 
     def describe(self) -> list[str]:
         """One line per changed tag, or one saying there is nothing to change."""
-        notes = [f"note: {self.env} has no {image.setting}; left as it is" for image in self.missing]
+        notes = [f"note: {self.env} has no {setting}; left as it is" for setting in self.missing]
         if not self.changes:
             return [*notes, f"{self.env}: {self.stack}'s image tags are already these; nothing to change"]
         return [
@@ -232,11 +232,12 @@ def _edit(stack: StackDefinition, env: str, new_tags: dict[SettingsPath, str]) -
     yaml = _round_trip(text, display_name(path))
     document = yaml.load(text)
     current = {image.path: image for image in stack_images(_load(env), stack)}
-    changes, missing = [], []
+    changes: list[TagChange] = []
+    missing: list[str] = []
     for image_path, tag in new_tags.items():
         image = current.get(image_path)
         if image is None:  # an optional part the target leaves out: nothing to set there
-            missing.append(StackImage(image_path, "", tag))
+            missing.append(".".join(str(part) for part in image_path))
         elif image.tag != tag:
             _set_tag(document, image, tag)
             changes.append(TagChange(image, tag))

@@ -205,3 +205,24 @@ def test_the_images_promote_moves_are_every_image_the_stacks_render(
             for container in containers(manifest)
         }
         assert rendered_images == settings_images, stack.name
+
+
+def test_an_image_the_target_does_not_have_is_named_and_the_rest_promoted(environments: Path) -> None:
+    """Prod's discord-monitor Redis is external (no image): promote copies the other tags and says so."""
+    prod = environments / "prod.yaml"
+    in_cluster = (
+        "  redis:\n    mode: in_cluster\n    password: {secret: discord-bot-redis, key: redis-password}\n"
+        "    storage_size: 10Gi\n    resources:\n      requests: {cpu: 100m, memory: 256Mi}\n"
+        "      limits: {cpu: 500m, memory: 512Mi}\n"
+    )
+    external = "  redis:\n    mode: external\n    host: redis.data.svc.cluster.local\n"
+    external += "    password: {secret: discord-bot-redis, key: redis-password}\n"
+    assert in_cluster in prod.read_text(encoding="utf-8")
+    prod.write_text(prod.read_text(encoding="utf-8").replace(in_cluster, external), encoding="utf-8")
+    edit = plan_promotion("discord-monitor", "staging", "prod")
+    assert edit.missing == ("discord_monitor.redis.image",)
+    assert "note: prod has no discord_monitor.redis.image; left as it is" in edit.describe()
+    assert {change.image.name: change.new_tag for change in edit.changes} == {
+        "bot": "0.9.0",
+        "example_job": "0.3.1",
+    }
