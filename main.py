@@ -39,7 +39,7 @@ try:
 except ModuleNotFoundError as missing:
     sys.exit("error: " + _not_set_up(missing.name))
 
-from delivery.interrupts import Terminated, raise_terminated  # noqa: E402
+from delivery.interrupts import Terminated, interrupts_deferred, raise_terminated  # noqa: E402
 from environment_model.paths import (  # noqa: E402
     ROOT,
     SCHEMA_PATH,
@@ -79,11 +79,19 @@ def main(argv: list[str] | None = None) -> int:
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, raise_terminated) if on_main_thread else None
     try:
+        with interrupts_deferred():
+            # A signal while pydantic's Rust extension initialises makes it panic (a traceback, not an interrupt).
+            import pydantic_core  # noqa: F401
         if args.command in _NEEDS_ENVIRONMENTS and (problem := environments_problem()):
             print(f"error: {problem}", file=sys.stderr)
             return failed
         command: int = args.handler(args)
         return command
+    except KeyboardInterrupt as interrupt:  # where a command does not handle it itself (synth does)
+        terminated = isinstance(interrupt, Terminated)
+        what = "terminated" if terminated else "interrupted"
+        print(f"{what} before {args.command} finished; every file is written whole or not at all", file=sys.stderr)
+        return 143 if terminated else 130
     except Exception as error:
         if args.debug:
             raise
