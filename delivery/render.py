@@ -26,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from delivery.pod_security import label_namespaces
 from delivery.registry import StackDefinition
 from delivery.runtime import use_bundled_node
 from delivery.sync_waves import assign_sync_waves
@@ -78,6 +79,7 @@ def render_environment(settings: Any, stacks: Sequence[StackDefinition], environ
     # Each stack is one Argo CD Application: its waves order its own objects.
     for manifests in rendered.values():
         assign_sync_waves(manifests)
+        label_namespaces(manifests, settings)
     return rendered
 
 
