@@ -253,6 +253,7 @@ def _render_and_write(
     args: argparse.Namespace, environments: list[str], stacks: list[StackDefinition], pool: RenderPool, started: float
 ) -> int:
     from constructs_lib.errors import PropsError
+    from delivery.argocd_fleet import FleetError
     from delivery.checks import RenderCheckError
     from delivery.output import (
         OutputError,
@@ -264,6 +265,7 @@ def _render_and_write(
         recover_leftovers,
         stack_folders,
         stage_environments,
+        write_stack,
     )
 
     settings = _load(environments)
@@ -272,9 +274,11 @@ def _render_and_write(
     out = args.out
     staged: dict[str, Path] = {}
     staged_argocd: dict[str, Path] = {}
+    staged_fleet: dict[str, Path] = {}
     # A synth that fails leaves no trace: not even the output folder, or its argocd/ folder, if it made them.
     created = [folder for folder in (out, out / "argocd") if not folder.exists()]
     try:
+        fleet = _fleet(settings, environments)
         with output_lock(out):
             for line in recover_leftovers(out):
                 print(f"note: {line}", file=sys.stderr)
@@ -285,6 +289,9 @@ def _render_and_write(
                 with interrupts_deferred():  # a Ctrl-C now would leave folders not yet recorded here
                     staged = stage_environments(out, environments)
                     staged_argocd = stage_environments(out / "argocd", environments)
+                    staged_fleet = stage_environments(out / "argocd", fleet)
+                for folder, manifests in fleet.items():
+                    write_stack(StackFolders(staged_fleet[folder], out / "argocd" / folder), manifests)
                 outputs = {
                     **stack_folders(out, staged, [stack.name for stack in stacks]),
                     **{
@@ -299,13 +306,15 @@ def _render_and_write(
                     [
                         *prepare_swaps(out, staged, replace_whole_environment=args.stack is None),
                         *prepare_swaps(out / "argocd", staged_argocd, replace_whole_environment=True),
+                        *prepare_swaps(out / "argocd", staged_fleet, replace_whole_environment=True),
                     ]
                 )
             finally:
                 discard_staging(staged)  # what is left of them: nothing, once committed
                 discard_staging(staged_argocd)
+                discard_staging(staged_fleet)
             stale = _stale_environment_folders(out, prune=getattr(args, "prune", False))
-    except (PropsError, RenderCheckError, OutputError) as error:
+    except (PropsError, RenderCheckError, OutputError, FleetError) as error:
         _remove_empty(created)
         print(f"error: {error}\nnothing was written to {_display(out)}", file=sys.stderr)
         return 1
@@ -331,6 +340,17 @@ def _render_and_write(
 
 
 _ARGOCD_FILE = re.compile(r"^(application|appproject)-[a-z0-9][-a-z0-9.]*\.yaml$")
+
+
+def _fleet(settings: dict[str, EnvironmentSettings], environments: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """dist/argocd/fleet/'s objects when this synth renders every environment, else nothing: the fleet is made of
+    all environments' settings, and a synth of some of them has not loaded (nor validated) the others', so it
+    leaves the folder as it is (CI's check that dist/ is current catches a fleet left behind)."""
+    from delivery.argocd_fleet import FLEET_FOLDER, fleet_application_sets
+
+    if set(environments) != set(available_environments()):
+        return {}
+    return {FLEET_FOLDER: fleet_application_sets(settings)}
 
 
 def _kept_stacks(
@@ -366,6 +386,7 @@ def _stale_environment_folders(out: Path, *, prune: bool) -> list[str]:
     output folder is never listed or removed."""
     import shutil
 
+    from delivery.argocd_fleet import FLEET_FOLDER
     from delivery.output import stale_environments
 
     known = available_environments()
@@ -385,7 +406,7 @@ def _stale_environment_folders(out: Path, *, prune: bool) -> list[str]:
     lines = []
     for folder in [
         *stale_environments(out, known, stack_folders_only),
-        *stale_environments(out / "argocd", known, argocd_objects_only),
+        *stale_environments(out / "argocd", [*known, FLEET_FOLDER], argocd_objects_only),
     ]:
         if prune:
             try:
@@ -406,6 +427,7 @@ def _diff(args: argparse.Namespace) -> int:
 
     import yaml
 
+    from delivery.argocd_fleet import FLEET_FOLDER
     from delivery.diff import diff_documents, format_markdown, format_text
     from delivery.output import read_tree
     from delivery.settings_file import SettingsFileError
@@ -422,6 +444,8 @@ def _diff(args: argparse.Namespace) -> int:
     scope = [
         *(f"{env}/{stack}/" for env in environments for stack in stacks),
         *(f"argocd/{env}/" for env in environments),
+        # The fleet is rendered by a synth of every environment only (see _fleet).
+        *([f"argocd/{FLEET_FOLDER}/"] if set(environments) == set(available_environments()) else []),
     ]
     try:  # before rendering: an unreadable folder to compare with fails at once
         old = _read_rendered_tree(args.dist, scope)

@@ -14,10 +14,9 @@ from cdk8s import Chart
 from constructs import Construct
 
 from constructs_lib.labels import RecommendedLabels
-from delivery.argocd_settings import ProjectRoleSettings
+from delivery.argocd_settings import FINALIZER, ProjectRoleSettings, creates_namespace
 from delivery.registry import STACKS, StackDefinition
 
-FINALIZER = "resources-finalizer.argocd.argoproj.io"
 # API group of each cluster-scoped kind a stack may declare.
 CLUSTER_KIND_GROUPS = {
     "Namespace": "",
@@ -125,7 +124,7 @@ class ArgoCdChart(Chart):
             ),
         )
         for stack in inputs.stacks:
-            creates_namespace = "Namespace" not in stack.cluster_kinds
+            creates_own_namespace = creates_namespace(stack)
             Application(
                 self,
                 f"App-{stack.name}",
@@ -154,12 +153,12 @@ class ArgoCdChart(Chart):
                     sync_policy=ApplicationSpecSyncPolicy(
                         automated=sync_policy_automated,
                         # A stack that renders its own Namespace owns it; the others need Argo CD to create theirs.
-                        sync_options=["CreateNamespace=true"] if creates_namespace else None,
+                        sync_options=["CreateNamespace=true"] if creates_own_namespace else None,
                         # The namespace Argo CD creates enforces the same Pod Security level as the ones we render.
                         managed_namespace_metadata=ApplicationSpecSyncPolicyManagedNamespaceMetadata(
                             labels=namespace_labels(argocd.pod_security.level, argocd.pod_security.version)
                         )
-                        if creates_namespace
+                        if creates_own_namespace
                         else None,
                     ),
                 ),

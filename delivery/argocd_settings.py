@@ -7,12 +7,24 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from delivery.models import CronSchedule, DnsLabel, GitRepositoryUrl, HttpsUrl, StrictModel, TimeZone, matching
+from delivery.registry import StackDefinition
 
 
 class AutomatedSyncSettings(StrictModel):
     enabled: bool = Field(True, description="Sync on every change of the revision; false: a person presses Sync.")
     prune: bool = Field(True, description="Delete objects that no longer render.")
     self_heal: bool = Field(True, description="Undo changes made in the cluster by hand.")
+
+
+# Argo CD facts the app-of-apps chart (delivery/argocd.py) and the fleet (delivery/argocd_fleet.py) share; here
+# because this module imports no cdk8s.
+FINALIZER = "resources-finalizer.argocd.argoproj.io"
+
+
+def creates_namespace(stack: StackDefinition) -> bool:
+    """Whether Argo CD creates the stack's namespace (CreateNamespace=true): a stack that renders its own Namespace
+    owns it."""
+    return "Namespace" not in stack.cluster_kinds
 
 
 PodSecurityLevel = Literal["privileged", "baseline", "restricted"]
@@ -128,6 +140,13 @@ class ArgoCdSettings(StrictModel):
         [], description="When the project's Applications may sync. Default none: syncs are allowed at any time."
     )
     pod_security: PodSecuritySettings = Field(default_factory=PodSecuritySettings)
+    rollout_step: int = Field(
+        1,
+        ge=1,
+        le=99,
+        description="The fleet's RollingSync step (dist/argocd/fleet/): step 1's environments sync first, the next "
+        "step's once they are healthy.",
+    )
 
     @field_validator("target_revision")
     @classmethod

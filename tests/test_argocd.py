@@ -90,8 +90,10 @@ def test_root_app_of_apps_bootstraps_the_environment(rendered: dict[str, Rendere
     assert root["destination"]["namespace"] == settings.namespace
 
 
-def test_dist_layout_has_one_argocd_folder_per_environment() -> None:
-    assert sorted(p.name for p in Path(ROOT / "dist" / "argocd").iterdir()) == sorted(ENVIRONMENTS)
+def test_dist_layout_has_one_argocd_folder_per_environment_and_the_fleet() -> None:
+    from delivery.argocd_fleet import FLEET_FOLDER
+
+    assert sorted(p.name for p in Path(ROOT / "dist" / "argocd").iterdir()) == sorted([*ENVIRONMENTS, FLEET_FOLDER])
 
 
 def test_prod_roles_bind_sso_groups_to_project_scoped_policies(rendered: dict[str, RenderedEnvironment]) -> None:
