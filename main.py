@@ -497,6 +497,7 @@ def _list(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     """Everything a synth checks (settings, constructs, the whole-output checks), with nothing written."""
     from constructs_lib.errors import PropsError
+    from delivery.argocd_fleet import FleetError
     from delivery.checks import RenderCheckError
     from delivery.output import OutputError, manifest_files
 
@@ -507,11 +508,12 @@ def _validate(args: argparse.Namespace) -> int:
         settings = _load(environments)
         if settings is None:
             return 1
+        _fleet(settings, environments)
         rendered = _render_checked(pool, settings, stacks)
         for by_stack in rendered.values():
             for manifests in by_stack.values():
                 manifest_files(manifests)  # the file layout: two objects may not share a file
-    except (PropsError, RenderCheckError, OutputError) as error:
+    except (PropsError, RenderCheckError, OutputError, FleetError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:

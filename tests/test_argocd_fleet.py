@@ -1,6 +1,7 @@
 """The fleet form (dist/argocd/fleet/): ApplicationSets that generate, for every environment's cluster, the same
 Applications as the app of apps, rolled out dev, then staging, then prod; valid against the upstream CRD; written
-all or nothing, and only by a synth of every environment."""
+all or nothing, and only by a synth of every environment (tests/test_cli.py checks that a synth of one environment,
+with --prune, neither changes nor prunes it)."""
 
 from __future__ import annotations
 
@@ -97,17 +98,6 @@ def test_the_rollout_goes_dev_then_staging_then_prod_and_prod_waits_for_a_person
         # prod syncs by hand (argocd.automated.enabled: false): the controller updates none of its Applications.
         assert [step.get("maxUpdate") for step in steps] == [None, None, 0]
         assert "automated" not in application_set["spec"]["template"]["spec"]["syncPolicy"]
-
-
-def test_a_one_environment_synth_leaves_the_fleet_as_it_is(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "dist"
-    shutil.copytree(ROOT / "dist", out)
-    before = tree_digest(out / "argocd" / FLEET_FOLDER)
-    code = main.main(["synth", "--env", "dev", "--stack", "hivemind-bot", "--out", str(out), "--prune"])
-    text = capsys.readouterr()
-    assert code == 0, text.err
-    assert tree_digest(out / "argocd" / FLEET_FOLDER) == before
-    assert FLEET_FOLDER not in text.out, "the fleet is neither stale nor pruned"
 
 
 def test_a_failed_fleet_swap_leaves_the_output_as_it_was(

@@ -216,9 +216,10 @@ CASES = [
     Case("environment-name-too-long", SYNTH, _rename("staging", "s" * 80 + ".yaml"), ("s" * 20,)),
     Case("reserved-environment-name", VALIDATE, _rename("staging", "argocd.yaml"), ("argocd.yaml", "dist/argocd/")),
     Case("fleet-environment-name", VALIDATE, _rename("staging", "fleet.yaml"), ("fleet.yaml", "dist/argocd/fleet/")),
+    Case("fleet-namespaces-differ-synth", SYNTH, _set("prod", "argocd.namespace", "argocd-x"), ("dist/argocd/fleet/",)),
     Case(
         "fleet-argocd-namespaces-differ",
-        SYNTH,
+        VALIDATE,
         _set("prod", "argocd.namespace", "argocd-prod"),
         ("dist/argocd/fleet/", "prod: argocd-prod", "argocd.namespace"),
     ),
