@@ -1,10 +1,13 @@
-"""Synthesis benchmark: prints wall-clock figures for the README. Run with `make bench`.
+"""Synthesis benchmark: prints wall-clock figures for bench/README.md. Run with `make bench`.
 
 1. Full synth of this project (all environments), as `make synth` runs it: a fresh `python main.py synth` process
    each time, over a copy of the committed dist/ (every clone has one, so every synth renders over existing files).
-2. Scale case: 64 fully featured AppServices per environment, 3 environments, rendered in parallel processes
-   and written the way main.py writes: over its previous output (as a second `make synth` does); then the same
+2. Scale case: 64 fully featured AppServices per environment, 3 environments, rendered through the pipeline and
+   written the way main.py writes: over its previous output (as a second `make synth` does); then the same
    64 services as 8 stacks; then into an empty folder (the first render of a new environment).
+
+The first two lines are timed with both engines, plain (jsii as shipped, in one process) and fast, taking turns run
+by run, so that a change in the VM's speed touches both; the others with the fast engine, the default.
 
 Everything is written into a temporary folder inside the project (`.bench-*`, removed afterwards), as `make synth`
 writes into dist/. Nothing is deleted until the end: on ext4 without a journal, as on our VMs, files deleted in the
@@ -26,19 +29,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from delivery.runtime import use_bundled_node  # noqa: E402
+from engine import EngineName, Manifest, use_bundled_node  # noqa: E402
+from engine.start import start_engine  # noqa: E402
 
 use_bundled_node()
 
 from bench.scale_settings import BenchEnvironment, ScaleSettings  # noqa: E402
-from delivery.output import commit_environments, stack_folders, stage_environments  # noqa: E402
-from delivery.registry import StackDefinition  # noqa: E402
-from delivery.render import RenderPool  # noqa: E402
+from delivery import pipeline  # noqa: E402
+from delivery.output import commit_environments, stack_folders, stage_environments, write_stack  # noqa: E402
+from environment_model.registry import StackDefinition  # noqa: E402
 
 
 def scale_stacks(count: int) -> list[StackDefinition]:
@@ -55,18 +60,24 @@ def scale_stacks(count: int) -> list[StackDefinition]:
     ]
 
 
-def full_project_synth(out: Path) -> float:
+def full_project_synth(out: Path, engine: EngineName = "fast") -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, str(ROOT / "main.py"), "synth", "--out", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "synth", "--engine", engine, "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - started
 
 
-def scale_case(out: Path, services: int, environments: int, stacks: int) -> tuple[float, int]:
+def scale_case(
+    out: Path, services: int, environments: int, stacks: int, engine: EngineName = "fast"
+) -> tuple[float, int]:
     """Seconds for a fresh process to import, render and write the scale case; objects written."""
     code = (
         f"import sys, time; t = time.perf_counter(); sys.path.insert(0, {str(ROOT)!r})\n"
         "from bench.synth_bench import render_scale\n"
-        f"count = render_scale({str(out)!r}, {services}, {environments}, {stacks})\n"
+        f"count = render_scale({str(out)!r}, {services}, {environments}, {stacks}, {engine!r})\n"
         "print(time.perf_counter() - t, count)\n"
     )
     started = time.perf_counter()
@@ -75,14 +86,14 @@ def scale_case(out: Path, services: int, environments: int, stacks: int) -> tupl
     return elapsed, int(result.stdout.split()[1])
 
 
-def render_scale(out: str, services: int, environments: int, stacks: int = 1) -> int:
+def render_scale(out: str, services: int, environments: int, stacks: int = 1, engine: EngineName = "fast") -> int:
     """`services` AppServices per environment, split evenly over `stacks` stacks, rendered as main.py synth does:
-    workers started first, writing into staging folders; then each environment is swapped in, and the workers'
-    processes are waited for."""
+    the engine started first, then the pipeline writing each stack into staging folders as it is rendered; then each
+    environment is swapped in, and the engine's processes are waited for."""
     use_bundled_node()
     names = ["dev", "staging", "prod", "qa", "perf"][:environments]
     definitions = scale_stacks(stacks)
-    pool = RenderPool(min(len(names) * stacks, os.cpu_count() or 1), definitions)
+    renderer = start_engine(engine, definitions, len(names) * stacks, note=print)
     try:
         share, rest = divmod(services, stacks)
         sizes = [share + (1 if index < rest else 0) for index in range(stacks)]
@@ -97,17 +108,37 @@ def render_scale(out: str, services: int, environments: int, stacks: int = 1) ->
         }
         staged = stage_environments(Path(out), names)
         outputs = stack_folders(Path(out), staged, [stack.name for stack in definitions])
-        rendered = pool.render(dict(settings), definitions, outputs=outputs)
+
+        def write(env: str, stack: str, manifests: list[Manifest]) -> None:
+            write_stack(outputs[env, stack], manifests)
+
+        # The synthetic environments have no Argo CD settings.
+        rendered = pipeline.render(renderer, settings, definitions, stack_rendered=write, argocd=False)
         commit_environments(Path(out), staged, replace_whole_environment=True)
     finally:
-        pool.close()
+        renderer.close()
     return sum(len(objs) for by_stack in rendered.values() for objs in by_stack.values())
 
 
-def report(label: str, runs: list[float], target: float) -> None:
-    best, median = min(runs), statistics.median(runs)
+def report(label: str, fast: list[float], target: float, plain: list[float] | None = None) -> None:
+    """One line: the plain engine's best and median (if timed), the fast engine's, their ratio, the target (fast)."""
+    median = statistics.median(fast)
+    side = f"best {min(plain):5.2f}s  median {statistics.median(plain):5.2f}s" if plain else " " * 27
+    ratio = f"{median / statistics.median(plain):5.2f}" if plain else " " * 5
     verdict = "ok" if median < target else "OVER TARGET"
-    print(f"{label:<56} best {best:5.2f}s  median {median:5.2f}s  target < {target:.0f}s  {verdict}")
+    print(
+        f"{label:<56} {side}  |  best {min(fast):5.2f}s  median {median:5.2f}s  |  {ratio}  |  "
+        f"< {target:.0f}s {verdict}"
+    )
+
+
+def alternating(runs: int, timed: Callable[[EngineName], float]) -> dict[EngineName, list[float]]:
+    """`runs` timings of each engine, plain and fast taking turns."""
+    times: dict[EngineName, list[float]] = {"plain": [], "fast": []}
+    for _ in range(runs):
+        for engine in times:
+            times[engine].append(timed(engine))
+    return times
 
 
 def cpu_ticks() -> tuple[int, int] | None:
@@ -166,11 +197,15 @@ def main() -> int:
         scratch = Path(folder)
         per_file = file_creation(scratch)
         shutil.copytree(ROOT / "dist", scratch / "full", ignore=shutil.ignore_patterns(".*"))
+        shutil.copytree(scratch / "full", scratch / "full-plain")
         before = cpu_ticks()
-        full = [full_project_synth(scratch / "full") for _ in range(runs)]
+        full = alternating(runs, lambda engine: full_project_synth(scratch / f"full-{engine}", engine))
         # A first render (not timed) makes the output the timed runs render over.
-        objects = scale_case(scratch / "scale", services, environments, 1)[1]
-        again = [scale_case(scratch / "scale", services, environments, 1)[0] for _ in range(runs)]
+        objects = scale_case(scratch / "scale-fast", services, environments, 1)[1]
+        scale_case(scratch / "scale-plain", services, environments, 1, "plain")
+        again = alternating(
+            runs, lambda engine: scale_case(scratch / f"scale-{engine}", services, environments, 1, engine)[0]
+        )
         scale_case(scratch / "split", services, environments, args.stacks)
         split = [scale_case(scratch / "split", services, environments, args.stacks)[0] for _ in range(runs)]
         # Last: the furthest from the previous bench's clean-up (see the module's docstring).
@@ -185,8 +220,14 @@ def main() -> int:
         f"file creation {per_file:.2f} ms (seen: 0.04-1.6 ms); CPU steal {steal(before, after)}"
     )
     print("each run renders over the output of the one before, as make synth does, except the last line's")
-    report("full synth, all environments (make synth)", full, 3.0)
-    report(f"scale: {services} AppServices x {environments} envs, {objects} objects, one stack", again, 4.0)
+    print(f"{'':<56} {'plain engine':<27}  |  {'fast engine':<27}  |  {'ratio':<5}  |  target (fast)")
+    report("full synth, all environments (make synth)", full["fast"], 3.0, full["plain"])
+    report(
+        f"scale: {services} AppServices x {environments} envs, {objects} objects, one stack",
+        again["fast"],
+        4.0,
+        again["plain"],
+    )
     report(f"  the same as {args.stacks} stacks per environment", split, 4.0)
     report("  one stack, into an empty folder", empty, 4.0)
     # Render workers and their Node processes are waited for by the process that forked them, so they count here.

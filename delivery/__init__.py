@@ -1,1 +1,1 @@
-"""Rendering machinery: settings loading, the stack registry, synthesis and the dist/ writer."""
+"""The delivery pipeline: settings through the engine, the whole-output checks and the sync waves, to dist/ or a diff."""

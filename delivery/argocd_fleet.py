@@ -16,9 +16,9 @@ from itertools import groupby
 from typing import Any
 
 from constructs_lib.labels import VERSION_LABEL, RecommendedLabels
-from delivery.argocd_settings import FINALIZER, creates_namespace
-from delivery.pod_security import namespace_labels
-from delivery.registry import STACKS, StackDefinition
+from constructs_lib.pod_security_labels import namespace_labels
+from environment_model.registry import STACKS, StackDefinition
+from stacks.argocd.settings import FINALIZER, creates_namespace
 
 # dist/argocd/<FLEET_FOLDER>/: a folder beside the environments' Argo CD folders, never an environment itself.
 FLEET_FOLDER = "fleet"

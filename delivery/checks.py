@@ -13,11 +13,12 @@ from typing import Any
 
 from constructs_lib.image_tags import mutable_tag_problem
 from constructs_lib.labels import VERSION_LABEL
+from constructs_lib.pod_security_labels import missing_labels
 from constructs_lib.sync_options import sync_options
-from delivery.pod_security import DEFAULT_LEVEL, enforced_levels, missing_labels, violations
+from delivery.pod_security import DEFAULT_LEVEL, enforced_levels, violations
 from delivery.pod_templates import pod_template_of
-from delivery.render import Manifest
 from delivery.sync_waves import is_hook
+from engine import Manifest
 
 RECOMMENDED_LABELS = (
     "app.kubernetes.io/name",

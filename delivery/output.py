@@ -19,7 +19,7 @@ from typing import Any, ClassVar, NamedTuple
 import yaml
 
 from delivery.interrupts import interrupts_deferred
-from delivery.render import Manifest, RenderedEnvironment
+from engine import Manifest, RenderedEnvironment
 
 
 class OutputError(Exception):
@@ -297,7 +297,8 @@ def stack_folders(dist: Path, staged: Mapping[str, Path], stacks: Sequence[str])
 
 def write_stack(folders: StackFolders, manifests: list[Manifest]) -> None:
     """One stack's files into `folders.staging`; a file that is unchanged is linked from `folders.current` rather
-    than written again (see `keep_or_write`). The render pool and `write_environments` call this."""
+    than written again (see `keep_or_write`). synth (delivery/synth.py, as each stack is rendered) and
+    `write_environments` call this."""
     files = manifest_files(manifests)
     folders.staging.mkdir(exist_ok=True)
     for file_name, text in files.items():
@@ -427,7 +428,7 @@ def write_environments(
     dist: Path, rendered: Mapping[str, RenderedEnvironment], *, replace_whole_environment: bool
 ) -> list[Path]:
     """Write already-rendered environments: stage every file, then swap the environments in, all or none (see
-    `commit_environments`). `main.py synth` stages through its render workers instead."""
+    `commit_environments`). synth writes each stack as the engine renders it instead (delivery/synth.py)."""
     staged = stage_environments(dist, rendered)
     try:
         for env, stacks in rendered.items():

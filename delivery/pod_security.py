@@ -12,8 +12,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-LABEL_PREFIX = "pod-security.kubernetes.io/"
-MODES = ("enforce", "warn", "audit")
+from constructs_lib.pod_security_labels import LABEL_PREFIX, namespace_labels
+
 ENFORCE_LABEL = f"{LABEL_PREFIX}enforce"
 LEVELS = ("privileged", "baseline", "restricted")
 # A namespace this project deploys into without creating it (so without labels of ours) is held to the strictest
@@ -59,23 +59,6 @@ _RESTRICTED_VOLUMES = (
     "secret",
 )
 _APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
-
-
-def namespace_labels(level: str, version: str) -> dict[str, str]:
-    """The admission labels that enforce `level` and also warn about and audit it, all pinned to `version` (so a
-    cluster upgrade does not tighten the rules under running workloads)."""
-    labels = {}
-    for mode in MODES:
-        labels[f"{LABEL_PREFIX}{mode}"] = level
-        labels[f"{LABEL_PREFIX}{mode}-version"] = version
-    return labels
-
-
-def missing_labels(labels: Mapping[str, str]) -> list[str]:
-    """The admission labels (each mode and its version) absent from a namespace's labels."""
-    return [
-        key for mode in MODES for key in (f"{LABEL_PREFIX}{mode}", f"{LABEL_PREFIX}{mode}-version") if key not in labels
-    ]
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from delivery.paths import available_environments
+from delivery.pipeline import render
 from delivery.pod_templates import pod_template_of
-from delivery.registry import ARGOCD, STACKS
-from delivery.render import Manifest, RenderedEnvironment, render_environment
-from delivery.runtime import use_bundled_node
-from delivery.settings import load_environment
+from engine import Manifest, RenderedEnvironment, use_bundled_node
+from engine.plain import PlainEngine
+from environment_model.paths import available_environments
+from environment_model.registry import STACKS
+from environment_model.settings import load_environment
 from tests.yaml_snapshot import YamlSnapshotExtension
 
 use_bundled_node()
@@ -42,10 +43,10 @@ ENVIRONMENTS = available_environments()
 def rendered() -> dict[str, RenderedEnvironment]:
     """environment -> stack -> objects, for every environment and stack.
 
-    Rendered in this process, without -O, so that jsii type-checks every struct the stacks build (`make synth`
-    renders in -O worker processes; tests/test_cli.py covers that path and compares the two through dist/).
+    Rendered through the pipeline with the plain engine, in this process, so that jsii type-checks every struct the
+    stacks build (`make synth` renders with the fast engine; tests/test_engines.py compares the two through dist/).
     """
-    return {env: render_environment(load_environment(env), [*STACKS, ARGOCD], env) for env in ENVIRONMENTS}
+    return render(PlainEngine(), {env: load_environment(env) for env in ENVIRONMENTS}, STACKS)
 
 
 @pytest.fixture(scope="session")

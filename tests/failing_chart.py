@@ -12,7 +12,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from constructs_lib.errors import PropsError
-from delivery.registry import StackDefinition
+from environment_model.registry import StackDefinition
 
 Outcome = Literal["renders", "props error", "raises", "worker dies"]
 

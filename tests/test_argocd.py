@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from delivery.paths import ROOT
-from delivery.registry import STACKS
-from delivery.render import Manifest, RenderedEnvironment
-from delivery.settings import load_environment
+from engine import Manifest, RenderedEnvironment
+from environment_model.paths import ROOT
+from environment_model.registry import STACKS
+from environment_model.settings import load_environment
 from tests.conftest import ENVIRONMENTS, find
 
 
@@ -145,7 +145,7 @@ def test_prod_has_a_weekend_change_freeze(rendered: dict[str, RenderedEnvironmen
 def test_roles_and_sync_windows_default_to_none() -> None:
     """No role unless configured: a role grants rights to whoever is in its groups, so a guessed default group could
     grant them to the wrong people. No window: syncs at any time, as Argo CD does without one."""
-    from delivery.argocd_settings import ArgoCdSettings
+    from stacks.argocd.settings import ArgoCdSettings
 
     settings = ArgoCdSettings.model_validate(
         {"repo_url": "https://github.com/example-org/x.git", "target_revision": "main", "project": "p"}

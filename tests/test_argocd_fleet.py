@@ -18,10 +18,10 @@ import pytest
 import main
 from delivery import output
 from delivery.argocd_fleet import ENVIRONMENT_LABEL, FLEET_FOLDER, fleet_application_sets
-from delivery.paths import ENVIRONMENTS_DIR, ROOT
-from delivery.registry import STACKS
-from delivery.render import RenderedEnvironment
-from delivery.settings import load_environment
+from engine import RenderedEnvironment
+from environment_model.paths import ENVIRONMENTS_DIR, ROOT
+from environment_model.registry import STACKS
+from environment_model.settings import load_environment
 from tests.conftest import ENVIRONMENTS
 from tests.test_bad_input import tree_digest
 from tests.test_rendered_output import crd_validator

@@ -19,7 +19,7 @@ import yaml
 
 import main
 from delivery import output
-from delivery.paths import ENVIRONMENTS_DIR, ROOT
+from environment_model.paths import ENVIRONMENTS_DIR, ROOT
 
 Edit = Callable[[Path], None]
 SECRET = "s3cr3t-Hunter2-value"

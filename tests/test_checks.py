@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from delivery.checks import RenderCheckError, check_environment, check_stacks, find_problems
-from delivery.render import RenderedEnvironment
+from engine import RenderedEnvironment
 
 LABELS = {
     "app.kubernetes.io/name": "web",

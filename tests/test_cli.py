@@ -13,9 +13,9 @@ import pytest
 
 from delivery.argocd_fleet import FLEET_FOLDER, fleet_application_sets
 from delivery.output import manifest_files, read_tree
-from delivery.paths import ENVIRONMENTS_DIR, ROOT
-from delivery.render import RenderedEnvironment
-from delivery.settings import load_environment
+from engine import RenderedEnvironment
+from environment_model.paths import ENVIRONMENTS_DIR, ROOT
+from environment_model.settings import load_environment
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -72,7 +72,7 @@ def test_committed_dist_is_current(fresh_render: Path) -> None:
 def test_worker_render_equals_the_type_checked_in_process_render(
     fresh_render: Path, rendered: dict[str, RenderedEnvironment]
 ) -> None:
-    """`synth` renders in -O workers that read jsii structs directly (delivery.runtime); the session fixture
+    """`synth` renders in -O workers that read jsii structs directly (engine.fast_runtime); the session fixture
     renders in-process with jsii's own serialisation and type checks. Both must give the same files."""
     expected = {
         (f"argocd/{env}/{name}" if stack == "argocd" else f"{env}/{stack}/{name}"): text

@@ -8,8 +8,8 @@ import pytest
 
 from constructs_lib.watcher_sidecar import ENV_MAPPING
 from delivery.checks import pod_templates, selects
-from delivery.render import Manifest, RenderedEnvironment
-from delivery.settings import load_environment
+from engine import Manifest, RenderedEnvironment
+from environment_model.settings import load_environment
 from tests.conftest import find
 
 ENVS = ["dev", "staging", "prod"]

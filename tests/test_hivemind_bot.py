@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from delivery.render import Manifest, RenderedEnvironment
+from engine import Manifest, RenderedEnvironment
 from tests.conftest import find
 
 ENVS = ["dev", "staging", "prod"]

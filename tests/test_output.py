@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import delivery.output as output
 from delivery.interrupts import Terminated, interrupts_deferred, raise_terminated
 from delivery.output import OutputError, manifest_files, read_tree, to_yaml, write_environments
-from delivery.render import Manifest
+from engine import Manifest
 
 
 def config_map(name: str, data: dict[str, str] | None = None) -> dict[str, Any]:

@@ -13,10 +13,10 @@ import yaml
 
 import main
 from delivery.checks import RenderCheckError, check_stacks, find_problems
-from delivery.paths import ROOT
 from delivery.pod_security import violations
-from delivery.render import Manifest, RenderedEnvironment
-from delivery.settings import load_environment
+from engine import Manifest, RenderedEnvironment
+from environment_model.paths import ROOT
+from environment_model.settings import load_environment
 from tests.conftest import ENVIRONMENTS
 from tests.test_bad_input import tree_digest
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from delivery.paths import ROOT
+from environment_model.paths import ROOT
 
 CHECKOV = Path(sys.executable).parent / "checkov"
 

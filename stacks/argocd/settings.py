@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
 from delivery.models import CronSchedule, DnsLabel, GitRepositoryUrl, HttpsUrl, StrictModel, TimeZone, matching
-from delivery.registry import StackDefinition
 
 
 class AutomatedSyncSettings(StrictModel):
@@ -21,9 +21,9 @@ class AutomatedSyncSettings(StrictModel):
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 
 
-def creates_namespace(stack: StackDefinition) -> bool:
-    """Whether Argo CD creates the stack's namespace (CreateNamespace=true): a stack that renders its own Namespace
-    owns it."""
+def creates_namespace(stack: Any) -> bool:
+    """Whether Argo CD creates the namespace of `stack` (an environment_model.registry.StackDefinition; this layer
+    may not import it) with CreateNamespace=true: a stack that renders its own Namespace owns it."""
     return "Namespace" not in stack.cluster_kinds
 
 
@@ -163,3 +163,13 @@ class ArgoCdSettings(StrictModel):
         if repeated:
             raise ValueError(f"role {', '.join(repeated)} is defined more than once")
         return roles
+
+
+@dataclass(frozen=True)
+class ArgoCdInputs:
+    """What the Argo CD chart takes: the environment's name, all its settings (its own section is `argocd`) and the
+    stacks it delivers. Built by the environment model (StackDefinition.settings_for), the layer above."""
+
+    environment: str
+    settings: Any  # environment_model.settings.EnvironmentSettings
+    stacks: tuple[Any, ...]  # environment_model.registry.StackDefinition: name, settings_field, cluster_kinds

@@ -1,11 +1,9 @@
-"""Synthesis: build each environment's charts and return their objects as plain dicts.
-
-(Environment, stack) pairs render in worker processes, one per core, forked from one
-`python -O -m delivery.render_worker` process after it has imported everything (see there):
+"""The fast engine: jobs rendered in `python -O` worker processes, one per core, forked from one
+`python -O -m engine.fast_worker` process after it has imported everything (see there):
 - jsii round-trips dominate the cost and a process has one Node runtime, so processes use both cores;
 - under -O, jsii skips its run-time type checks of every struct (typeguard), which cost more than the Node
-  round-trips themselves. The same structs are type-checked by mypy, and by the test suite, which renders
-  in-process without -O.
+  round-trips themselves. The same structs are type-checked by mypy, and by the plain engine, which the test suite
+  renders with and compares with this one byte for byte.
 The parent process never imports cdk8s, so settings errors are reported before any of that starts.
 """
 
@@ -21,66 +19,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
-from delivery.pod_security import label_namespaces
-from delivery.registry import StackDefinition
-from delivery.runtime import use_bundled_node
-from delivery.sync_waves import assign_sync_waves
-
-if TYPE_CHECKING:
-    from delivery.output import StackFolders
-
-Manifest = dict[str, Any]
-RenderedEnvironment = dict[str, list[Manifest]]
-
-
-class RenderError(Exception):
-    """A worker process failed for a reason that is not a props or settings error."""
-
-
-def render_environment(settings: Any, stacks: Sequence[StackDefinition], environment: str) -> RenderedEnvironment:
-    """Every requested stack of one environment, in this process: stack name -> its Kubernetes objects.
-
-    A stack reads its own section of the settings; the Argo CD stack (no section) gets the whole environment.
-    """
-    use_bundled_node()
-    import cdk8s
-
-    from delivery.argocd import ArgoCdInputs
-
-    app = cdk8s.App()
-    charts = [
-        (
-            stack.name,
-            stack.chart_class()(
-                app,
-                stack.name,
-                getattr(settings, stack.settings_field)
-                if stack.settings_field
-                else ArgoCdInputs(environment=environment, settings=settings),
-            ),
-        )
-        for stack in stacks
-    ]
-    # One to_json call per chart: the whole chart crosses from Node in a single round-trip. A stack keeps its
-    # cluster-scoped objects (a Namespace) in `companion_charts` without a namespace, since a Chart's namespace is
-    # stamped on every object in it.
-    rendered = {
-        name: [
-            *chart.to_json(),
-            *(manifest for companion in getattr(chart, "companion_charts", ()) for manifest in companion.to_json()),
-        ]
-        for name, chart in charts
-    }
-    # Each stack is one Argo CD Application: its waves order its own objects.
-    for manifests in rendered.values():
-        assign_sync_waves(manifests)
-        label_namespaces(manifests, settings)
-    return rendered
+from engine import EngineName, Finished, Job, Manifest, RenderedEnvironment, RenderError, Stack, in_job_order
 
 
 class RenderPool:
@@ -88,17 +32,22 @@ class RenderPool:
 
     Starting them first lets their imports (cdk8s, the constructs, the settings models: most of a worker's life)
     overlap with the parent's own work of loading and validating settings. One process imports, then forks the
-    workers (delivery/render_worker.py); each reads its jobs from one pipe and sends each stack back on another as
+    workers (engine/fast_worker.py); each reads its jobs from one pipe and sends each stack back on another as
     soon as it is rendered. `close()` stops workers never used.
 
     Callers ask for at most one worker per core: more is slower, not faster, since every jsii call is a synchronous
     Python<->Node exchange, and with more such pairs than cores each exchange waits for the scheduler.
     """
 
-    def __init__(self, workers: int | None = None, stacks: Sequence[StackDefinition] = ()) -> None:
-        """`stacks`: what will be rendered, so the workers can import those stacks' modules before they fork."""
+    name: EngineName = "fast"
+
+    def __init__(
+        self, workers: int | None = None, stacks: Sequence[Stack] = (), settings_modules: Sequence[str] = ()
+    ) -> None:
+        """`stacks`: what will be rendered, and `settings_modules`: where the classes of the jobs' settings are
+        defined, so the workers can import those modules before they fork."""
         count = max(1, workers if workers is not None else (os.cpu_count() or 1))
-        preload = dict.fromkeys(module for stack in stacks for module in stack.modules())
+        preload = dict.fromkeys([*settings_modules, *(module for stack in stacks for module in stack.modules())])
         job_pipes = [os.pipe() for _ in range(count)]
         result_pipes = [os.pipe() for _ in range(count)]
         worker_ends = [(jobs[0], results[1]) for jobs, results in zip(job_pipes, result_pipes, strict=True)]
@@ -108,13 +57,13 @@ class RenderPool:
         self._temp = tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{os.getpid()}-")
         self._starter = subprocess.Popen(
             [
-                *(sys.executable, "-O", "-m", "delivery.render_worker"),
+                *(sys.executable, "-O", "-m", "engine.fast_worker"),
                 *(f"{job}:{result}" for job, result in worker_ends),
                 *preload,
             ],
             pass_fds=[fd for pair in worker_ends for fd in pair],
             stdin=subprocess.DEVNULL,
-            cwd=_project_root(),
+            cwd=_PROJECT_ROOT,
             env={**os.environ, "TMPDIR": self._temp},
             process_group=0,  # see close()
         )
@@ -125,65 +74,57 @@ class RenderPool:
         self._jobs = [os.fdopen(jobs[1], "wb") for jobs in job_pipes]
         self._results = [os.fdopen(results[0], "rb") for results in result_pipes]
 
-    def render(
-        self,
-        environments: dict[str, Any],
-        stacks: Sequence[StackDefinition],
-        outputs: Mapping[tuple[str, str], StackFolders] | None = None,
-    ) -> dict[str, RenderedEnvironment]:
-        """Every (environment, stack) pair, shared out among the workers in turn; environment -> stack -> objects.
+    def render(self, jobs: Sequence[Job], finished: Finished | None = None) -> dict[str, RenderedEnvironment]:
+        """Every job, shared out among the workers in turn; environment -> stack -> objects.
 
-        Pairs rather than whole environments, so that three environments on two cores do not leave one core
-        idle for a third of the time. With `outputs` ((environment, stack) -> its folders), this process writes each
-        stack's files as soon as a worker sends the stack, while the workers go on rendering: writing then neither
-        slows a worker's next render nor waits for the worker with the most to do. The writes run on threads, one
-        per worker: creating files is the kernel's work, and stacks (each in its own folder) are created in parallel.
+        Jobs are (environment, stack) pairs rather than whole environments, so that three environments on two cores
+        do not leave one core idle for a third of the time. `finished` runs in this process for each job as soon as
+        a worker sends it, on threads (one per worker), while the workers go on rendering: what it does (writing a
+        stack's files: creating files is the kernel's work, and stacks are created in parallel) neither slows a
+        worker's next render nor waits for the worker with the most to do.
         """
         self._rendered = True
-        pairs = [(env, stack) for stack in stacks for env in environments]
-        shares = [pairs[index :: len(self._jobs)] for index in range(len(self._jobs))]
-        self._send(environments, shares)
-        results: dict[str, RenderedEnvironment] = {env: {} for env in environments}
-        with ThreadPoolExecutor(max_workers=len(self._jobs)) as writer:
-            writes: list[Future[None]] = []
+        shares = [list(jobs[index :: len(self._jobs)]) for index in range(len(self._jobs))]
+        self._send(shares)
+        objects: dict[tuple[str, str], list[Manifest]] = {}
+        with ThreadPoolExecutor(max_workers=len(self._jobs)) as finishing:
+            calls: list[Future[None]] = []
 
-            def received(env: str, stack: str, manifests: list[Manifest]) -> None:
-                results[env][stack] = manifests
-                if outputs is not None:
-                    writes.append(writer.submit(_write_stack, outputs[env, stack], manifests))
+            def received(job: Job, manifests: list[Manifest]) -> None:
+                objects[job.environment, job.stack.name] = manifests
+                if finished is not None:
+                    calls.append(finishing.submit(finished, job, manifests))
 
-            failure = self._receive([bool(share) for share in shares], received)
-            for write in writes:
+            failure = self._receive(shares, received)
+            for call in calls:
                 if failure is None:
-                    failure = write.exception()
+                    failure = call.exception()
         if failure is not None:
             raise failure
-        # The registry's stack order, whatever order the workers finished in.
-        return {env: {stack.name: results[env][stack.name] for stack in stacks} for env in environments}
+        return in_job_order(jobs, objects)
 
-    def _send(self, environments: dict[str, Any], shares: list[list[tuple[str, StackDefinition]]]) -> None:
-        """Each worker's share of the pairs, as [(env, settings, stacks)]; closing a pipe unwritten lets a worker
-        with no share exit."""
+    def _send(self, shares: list[list[Job]]) -> None:
+        """Each worker's share of the jobs; closing a pipe unwritten lets a worker with no share exit."""
         for share, job_pipe in zip(shares, self._jobs, strict=True):
-            jobs: dict[str, list[StackDefinition]] = {}
-            for env, stack in share:
-                jobs.setdefault(env, []).append(stack)
             try:
-                if jobs:
-                    job_pipe.write(pickle.dumps([(env, environments[env], jobs[env]) for env in jobs]))
+                if share:
+                    job_pipe.write(pickle.dumps(share))
                 job_pipe.close()
             except BrokenPipeError:  # the worker is gone; its result pipe says so
                 pass
 
-    def _receive(self, busy: list[bool], received: Callable[[str, str, list[Manifest]], None]) -> BaseException | None:
-        """Hand each stack the busy workers send to `received`, as it arrives; the first failure, if any.
+    def _receive(
+        self, shares: list[list[Job]], received: Callable[[Job, list[Manifest]], None]
+    ) -> BaseException | None:
+        """Hand each job the busy workers send back to `received`, as it arrives; the first failure, if any.
 
         Every worker's messages are read to the end, whatever fails, so that no worker is left blocked on a full
         pipe."""
+        by_name = {(job.environment, job.stack.name): job for share in shares for job in share}
         messages: queue.SimpleQueue[tuple[int, tuple[str, Any] | None]] = queue.SimpleQueue()
         readers = []
-        for index, (worker_is_busy, result_pipe) in enumerate(zip(busy, self._results, strict=True)):
-            if worker_is_busy:
+        for index, (share, result_pipe) in enumerate(zip(shares, self._results, strict=True)):
+            if share:
                 readers.append(
                     threading.Thread(target=_read_messages, args=(index, result_pipe, messages), daemon=True)
                 )
@@ -198,8 +139,9 @@ class RenderPool:
                 if message is None:  # this worker's pipe ended
                     break
                 kind, value = message
-                if kind == "stack":
-                    received(*value)
+                if kind == "job":  # (environment, stack, objects)
+                    environment, stack, manifests = value
+                    received(by_name[environment, stack], manifests)
                     continue
                 finished.add(index)
                 if kind == "error" and failure is None:
@@ -260,13 +202,5 @@ def _read_messages(index: int, pipe: BinaryIO, messages: queue.SimpleQueue[tuple
     messages.put((index, None))
 
 
-def _write_stack(folders: StackFolders, manifests: list[Manifest]) -> None:
-    from delivery.output import write_stack  # delivery.output imports this module
-
-    write_stack(folders, manifests)
-
-
-def _project_root() -> str:
-    from delivery.paths import ROOT
-
-    return str(ROOT)
+# The workers run `-m engine.fast_worker` from the project's folder.
+_PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)

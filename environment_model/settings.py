@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, ValidationError
 
 from constructs_lib.naming import DNS_LABEL, looks_secret, redact_credentials
-from delivery.argocd_settings import ArgoCdSettings
 from delivery.models import StrictModel
-from delivery.paths import environments_dir
-from delivery.registry import stack_names
+from environment_model.paths import environments_dir
+from environment_model.registry import stack_names
+from stacks.argocd.settings import ArgoCdSettings
 from stacks.core_pipeline.settings import CorePipelineSettings
 from stacks.discord_monitor.settings import DiscordMonitorSettings
 from stacks.hivemind_bot.settings import HivemindBotSettings
@@ -24,7 +24,7 @@ from stacks.kairoflow.settings import KairoflowSettings
 from stacks.verta.settings import VertaSettings
 
 if TYPE_CHECKING:
-    from delivery.settings_file import SettingsFile
+    from environment_model.settings_file import SettingsFile
 
 # Settings that were removed, and what replaced them: named in the error instead of a bare "unknown key".
 REMOVED_KEYS = {
@@ -58,7 +58,7 @@ class SettingsError(Exception):
 def load_environment(name: str) -> EnvironmentSettings:
     """Load and validate environments/<name>.yaml; SettingsError with every problem found, each naming the file."""
     # Imported here (it imports yaml): render workers unpickle settings and never read a file.
-    from delivery.settings_file import SettingsFileError, display_name, read_settings_file
+    from environment_model.settings_file import SettingsFileError, display_name, read_settings_file
 
     folder = environments_dir()
     path = folder / f"{name}.yaml"

@@ -7,15 +7,11 @@ kinds the stacks declare (`StackDefinition.cluster_kinds`, checked against the o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from cdk8s import Chart
 from constructs import Construct
 
 from constructs_lib.labels import RecommendedLabels
-from delivery.argocd_settings import FINALIZER, ProjectRoleSettings, creates_namespace
-from delivery.registry import STACKS, StackDefinition
+from stacks.argocd.settings import FINALIZER, ArgoCdInputs, ProjectRoleSettings, creates_namespace
 
 # API group of each cluster-scoped kind a stack may declare.
 CLUSTER_KIND_GROUPS = {
@@ -35,15 +31,6 @@ def project_role_policies(project: str, role: ProjectRoleSettings) -> list[str]:
     return lines
 
 
-@dataclass(frozen=True)
-class ArgoCdInputs:
-    """What the Argo CD chart needs: the environment's name and all its settings."""
-
-    environment: str
-    settings: Any  # delivery.settings.EnvironmentSettings (not imported: it would be a cycle)
-    stacks: tuple[StackDefinition, ...] = STACKS
-
-
 class ArgoCdChart(Chart):
     """AppProject `<project>`, Applications `<env>-<stack>` and the root Application `<env>-root`, all in the Argo CD
     namespace. Applying the root Application is the whole bootstrap of a cluster."""
@@ -51,7 +38,7 @@ class ArgoCdChart(Chart):
     def __init__(self, scope: Construct, id: str, inputs: ArgoCdInputs) -> None:
         argocd = inputs.settings.argocd
         super().__init__(scope, id, namespace=argocd.namespace, disable_resource_name_hashes=True)
-        from delivery.pod_security import namespace_labels
+        from constructs_lib.pod_security_labels import namespace_labels
         from imports.io.argoproj import (
             Application,
             ApplicationSpec,

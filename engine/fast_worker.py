@@ -1,10 +1,10 @@
-"""Worker processes of delivery.render.
+"""Worker processes of engine.fast.
 
-`python -O -m delivery.render_worker JOB_FD:RESULT_FD ... [MODULE ...]` imports what rendering needs (and the
+`python -O -m engine.fast_worker JOB_FD:RESULT_FD ... [MODULE ...]` imports what rendering needs (and the
 stacks' MODULEs) once, then forks one worker per pair of pipes. Each worker has its own jsii kernel (a Node process
-cannot be shared or forked), reads [(env, settings, stacks)] pickled from its job pipe, and writes to its result pipe
-one pickled ("stack", (env, stack, objects)) per stack as soon as it is rendered, then ("ok", None) or
-("error", ...).
+cannot be shared or forked), reads its share of the jobs (engine.Job) pickled from its job pipe, and writes to its
+result pipe one pickled ("job", (environment, stack, objects)) per job as soon as it is rendered, then ("ok", None)
+or ("error", ...).
 
 Forking is what makes the second worker cheap: the Python imports (cdk8s, cdk8s-plus-27's bindings, the CRD
 bindings, the constructs, the settings models) were more than half of a worker's start-up, and are now done once.
@@ -22,21 +22,17 @@ import sys
 import traceback
 from typing import Any, Protocol
 
-from delivery.runtime import speed_up_jsii_serialisation, use_bundled_node
+from engine import use_bundled_node
+from engine.fast_runtime import run_jsii_kernel_directly, speed_up_jsii_serialisation
 
-# What every render needs (delivery.settings: unpickling the settings needs the models); the parent adds the
-# modules of the stacks it will send. Not delivery.output: the parent writes the files.
-_PRELOADED = (
-    "cdk8s",
-    "cdk8s_plus_27",
-    "constructs_lib.app_service",
-    "delivery.render",
-    "delivery.settings",
-)
+# What every render needs; the parent adds the modules of the stacks it will send and of their settings. Not
+# delivery.output: the parent writes the files.
+_PRELOADED = ("cdk8s", "cdk8s_plus_27", "engine.plain")
 
 
 def main(argv: list[str]) -> None:
     use_bundled_node()
+    run_jsii_kernel_directly()
     channels = [tuple(int(fd) for fd in pair.split(":")) for pair in argv if ":" in pair]
     channel_fds = {fd for pair in channels for fd in pair}
     stack_modules = [module for module in argv if ":" not in module]
@@ -84,10 +80,10 @@ def _import_for_workers(workers: int, modules: list[str]) -> _WorkerKernels:
     """Import `modules`, and return what gives each worker its jsii kernel once it is forked.
 
     A kernel (a Node process) cannot be forked, so the assembly loads that imports ask for go to kernels started
-    beforehand, one per worker (delivery/prestarted_kernels.py). Without those, the loads are recorded and each
+    beforehand, one per worker (engine/prestarted_kernels.py). Without those, the loads are recorded and each
     worker replays them into a kernel of its own.
     """
-    from delivery import prestarted_kernels
+    from engine import prestarted_kernels
 
     if prestarted_kernels.available():
         kernels = prestarted_kernels.PrestartedKernels(workers)
@@ -127,7 +123,7 @@ def _import(modules: list[str]) -> None:
 
 def _serve(job_fd: int, result_fd: int) -> None:
     from constructs_lib.errors import PropsError
-    from delivery.render import render_environment
+    from engine.plain import render_jobs
 
     with os.fdopen(job_fd, "rb") as jobs_pipe:
         payload = jobs_pipe.read()
@@ -135,12 +131,11 @@ def _serve(job_fd: int, result_fd: int) -> None:
         os._exit(0)
     with os.fdopen(result_fd, "wb") as results:
         try:
-            # Each stack goes back as soon as its environment is rendered, so the parent writes its files while
-            # this worker renders the next environment.
-            for env, settings, stacks in pickle.loads(payload):
-                for stack, manifests in render_environment(settings, stacks, env).items():
-                    pickle.dump(("stack", (env, stack, manifests)), results)
-                    results.flush()
+            # Each job goes back as soon as it is rendered, so the parent writes its files while this worker renders
+            # the next environment.
+            for job, manifests in render_jobs(pickle.loads(payload)):
+                pickle.dump(("job", (job.environment, job.stack.name, manifests)), results)
+                results.flush()
             result: tuple[str, object] = ("ok", None)
         except PropsError as error:
             result = ("error", error)

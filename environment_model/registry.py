@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-if TYPE_CHECKING:  # importing constructs at run time would start the jsii runtime for `list` and `--help`
-    from constructs import Construct
-
-
-class ChartFactory(Protocol):
-    def __call__(self, scope: Construct, id: str, settings: Any) -> Any: ...
+# Where the environment's settings model is: the Argo CD stack's settings hold one (a render worker imports it).
+SETTINGS_MODULE = "environment_model.settings"
 
 
 @dataclass(frozen=True)
@@ -20,14 +16,17 @@ class StackDefinition:
 
     Attributes:
         name: the folder under dist/<env>/ and the name on the command line, e.g. `core-pipeline`.
-        settings_field: its section in the environment files, e.g. `core_pipeline`.
-        chart: `module:Class` of its cdk8s Chart, imported only when rendering (cdk8s is slow to import).
+        settings_field: its section in the environment files, e.g. `core_pipeline`: what its chart takes.
+        chart: `module:Class` of its cdk8s Chart, imported only when rendering (cdk8s is slow to import); called as
+            `Chart(scope, name, settings)` with what `settings_for` gives.
         description: one line for `python main.py list`.
         cluster_kinds: cluster-scoped kinds the stack renders (its Argo CD AppProject allows exactly these; a test
             checks the list against the rendered output). A stack rendering `Namespace` gets no CreateNamespace.
         bindings: the generated CRD bindings (modules under imports/) its objects use. Constructs import them only
             when they need them; the render workers import these up front, once for all workers (a test checks the
             list against what a render imports).
+        covers_environment: its chart takes the whole environment (`ArgoCdInputs`: its name, all its settings and the
+            stacks), not only its own section: the Argo CD stack, whose AppProject and Applications cover every stack.
     """
 
     name: str
@@ -36,15 +35,19 @@ class StackDefinition:
     description: str
     cluster_kinds: tuple[str, ...] = ()
     bindings: tuple[str, ...] = ()
+    covers_environment: bool = False
 
     def modules(self) -> tuple[str, ...]:
         """The Python modules rendering this stack imports beyond the shared ones: its chart's and its bindings."""
         return (self.chart.partition(":")[0], *self.bindings)
 
-    def chart_class(self) -> ChartFactory:
-        module, _, attribute = self.chart.partition(":")
-        factory: ChartFactory = getattr(importlib.import_module(module), attribute)
-        return factory
+    def settings_for(self, environment: str, settings: Any) -> Any:
+        """What this stack's chart takes, from environment `environment`'s settings (an EnvironmentSettings)."""
+        if self.covers_environment:
+            from stacks.argocd.settings import ArgoCdInputs
+
+            return ArgoCdInputs(environment=environment, settings=settings, stacks=STACKS)
+        return getattr(settings, self.settings_field)
 
 
 STACKS: tuple[StackDefinition, ...] = (
@@ -85,14 +88,20 @@ STACKS: tuple[StackDefinition, ...] = (
 
 
 # Not a system: the Argo CD AppProject, one Application per stack and the root app of apps of one environment,
-# rendered with every synth into dist/argocd/<env>/ (its chart takes the whole environment).
+# rendered with every synth into dist/argocd/<env>/.
 ARGOCD = StackDefinition(
     name="argocd",
-    settings_field="",
-    chart="delivery.argocd:ArgoCdChart",
+    settings_field="argocd",
+    chart="stacks.argocd.chart:ArgoCdChart",
     description="Argo CD AppProject, Applications and root app of apps",
     bindings=("imports.io.argoproj",),
+    covers_environment=True,
 )
+
+
+def rendered_with(stacks: Sequence[StackDefinition]) -> list[StackDefinition]:
+    """What a render of `stacks` renders: those, and the Argo CD stack (its Applications name every stack)."""
+    return [*stacks, ARGOCD]
 
 
 def stack_names() -> list[str]:

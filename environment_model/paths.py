@@ -41,3 +41,11 @@ def environments_problem() -> str | None:
             f"(committed, that would make Argo CD remove every workload)"
         )
     return None
+
+
+def display_path(path: Path) -> str:
+    """`path` as messages show it: relative to the project when inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)

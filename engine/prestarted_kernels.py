@@ -29,7 +29,7 @@ from jsii.errors import JSIIError
 
 def available() -> bool:
     """Whether kernels can be started here and adopted by jsii: JSII_RUNTIME names the kernel's entry point
-    (delivery.runtime sets it), and jsii has the process internals `adopt` uses."""
+    (engine.fast_runtime sets it), and jsii has the process internals `adopt` uses."""
     return (
         "JSII_RUNTIME" in os.environ
         and hasattr(jsii_process, "stderr_sink")

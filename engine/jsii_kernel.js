@@ -1,4 +1,4 @@
-// The jsii kernel in one Node process (see delivery/runtime.py, run_jsii_kernel_directly).
+// The jsii kernel in one Node process (see engine/fast_runtime.py, run_jsii_kernel_directly).
 //
 // jsii's own entry point, bin/jsii-runtime.js, starts a second Node process running lib/program.js and relays every
 // API message between Python (its stdin/stdout) and that child (the child's fd 3). Here program.js runs in this

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from delivery.settings import EnvironmentSettings
+from environment_model.settings import EnvironmentSettings
 
 
 def settings_reference() -> str:

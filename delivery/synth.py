@@ -1,0 +1,220 @@
+"""synth: the pipeline's objects written into an output folder (dist/), every environment swapped in whole or not
+at all, under the output lock, after putting right what a killed synth left."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from constructs_lib.errors import PropsError
+from delivery import pipeline
+from delivery.argocd_fleet import FLEET_FOLDER, FleetError, fleet_application_sets
+from delivery.checks import RenderCheckError
+from delivery.interrupts import interrupts_deferred
+from delivery.output import (
+    OutputError,
+    StackFolders,
+    commit_swaps,
+    discard_staging,
+    output_lock,
+    prepare_swaps,
+    recover_leftovers,
+    stack_folders,
+    stage_environments,
+    stale_environments,
+    write_stack,
+)
+from engine import Engine, Manifest, RenderedEnvironment
+from environment_model.paths import available_environments, display_path
+from environment_model.registry import ARGOCD, StackDefinition, stack_names
+from environment_model.settings_file import SettingsFileError, read_settings_file
+
+if TYPE_CHECKING:
+    from environment_model.settings import EnvironmentSettings
+
+# What marks a source tree rather than an output folder: a synth there would mix environments into it.
+PROJECT_MARKERS = (".git", "pyproject.toml")
+_ARGOCD_FILE = re.compile(r"^(application|appproject)-[a-z0-9][-a-z0-9.]*\.yaml$")
+
+
+class SynthError(Exception):
+    """The user's mistake or the disk's: the message says what, and that nothing was written."""
+
+
+@dataclass(frozen=True)
+class Written:
+    rendered: dict[str, RenderedEnvironment]
+    stale: list[str]  # one line per environment folder without a settings file: kept, or pruned
+
+
+def output_folder_problem(out: Path) -> str | None:
+    """Why `out` cannot be written as an output folder, if it cannot."""
+    if out.exists() and not out.is_dir():
+        return f"--out {display_path(out)} is a file; it must name a folder"
+    if any((out / marker).exists() for marker in PROJECT_MARKERS):
+        return (
+            f"--out {display_path(out)} holds a project ({' or '.join(PROJECT_MARKERS)}), not rendered "
+            f"output; name a folder of its own, such as dist/"
+        )
+    return None
+
+
+def write(
+    renderer: Engine,
+    settings: Mapping[str, EnvironmentSettings],
+    stacks: Sequence[StackDefinition],
+    out: Path,
+    *,
+    whole_environments: bool,
+    prune: bool,
+    note: Callable[[str], None],
+) -> Written:
+    """Render `stacks` of every environment of `settings` into `out`/<env>/<stack>/ (Argo CD's into
+    `out`/argocd/<env>/), each environment swapped in whole or not at all; with `whole_environments` false, the
+    stacks not rendered are kept as they are (and checked with the rendered ones). SynthError for a mistake, with
+    `out` as it was; a failed synth leaves no trace, not even the output folder, or its argocd/ folder, if it made
+    them."""
+    environments = list(settings)
+    staged: dict[str, Path] = {}
+    staged_argocd: dict[str, Path] = {}
+    staged_fleet: dict[str, Path] = {}
+    created = [folder for folder in (out, out / "argocd") if not folder.exists()]
+    try:
+        fleet = fleet_objects(settings)
+        with output_lock(out):
+            for line in recover_leftovers(out):
+                note(line)
+            # Each stack's files are written into a staging folder per environment; nothing in `out` changes until
+            # every object is rendered and checked, and then every environment is swapped in, or none.
+            try:
+                with interrupts_deferred():  # a Ctrl-C now would leave folders not yet recorded here
+                    staged = stage_environments(out, environments)
+                    staged_argocd = stage_environments(out / "argocd", environments)
+                    staged_fleet = stage_environments(out / "argocd", fleet)
+                for folder, manifests in fleet.items():
+                    write_stack(StackFolders(staged_fleet[folder], out / "argocd" / folder), manifests)
+                outputs = {
+                    **stack_folders(out, staged, [stack.name for stack in stacks]),
+                    **{
+                        (env, ARGOCD.name): StackFolders(staged_argocd[env], out / "argocd" / env)
+                        for env in environments
+                    },
+                }
+
+                def stack_rendered(env: str, stack: str, manifests: list[Manifest]) -> None:
+                    write_stack(outputs[env, stack], manifests)
+
+                # One stack re-rendered joins the others as they are: the checks across stacks see them too.
+                kept = None if whole_environments else _kept_stacks(out, environments, stacks)
+                rendered = pipeline.render(renderer, settings, stacks, stack_rendered=stack_rendered, kept=kept)
+                commit_swaps(
+                    [
+                        *prepare_swaps(out, staged, replace_whole_environment=whole_environments),
+                        *prepare_swaps(out / "argocd", staged_argocd, replace_whole_environment=True),
+                        *prepare_swaps(out / "argocd", staged_fleet, replace_whole_environment=True),
+                    ]
+                )
+            finally:
+                discard_staging(staged)  # what is left of them: nothing, once committed
+                discard_staging(staged_argocd)
+                discard_staging(staged_fleet)
+            stale = _stale_environment_folders(out, prune=prune)
+    except (PropsError, RenderCheckError, OutputError, FleetError) as error:
+        _remove_empty(created)
+        raise SynthError(f"{error}\nnothing was written to {display_path(out)}") from None
+    except OSError as error:
+        _remove_empty(created)
+        where = display_path(Path(error.filename)) if error.filename else display_path(out)
+        raise SynthError(
+            f"cannot write {where}: {error.strerror or error}\nnothing was written to {display_path(out)}"
+        ) from None
+    except BaseException:
+        _remove_empty(created)
+        raise
+    return Written(rendered, stale)
+
+
+def fleet_objects(settings: Mapping[str, EnvironmentSettings]) -> dict[str, list[Manifest]]:
+    """<out>/argocd/fleet/'s objects when `settings` holds every environment, else nothing: the fleet is made of
+    all environments' settings, and a synth of some of them has not loaded (nor validated) the others', so it
+    leaves the folder as it is (CI's check that dist/ is current catches a fleet left behind)."""
+    if set(settings) != set(available_environments()):
+        return {}
+    return {FLEET_FOLDER: fleet_application_sets(settings)}
+
+
+def read_rendered_tree(folder: Path, scope: Sequence[str]) -> dict[str, Any]:
+    """Relative path -> object of each YAML file in `folder` within `scope`, read with the settings files' bounds
+    (size, aliases, nesting, encoding): a rendered tree is edited by hand too, and in CI diff compares with another
+    branch's dist/, which anyone can edit."""
+    objects: dict[str, Any] = {}
+    for path in sorted(folder.rglob("*.yaml")):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts) or not str(relative).startswith(tuple(scope)):
+            continue
+        objects[str(relative)] = read_settings_file(path).data
+    return objects
+
+
+def _kept_stacks(
+    out: Path, environments: list[str], rendered: Sequence[StackDefinition]
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """environment -> stack -> objects of the stacks a `--stack` synth keeps as they are in the output folder (the
+    folder is edited by hand too, so it is read like any other rendered tree)."""
+    names = {stack.name for stack in rendered}
+    scope = [f"{env}/{stack}/" for env in environments for stack in stack_names() if stack not in names]
+    try:
+        objects = read_rendered_tree(out, scope)
+    except SettingsFileError as error:
+        raise OutputError(f"cannot check against the stacks kept as they are: {error}") from None
+    kept: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for path, manifest in objects.items():
+        env, stack, _ = path.split("/", 2)
+        kept.setdefault(env, {}).setdefault(stack, []).append(manifest)
+    return kept
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in reversed(folders):  # argocd/ before the output folder that holds it
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only if empty: never what another process put there meanwhile
+
+
+def _stale_environment_folders(out: Path, *, prune: bool) -> list[str]:
+    """The folders of environments whose settings file is gone: removed with --prune, else kept and named. One
+    line each for the summary. Only folders holding exactly what a synth renders count: whatever else is in the
+    output folder is never listed or removed."""
+    known = available_environments()
+    stacks = set(stack_names())
+
+    def holds_only(entry_is_rendered: Callable[[Path], bool]) -> Callable[[Path], bool]:
+        def check(folder: Path) -> bool:  # something, and only what a synth renders there (hidden leftovers aside)
+            entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
+            return bool(entries) and all(entry_is_rendered(entry) for entry in entries)
+
+        return check
+
+    # <out>/<env>/: a folder per stack; <out>/argocd/<env>/: the Argo CD stack's files.
+    stack_folders_only = holds_only(lambda entry: entry.is_dir() and entry.name in stacks)
+    argocd_objects_only = holds_only(lambda entry: entry.is_file() and bool(_ARGOCD_FILE.match(entry.name)))
+
+    lines = []
+    for folder in [
+        *stale_environments(out, known, stack_folders_only),
+        *stale_environments(out / "argocd", [*known, FLEET_FOLDER], argocd_objects_only),
+    ]:
+        if prune:
+            try:
+                shutil.rmtree(folder)
+            except OSError as error:  # the render itself is committed: say what could not be removed, go on
+                lines.append(f"could not prune {display_path(folder)}: {error.strerror or error}")
+                continue
+            lines.append(f"pruned {display_path(folder)}: no settings file for it")
+        else:
+            lines.append(f"kept {display_path(folder)}: no settings file for it (`synth --prune` removes it)")
+    return lines

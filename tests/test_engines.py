@@ -1,0 +1,90 @@
+"""The engine's two implementations: `fast` runs on the pinned jsii and cdk8s, gives way to `plain` on any other
+without failing a render, and both write the same bytes for every environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import main
+from delivery.output import manifest_files, read_tree
+from delivery.synth import fleet_objects
+from engine import RenderedEnvironment, fast_runtime
+from engine.fast import RenderPool
+from engine.plain import PlainEngine
+from engine.start import fast_engine_problem, start_engine
+from environment_model.paths import ROOT
+from environment_model.registry import ARGOCD, STACKS
+from environment_model.settings import load_environment
+
+
+def test_the_fast_engine_is_on_for_the_pinned_jsii_and_cdk8s() -> None:
+    problem = fast_engine_problem()
+    assert problem is None, (
+        f"the fast engine is off for the pinned versions ({problem}), so every synth renders with the plain engine, "
+        "about twice as slowly. After a jsii or cdk8s bump: re-check each jsii internal engine/ relies on (grep jsii "
+        "in engine/), then update KNOWN_VERSIONS and KNOWN_KERNEL_PROGRAM_SHA256 in engine/fast_runtime.py"
+    )
+    engine = start_engine("fast", STACKS, 1, note=pytest.fail)
+    try:
+        assert isinstance(engine, RenderPool)
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(
+    ("known", "said"),
+    [
+        ({"KNOWN_VERSIONS": {"jsii": "1.0.0", "cdk8s": fast_runtime.KNOWN_VERSIONS["cdk8s"]}}, "it knows jsii 1.0.0"),
+        ({"KNOWN_VERSIONS": {**fast_runtime.KNOWN_VERSIONS, "cdk8s": "2.0.0"}}, "it knows cdk8s 2.0.0"),
+        ({"KNOWN_KERNEL_PROGRAM_SHA256": "0" * 64}, "kernel program is not the one it patches"),
+    ],
+    ids=["jsii", "cdk8s", "kernel-text"],
+)
+def test_on_a_jsii_it_does_not_know_the_fast_engine_gives_way_to_plain_in_one_line(
+    known: dict[str, object], said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in known.items():
+        monkeypatch.setattr(fast_runtime, name, value)
+    notes: list[str] = []
+    engine = start_engine("fast", STACKS, 3, note=notes.append)
+    assert isinstance(engine, PlainEngine)
+    assert len(notes) == 1 and said in notes[0] and "rendering with the plain engine" in notes[0], notes
+
+
+def test_a_synth_on_a_jsii_the_fast_engine_does_not_know_renders_with_plain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(fast_runtime, "KNOWN_VERSIONS", {**fast_runtime.KNOWN_VERSIONS, "jsii": "0.1.0"})
+    out = tmp_path / "dist"
+    assert main.main(["synth", "--env", "dev", "--stack", "hivemind-bot", "--out", str(out)]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "jsii 0.1.0" in notes[0]
+    committed = read_tree(ROOT / "dist")
+    assert read_tree(out) == {
+        path: text for path, text in committed.items() if path.startswith("dev/hivemind-bot/")
+    } | {path: text for path, text in committed.items() if path.startswith("argocd/dev/")}
+
+
+def test_both_engines_write_the_same_bytes_for_every_environment(
+    tmp_path: Path, rendered: dict[str, RenderedEnvironment], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plain engine is the reference: the fast engine's speed tricks may not change a byte. `rendered` is every
+    environment through the pipeline with the plain engine; synth renders with the fast one (where it is off, with
+    plain too, and the first test here fails)."""
+    assert main.main(["synth", "--engine", "fast", "--out", str(tmp_path / "dist")]) == 0, capsys.readouterr()
+    plain = {
+        (f"argocd/{env}/{name}" if stack == ARGOCD.name else f"{env}/{stack}/{name}"): text
+        for env, by_stack in rendered.items()
+        for stack, manifests in by_stack.items()
+        for name, text in manifest_files(manifests).items()
+    }
+    assert {path.split("/")[0] for path in plain} == {"argocd", "dev", "staging", "prod"}
+    # The fleet's ApplicationSets are plain dicts from the settings, no engine's output (tests/test_argocd_fleet.py).
+    fleet = fleet_objects({env: load_environment(env) for env in rendered})
+    plain |= {
+        f"argocd/{folder}/{name}": text for folder, objs in fleet.items() for name, text in manifest_files(objs).items()
+    }
+    assert read_tree(tmp_path / "dist") == plain
+    assert plain == read_tree(ROOT / "dist")
