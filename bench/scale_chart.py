@@ -9,23 +9,23 @@ from bench.scale_settings import ScaleSettings
 from constructs_lib import (
     AppService,
     AppServiceProps,
-    Autoscaling,
-    ContainerImage,
     EgressRule,
     HttpProbe,
+    IngressOptions,
     Metrics,
     NetworkAccess,
     RateLimit,
-    Resources,
     SecretKeyRef,
-    WebIngressProps,
 )
+from value_types.images import ImageSettings
+from value_types.quantities import ResourceSettings
+from value_types.workloads import AutoscalingSettings
 
 
 class ScaleChart(Chart):
     def __init__(self, scope: Construct, id: str, settings: ScaleSettings) -> None:
         super().__init__(scope, id, namespace=f"scale-{settings.environment}", disable_resource_name_hashes=True)
-        resources = Resources(cpu_request="100m", memory_request="128Mi", cpu_limit="200m", memory_limit="256Mi")
+        resources = ResourceSettings.of("100m", "128Mi", "200m", "256Mi")
         for index in range(settings.first, settings.first + settings.services):
             name = f"svc-{index:03d}"
             AppService(
@@ -34,20 +34,21 @@ class ScaleChart(Chart):
                 AppServiceProps(
                     name=name,
                     component="api",
-                    image=ContainerImage(repository=f"ghcr.io/acme/{name}", tag="1.0.0"),
+                    image=ImageSettings(repository=f"ghcr.io/acme/{name}", tag="1.0.0"),
                     port=8080,
                     resources=resources,
                     liveness_probe=HttpProbe(path="/health", initial_delay_seconds=10),
                     readiness_probe=HttpProbe(path="/ready"),
-                    autoscaling=Autoscaling(min_replicas=2, max_replicas=10),
+                    autoscaling=AutoscalingSettings(enabled=True, min_replicas=2, max_replicas=10),
                     max_unavailable=1,
                     config={"LOG_LEVEL": "info", "SERVICE_INDEX": str(index)},
                     secret_env=[SecretKeyRef(env_name="DB_PASSWORD", secret_name=f"{name}-db", key="password")],
                     metrics=Metrics(),
-                    ingress=WebIngressProps(
-                        hosts=[f"{name}.{settings.environment}.example.com"],
-                        rate_limit=RateLimit(requests_per_second=50),
-                    ),
                     network_access=NetworkAccess(from_namespaces=["ingress-nginx"], egress=[EgressRule(ports=[5432])]),
                 ),
+            ).expose_via_ingress(
+                IngressOptions(
+                    hosts=[f"{name}.{settings.environment}.example.com"],
+                    rate_limit=RateLimit(requests_per_second=50),
+                )
             )

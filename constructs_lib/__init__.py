@@ -1,7 +1,19 @@
 """Reusable cdk8s constructs. They know nothing of environments or of any one system.
 
-The public API is listed here and loaded on first use, so that importing a light module such as
-`constructs_lib.quantities` (used by the settings models) does not start the jsii runtime.
+The public API is listed here and loaded on first use, so that importing one construct does not load them all.
+The rules for values (names, ports, quantities, images, schedules) and `PropsError` live one layer below, in
+`value_types`; constructs check their props with those rules (`PORT.require("Redis", "port", port)`).
+
+The surface every construct shares:
+- `Foo(scope, id, props: FooProps)`: one typed, documented props dataclass; optional props say their default.
+- The main object is the child `Resource`, exposed as `foo.resource` (AppService: `deployment`).
+- Settings blocks and props are one type where they describe the same thing: `ResourceSettings`,
+  `AutoscalingSettings`, `ImageSettings`, `WatcherProbeSettings` (value_types).
+- Workloads (AppService, BotStack, Redis, BatchJob, JobPodTemplate, RetentionCron) expose `name`, `labels` and
+  `selector_labels` (the `Workload` protocol); relations take them by reference, never label dicts or names:
+  `app.allow_from(other)`, `redis.allow_from(worker)`, `app.expose_via_ingress(IngressOptions(...))`,
+  `IngressPath(path="/api", service=backend)`, `JobPod(colocate_with=web)`, `RedisProps(clients=[bot])`,
+  `PodNetworkPolicy.isolating(scope, id, workload, ...)`.
 """
 
 from __future__ import annotations
@@ -10,13 +22,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "Alert": "alert",
+    "AlertRules": "alert_rules",
+    "AlertRulesProps": "alert_rules",
     "AppService": "app_service",
     "AppServiceProps": "app_service",
-    "Autoscaling": "app_service",
     "Metrics": "app_service",
     "BatchJob": "batch_job",
     "BatchJobProps": "batch_job",
     "JobPod": "batch_job",
+    "PodWorkload": "batch_job",
     "JobPodTemplate": "job_pod_template",
     "JobPodTemplateProps": "job_pod_template",
     "BotEgress": "bot_stack",
@@ -24,12 +39,10 @@ _EXPORTS = {
     "BotStackProps": "bot_stack",
     "LeaderElection": "bot_stack",
     "ConfigMapKeyRef": "container",
-    "ContainerImage": "container",
     "ContainerSpec": "container",
     "ExecProbe": "container",
     "HttpProbe": "container",
     "PodSecurity": "container",
-    "Resources": "container",
     "SecretKeyRef": "container",
     "TcpProbe": "container",
     "VolumeMount": "container",
@@ -42,9 +55,13 @@ _EXPORTS = {
     "NetworkAccess": "network_policy",
     "PeerSelector": "network_policy",
     "PodNetworkPolicy": "network_policy",
+    "PodNetworkPolicyProps": "network_policy",
+    "Workload": "labels",
     "Redis": "redis",
     "RedisEndpoint": "redis",
     "RedisProps": "redis",
+    "GrafanaDashboard": "grafana_dashboard",
+    "GrafanaDashboardProps": "grafana_dashboard",
     "RetentionCron": "retention_cron",
     "RetentionCronProps": "retention_cron",
     "SyncHookJob": "sync_hook_job",
@@ -58,13 +75,12 @@ _EXPORTS = {
     "VolumeClaimsProps": "volume_claims",
     "WatchedPod": "watcher_sidecar",
     "WatcherNetworkPolicy": "watcher_sidecar",
-    "WatcherProbes": "watcher_sidecar",
     "WatcherSidecar": "watcher_sidecar",
     "WatcherSidecarProps": "watcher_sidecar",
-    "WatcherStats": "watcher_sidecar",
-    "WebhookSecret": "watcher_sidecar",
     "CorsPolicy": "web_ingress",
+    "IngressOptions": "web_ingress",
     "IngressPath": "web_ingress",
+    "ServiceTarget": "web_ingress",
     "ProxyTimeouts": "web_ingress",
     "RateLimit": "web_ingress",
     "WebIngress": "web_ingress",
@@ -72,21 +88,25 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "Alert",
+    "AlertRules",
+    "AlertRulesProps",
     "AppService",
     "AppServiceProps",
-    "Autoscaling",
     "BatchJob",
     "BatchJobProps",
     "BotEgress",
     "BotStack",
     "BotStackProps",
     "ConfigMapKeyRef",
-    "ContainerImage",
     "ContainerSpec",
     "CorsPolicy",
     "EgressRule",
     "ExecProbe",
+    "GrafanaDashboard",
+    "GrafanaDashboardProps",
     "HttpProbe",
+    "IngressOptions",
     "IngressPath",
     "JobPod",
     "JobPodTemplate",
@@ -96,7 +116,9 @@ __all__ = [
     "NetworkAccess",
     "PeerSelector",
     "PodNetworkPolicy",
+    "PodNetworkPolicyProps",
     "PodSecurity",
+    "PodWorkload",
     "PropsError",
     "ProxyTimeouts",
     "RateLimit",
@@ -105,10 +127,10 @@ __all__ = [
     "RedisEndpoint",
     "RedisProps",
     "RemoteKey",
-    "Resources",
     "RetentionCron",
     "RetentionCronProps",
     "SecretKeyRef",
+    "ServiceTarget",
     "SyncHookJob",
     "SyncHookJobProps",
     "SyncedSecret",
@@ -122,38 +144,43 @@ __all__ = [
     "VolumeMount",
     "WatchedPod",
     "WatcherNetworkPolicy",
-    "WatcherProbes",
     "WatcherSidecar",
     "WatcherSidecarProps",
-    "WatcherStats",
     "WebIngress",
     "WebIngressProps",
-    "WebhookSecret",
+    "Workload",
     "add_sync_options",
     "replace_on_sync",
 ]
 
 if TYPE_CHECKING:
-    from constructs_lib.app_service import AppService, AppServiceProps, Autoscaling, Metrics
-    from constructs_lib.batch_job import BatchJob, BatchJobProps, JobPod
+    from constructs_lib.alert import Alert
+    from constructs_lib.alert_rules import AlertRules, AlertRulesProps
+    from constructs_lib.app_service import AppService, AppServiceProps, Metrics
+    from constructs_lib.batch_job import BatchJob, BatchJobProps, JobPod, PodWorkload
     from constructs_lib.bot_stack import BotEgress, BotStack, BotStackProps, LeaderElection
     from constructs_lib.container import (
         ConfigMapKeyRef,
-        ContainerImage,
         ContainerSpec,
         ExecProbe,
         HttpProbe,
         PodSecurity,
-        Resources,
         SecretKeyRef,
         TcpProbe,
         VolumeMount,
     )
     from constructs_lib.errors import PropsError
     from constructs_lib.external_secret import RemoteKey, SyncedSecret, SyncedSecretProps
+    from constructs_lib.grafana_dashboard import GrafanaDashboard, GrafanaDashboardProps
     from constructs_lib.job_pod_template import JobPodTemplate, JobPodTemplateProps
-    from constructs_lib.labels import RecommendedLabels
-    from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector, PodNetworkPolicy
+    from constructs_lib.labels import RecommendedLabels, Workload
+    from constructs_lib.network_policy import (
+        EgressRule,
+        NetworkAccess,
+        PeerSelector,
+        PodNetworkPolicy,
+        PodNetworkPolicyProps,
+    )
     from constructs_lib.redis import Redis, RedisEndpoint, RedisProps
     from constructs_lib.retention_cron import RetentionCron, RetentionCronProps
     from constructs_lib.sync_hook_job import SyncHookJob, SyncHookJobProps
@@ -163,17 +190,16 @@ if TYPE_CHECKING:
     from constructs_lib.watcher_sidecar import (
         WatchedPod,
         WatcherNetworkPolicy,
-        WatcherProbes,
         WatcherSidecar,
         WatcherSidecarProps,
-        WatcherStats,
-        WebhookSecret,
     )
     from constructs_lib.web_ingress import (
         CorsPolicy,
+        IngressOptions,
         IngressPath,
         ProxyTimeouts,
         RateLimit,
+        ServiceTarget,
         WebIngress,
         WebIngressProps,
     )

@@ -12,42 +12,27 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from constructs_lib.container import (
-    ContainerImage,
     ContainerSpec,
     HttpProbe,
     PodSecurity,
-    Resources,
     SecretKeyRef,
     VolumeMount,
-    check_dns_label,
     render_container,
     writable_scratch,
 )
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string
-from constructs_lib.labels import RecommendedLabels
-from constructs_lib.network_policy import NetworkAccess, render_pod_network_policy
-from constructs_lib.web_ingress import WebIngressProps, render_web_ingress
+from constructs_lib.labels import RecommendedLabels, Workload
+from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy
+from constructs_lib.web_ingress import IngressOptions, WebIngress, WebIngressProps
+from value_types.images import ImageSettings
+from value_types.names import DNS_LABEL
+from value_types.ports import PORT
+from value_types.quantities import ResourceSettings
+from value_types.workloads import AutoscalingSettings
 
 CONFIG_CHECKSUM_ANNOTATION = "checksum/config"
 _PORT_NAME = "http"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Autoscaling:
-    """HorizontalPodAutoscaler targets. With autoscaling, the Deployment has no fixed replica count.
-
-    Attributes:
-        min_replicas: floor of the replica count.
-        max_replicas: ceiling of the replica count (at least `min_replicas`).
-        cpu_utilization_percent: target average CPU use, relative to requests. Default 80. None: not a target.
-        memory_utilization_percent: target average memory use, relative to requests. Default 80. None: not a target.
-    """
-
-    min_replicas: int
-    max_replicas: int
-    cpu_utilization_percent: int | None = 80
-    memory_utilization_percent: int | None = 80
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,7 +74,8 @@ class AppServiceProps:
         replicas: fixed replica count. Default 1; must stay unset with `autoscaling`.
         strategy: `RollingUpdate` (default: zero downtime, never below the desired count) or `Recreate` (for
             pods holding ReadWriteOnce volumes, which a second pod on another node could not attach).
-        autoscaling: a HorizontalPodAutoscaler on CPU and memory. Default: none.
+        autoscaling: a HorizontalPodAutoscaler on CPU and memory when `autoscaling.enabled` (the settings' own
+            type, value_types.workloads.AutoscalingSettings, checked when made). Default: none.
         max_unavailable: a PodDisruptionBudget allowing this many pods down at once. Default: none.
         command, args: override the image's entrypoint. Default: the image's.
         env: literal environment variables on the pod spec (no credentials).
@@ -109,7 +95,6 @@ class AppServiceProps:
         api_access: mount the ServiceAccount's API token, for pods that call the Kubernetes API (leader election).
             Default False: no token in the pod.
         metrics: Prometheus scrape annotations and a ServiceMonitor. Default: none.
-        ingress: an Ingress to the Service. Default: none.
         network_access: a NetworkPolicy (default-deny ingress, plus what it allows). Default: none.
         spread: prefer one pod per node and an even spread across zones. Default True.
         pod_annotations: extra pod template annotations.
@@ -117,9 +102,9 @@ class AppServiceProps:
     """
 
     name: str
-    image: ContainerImage
+    image: ImageSettings
     port: int
-    resources: Resources
+    resources: ResourceSettings
     liveness_probe: HttpProbe
     readiness_probe: HttpProbe
     startup_probe: HttpProbe | None = None
@@ -131,7 +116,7 @@ class AppServiceProps:
     expose: bool = True
     replicas: int | None = None
     strategy: Literal["RollingUpdate", "Recreate"] = "RollingUpdate"
-    autoscaling: Autoscaling | None = None
+    autoscaling: AutoscalingSettings | None = None
     max_unavailable: int | None = None
     command: Sequence[str] | None = None
     args: Sequence[str] | None = None
@@ -151,7 +136,6 @@ class AppServiceProps:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     api_access: bool = False
     metrics: Metrics | None = None
-    ingress: WebIngressProps | None = None
     network_access: NetworkAccess | None = None
     spread: bool = True
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
@@ -180,9 +164,10 @@ class AppService(Construct):
         )
         #: Labels that select this service's pods (for Services, policies and other constructs).
         self.selector_labels: dict[str, str] = self.labels.selector
-        #: The Service's name and port, for Ingresses and clients.
+        #: The Service's name, port and port name, for Ingresses and clients.
         self.service_name = props.name
         self.service_port = props.service_port
+        self.service_port_name = _PORT_NAME
         self.container_port = props.port
         self.config_map_name = f"{props.name}-config" if props.config else None
         self.service_account_name = props.name
@@ -219,7 +204,7 @@ class AppService(Construct):
             "Resource",
             metadata=k8s.ObjectMeta(name=props.name, labels=labels),
             spec=k8s.DeploymentSpec(
-                replicas=None if props.autoscaling else (props.replicas if props.replicas is not None else 1),
+                replicas=None if _scales(props) else (props.replicas if props.replicas is not None else 1),
                 selector=k8s.LabelSelector(match_labels=self.selector_labels),
                 strategy=k8s.DeploymentStrategy(
                     type="RollingUpdate",
@@ -238,7 +223,7 @@ class AppService(Construct):
         )
         if props.expose:
             self._service(props, labels)
-        if props.autoscaling:
+        if props.autoscaling is not None and props.autoscaling.enabled:
             self._autoscaler(props.autoscaling, labels)
         if props.max_unavailable is not None:
             k8s.KubePodDisruptionBudget(
@@ -250,30 +235,33 @@ class AppService(Construct):
                     selector=k8s.LabelSelector(match_labels=self.selector_labels),
                 ),
             )
+        #: The NetworkPolicy, when `props.network_access` asks for one (`allow_from` adds to it).
+        self.network_policy: PodNetworkPolicy | None = None
         if props.network_access is not None:
-            render_pod_network_policy(
-                self,
-                "NetworkPolicy",
-                name=props.name,
-                labels=labels,
-                pod_selector=self.selector_labels,
-                ports=[props.port],
-                access=props.network_access,
+            self.network_policy = PodNetworkPolicy.isolating(
+                self, "NetworkPolicy", self, name=props.name, ports=[props.port], access=props.network_access
             )
-        #: The Ingress, when `props.ingress` asks for one.
-        self.ingress: k8s.KubeIngress | None = None
-        if props.ingress is not None:
-            self.ingress = render_web_ingress(
-                self,
-                "Ingress",
-                name=props.name,
-                labels=labels,
-                service_name=self.service_name,
-                service_port=_PORT_NAME,
-                props=props.ingress,
-            )
+        #: The Ingress, once `expose_via_ingress` has made one.
+        self.ingress: WebIngress | None = None
         if props.metrics and props.metrics.service_monitor:
             self._service_monitor(props.metrics, labels)
+
+    def allow_from(self, workload: Workload) -> None:
+        """Admit `workload`'s pods (same namespace) to this service's port. Without `network_access` nothing is
+        isolated, so there is nothing to add."""
+        if self.network_policy is not None:
+            self.network_policy.allow_from(workload)
+
+    def expose_via_ingress(self, options: IngressOptions) -> WebIngress:
+        """Route `options.hosts` to this service's Service through an Ingress named after the service."""
+        if not self.props.expose:
+            raise PropsError("AppService", "expose", False, "True to expose via an Ingress (it routes to the Service)")
+        if self.ingress is not None:
+            raise PropsError("AppService", "expose_via_ingress", options.hosts, "one Ingress per service")
+        self.ingress = WebIngress(
+            self, "Ingress", WebIngressProps.for_service(self, options, name=self.name, labels=self.labels.all)
+        )
+        return self.ingress
 
     def _service(self, props: AppServiceProps, labels: Mapping[str, str]) -> None:
         k8s.KubeService(
@@ -354,7 +342,7 @@ class AppService(Construct):
             )
         )
 
-    def _autoscaler(self, autoscaling: Autoscaling, labels: Mapping[str, str]) -> None:
+    def _autoscaler(self, autoscaling: AutoscalingSettings, labels: Mapping[str, str]) -> None:
         metrics = [
             k8s.MetricSpecV2(
                 type="Resource",
@@ -363,10 +351,9 @@ class AppService(Construct):
                 ),
             )
             for resource, percent in (
-                ("cpu", autoscaling.cpu_utilization_percent),
-                ("memory", autoscaling.memory_utilization_percent),
+                ("cpu", autoscaling.target_cpu_utilization_percentage),
+                ("memory", autoscaling.target_memory_utilization_percentage),
             )
-            if percent is not None
         ]
         k8s.KubeHorizontalPodAutoscalerV2(
             self,
@@ -409,39 +396,22 @@ def config_checksum(config: Mapping[str, str]) -> str:
 
 def _validate(props: AppServiceProps) -> None:
     construct = "AppService"
-    check_dns_label(construct, "name", props.name)
-    check_dns_label(construct, "component", props.component)
-    if not props.expose and props.ingress is not None:
-        raise PropsError(construct, "ingress", "set", "None when expose is False (an Ingress routes to the Service)")
+    DNS_LABEL.require(construct, "name", props.name)
+    DNS_LABEL.require(construct, "component", props.component)
     if not props.expose and props.metrics is not None and props.metrics.service_monitor:
         raise PropsError(
             construct, "metrics.service_monitor", True, "False when expose is False (it selects the Service)"
         )
-    if not 1 <= props.port <= 65535:
-        raise PropsError(construct, "port", props.port, "a port number 1..65535")
-    if not 1 <= props.service_port <= 65535:
-        raise PropsError(construct, "service_port", props.service_port, "a port number 1..65535")
-    if props.autoscaling is not None:
-        scaling = props.autoscaling
+    PORT.require(construct, "port", props.port)
+    PORT.require(construct, "service_port", props.service_port)
+    if _scales(props):
         if props.replicas is not None:
             raise PropsError(
-                construct, "replicas", props.replicas, "None when autoscaling is set (the HPA owns the replica count)"
-            )
-        if scaling.min_replicas < 1:
-            raise PropsError(construct, "autoscaling.min_replicas", scaling.min_replicas, "an integer >= 1")
-        if scaling.max_replicas < scaling.min_replicas:
-            raise PropsError(
                 construct,
-                "autoscaling.max_replicas",
-                scaling.max_replicas,
-                f"an integer >= autoscaling.min_replicas ({scaling.min_replicas})",
+                "replicas",
+                props.replicas,
+                "None when autoscaling is enabled (the HPA owns the replica count)",
             )
-        if scaling.cpu_utilization_percent is None and scaling.memory_utilization_percent is None:
-            raise PropsError(construct, "autoscaling", scaling, "at least one of CPU or memory utilization targets")
-        for name in ("cpu_utilization_percent", "memory_utilization_percent"):
-            value = getattr(scaling, name)
-            if value is not None and not 1 <= value <= 100:
-                raise PropsError(construct, f"autoscaling.{name}", value, "a percentage 1..100")
     elif props.replicas is not None and props.replicas < 0:
         raise PropsError(construct, "replicas", props.replicas, "an integer >= 0")
     if props.max_unavailable is not None and props.max_unavailable < 1:
@@ -456,7 +426,7 @@ def _validate(props: AppServiceProps) -> None:
     if props.strategy not in ("RollingUpdate", "Recreate"):
         raise PropsError(construct, "strategy", props.strategy, "RollingUpdate | Recreate")
     for secret in props.image_pull_secrets:
-        check_dns_label(construct, "image_pull_secrets", secret)
+        DNS_LABEL.require(construct, "image_pull_secrets", secret)
     # The main container is checked as a ContainerSpec: image, resources, env names, probes against its ports.
     ContainerSpec(
         name=props.container_name or props.name,
@@ -478,3 +448,8 @@ def _validate(props: AppServiceProps) -> None:
     names = [props.container_name or props.name, *(spec.name for spec in (*props.init_containers, *props.sidecars))]
     if len(set(names)) != len(names):
         raise PropsError(construct, "sidecars", names, "distinct container names")
+
+
+def _scales(props: AppServiceProps) -> bool:
+    """Whether an HPA owns the replica count."""
+    return props.autoscaling is not None and props.autoscaling.enabled

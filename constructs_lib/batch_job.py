@@ -9,9 +9,10 @@ from typing import Literal
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from constructs_lib.container import ContainerSpec, PodSecurity, check_dns_label, render_container, writable_scratch
+from constructs_lib.container import ContainerSpec, PodSecurity, render_container, writable_scratch
 from constructs_lib.errors import PropsError
-from constructs_lib.labels import RecommendedLabels
+from constructs_lib.labels import RecommendedLabels, Workload
+from value_types.names import DNS_LABEL
 
 RestartPolicy = Literal["Never", "OnFailure"]
 
@@ -31,8 +32,8 @@ class JobPod:
         writable_paths: emptyDir mounts in the main container, since its root filesystem is read-only. Default `/tmp`.
         service_account_name: run as this ServiceAccount. Default: the namespace's `default`, with no API token.
         node_selector: schedule only on nodes with these labels. Default: any node.
-        colocate_with: the selector labels of pods (in the same namespace) this run must share a node with, e.g. the
-            pods of a Deployment whose ReadWriteOnce claims it mounts: such a claim attaches to one node at a time.
+        colocate_with: the workload (in the same namespace) whose pods this run must share a node with, e.g. a
+            Deployment whose ReadWriteOnce claims it mounts: such a claim attaches to one node at a time.
             Rendered as required pod affinity on `kubernetes.io/hostname`. Default: none.
     """
 
@@ -46,7 +47,7 @@ class JobPod:
     writable_paths: Sequence[str] = ("/tmp",)
     service_account_name: str | None = None
     node_selector: Mapping[str, str] = field(default_factory=dict)
-    colocate_with: Mapping[str, str] = field(default_factory=dict)
+    colocate_with: Workload | None = None
 
     def validate(self, construct: str) -> None:
         if self.backoff_limit < 0:
@@ -91,7 +92,7 @@ class JobPod:
                 containers=[render_container(main), *(render_container(spec) for spec in self.sidecars)],
                 volumes=[*volumes, *self.volumes] or None,
                 node_selector=dict(self.node_selector) or None,
-                affinity=_same_node_as(self.colocate_with) if self.colocate_with else None,
+                affinity=_same_node_as(self.colocate_with.selector_labels) if self.colocate_with else None,
                 active_deadline_seconds=self.active_deadline_seconds if pod_deadline else None,
             ),
         )
@@ -127,16 +128,32 @@ class BatchJobProps:
     annotations: Mapping[str, str] = field(default_factory=dict)
 
 
-class BatchJob(Construct):
+class PodWorkload(Construct):
+    """What BatchJob, JobPodTemplate and RetentionCron share: a name, recommended labels and a `JobPod`, checked
+    once here. A `Workload`: other constructs name it by reference (`redis.allow_from(job)`).
+
+    Attributes:
+        name: the object's name.
+        labels: its recommended labels.
+        selector_labels: the stable labels selecting its pods.
+    """
+
+    def __init__(
+        self, scope: Construct, id: str, *, kind: str, name: str, labels: RecommendedLabels, pod: JobPod
+    ) -> None:
+        super().__init__(scope, id)
+        DNS_LABEL.require(kind, "name", name)
+        pod.validate(kind)
+        self.name = name
+        self.labels = labels
+        self.selector_labels = labels.selector
+
+
+class BatchJob(PodWorkload):
     """A hardened Job: non-root, read-only root filesystem, no API token, bounded in time and retries."""
 
     def __init__(self, scope: Construct, id: str, props: BatchJobProps) -> None:
-        super().__init__(scope, id)
-        check_dns_label("BatchJob", "name", props.name)
-        props.pod.validate("BatchJob")
-        self.name = props.name
-        #: Labels that select this Job's pods (for NetworkPolicies).
-        self.selector_labels = props.labels.selector
+        super().__init__(scope, id, kind="BatchJob", name=props.name, labels=props.labels, pod=props.pod)
         self.resource = k8s.KubeJob(
             self,
             "Resource",

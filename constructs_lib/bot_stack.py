@@ -11,17 +11,17 @@ from constructs import Construct
 
 from constructs_lib.app_service import AppService, AppServiceProps
 from constructs_lib.container import (
-    ContainerImage,
     HttpProbe,
     PodSecurity,
-    Resources,
     SecretKeyRef,
-    check_dns_label,
 )
 from constructs_lib.errors import PropsError
-from constructs_lib.labels import RecommendedLabels
 from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector
 from constructs_lib.redis import Redis, RedisEndpoint, RedisProps
+from value_types.images import ImageSettings
+from value_types.names import DNS_LABEL
+from value_types.ports import PORT
+from value_types.quantities import ResourceSettings
 
 LEASE_GROUP = "coordination.k8s.io"
 
@@ -86,8 +86,8 @@ class BotStackProps:
     """
 
     name: str
-    image: ContainerImage
-    resources: Resources
+    image: ImageSettings
+    resources: ResourceSettings
     port: int
     liveness_probe: HttpProbe
     readiness_probe: HttpProbe
@@ -114,12 +114,10 @@ class BotStack(Construct):
     def __init__(self, scope: Construct, id: str, props: BotStackProps) -> None:
         super().__init__(scope, id)
         _validate(props)
-        # The selector AppService will give the bot's pods; Redis must admit them before the bot exists.
-        selector = RecommendedLabels(name=props.name, component=props.component, version=props.image.tag).selector
         self.redis: Redis | None = None
         self.redis_endpoint: RedisEndpoint | None = None
         if isinstance(props.redis, RedisProps):
-            self.redis = Redis(self, "Redis", replace(props.redis, clients=[*props.redis.clients, selector]))
+            self.redis = Redis(self, "Redis", props.redis)
             self.redis_endpoint = self.redis.endpoint
         elif isinstance(props.redis, RedisEndpoint):
             props.redis.validate("BotStack", "redis")
@@ -158,8 +156,12 @@ class BotStack(Construct):
                 termination_grace_period_seconds=props.termination_grace_period_seconds,
             ),
         )
-        #: Labels selecting the bot's pods (for a watcher's NetworkPolicy: `PeerSelector(pod_labels=...)`).
+        #: The bot's recommended labels, and those selecting its pods (a `Workload`, for `allow_from`).
+        self.labels = self.service.labels
         self.selector_labels = self.service.selector_labels
+        if self.redis is not None:
+            # The bot is the Redis' own client: admitted by its main policy.
+            self.redis.network_policy.allow_from(self.service)
         if props.leader_election is not None:
             self._leader_election_rbac(props.leader_election)
 
@@ -211,7 +213,7 @@ class BotStack(Construct):
 
 def _validate(props: BotStackProps) -> None:
     construct = "BotStack"
-    check_dns_label(construct, "name", props.name)
+    DNS_LABEL.require(construct, "name", props.name)
     if props.replicas < 1:
         raise PropsError(construct, "replicas", props.replicas, "an integer >= 1")
     if props.max_unavailable < 1 or props.max_unavailable >= max(props.replicas, 2):
@@ -222,10 +224,9 @@ def _validate(props: BotStackProps) -> None:
             f"an integer 1..{max(props.replicas - 1, 1)} (fewer than replicas, so some keep serving)",
         )
     if props.leader_election is not None:
-        check_dns_label(construct, "leader_election.lease_name", props.leader_election.lease_name)
+        DNS_LABEL.require(construct, "leader_election.lease_name", props.leader_election.lease_name)
         for port in props.leader_election.api_server_ports:
-            if not 1 <= port <= 65535:
-                raise PropsError(construct, "leader_election.api_server_ports", port, "port numbers 1..65535")
+            PORT.require(construct, "leader_election.api_server_ports", port)
     names = [ref.env_name for ref in props.credentials]
     if len(set(names)) != len(names):
         raise PropsError(construct, "credentials", names, "distinct variable names")

@@ -8,104 +8,29 @@ used: every field below comes from props.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from cdk8s_plus_27 import k8s
 
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string, quantity
-from constructs_lib.naming import DNS_LABEL, IMAGE_TAG, looks_secret
-from constructs_lib.quantities import CPU_ALLOWED, MEMORY_ALLOWED, cpu_millis, memory_bytes
-
-PullPolicy = Literal["Always", "IfNotPresent", "Never"]
-PULL_POLICIES: tuple[PullPolicy, ...] = ("Always", "IfNotPresent", "Never")
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from value_types.credentials import looks_secret
+from value_types.images import ImageSettings
+from value_types.names import DNS_LABEL, ENV_VAR_NAME
+from value_types.ports import PORT, PORT_NAME
+from value_types.quantities import ResourceSettings
 
 
-def check_dns_label(construct: str, prop: str, value: str) -> None:
-    """Kubernetes object and container names: the settings' DnsLabel rule (constructs_lib/naming.py)."""
-    if not DNS_LABEL.accepts(value):
-        raise PropsError(construct, prop, value, DNS_LABEL.allowed)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ContainerImage:
-    """A container image split into repository and tag, with its pull policy.
-
-    Attributes:
-        repository: the image without tag, e.g. `ghcr.io/acme/core-pipeline`.
-        tag: the image tag, e.g. `1.4.2`. Also becomes the `app.kubernetes.io/version` label.
-        pull_policy: `IfNotPresent` (default), `Always` or `Never`.
-    """
-
-    repository: str
-    tag: str
-    pull_policy: PullPolicy = "IfNotPresent"
-
-    @property
-    def reference(self) -> str:
-        return f"{self.repository}:{self.tag}"
-
-    def validate(self, construct: str, prop: str) -> None:
-        prefix = f"{prop}." if prop else ""
-        if not self.repository or ":" in self.repository.rsplit("/", 1)[-1] or "@" in self.repository:
-            raise PropsError(construct, prefix + "repository", self.repository, "an image name without tag or digest")
-        if not IMAGE_TAG.accepts(self.tag):
-            raise PropsError(construct, prefix + "tag", self.tag, IMAGE_TAG.allowed)
-        if self.pull_policy not in PULL_POLICIES:
-            raise PropsError(construct, prefix + "pull_policy", self.pull_policy, " | ".join(PULL_POLICIES))
-
-
-@dataclass(frozen=True, kw_only=True)
-class Resources:
-    """CPU and memory requests and limits of one container. Requests may not exceed limits.
-
-    Attributes:
-        cpu_request: e.g. `100m`.
-        memory_request: e.g. `128Mi`.
-        cpu_limit: e.g. `200m`.
-        memory_limit: e.g. `256Mi`.
-    """
-
-    cpu_request: str
-    memory_request: str
-    cpu_limit: str
-    memory_limit: str
-
-    def validate(self, construct: str, prop: str) -> None:
-        prefix = f"{prop}." if prop else ""
-        for name in ("cpu_request", "cpu_limit"):
-            try:
-                cpu_millis(getattr(self, name))
-            except ValueError:
-                raise PropsError(construct, prefix + f"{name}", getattr(self, name), CPU_ALLOWED) from None
-        for name in ("memory_request", "memory_limit"):
-            try:
-                memory_bytes(getattr(self, name))
-            except ValueError:
-                raise PropsError(construct, prefix + f"{name}", getattr(self, name), MEMORY_ALLOWED) from None
-        if cpu_millis(self.cpu_request) > cpu_millis(self.cpu_limit):
-            raise PropsError(
-                construct, prefix + "cpu_request", self.cpu_request, f"at most the CPU limit {self.cpu_limit}"
-            )
-        if memory_bytes(self.memory_request) > memory_bytes(self.memory_limit):
-            raise PropsError(
-                construct,
-                prefix + "memory_request",
-                self.memory_request,
-                f"at most the memory limit {self.memory_limit}",
-            )
-
-    def render(self) -> k8s.ResourceRequirements:
-        return k8s.ResourceRequirements(
-            requests={"cpu": quantity(self.cpu_request), "memory": quantity(self.memory_request)},
-            limits={"cpu": quantity(self.cpu_limit), "memory": quantity(self.memory_limit)},
-        )
+def render_resources(resources: ResourceSettings) -> k8s.ResourceRequirements:
+    """A container's requests and limits; `ResourceSettings` (value_types.quantities) is the one type for them in
+    settings and props alike, and checked that requests do not exceed limits when it was made."""
+    return k8s.ResourceRequirements(
+        requests={"cpu": quantity(resources.requests.cpu), "memory": quantity(resources.requests.memory)},
+        limits={"cpu": quantity(resources.limits.cpu), "memory": quantity(resources.limits.memory)},
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,6 +67,21 @@ class _ProbeTimings:
         )
 
 
+class HttpProbeTimings(Protocol):
+    """A settings block describing an HTTP probe."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def initial_delay_seconds(self) -> int: ...
+    @property
+    def period_seconds(self) -> int: ...
+    @property
+    def timeout_seconds(self) -> int: ...
+    @property
+    def failure_threshold(self) -> int: ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class HttpProbe(_ProbeTimings):
     """An HTTP GET probe.
@@ -158,6 +98,18 @@ class HttpProbe(_ProbeTimings):
 
     path: str
     port: int | str = "http"
+
+    @classmethod
+    def from_settings(cls, settings: HttpProbeTimings, port: int | str = "http") -> HttpProbe:
+        """The probe a settings block describes (value_types' HttpProbeSettings, WatcherProbeSettings)."""
+        return cls(
+            path=settings.path,
+            port=port,
+            initial_delay_seconds=settings.initial_delay_seconds,
+            period_seconds=settings.period_seconds,
+            timeout_seconds=settings.timeout_seconds,
+            failure_threshold=settings.failure_threshold,
+        )
 
     def validate(self, construct: str, prop: str) -> None:
         prefix = f"{prop}." if prop else ""
@@ -290,8 +242,8 @@ class ContainerSpec:
     """
 
     name: str
-    image: ContainerImage
-    resources: Resources
+    image: ImageSettings
+    resources: ResourceSettings
     command: Sequence[str] | None = None
     args: Sequence[str] | None = None
     ports: Mapping[str, int] = field(default_factory=dict)
@@ -321,20 +273,13 @@ class ContainerSpec:
 
     def validate(self, construct: str, prop: str) -> None:
         prefix = f"{prop}." if prop else ""
-        check_dns_label(construct, prefix + "name", self.name)
-        self.image.validate(construct, prefix + "image")
-        self.resources.validate(construct, prefix + "resources")
+        DNS_LABEL.require(construct, prefix + "name", self.name)
         for port_name, number in self.ports.items():
-            if not DNS_LABEL.accepts(port_name) or len(port_name) > 15:
-                raise PropsError(
-                    construct, prefix + "ports", port_name, "a port name: 1-15 lowercase letters/digits/'-'"
-                )
-            if not 1 <= number <= 65535:
-                raise PropsError(construct, prefix + f"ports.{port_name}", number, "a port number 1..65535")
+            PORT_NAME.require(construct, prefix + "ports", port_name)
+            PORT.require(construct, prefix + f"ports.{port_name}", number)
         names: set[str] = set()
         for env_name, value in self.env.items():
-            if not _ENV_NAME.match(env_name):
-                raise PropsError(construct, prefix + "env", env_name, "a variable name matching [A-Za-z_][A-Za-z0-9_]*")
+            ENV_VAR_NAME.require(construct, prefix + "env", env_name)
             if looks_secret(env_name):
                 raise PropsError(
                     construct,
@@ -349,8 +294,7 @@ class ContainerSpec:
             ("field_env", list(self.field_env)),
         ):
             for env_name in env_names:
-                if not _ENV_NAME.match(env_name):
-                    raise PropsError(construct, prefix + source, env_name, "a variable name")
+                ENV_VAR_NAME.require(construct, prefix + source, env_name)
                 if env_name in names:
                     raise PropsError(construct, prefix + source, env_name, "a name set only once across env sources")
                 names.add(env_name)
@@ -515,7 +459,7 @@ def render_container(spec: ContainerSpec) -> k8s.Container:
             *(k8s.EnvFromSource(secret_ref=k8s.SecretEnvSource(name=name)) for name in spec.env_from_secrets),
         ]
         or None,
-        resources=spec.resources.render(),
+        resources=render_resources(spec.resources),
         volume_mounts=[mount.render() for mount in spec.volume_mounts] or None,
         liveness_probe=spec.liveness_probe.render() if spec.liveness_probe else None,
         readiness_probe=spec.readiness_probe.render() if spec.readiness_probe else None,

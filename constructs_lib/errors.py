@@ -1,24 +1,6 @@
-"""The one error type constructs raise for bad props."""
+"""`PropsError`, the constructs' error for a bad prop. It is defined with the rules that raise it
+(value_types.errors); this name stays for the command line and the render workers that catch it."""
 
-from __future__ import annotations
+from value_types.errors import PropsError
 
-from typing import Any
-
-
-class PropsError(ValueError):
-    """A construct prop has a value the construct cannot render.
-
-    The message always names the construct, the prop, the bad value and what is allowed, so that the person
-    reading a failed synth knows which line of which stack or settings file to change.
-    """
-
-    def __init__(self, construct: str, prop: str, value: Any, allowed: str) -> None:
-        self.construct = construct
-        self.prop = prop
-        self.value = value
-        self.allowed = allowed
-        super().__init__(f"{construct}: prop '{prop}' has value {value!r}; allowed: {allowed}")
-
-    def __reduce__(self) -> tuple[type[PropsError], tuple[str, str, Any, str]]:
-        # Synth runs environments in worker processes; the error must survive the trip back to the parent.
-        return (PropsError, (self.construct, self.prop, self.value, self.allowed))
+__all__ = ["PropsError"]

@@ -9,9 +9,9 @@ from typing import Literal
 
 from constructs import Construct
 
-from constructs_lib.container import check_dns_label
 from constructs_lib.errors import PropsError
-from constructs_lib.naming import REFRESH_INTERVAL, SECRET_KEY
+from value_types.names import DNS_LABEL, SECRET_KEY
+from value_types.schedules import REFRESH_INTERVAL
 
 StoreKind = Literal["ClusterSecretStore", "SecretStore"]
 SecretType = Literal["Opaque", "kubernetes.io/dockerconfigjson"]
@@ -108,8 +108,8 @@ class SyncedSecret(Construct):
 
 def _validate(props: SyncedSecretProps) -> None:
     construct = "SyncedSecret"
-    check_dns_label(construct, "name", props.name)
-    check_dns_label(construct, "store", props.store)
+    DNS_LABEL.require(construct, "name", props.name)
+    DNS_LABEL.require(construct, "store", props.store)
     if props.store_kind not in ("ClusterSecretStore", "SecretStore"):
         raise PropsError(construct, "store_kind", props.store_kind, "ClusterSecretStore | SecretStore")
     if props.secret_type not in ("Opaque", "kubernetes.io/dockerconfigjson"):
@@ -117,11 +117,9 @@ def _validate(props: SyncedSecretProps) -> None:
     if not props.data:
         raise PropsError(construct, "data", {}, "at least one key")
     for secret_key, remote in props.data.items():
-        if not SECRET_KEY.accepts(secret_key):
-            raise PropsError(construct, "data", secret_key, SECRET_KEY.allowed)
+        SECRET_KEY.require(construct, "data", secret_key)
         if not remote.key:
             raise PropsError(construct, f"data.{secret_key}.key", remote.key, "a remote key")
     if props.secret_type == "kubernetes.io/dockerconfigjson" and set(props.data) != {".dockerconfigjson"}:
         raise PropsError(construct, "data", sorted(props.data), "exactly the key .dockerconfigjson for a pull Secret")
-    if not REFRESH_INTERVAL.accepts(props.refresh_interval):
-        raise PropsError(construct, "refresh_interval", props.refresh_interval, REFRESH_INTERVAL.allowed)
+    REFRESH_INTERVAL.require(construct, "refresh_interval", props.refresh_interval)

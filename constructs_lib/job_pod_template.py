@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from constructs_lib.batch_job import JobPod
-from constructs_lib.container import check_dns_label
+from constructs_lib.batch_job import JobPod, PodWorkload
 from constructs_lib.labels import RecommendedLabels
 
 # A policy scanner exempts a Job's pods from the liveness and readiness checks (a run that ends needs neither);
@@ -38,7 +37,7 @@ class JobPodTemplateProps:
     annotations: Mapping[str, str] = field(default_factory=dict)
 
 
-class JobPodTemplate(Construct):
+class JobPodTemplate(PodWorkload):
     """A hardened run-to-completion pod, published as a PodTemplate instead of run as a Job.
 
     A Job's pod template cannot be changed once the Job exists, so a Job kept in a GitOps folder breaks the sync
@@ -47,12 +46,7 @@ class JobPodTemplate(Construct):
     """
 
     def __init__(self, scope: Construct, id: str, props: JobPodTemplateProps) -> None:
-        super().__init__(scope, id)
-        check_dns_label("JobPodTemplate", "name", props.name)
-        props.pod.validate("JobPodTemplate")
-        self.name = props.name
-        #: Labels that select the pods created from this template (for NetworkPolicies).
-        self.selector_labels = props.labels.selector
+        super().__init__(scope, id, kind="JobPodTemplate", name=props.name, labels=props.labels, pod=props.pod)
         self.resource = k8s.KubePodTemplate(
             self,
             "Resource",

@@ -7,7 +7,9 @@ label that changes with a release (version) or with a refactor (cdk8s' construct
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 MANAGED_BY = "cdk8s"
 VERSION_LABEL = "app.kubernetes.io/version"
@@ -65,3 +67,18 @@ def _label_value(value: str) -> str:
     # A label value (naming.LABEL_VALUE) is at most 63 characters of [A-Za-z0-9._-] starting and ending with a
     # letter or digit; an image tag may start with '_', end with '.' or '-' and run to 128 characters.
     return re.sub(r"[^A-Za-z0-9._-]", "_", value)[:63].strip("._-")
+
+
+class Workload(Protocol):
+    """A construct whose pods other constructs name by reference (`redis.allow_from(bot)`, `colocate_with(web)`):
+    AppService, BotStack, Redis, RetentionCron, BatchJob, JobPodTemplate."""
+
+    @property
+    def labels(self) -> RecommendedLabels:
+        """Its recommended labels."""
+        ...
+
+    @property
+    def selector_labels(self) -> Mapping[str, str]:
+        """The stable labels that select its pods."""
+        ...

@@ -3,28 +3,28 @@ clients use to reach it or an existing external one."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from constructs_lib.container import (
-    ContainerImage,
     ContainerSpec,
     ExecProbe,
     PodSecurity,
-    Resources,
     SecretKeyRef,
     VolumeMount,
-    check_dns_label,
     render_container,
 )
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string, quantity
-from constructs_lib.labels import RecommendedLabels
-from constructs_lib.network_policy import NetworkAccess, render_pod_network_policy
-from constructs_lib.quantities import MEMORY_ALLOWED, memory_bytes
+from constructs_lib.labels import RecommendedLabels, Workload
+from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy
+from value_types.images import ImageSettings
+from value_types.names import DNS_LABEL, DNS_SUBDOMAIN
+from value_types.ports import PORT
+from value_types.quantities import MEMORY, ResourceSettings, memory_bytes
 
 # The official image's `redis` user; fsGroup makes the data volume writable for it.
 REDIS_UID = 999
@@ -59,11 +59,9 @@ class RedisEndpoint:
         return SecretKeyRef(env_name=f"{prefix}PASSWORD", secret_name=self.password_secret, key=self.password_key)
 
     def validate(self, construct: str, prop: str) -> None:
-        if not self.host:
-            raise PropsError(construct, f"{prop}.host", self.host, "a host name")
-        if not 1 <= self.port <= 65535:
-            raise PropsError(construct, f"{prop}.port", self.port, "a port number 1..65535")
-        check_dns_label(construct, f"{prop}.password_secret", self.password_secret)
+        DNS_SUBDOMAIN.require(construct, f"{prop}.host", self.host)
+        PORT.require(construct, f"{prop}.port", self.port)
+        DNS_LABEL.require(construct, f"{prop}.password_secret", self.password_secret)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,7 +78,7 @@ class RedisProps:
         storage_size: the data volume (append-only file). Default `1Gi`.
         storage_class: the PersistentVolumeClaim's class. Default: the cluster's default class.
         max_memory_policy: what Redis does at `maxmemory`. Default `noeviction` (refuse writes, lose nothing).
-        clients: label selectors of same-namespace pods that may connect; everything else is denied.
+        clients: the same-namespace workloads that may connect; everything else is denied.
             Add more later with `allow_from`. Default: none.
         port: default 6379.
     """
@@ -89,16 +87,12 @@ class RedisProps:
     part_of: str
     password_secret: str
     password_key: str = "redis-password"
-    image: ContainerImage = field(default_factory=lambda: ContainerImage(repository="redis", tag="7.2.5-alpine"))
-    resources: Resources = field(
-        default_factory=lambda: Resources(
-            cpu_request="50m", memory_request="64Mi", cpu_limit="250m", memory_limit="256Mi"
-        )
-    )
+    image: ImageSettings = field(default_factory=lambda: ImageSettings(repository="redis", tag="7.2.5-alpine"))
+    resources: ResourceSettings = field(default_factory=lambda: ResourceSettings.of("50m", "64Mi", "250m", "256Mi"))
     storage_size: str = "1Gi"
     storage_class: str | None = None
     max_memory_policy: str = "noeviction"
-    clients: Sequence[Mapping[str, str]] = ()
+    clients: Sequence[Workload] = ()
     port: int = 6379
 
 
@@ -123,7 +117,7 @@ class Redis(Construct):
         labels = self.labels.all
         password = SecretKeyRef(env_name="REDIS_PASSWORD", secret_name=props.password_secret, key=props.password_key)
         # Stay under the container's memory limit, so Redis applies its policy before the kernel kills it.
-        max_memory = memory_bytes(props.resources.memory_limit) * 3 // 4
+        max_memory = memory_bytes(props.resources.limits.memory) * 3 // 4
         container = ContainerSpec(
             name="redis",
             image=props.image,
@@ -197,40 +191,37 @@ class Redis(Construct):
                 ],
             ),
         )
-        render_pod_network_policy(
+        #: The NetworkPolicy admitting `props.clients` (`allow_from` adds more).
+        self.network_policy = PodNetworkPolicy.isolating(
             self,
             "NetworkPolicy",
+            self,
             name=props.name,
-            labels=labels,
-            pod_selector=self.selector_labels,
             ports=[props.port],
-            access=NetworkAccess(from_pods=props.clients),
+            access=NetworkAccess(from_pods=[client.selector_labels for client in props.clients]),
         )
 
-    def allow_from(self, component: str, selector: Mapping[str, str]) -> None:
-        """Admit one more set of same-namespace client pods (NetworkPolicies add up)."""
-        check_dns_label("Redis", "allow_from.component", component)
-        render_pod_network_policy(
+    def allow_from(self, client: Workload) -> None:
+        """Admit `client`'s pods (same namespace), in a policy of their own named `<redis>-from-<component>`
+        (NetworkPolicies add up)."""
+        component = client.labels.component
+        DNS_LABEL.require("Redis", "allow_from.component", component)
+        PodNetworkPolicy.isolating(
             self,
             f"AllowFrom-{component}",
+            self,
             name=f"{self.name}-from-{component}",
-            labels=self.labels.all,
-            pod_selector=self.selector_labels,
             ports=[self._port],
-            access=NetworkAccess(from_pods=[selector]),
+            access=NetworkAccess(from_pods=[client.selector_labels]),
         )
 
 
 def _validate(props: RedisProps) -> None:
     construct = "Redis"
-    check_dns_label(construct, "name", props.name)
-    check_dns_label(construct, "password_secret", props.password_secret)
-    if not 1 <= props.port <= 65535:
-        raise PropsError(construct, "port", props.port, "a port number 1..65535")
-    try:
-        memory_bytes(props.storage_size)
-    except ValueError:
-        raise PropsError(construct, "storage_size", props.storage_size, MEMORY_ALLOWED) from None
+    DNS_LABEL.require(construct, "name", props.name)
+    DNS_LABEL.require(construct, "password_secret", props.password_secret)
+    PORT.require(construct, "port", props.port)
+    MEMORY.require(construct, "storage_size", props.storage_size)
     policies = (
         "noeviction",
         "allkeys-lru",

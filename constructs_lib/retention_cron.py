@@ -9,11 +9,10 @@ from typing import Literal
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from constructs_lib.batch_job import JobPod
-from constructs_lib.container import check_dns_label
-from constructs_lib.cron import SCHEDULE_ALLOWED, valid_schedule, valid_time_zone
+from constructs_lib.batch_job import JobPod, PodWorkload
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels
+from value_types.schedules import SCHEDULE, TIME_ZONE
 
 ConcurrencyPolicy = Literal["Forbid", "Allow", "Replace"]
 # CronJob names feed Job names (name + 11 characters) and the pod's job-name label (63 characters).
@@ -53,15 +52,12 @@ class RetentionCronProps:
     annotations: Mapping[str, str] = field(default_factory=dict)
 
 
-class RetentionCron(Construct):
+class RetentionCron(PodWorkload):
     """A CronJob whose runs are hardened `JobPod`s, never overlap by default, and are bounded in time."""
 
     def __init__(self, scope: Construct, id: str, props: RetentionCronProps) -> None:
-        super().__init__(scope, id)
+        super().__init__(scope, id, kind="RetentionCron", name=props.name, labels=props.labels, pod=props.pod)
         _validate(props)
-        self.name = props.name
-        #: Labels that select this CronJob's pods (for NetworkPolicies of the services it uses).
-        self.selector_labels = props.labels.selector
         labels = props.labels.all
         self.resource = k8s.KubeCronJob(
             self,
@@ -82,13 +78,11 @@ class RetentionCron(Construct):
 
 def _validate(props: RetentionCronProps) -> None:
     construct = "RetentionCron"
-    check_dns_label(construct, "name", props.name)
     if len(props.name) > _MAX_NAME:
         raise PropsError(construct, "name", props.name, f"at most {_MAX_NAME} characters (Job names add 11)")
-    if not valid_schedule(props.schedule):
-        raise PropsError(construct, "schedule", props.schedule, SCHEDULE_ALLOWED)
-    if props.time_zone is not None and not valid_time_zone(props.time_zone):
-        raise PropsError(construct, "time_zone", props.time_zone, "an IANA time zone name such as Europe/Amsterdam")
+    SCHEDULE.require(construct, "schedule", props.schedule)
+    if props.time_zone is not None:
+        TIME_ZONE.require(construct, "time_zone", props.time_zone)
     if props.concurrency_policy not in ("Forbid", "Allow", "Replace"):
         raise PropsError(construct, "concurrency_policy", props.concurrency_policy, "Forbid | Allow | Replace")
     if props.starting_deadline_seconds is not None and props.starting_deadline_seconds < 10:
@@ -101,4 +95,3 @@ def _validate(props: RetentionCronProps) -> None:
     for name in ("successful_jobs_history_limit", "failed_jobs_history_limit"):
         if getattr(props, name) < 0:
             raise PropsError(construct, name, getattr(props, name), "an integer >= 0")
-    props.pod.validate(construct)

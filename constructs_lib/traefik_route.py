@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
-from constructs_lib.container import check_dns_label
 from constructs_lib.errors import PropsError
-from constructs_lib.naming import HOST_NAME
+from value_types.names import DNS_LABEL, HOST_NAME
+from value_types.ports import PORT
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,17 +122,15 @@ class TraefikWebRoute(Construct):
 
 def _validate(props: TraefikWebRouteProps) -> None:
     construct = "TraefikWebRoute"
-    check_dns_label(construct, "name", props.name)
-    check_dns_label(construct, "service_name", props.service_name)
-    check_dns_label(construct, "cluster_issuer", props.cluster_issuer)
+    DNS_LABEL.require(construct, "name", props.name)
+    DNS_LABEL.require(construct, "service_name", props.service_name)
+    DNS_LABEL.require(construct, "cluster_issuer", props.cluster_issuer)
     if not props.hosts:
         raise PropsError(construct, "hosts", [], "at least one host name")
     for host in props.hosts:
-        if not HOST_NAME.accepts(host):
-            raise PropsError(construct, "hosts", host, HOST_NAME.allowed)
+        HOST_NAME.require(construct, "hosts", host)
     if len(set(props.hosts)) != len(props.hosts):
         raise PropsError(construct, "hosts", list(props.hosts), "distinct host names")
-    if not 1 <= props.service_port <= 65535:
-        raise PropsError(construct, "service_port", props.service_port, "a port number 1..65535")
+    PORT.require(construct, "service_port", props.service_port)
     if props.secure_entry_point == props.web_entry_point:
         raise PropsError(construct, "web_entry_point", props.web_entry_point, "an entry point other than the TLS one")

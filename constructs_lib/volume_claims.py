@@ -10,10 +10,11 @@ from typing import Literal
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from constructs_lib.container import VolumeMount, check_dns_label
+from constructs_lib.container import VolumeMount
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import quantity
-from constructs_lib.quantities import MEMORY_ALLOWED, memory_bytes
+from value_types.names import DNS_LABEL
+from value_types.quantities import MEMORY, memory_bytes
 
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod", "ReadOnlyMany"]
 ACCESS_MODES: tuple[AccessMode, ...] = ("ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod", "ReadOnlyMany")
@@ -87,7 +88,7 @@ class VolumeClaims(Construct):
 
 def _validate(props: VolumeClaimsProps) -> None:
     construct = "VolumeClaims"
-    check_dns_label(construct, "prefix", props.prefix)
+    DNS_LABEL.require(construct, "prefix", props.prefix)
     if not props.claims:
         raise PropsError(construct, "claims", [], "at least one claim")
     if props.access_mode not in ACCESS_MODES:
@@ -95,13 +96,11 @@ def _validate(props: VolumeClaimsProps) -> None:
     names: set[str] = set()
     paths: set[str] = set()
     for index, claim in enumerate(props.claims):
-        check_dns_label(construct, f"claims[{index}].name", claim.name)
-        check_dns_label(construct, f"claims[{index}].name", f"{props.prefix}-{claim.name}")
-        try:
-            if memory_bytes(claim.size) <= 0:
-                raise ValueError
-        except ValueError:
-            raise PropsError(construct, f"claims[{index}].size", claim.size, MEMORY_ALLOWED) from None
+        DNS_LABEL.require(construct, f"claims[{index}].name", claim.name)
+        DNS_LABEL.require(construct, f"claims[{index}].name", f"{props.prefix}-{claim.name}")
+        MEMORY.require(construct, f"claims[{index}].size", claim.size)
+        if memory_bytes(claim.size) <= 0:
+            raise PropsError(construct, f"claims[{index}].size", claim.size, "a size above zero")
         if not claim.mount_path.startswith("/"):
             raise PropsError(construct, f"claims[{index}].mount_path", claim.mount_path, "an absolute path")
         if claim.name in names:

@@ -14,18 +14,27 @@ from constructs import Construct
 
 from constructs_lib.container import (
     ConfigMapKeyRef,
-    ContainerImage,
     ContainerSpec,
     HttpProbe,
-    Resources,
     SecretKeyRef,
     VolumeMount,
-    check_dns_label,
 )
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels
-from constructs_lib.naming import CIDR, secret_like_paths
-from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector, render_pod_network_policy
+from constructs_lib.network_policy import (
+    EgressRule,
+    NetworkAccess,
+    PeerSelector,
+    PodNetworkPolicy,
+    PodNetworkPolicyProps,
+)
+from value_types.credentials import secret_like_paths
+from value_types.images import ImageSettings
+from value_types.names import CIDR, DNS_LABEL
+from value_types.ports import PORT
+from value_types.quantities import ResourceSettings
+from value_types.watcher import WatcherProbeSettings, WatcherStatsSettings
+from value_types.workloads import SecretKey
 
 CONTAINER_NAME = "discord-watcher"
 HEALTH_PORT_NAME = "health"
@@ -48,58 +57,9 @@ ENV_MAPPING = (
     "AGENT_INPUT_FIFO",
     "BRIDGE_PORT",
 )
+# Liveness waits this much longer than readiness, so a slow first answer fails readiness before it restarts anything.
+LIVENESS_EXTRA_DELAY_SECONDS = 5
 _WEBHOOK_URL = re.compile(r"^https://[^\s/]+/api/webhooks/[^\s]+$")
-
-
-@dataclass(frozen=True, kw_only=True)
-class WebhookSecret:
-    """The existing Secret key holding the Discord webhook URL (what an orchestrator writes for the pod).
-
-    Attributes:
-        secret_name: the Secret's name.
-        key: the key. Default `webhook-url`.
-    """
-
-    secret_name: str
-    key: str = "webhook-url"
-
-
-@dataclass(frozen=True, kw_only=True)
-class WatcherStats:
-    """Usage statistics the watcher posts (STATS_ENABLED, STATS_TOKENS, STATS_COSTS). All off by default."""
-
-    enabled: bool = False
-    tokens: bool = False
-    costs: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class WatcherProbes:
-    """HTTP probes on the health port (seed 9.1/9.3). Defaults are the seed's.
-
-    Attributes:
-        enabled: render readiness and liveness probes. Default True.
-        path: default `/healthz`.
-        initial_delay_seconds: default 5 (readiness; liveness waits `liveness_extra_delay_seconds` longer).
-        period_seconds: default 10.
-        timeout_seconds: default 2.
-        failure_threshold: default 3.
-        liveness_extra_delay_seconds: default 5, so a slow first answer fails readiness before it restarts anything.
-        startup_probe: render a startup probe, holding liveness off while the watcher starts. Default True.
-        startup_failure_threshold: default 30.
-        startup_period_seconds: default 5 (so up to 150 s to start).
-    """
-
-    enabled: bool = True
-    path: str = "/healthz"
-    initial_delay_seconds: int = 5
-    period_seconds: int = 10
-    timeout_seconds: int = 2
-    failure_threshold: int = 3
-    liveness_extra_delay_seconds: int = 5
-    startup_probe: bool = True
-    startup_failure_threshold: int = 30
-    startup_period_seconds: int = 5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,7 +94,7 @@ class WatcherSidecarProps:
             NetworkPolicy selects; its name prefixes the ConfigMap and the policy).
         webhook_url: DISCORD_WEBHOOK_URL as a direct value, for an orchestrator that builds the pod at run time.
             Never use it in a stack rendered to git: use `webhook_secret`.
-        webhook_secret: DISCORD_WEBHOOK_URL from an existing Secret key.
+        webhook_secret: DISCORD_WEBHOOK_URL from an existing Secret key (the settings' `SecretKey`).
         image: the watcher image, e.g. `discord-monitor` (the seed's name) with a tag that names one build.
             Required: the seed's `discord-monitor:latest` would never roll the pods under GitOps.
         workspace_path: WORKSPACE_PATH and the shared volume's mount path. Default `/workspace`.
@@ -154,25 +114,21 @@ class WatcherSidecarProps:
     """
 
     workload: RecommendedLabels
-    image: ContainerImage
+    image: ImageSettings
     webhook_url: str | None = None
-    webhook_secret: WebhookSecret | None = None
+    webhook_secret: SecretKey | None = None
     workspace_path: str = "/workspace"
     poll_interval_ms: int = 100
     batch_size: int = 10
     parity_mode: ParityMode = "full"
     filters: Mapping[str, Any] | None = None
     filters_config_map: str | None = None
-    stats: WatcherStats = field(default_factory=WatcherStats)
+    stats: WatcherStatsSettings = field(default_factory=WatcherStatsSettings)
     agent_input_fifo: str | None = None
     bridge_enabled: bool = False
     health_port: int = 8088
-    resources: Resources = field(
-        default_factory=lambda: Resources(
-            cpu_request="10m", memory_request="32Mi", cpu_limit="100m", memory_limit="64Mi"
-        )
-    )
-    probes: WatcherProbes = field(default_factory=WatcherProbes)
+    resources: ResourceSettings = field(default_factory=lambda: ResourceSettings.of("10m", "32Mi", "100m", "64Mi"))
+    probes: WatcherProbeSettings = field(default_factory=WatcherProbeSettings)
     network_policy: WatcherNetworkPolicy | None = None
     workspace_volume: str = "workspace"
 
@@ -232,14 +188,8 @@ class WatcherSidecar(Construct):
         if props.bridge_enabled:
             env["BRIDGE_PORT"] = str(props.health_port)
         probes = props.probes
-        readiness = HttpProbe(
-            path=probes.path,
-            port=HEALTH_PORT_NAME,
-            initial_delay_seconds=probes.initial_delay_seconds,
-            period_seconds=probes.period_seconds,
-            timeout_seconds=probes.timeout_seconds,
-            failure_threshold=probes.failure_threshold,
-        )
+        startup = probes.startup_probe
+        readiness = HttpProbe.from_settings(probes, port=HEALTH_PORT_NAME)
         #: The watcher container, hardened, with exactly the seed's env mapping.
         self.container = ContainerSpec(
             name=CONTAINER_NAME,
@@ -250,7 +200,7 @@ class WatcherSidecar(Construct):
             secret_env=[
                 SecretKeyRef(
                     env_name="DISCORD_WEBHOOK_URL",
-                    secret_name=props.webhook_secret.secret_name,
+                    secret_name=props.webhook_secret.secret,
                     key=props.webhook_secret.key,
                 )
             ]
@@ -262,17 +212,17 @@ class WatcherSidecar(Construct):
             volume_mounts=[self.workspace_mount],
             readiness_probe=readiness if probes.enabled else None,
             liveness_probe=replace(
-                readiness, initial_delay_seconds=probes.initial_delay_seconds + probes.liveness_extra_delay_seconds
+                readiness, initial_delay_seconds=probes.initial_delay_seconds + LIVENESS_EXTRA_DELAY_SECONDS
             )
             if probes.enabled
             else None,
             startup_probe=replace(
                 readiness,
                 initial_delay_seconds=0,
-                period_seconds=probes.startup_period_seconds,
-                failure_threshold=probes.startup_failure_threshold,
+                period_seconds=startup.period_seconds,
+                failure_threshold=startup.failure_threshold,
             )
-            if probes.enabled and probes.startup_probe
+            if probes.enabled and startup.enabled
             else None,
             termination_message_policy="FallbackToLogsOnError",
             run_as_user=WATCHER_UID,
@@ -296,21 +246,23 @@ class WatcherSidecar(Construct):
 
     def _network_policy(self, name: str, labels: Mapping[str, str], policy: WatcherNetworkPolicy) -> None:
         has_sources = policy.allow_from_bot is not None or bool(policy.allowed_ingress_cidrs)
-        render_pod_network_policy(
+        PodNetworkPolicy(
             self,
             "NetworkPolicy",
-            name=name,
-            labels=labels,
-            pod_selector=self.pod_selector,
-            ports=[self.health_port],
-            access=NetworkAccess(
-                from_selectors=[policy.allow_from_bot] if policy.allow_from_bot else (),
-                from_cidrs=policy.allowed_ingress_cidrs,
-                from_same_namespace=not has_sources and policy.restrict_ingress_to_cluster,
-                from_anywhere=not has_sources and not policy.restrict_ingress_to_cluster,
-                egress=[EgressRule(ports=policy.egress_ports, cidrs=policy.allowed_egress_cidrs)]
-                if policy.allowed_egress_cidrs
-                else None,
+            PodNetworkPolicyProps(
+                name=name,
+                labels=labels,
+                pod_selector=self.pod_selector,
+                ports=[self.health_port],
+                access=NetworkAccess(
+                    from_selectors=[policy.allow_from_bot] if policy.allow_from_bot else (),
+                    from_cidrs=policy.allowed_ingress_cidrs,
+                    from_same_namespace=not has_sources and policy.restrict_ingress_to_cluster,
+                    from_anywhere=not has_sources and not policy.restrict_ingress_to_cluster,
+                    egress=[EgressRule(ports=policy.egress_ports, cidrs=policy.allowed_egress_cidrs)]
+                    if policy.allowed_egress_cidrs
+                    else None,
+                ),
             ),
         )
 
@@ -334,9 +286,8 @@ def _validate(props: WatcherSidecarProps) -> None:
             construct, "webhook_url", "<redacted>", "a Discord webhook URL https://<host>/api/webhooks/..."
         )
     if props.webhook_secret is not None:
-        check_dns_label(construct, "webhook_secret.secret_name", props.webhook_secret.secret_name)
         for prop, value in (
-            ("webhook_secret.secret_name", props.webhook_secret.secret_name),
+            ("webhook_secret.secret", props.webhook_secret.secret),
             ("webhook_secret.key", props.webhook_secret.key),
         ):
             if "token" in value.lower():
@@ -358,9 +309,8 @@ def _validate(props: WatcherSidecarProps) -> None:
         raise PropsError(
             construct, "agent_input_fifo", props.agent_input_fifo, f"a path under the workspace {props.workspace_path}/"
         )
-    if not 1 <= props.health_port <= 65535:
-        raise PropsError(construct, "health_port", props.health_port, "a port number 1..65535")
-    check_dns_label(construct, "workspace_volume", props.workspace_volume)
+    PORT.require(construct, "health_port", props.health_port)
+    DNS_LABEL.require(construct, "workspace_volume", props.workspace_volume)
     policy = props.network_policy
     if policy is not None:
         if not props.bridge_enabled:
@@ -370,5 +320,4 @@ def _validate(props: WatcherSidecarProps) -> None:
             ("network_policy.allowed_egress_cidrs", policy.allowed_egress_cidrs),
         ):
             for cidr in cidrs:
-                if not CIDR.accepts(cidr):
-                    raise PropsError(construct, prop, cidr, CIDR.allowed)
+                CIDR.require(construct, prop, cidr)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import fields as dataclass_fields
+from typing import Literal, Protocol
 
 from cdk8s import Chart
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from constructs_lib.errors import PropsError
-from constructs_lib.naming import WILDCARD_HOST_NAME
+from value_types.names import WILDCARD_HOST_NAME
 
 IngressClass = Literal["nginx", "traefik"]
 INGRESS_CLASSES: tuple[IngressClass, ...] = ("nginx", "traefik")
@@ -64,24 +65,36 @@ class ProxyTimeouts:
     send_seconds: int = 60
 
 
+class ServiceTarget(Protocol):
+    """What an Ingress routes to: a construct with a Service (AppService)."""
+
+    @property
+    def service_name(self) -> str:
+        """The Service's name."""
+        ...
+
+    @property
+    def service_port_name(self) -> str:
+        """The name of the Service's port."""
+        ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class IngressPath:
-    """One more URL path prefix, routed to another Service (e.g. `/api` to a backend).
+    """One more URL path prefix, routed to another service (e.g. `/api` to a backend).
 
     Attributes:
         path: the prefix, e.g. `/api`.
-        service_name: the Service's name.
-        service_port: its port name or number.
+        service: the service it routes to (an AppService).
     """
 
     path: str
-    service_name: str
-    service_port: str | int
+    service: ServiceTarget
 
 
 @dataclass(frozen=True, kw_only=True)
-class WebIngressProps:
-    """Props of `WebIngress`.
+class IngressOptions:
+    """What an Ingress offers, whatever it routes to: `AppService.expose_via_ingress(options)` takes these.
 
     Attributes:
         hosts: the host names routed to the Service (at least one).
@@ -110,95 +123,80 @@ class WebIngressProps:
     extra_paths: Sequence[IngressPath] = ()
 
 
-def _backend(service_name: str, service_port: str | int) -> k8s.IngressBackend:
+@dataclass(frozen=True, kw_only=True)
+class WebIngressProps(IngressOptions):
+    """Props of `WebIngress`: the `IngressOptions`, and what the Ingress is and routes to.
+
+    Attributes:
+        name: the Ingress's name; the TLS Secret is `<name>-tls`.
+        labels: its labels.
+        service: the service `path` routes to.
+    """
+
+    name: str
+    labels: Mapping[str, str]
+    service: ServiceTarget
+
+    @classmethod
+    def for_service(
+        cls, service: ServiceTarget, options: IngressOptions, *, name: str, labels: Mapping[str, str]
+    ) -> WebIngressProps:
+        """`options` routed to `service`."""
+        fields = {option.name: getattr(options, option.name) for option in dataclass_fields(IngressOptions)}
+        return cls(name=name, labels=labels, service=service, **fields)
+
+
+def _backend(service: ServiceTarget) -> k8s.IngressBackend:
     return k8s.IngressBackend(
         service=k8s.IngressServiceBackend(
-            name=service_name,
-            port=k8s.ServiceBackendPort(name=service_port)
-            if isinstance(service_port, str)
-            else k8s.ServiceBackendPort(number=service_port),
+            name=service.service_name, port=k8s.ServiceBackendPort(name=service.service_port_name)
         )
     )
 
 
 class WebIngress(Construct):
-    """An Ingress routing `props.hosts` to one Service port, with the controller-specific annotations.
+    """An Ingress routing `props.hosts` to one service, with the controller-specific annotations.
 
     For Traefik, rate limiting, CORS and body size become Middleware objects (traefik.io/v1alpha1) that the
     Ingress references through `router.middlewares`.
+
+    Attributes:
+        resource: the Ingress (the child `Resource`).
+        name, hosts: the Ingress's name and hosts.
+        tls_secret_name: the Secret cert-manager writes the certificate to, when `props.tls`.
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        name: str,
-        labels: Mapping[str, str],
-        service_name: str,
-        service_port: str | int,
-        props: WebIngressProps,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: WebIngressProps) -> None:
         super().__init__(scope, id)
-        self.name = name
+        _validate(props)
+        self.name = props.name
         self.hosts = tuple(props.hosts)
-        self.tls_secret_name = f"{name}-tls" if props.tls else None
-        self.resource = render_web_ingress(
+        self.tls_secret_name = f"{props.name}-tls" if props.tls else None
+        annotations: dict[str, str] = {}
+        if props.tls:
+            annotations["cert-manager.io/cluster-issuer"] = props.cluster_issuer
+        if props.class_name == "nginx":
+            annotations.update(_nginx_annotations(props))
+        else:
+            annotations.update(_traefik_annotations(self, props))
+        annotations.update(props.annotations)
+        paths = [
+            k8s.HttpIngressPath(path=route.path, path_type="Prefix", backend=_backend(route.service))
+            for route in (IngressPath(path=props.path, service=props.service), *props.extra_paths)
+        ]
+        self.resource = k8s.KubeIngress(
             self,
             "Resource",
-            name=name,
-            labels=labels,
-            service_name=service_name,
-            service_port=service_port,
-            props=props,
+            metadata=k8s.ObjectMeta(name=props.name, labels=dict(props.labels), annotations=annotations or None),
+            spec=k8s.IngressSpec(
+                ingress_class_name=props.class_name,
+                rules=[k8s.IngressRule(host=host, http=k8s.HttpIngressRuleValue(paths=paths)) for host in props.hosts],
+                tls=[k8s.IngressTls(hosts=list(props.hosts), secret_name=self.tls_secret_name)] if props.tls else None,
+            ),
         )
 
 
-def render_web_ingress(
-    scope: Construct,
-    id: str,
-    *,
-    name: str,
-    labels: Mapping[str, str],
-    service_name: str,
-    service_port: str | int,
-    props: WebIngressProps,
-) -> k8s.KubeIngress:
-    """`WebIngress`'s objects, created directly in `scope` (AppService uses this and saves a wrapper construct,
-    one Node round-trip per service). The TLS Secret is `<name>-tls`."""
-    _validate(props)
-    annotations: dict[str, str] = {}
-    if props.tls:
-        annotations["cert-manager.io/cluster-issuer"] = props.cluster_issuer
-    if props.class_name == "nginx":
-        annotations.update(_nginx_annotations(props))
-    else:
-        annotations.update(_traefik_annotations(scope, id, name, labels, props))
-    annotations.update(props.annotations)
-    paths = [
-        k8s.HttpIngressPath(path=props.path, path_type="Prefix", backend=_backend(service_name, service_port)),
-        *(
-            k8s.HttpIngressPath(
-                path=extra.path, path_type="Prefix", backend=_backend(extra.service_name, extra.service_port)
-            )
-            for extra in props.extra_paths
-        ),
-    ]
-    return k8s.KubeIngress(
-        scope,
-        id,
-        metadata=k8s.ObjectMeta(name=name, labels=dict(labels), annotations=annotations or None),
-        spec=k8s.IngressSpec(
-            ingress_class_name=props.class_name,
-            rules=[k8s.IngressRule(host=host, http=k8s.HttpIngressRuleValue(paths=paths)) for host in props.hosts],
-            tls=[k8s.IngressTls(hosts=list(props.hosts), secret_name=f"{name}-tls")] if props.tls else None,
-        ),
-    )
-
-
-def _traefik_annotations(
-    scope: Construct, id: str, name: str, labels: Mapping[str, str], props: WebIngressProps
-) -> dict[str, str]:
+def _traefik_annotations(scope: Construct, props: WebIngressProps) -> dict[str, str]:
     # Imported here: the generated Traefik module is large, and only stacks using Traefik pay for it.
     from imports.io.traefik import (
         Middleware,
@@ -235,8 +233,10 @@ def _traefik_annotations(
     namespace = Chart.of(scope).namespace or "default"
     references = []
     for suffix, spec in specs.items():
-        middleware_name = f"{name}-{suffix}"
-        Middleware(scope, f"{id}-{suffix}", metadata={"name": middleware_name, "labels": dict(labels)}, spec=spec)
+        middleware_name = f"{props.name}-{suffix}"
+        Middleware(
+            scope, f"Middleware-{suffix}", metadata={"name": middleware_name, "labels": dict(props.labels)}, spec=spec
+        )
         # Traefik names a Kubernetes CRD middleware <namespace>-<name>@kubernetescrd.
         references.append(f"{namespace}-{middleware_name}@kubernetescrd")
     annotations = {
@@ -280,8 +280,7 @@ def _validate(props: WebIngressProps) -> None:
     if not props.hosts:
         raise PropsError(construct, "hosts", list(props.hosts), "at least one host name")
     for host in props.hosts:
-        if not WILDCARD_HOST_NAME.accepts(host):
-            raise PropsError(construct, "hosts", host, WILDCARD_HOST_NAME.allowed)
+        WILDCARD_HOST_NAME.require(construct, "hosts", host)
     if len(set(props.hosts)) != len(props.hosts):
         raise PropsError(construct, "hosts", list(props.hosts), "distinct host names")
     if not props.path.startswith("/"):
@@ -329,10 +328,11 @@ def _validate(props: WebIngressProps) -> None:
 __all__ = [
     "CorsPolicy",
     "IngressClass",
+    "IngressOptions",
     "IngressPath",
     "ProxyTimeouts",
     "RateLimit",
+    "ServiceTarget",
     "WebIngress",
     "WebIngressProps",
-    "render_web_ingress",
 ]

@@ -11,7 +11,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from constructs_lib.image_tags import mutable_tag_problem
 from constructs_lib.labels import VERSION_LABEL
 from constructs_lib.pod_security_labels import missing_labels
 from constructs_lib.sync_options import sync_options
@@ -19,6 +18,7 @@ from delivery.pod_security import DEFAULT_LEVEL, enforced_levels, violations
 from delivery.pod_templates import pod_template_of
 from delivery.sync_waves import is_hook
 from engine import Manifest
+from value_types.images import mutable_tag_problem
 
 RECOMMENDED_LABELS = (
     "app.kubernetes.io/name",

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from constructs_lib.naming import looks_secret
 from delivery.upgrade_rules import Finding, Impact, classify_change, classify_removal, classify_rename
+from value_types.credentials import looks_secret
 
 REDACTED = "<redacted>"
 # A removed and an added object of the same kind in the same folder, at least this similar, were renamed.

@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from constructs_lib.quantities import memory_bytes
 from constructs_lib.sync_options import replaces_on_sync, sync_options
+from value_types.quantities import memory_bytes
 
 Manifest = Mapping[str, Any]
 

@@ -39,6 +39,8 @@ def render_jobs(jobs: Sequence[Job]) -> Iterator[tuple[Job, list[Manifest]]]:
         by_environment.setdefault(job.environment, []).append(job)
     for environment_jobs in by_environment.values():
         app = cdk8s.App()
+        # What a chart may know of its environment beyond its settings: the name, for titles and ids (dashboards).
+        app.node.set_context("environment", environment_jobs[0].environment)
         charts = [(job, _chart_class(job.stack.chart)(app, job.stack.name, job.settings)) for job in environment_jobs]
         for job, chart in charts:
             companions = getattr(chart, "companion_charts", ())

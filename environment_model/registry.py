@@ -63,12 +63,14 @@ STACKS: tuple[StackDefinition, ...] = (
         settings_field="discord_monitor",
         chart="stacks.discord_monitor.chart:DiscordMonitorChart",
         description="Discord bot with Redis and retention CronJob, and an agent pod template carrying the watcher sidecar",
+        bindings=("imports.com.coreos.monitoring",),
     ),
     StackDefinition(
         name="hivemind-bot",
         settings_field="hivemind_bot",
         chart="stacks.hivemind_bot.chart:HivemindBotChart",
         description="Hivemind Discord bot: 3 replicas with leader election RBAC, PDB, NetworkPolicy",
+        bindings=("imports.com.coreos.monitoring",),
     ),
     StackDefinition(
         name="kairoflow",
@@ -76,13 +78,19 @@ STACKS: tuple[StackDefinition, ...] = (
         chart="stacks.kairoflow.chart:KairoflowChart",
         description="KairoFlow: nginx + php-fpm pod, 4 PVCs, CronJobs, Traefik IngressRoutes, cert-manager TLS",
         cluster_kinds=("Namespace",),
-        bindings=("imports.io.traefik", "imports.io.cert_manager", "imports.io.external_secrets"),
+        bindings=(
+            "imports.io.traefik",
+            "imports.io.cert_manager",
+            "imports.io.external_secrets",
+            "imports.com.coreos.monitoring",
+        ),
     ),
     StackDefinition(
         name="verta",
         settings_field="verta",
         chart="stacks.verta.chart:VertaChart",
         description="Verta: backend, frontend and ML AppServices, shared ConfigMap, Redis, path-routed Ingress",
+        bindings=("imports.com.coreos.monitoring",),
     ),
 )
 

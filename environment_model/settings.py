@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from constructs_lib.naming import DNS_LABEL, looks_secret, redact_credentials
-from delivery.models import StrictModel
 from environment_model.paths import environments_dir
 from environment_model.registry import stack_names
 from stacks.argocd.settings import ArgoCdSettings
@@ -22,6 +20,9 @@ from stacks.discord_monitor.settings import DiscordMonitorSettings
 from stacks.hivemind_bot.settings import HivemindBotSettings
 from stacks.kairoflow.settings import KairoflowSettings
 from stacks.verta.settings import VertaSettings
+from value_types.credentials import looks_secret, redact_credentials
+from value_types.model import StrictModel
+from value_types.names import DNS_LABEL
 
 if TYPE_CHECKING:
     from environment_model.settings_file import SettingsFile

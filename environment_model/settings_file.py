@@ -85,7 +85,12 @@ def display_name(path: Path) -> str:
 def read_settings_file(path: Path) -> SettingsFile:
     """The one mapping in `path`, or SettingsFileError saying what is wrong with the file."""
     display = display_name(path)
-    text = _read_text(path, display)
+    return read_settings_text(_read_text(path, display), display)
+
+
+def read_settings_text(text: str, display: str) -> SettingsFile:
+    """The one mapping in `text` (the content a file named `display` would have, e.g. an edit not yet written), or
+    SettingsFileError saying what is wrong with it. Size and encoding are the reader's: see read_settings_file."""
     root = _compose(text, display)
     lines: dict[tuple[str, ...], int] = {}
     written: dict[tuple[str, ...], str] = {}

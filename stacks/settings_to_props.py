@@ -2,41 +2,13 @@
 
 from __future__ import annotations
 
-from constructs_lib import Autoscaling, ContainerImage, HttpProbe, RedisEndpoint, RedisProps, Resources, SecretKeyRef
-from delivery.models import (
-    AutoscalingSettings,
+from constructs_lib import HttpProbe, RedisEndpoint, RedisProps, SecretKeyRef
+from value_types.workloads import (
     ExternalRedisSettings,
     HttpProbeSettings,
-    ImageSettings,
     InClusterRedisSettings,
-    ResourceSettings,
     SecretKey,
 )
-
-
-def container_image(image: ImageSettings) -> ContainerImage:
-    return ContainerImage(repository=image.repository, tag=image.tag, pull_policy=image.pull_policy)
-
-
-def resources(settings: ResourceSettings) -> Resources:
-    return Resources(
-        cpu_request=settings.requests.cpu,
-        memory_request=settings.requests.memory,
-        cpu_limit=settings.limits.cpu,
-        memory_limit=settings.limits.memory,
-    )
-
-
-def autoscaling(settings: AutoscalingSettings) -> Autoscaling | None:
-    """The HPA targets when autoscaling is enabled, else None (the Deployment keeps a fixed replica count)."""
-    if not settings.enabled:
-        return None
-    return Autoscaling(
-        min_replicas=settings.min_replicas,
-        max_replicas=settings.max_replicas,
-        cpu_utilization_percent=settings.target_cpu_utilization_percentage,
-        memory_utilization_percent=settings.target_memory_utilization_percentage,
-    )
 
 
 def secret_env(env_name: str, key: SecretKey) -> SecretKeyRef:
@@ -44,14 +16,7 @@ def secret_env(env_name: str, key: SecretKey) -> SecretKeyRef:
 
 
 def http_probe(settings: HttpProbeSettings, port: int | str = "http") -> HttpProbe:
-    return HttpProbe(
-        path=settings.path,
-        port=port,
-        initial_delay_seconds=settings.initial_delay_seconds,
-        period_seconds=settings.period_seconds,
-        timeout_seconds=settings.timeout_seconds,
-        failure_threshold=settings.failure_threshold,
-    )
+    return HttpProbe.from_settings(settings, port)
 
 
 def redis(
@@ -68,8 +33,8 @@ def redis(
     return RedisProps(
         name=name,
         part_of=part_of,
-        image=container_image(settings.image),
-        resources=resources(settings.resources),
+        image=settings.image,
+        resources=settings.resources,
         password_secret=settings.password.secret,
         password_key=settings.password.key,
         storage_size=settings.storage_size,

@@ -7,10 +7,12 @@ from typing import Any
 
 import cdk8s  # as a module: pytest would collect cdk8s.Testing as a test class
 
-from constructs_lib import ContainerImage, HttpProbe, Resources
+from constructs_lib import HttpProbe
+from value_types.images import ImageSettings
+from value_types.quantities import ResourceSettings
 
-IMAGE = ContainerImage(repository="ghcr.io/acme/web", tag="1.2.3")
-RESOURCES = Resources(cpu_request="100m", memory_request="128Mi", cpu_limit="200m", memory_limit="256Mi")
+IMAGE = ImageSettings(repository="ghcr.io/acme/web", tag="1.2.3")
+RESOURCES = ResourceSettings.of("100m", "128Mi", "200m", "256Mi")
 PROBE = HttpProbe(path="/healthz")
 
 

@@ -6,23 +6,25 @@ import dataclasses
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from constructs_lib import (
     AppService,
     AppServiceProps,
-    Autoscaling,
     ContainerSpec,
     EgressRule,
     HttpProbe,
+    IngressOptions,
     Metrics,
     NetworkAccess,
     PropsError,
-    Resources,
     SecretKeyRef,
-    WebIngressProps,
 )
 from delivery.checks import find_problems
 from tests.construct_helpers import IMAGE, PROBE, RESOURCES, only, synth
+from value_types.images import ImageSettings
+from value_types.quantities import ResourceSettings
+from value_types.workloads import AutoscalingSettings
 
 
 def minimal(**overrides: Any) -> AppServiceProps:
@@ -88,11 +90,32 @@ def test_selector_does_not_change_when_the_construct_moves() -> None:
 
 
 def test_autoscaling_leaves_replicas_unset_and_targets_cpu_and_memory() -> None:
-    manifests = render(minimal(autoscaling=Autoscaling(min_replicas=2, max_replicas=5)))
+    manifests = render(minimal(autoscaling=AutoscalingSettings(enabled=True, min_replicas=2, max_replicas=5)))
     assert "replicas" not in only(manifests, "Deployment")["spec"]
     hpa = only(manifests, "HorizontalPodAutoscaler")
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu", "memory"]
+
+
+def test_autoscaling_disabled_keeps_a_fixed_replica_count() -> None:
+    manifests = render(minimal(autoscaling=AutoscalingSettings(enabled=False), replicas=3))
+    assert only(manifests, "Deployment")["spec"]["replicas"] == 3
+    assert [m for m in manifests if m["kind"] == "HorizontalPodAutoscaler"] == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"min_replicas": 5, "max_replicas": 4}, "max_replicas\n  Value error, must be >= min_replicas (5)"),
+        ({"min_replicas": 0}, "min_replicas\n  Input should be greater than or equal to 1"),
+        ({"target_cpu_utilization_percentage": 120}, "target_cpu_utilization_percentage\n  Input should be less than"),
+    ],
+)
+def test_autoscaling_is_the_settings_type_checked_once(fields: dict[str, int], message: str) -> None:
+    """The HPA's bounds are checked by the one type settings files and props share, not again by AppService."""
+    with pytest.raises(ValidationError) as caught:
+        AutoscalingSettings.model_validate({"enabled": True, **fields})
+    assert message in str(caught.value)
 
 
 def test_config_becomes_a_configmap_and_its_change_rolls_the_pods() -> None:
@@ -122,16 +145,16 @@ def test_env_from_secrets_follows_the_configmap() -> None:
 
 
 def test_optional_parts() -> None:
-    manifests = render(
-        minimal(
-            autoscaling=Autoscaling(min_replicas=2, max_replicas=4),
-            max_unavailable=1,
-            metrics=Metrics(),
-            ingress=WebIngressProps(hosts=["web.example.com"]),
-            network_access=NetworkAccess(from_namespaces=["ingress-nginx"], egress=[EgressRule(ports=[5432])]),
-            init_containers=[ContainerSpec(name="migrate", image=IMAGE, resources=RESOURCES, command=["migrate"])],
-            sidecars=[ContainerSpec(name="proxy", image=IMAGE, resources=RESOURCES, ports={"proxy": 9000})],
-        )
+    props = minimal(
+        autoscaling=AutoscalingSettings(enabled=True, min_replicas=2, max_replicas=4),
+        max_unavailable=1,
+        metrics=Metrics(),
+        network_access=NetworkAccess(from_namespaces=["ingress-nginx"], egress=[EgressRule(ports=[5432])]),
+        init_containers=[ContainerSpec(name="migrate", image=IMAGE, resources=RESOURCES, command=["migrate"])],
+        sidecars=[ContainerSpec(name="proxy", image=IMAGE, resources=RESOURCES, ports={"proxy": 9000})],
+    )
+    manifests = synth(
+        lambda chart: AppService(chart, "Web", props).expose_via_ingress(IngressOptions(hosts=["web.example.com"]))
     )
     kinds = sorted(m["kind"] for m in manifests)
     assert kinds == [
@@ -162,38 +185,18 @@ def test_optional_parts() -> None:
     [
         ({"name": "Web_1"}, "name", "a DNS label"),
         ({"port": 70000}, "port", "1..65535"),
-        ({"replicas": 3, "autoscaling": Autoscaling(min_replicas=2, max_replicas=4)}, "replicas", "None when"),
-        ({"autoscaling": Autoscaling(min_replicas=5, max_replicas=4)}, "autoscaling.max_replicas", ">= autoscaling"),
-        ({"autoscaling": Autoscaling(min_replicas=0, max_replicas=4)}, "autoscaling.min_replicas", ">= 1"),
         (
-            {"autoscaling": Autoscaling(min_replicas=1, max_replicas=4, cpu_utilization_percent=120)},
-            "autoscaling.cpu_utilization_percent",
-            "1..100",
+            {"replicas": 3, "autoscaling": AutoscalingSettings(enabled=True, min_replicas=2, max_replicas=4)},
+            "replicas",
+            "None when",
         ),
         ({"max_unavailable": 0}, "max_unavailable", "block every node drain"),
         ({"env": {"API_TOKEN": "abc"}}, "env.API_TOKEN", "reference a Secret"),
         ({"config": {"DB_PASSWORD": "abc"}}, "env.DB_PASSWORD", "reference a Secret"),
         ({"env": {"1BAD": "x"}}, "env", "a variable name"),
-        (
-            {"resources": Resources(cpu_request="2", memory_request="1Gi", cpu_limit="1", memory_limit="1Gi")},
-            "resources.cpu_request",
-            "at most the CPU limit 1",
-        ),
-        (
-            {"resources": Resources(cpu_request="1", memory_request="lots", cpu_limit="1", memory_limit="1Gi")},
-            "resources.memory_request",
-            "a memory quantity",
-        ),
         ({"liveness_probe": HttpProbe(path="/h", port="metrics")}, "liveness_probe.port", "one of the container's"),
         ({"liveness_probe": HttpProbe(path="h")}, "liveness_probe.path", "starting with '/'"),
         ({"liveness_probe": HttpProbe(path="/h", success_threshold=2)}, "liveness_probe.success_threshold", "1"),
-        ({"image": dataclasses.replace(IMAGE, tag="a b")}, "image.tag", "an image tag"),
-        ({"image": dataclasses.replace(IMAGE, repository="x/y:1")}, "image.repository", "without tag"),
-        (
-            {"image": dataclasses.replace(IMAGE, pull_policy="Sometimes")},  # type: ignore[arg-type]
-            "image.pull_policy",
-            "IfNotPresent",
-        ),
         ({"writable_paths": ["tmp"]}, "writable_paths", "absolute"),
         (
             {"sidecars": [ContainerSpec(name="web", image=IMAGE, resources=RESOURCES)]},
@@ -217,3 +220,88 @@ def test_credential_values_are_not_echoed_in_errors() -> None:
     with pytest.raises(PropsError) as caught:
         render(minimal(env={"API_TOKEN": "s3cr3t"}))
     assert "s3cr3t" not in str(caught.value)
+
+
+def _allowed_peers(manifests: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    policy = next(m for m in manifests if m["kind"] == "NetworkPolicy" and m["metadata"]["name"] == name)
+    rules: list[dict[str, Any]] = policy["spec"].get("ingress", [])
+    return rules
+
+
+def test_allow_from_admits_the_other_workload_by_its_stable_selector() -> None:
+    def build(chart: Any) -> None:
+        web = AppService(chart, "Web", minimal(network_access=NetworkAccess(from_namespaces=["ingress-nginx"])))
+        api = AppService(chart, "Api", minimal(name="api", network_access=NetworkAccess()))
+        worker = AppService(chart, "Worker", minimal(name="worker"))
+        web.allow_from(worker)  # appended to the rule the namespaces made
+        api.allow_from(web)  # the policy had no rule: one is made, on the service's port
+        worker.allow_from(web)  # no policy: nothing is isolated, nothing to add
+
+    manifests = synth(build)
+    assert _allowed_peers(manifests, "web") == [
+        {
+            "from": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+                {
+                    "podSelector": {
+                        "matchLabels": {
+                            "app.kubernetes.io/name": "worker",
+                            "app.kubernetes.io/instance": "worker",
+                            "app.kubernetes.io/component": "server",
+                        }
+                    }
+                },
+            ],
+            "ports": [{"port": 8080, "protocol": "TCP"}],
+        }
+    ]
+    (rule,) = _allowed_peers(manifests, "api")
+    assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
+    assert [peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in rule["from"]] == ["web"]
+    assert [m["metadata"]["name"] for m in manifests if m["kind"] == "NetworkPolicy"] == ["web", "api"]
+
+
+def test_expose_via_ingress_needs_a_service() -> None:
+    def build(chart: Any) -> None:
+        AppService(chart, "Web", minimal(expose=False)).expose_via_ingress(IngressOptions(hosts=["web.example.com"]))
+
+    with pytest.raises(PropsError) as caught:
+        synth(build)
+    assert caught.value.prop == "expose"
+
+
+@pytest.mark.parametrize(
+    ("requests", "limits", "message"),
+    [
+        ({"cpu": "2", "memory": "1Gi"}, {"cpu": "1", "memory": "1Gi"}, "cpu limit 1 is below the cpu request 2"),
+        (
+            {"cpu": "1", "memory": "lots"},
+            {"cpu": "1", "memory": "1Gi"},
+            "requests.memory\n  Value error, must be a memory",
+        ),
+    ],
+)
+def test_resources_are_one_checked_type_for_settings_and_props(
+    requests: dict[str, str], limits: dict[str, str], message: str
+) -> None:
+    """Bad resources never reach a construct: the type the props take checks them when it is made, with the
+    same words a settings file gets."""
+    with pytest.raises(ValidationError) as caught:
+        ResourceSettings.model_validate({"requests": requests, "limits": limits})
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"tag": "a b"}, "tag\n  Value error, must be an image tag"),
+        ({"tag": "latest"}, "tag 'latest' moves to new builds"),
+        ({"repository": "x/y:1"}, "repository\n  Value error, must be an image name without tag"),
+        ({"pull_policy": "Sometimes"}, "pull_policy\n  Input should be 'Always', 'IfNotPresent' or 'Never'"),
+    ],
+)
+def test_images_are_one_checked_type_for_settings_and_props(fields: dict[str, str], message: str) -> None:
+    """A container's image is the settings' ImageSettings: a bad one is refused when made, as in a settings file."""
+    with pytest.raises(ValidationError) as caught:
+        ImageSettings.model_validate({"repository": "ghcr.io/acme/web", "tag": "1.2.3", **fields})
+    assert message in str(caught.value)

@@ -14,6 +14,7 @@ from constructs_lib import (
     EgressRule,
     LeaderElection,
     PropsError,
+    RecommendedLabels,
     Redis,
     RedisEndpoint,
     RedisProps,
@@ -172,18 +173,23 @@ def test_egress_policy_adds_redis_and_api_server() -> None:
 
 
 def test_redis_allow_from_adds_a_client() -> None:
-    client = {
-        "app.kubernetes.io/name": "bot",
-        "app.kubernetes.io/instance": "bot",
-        "app.kubernetes.io/component": "bot",
-    }
+    client = RecommendedLabels(name="bot", component="retention", version="1")
+
+    class Retention:
+        labels = client
+        selector_labels = client.selector
 
     def build(chart: Any) -> None:
         redis = Redis(chart, "Redis", RedisProps(name="r", part_of="p", password_secret="s"))
-        redis.allow_from("retention", client)
+        redis.allow_from(Retention())
 
-    names = sorted(m["metadata"]["name"] for m in synth(build) if m["kind"] == "NetworkPolicy")
-    assert names == ["r", "r-from-retention"]
+    policies = {m["metadata"]["name"]: m for m in synth(build) if m["kind"] == "NetworkPolicy"}
+    assert sorted(policies) == ["r", "r-from-retention"]
+    (rule,) = policies["r-from-retention"]["spec"]["ingress"]
+    assert rule == {
+        "from": [{"podSelector": {"matchLabels": client.selector}}],
+        "ports": [{"port": 6379, "protocol": "TCP"}],
+    }
 
 
 @pytest.mark.parametrize(
@@ -194,7 +200,7 @@ def test_redis_allow_from_adds_a_client() -> None:
         ({"replicas": 3, "max_unavailable": 3}, "max_unavailable", "1..2"),
         ({"leader_election": LeaderElection(lease_name="Lease!")}, "leader_election.lease_name", "DNS label"),
         ({"credentials": [TOKEN, TOKEN]}, "credentials", "distinct"),
-        ({"redis": RedisEndpoint(host="", password_secret="s")}, "redis.host", "host name"),
+        ({"redis": RedisEndpoint(host="", password_secret="s")}, "redis.host", "DNS name"),
     ],
 )
 def test_bot_validation_errors(overrides: dict[str, Any], prop: str, allowed: str) -> None:

@@ -209,4 +209,22 @@ def test_a_python_without_the_packages_is_told_what_to_run() -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: this Python (")
-    assert "run `make setup`, then `.venv/bin/python main.py ...`" in result.stderr
+    # The very command to run instead, with the arguments given (the virtualenv exists; cwd is the project).
+    assert result.stderr.rstrip().endswith(f"run `.venv/bin/python {ROOT / 'main.py'} list`")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("missing", "argv"),
+    [("pydantic", ["synth", "--env", "dev"]), ("ruamel", ["promote", "verta", "--from", "staging", "--to", "prod"])],
+)
+def test_a_virtualenv_missing_a_package_is_told_to_set_up(missing: str, argv: list[str]) -> None:
+    """A package missing from the virtualenv (pyproject changed since `make setup`): one line, no traceback."""
+    program = f"import runpy, sys; sys.modules[{missing!r}] = None; runpy.run_path('main.py', run_name='__main__')"
+    result = subprocess.run(
+        [sys.executable, "-c", program, *argv], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert result.returncode in (1, 2) and result.stdout == ""
+    assert result.stderr.startswith("error: the virtualenv lacks ") and missing in result.stderr
+    assert result.stderr.endswith("run `make setup`, then this command again\n")
+    assert "Traceback" not in result.stderr

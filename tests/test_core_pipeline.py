@@ -168,7 +168,7 @@ def test_config_change_rolls_pods(rendered: dict[str, RenderedEnvironment], env:
     from constructs_lib.app_service import config_checksum
 
     manifests = stack(rendered, env)
-    config = find(manifests, "ConfigMap")["data"]
+    config = find(manifests, "ConfigMap", "core-pipeline-config")["data"]
     annotations = find(manifests, "Deployment")["spec"]["template"]["metadata"]["annotations"]
     assert annotations["checksum/config"] == config_checksum(config)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from constructs_lib.labels import RecommendedLabels
-from constructs_lib.naming import IMAGE_TAG, LABEL_VALUE
+from value_types.images import IMAGE_TAG
+from value_types.names import LABEL_VALUE
 
 
 @pytest.mark.parametrize(

@@ -13,17 +13,7 @@ from environment_model.paths import ROOT
 # delivery pipeline: delivery uses it, it never uses delivery.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("generated CRD bindings", ("imports",)),
-    # The value types and their rules, until they move to a package of their own (branch constructs).
-    (
-        "value types",
-        (
-            "delivery.models",
-            "constructs_lib.cron",
-            "constructs_lib.image_tags",
-            "constructs_lib.naming",
-            "constructs_lib.quantities",
-        ),
-    ),
+    ("value types", ("value_types",)),
     ("constructs", ("constructs_lib",)),
     ("stacks", ("stacks",)),
     ("environment model and registry", ("environment_model",)),
@@ -31,7 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("delivery pipeline", ("delivery",)),
     ("command line", ("main", "bench")),
 ]
-SOURCES = ["main.py", "bench", "constructs_lib", "delivery", "engine", "environment_model", "stacks"]
+SOURCES = ["main.py", "bench", "value_types", "constructs_lib", "delivery", "engine", "environment_model", "stacks"]
 
 
 def module_name(path: Path) -> str:
@@ -116,6 +106,6 @@ def test_the_layer_check_sees_an_upward_import() -> None:
     """The checks above read real import statements: the stacks' settings import a layer below them, and main.py the
     environment model, as they should."""
     assert layer_of("stacks.core_pipeline.settings") == 3
-    assert layer_of("delivery.models") == 1 and layer_of("delivery.output") == 6
+    assert layer_of("value_types.ports") == 1 and layer_of("delivery.output") == 6
     assert any(imported.startswith("environment_model") for _, imported in imports_of("main"))
     assert ("delivery.output", 6) in [(name, layer_of(name)) for _, name in imports_of("delivery.synth")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,9 @@ def test_where_links_fail_files_are_written(tmp_path: Path, monkeypatch: pytest.
 def test_a_ctrl_c_while_staging_takes_effect_once_the_folders_are_recorded(tmp_path: Path) -> None:
     staged: dict[str, Path] = {}
     with pytest.raises(KeyboardInterrupt), interrupts_deferred():
-        os.kill(os.getpid(), signal.SIGINT)
+        # To this thread: os.kill lets the kernel pick any thread (pytest-xdist has an I/O thread), which on a busy
+        # machine may run the C-level handler only after the block has ended, and then nothing was deferred.
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
         staged = output.stage_environments(tmp_path, ["dev", "prod"])
     assert sorted(staged) == ["dev", "prod"], "the interrupt came after the folders were recorded"
     output.discard_staging(staged)

@@ -12,20 +12,20 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from constructs_lib.naming import looks_secret
 from delivery.checks import RECOMMENDED_LABELS, check_environment, pod_templates
 from engine import Manifest, RenderedEnvironment
 from environment_model.paths import ROOT
 from tests.conftest import containers
+from value_types.credentials import looks_secret
 
-CRD_DIR = ROOT.parent / "shared" / "crds"
+CRD_DIR = ROOT / "crds"
 KUBERNETES_VERSION = "1.27.0"
 BUILT_IN_GROUPS = {"", "apps", "batch", "autoscaling", "policy", "networking.k8s.io", "rbac.authorization.k8s.io"}
 
 
 @cache
 def crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
-    """A strict validator for one custom resource kind, from its upstream CRD in ../shared/crds/<group>.yaml.
+    """A strict validator for one custom resource kind, from its upstream CRD in crds/<group>.yaml (vendored).
 
     Strict like `kubectl --validate=strict`: an object schema that lists properties rejects unknown ones
     (the API server would silently prune them), unless it says x-kubernetes-preserve-unknown-fields.

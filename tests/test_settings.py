@@ -254,7 +254,7 @@ def test_redis_mode_selects_its_block() -> None:
 
 
 def test_redaction_hides_a_user_info_part_without_a_scheme_and_keeps_ordinary_values() -> None:
-    from constructs_lib.naming import redact_credentials, text_has_credentials
+    from value_types.credentials import redact_credentials, text_has_credentials
 
     assert redact_credentials("user:pw@kafka:9092") == "***@kafka:9092"
     assert redact_credentials("got 'ghp1234567890abcdefghij1234@github.com'") == "got '***@github.com'"

@@ -11,7 +11,6 @@ import pytest
 from constructs_lib import (
     BatchJob,
     BatchJobProps,
-    ContainerImage,
     ContainerSpec,
     JobPod,
     PropsError,
@@ -22,10 +21,11 @@ from constructs_lib import (
 from constructs_lib.sync_options import SYNC_OPTIONS_ANNOTATION, replaces_on_sync, sync_options
 from delivery.upgrade_rules import Impact, classify_change
 from tests.construct_helpers import RESOURCES, only, synth
+from value_types.images import ImageSettings
 
 
 def report_job(chart: cdk8s.Chart, tag: str, annotations: Mapping[str, str] | None = None) -> BatchJob:
-    image = ContainerImage(repository="ghcr.io/acme/report", tag=tag)
+    image = ImageSettings(repository="ghcr.io/acme/report", tag=tag)
     return BatchJob(
         chart,
         "Report",

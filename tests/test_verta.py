@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.quantities import cpu_millis, memory_bytes
 from engine import Manifest, RenderedEnvironment
 from environment_model.settings import load_environment
 from tests.conftest import find
+from value_types.quantities import cpu_millis, memory_bytes
 
 ENVS = ["dev", "staging", "prod"]
 SERVICES = ("backend", "frontend", "ml")

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from constructs_lib import (
-    ContainerImage,
     ContainerSpec,
     JobPod,
     JobPodTemplate,
@@ -21,18 +20,19 @@ from constructs_lib import (
     WatcherNetworkPolicy,
     WatcherSidecar,
     WatcherSidecarProps,
-    WebhookSecret,
 )
 from constructs_lib.watcher_sidecar import ENV_MAPPING
 from delivery.checks import find_problems
 from delivery.pod_templates import pod_template_of
 from tests.construct_helpers import IMAGE, RESOURCES, only, synth
+from value_types.images import ImageSettings
+from value_types.workloads import SecretKey
 
 WORKLOAD = RecommendedLabels(name="agent", component="worker", version="1.0.0")
 BOT = {"app.kubernetes.io/name": "bot", "app.kubernetes.io/instance": "bot", "app.kubernetes.io/component": "bot"}
-SECRET = WebhookSecret(secret_name="watcher-webhook")
+SECRET = SecretKey(secret="watcher-webhook", key="webhook-url")
 # The seed's image name; its `latest` tag could never roll the pods, so the image has no default.
-WATCHER_IMAGE = ContainerImage(repository="discord-monitor", tag="1.0.0")
+WATCHER_IMAGE = ImageSettings(repository="discord-monitor", tag="1.0.0")
 
 
 def props(**overrides: Any) -> WatcherSidecarProps:
@@ -120,16 +120,18 @@ def test_probes_are_the_seeds() -> None:
 
 
 def test_probes_can_be_turned_off() -> None:
-    from constructs_lib import WatcherProbes
+    from value_types.watcher import WatcherProbeSettings, WatcherStartupProbeSettings
 
-    watcher = containers_by_name(job_with_watcher(props(probes=WatcherProbes(startup_probe=False))))["discord-watcher"]
+    watcher = containers_by_name(
+        job_with_watcher(props(probes=WatcherProbeSettings(startup_probe=WatcherStartupProbeSettings(enabled=False))))
+    )["discord-watcher"]
     assert "startupProbe" not in watcher and "livenessProbe" in watcher
-    watcher = containers_by_name(job_with_watcher(props(probes=WatcherProbes(enabled=False))))["discord-watcher"]
+    watcher = containers_by_name(job_with_watcher(props(probes=WatcherProbeSettings(enabled=False))))["discord-watcher"]
     assert not {"startupProbe", "livenessProbe", "readinessProbe"} & set(watcher)
 
 
 def test_full_env_mapping() -> None:
-    from constructs_lib import WatcherStats
+    from value_types.watcher import WatcherStatsSettings
 
     manifests = job_with_watcher(
         props(
@@ -138,7 +140,7 @@ def test_full_env_mapping() -> None:
             batch_size=50,
             parity_mode="parity",
             filters={"include_tools": True},
-            stats=WatcherStats(enabled=True, tokens=True, costs=False),
+            stats=WatcherStatsSettings(enabled=True, tokens=True, costs=False),
             agent_input_fifo="/work/in.fifo",
             bridge_enabled=True,
             health_port=9000,
@@ -230,9 +232,13 @@ def test_bridge_egress_rule_for_the_bot() -> None:
         ({"webhook_secret": None}, "webhook_url/webhook_secret", "exactly one of"),
         ({"webhook_url": "https://discord.com/api/webhooks/1/a"}, "webhook_url/webhook_secret", "exactly one of"),
         ({"webhook_secret": None, "webhook_url": "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ"}, "webhook_url", "webhook URL"),
-        ({"webhook_secret": WebhookSecret(secret_name="bot-token")}, "webhook_secret.secret_name", "never a bot token"),
         (
-            {"webhook_secret": WebhookSecret(secret_name="w", key="BOT_TOKEN")},
+            {"webhook_secret": SecretKey(secret="bot-token", key="webhook-url")},
+            "webhook_secret.secret",
+            "never a bot token",
+        ),
+        (
+            {"webhook_secret": SecretKey(secret="w", key="BOT_TOKEN")},
             "webhook_secret.key",
             "never a bot token",
         ),

@@ -2,31 +2,49 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from constructs_lib import CorsPolicy, PropsError, ProxyTimeouts, RateLimit, WebIngress, WebIngressProps
+from constructs_lib import (
+    CorsPolicy,
+    IngressOptions,
+    IngressPath,
+    PropsError,
+    ProxyTimeouts,
+    RateLimit,
+    WebIngress,
+    WebIngressProps,
+)
 from tests.construct_helpers import only, synth
 
 LABELS = {"app.kubernetes.io/name": "web"}
 
 
-def render(props: WebIngressProps) -> list[dict[str, Any]]:
-    return synth(
-        lambda chart: WebIngress(
-            chart,
-            "Ingress",
-            name="web",
-            labels=LABELS,
-            service_name="web",
-            service_port="http",
-            props=props,
-        )
-    )
+@dataclass(frozen=True)
+class Backend:
+    """A service the Ingress routes to (an AppService in the stacks)."""
+
+    service_name: str
+    service_port_name: str = "http"
 
 
-FULL = WebIngressProps(
+def render(options: IngressOptions) -> list[dict[str, Any]]:
+    props = WebIngressProps.for_service(Backend("web"), options, name="web", labels=LABELS)
+    return synth(lambda chart: WebIngress(chart, "Ingress", props))
+
+
+def test_extra_paths_route_to_the_service_they_reference() -> None:
+    options = IngressOptions(hosts=["web.example.com"], extra_paths=[IngressPath(path="/api", service=Backend("api"))])
+    paths = only(render(options), "Ingress")["spec"]["rules"][0]["http"]["paths"]
+    assert [(path["path"], path["backend"]["service"]) for path in paths] == [
+        ("/", {"name": "web", "port": {"name": "http"}}),
+        ("/api", {"name": "api", "port": {"name": "http"}}),
+    ]
+
+
+FULL = IngressOptions(
     hosts=["web.example.com", "www.example.com"],
     rate_limit=RateLimit(requests_per_second=20),
     cors=CorsPolicy(allow_origins=["https://app.example.com"]),
@@ -35,7 +53,7 @@ FULL = WebIngressProps(
 
 
 def test_nginx_several_hosts_tls_and_annotations() -> None:
-    props = WebIngressProps(**{**FULL.__dict__, "timeouts": ProxyTimeouts(read_seconds=120)})
+    props = IngressOptions(**{**FULL.__dict__, "timeouts": ProxyTimeouts(read_seconds=120)})
     ingress = only(render(props), "Ingress")
     annotations = ingress["metadata"]["annotations"]
     assert ingress["spec"]["ingressClassName"] == "nginx"
@@ -52,7 +70,7 @@ def test_nginx_several_hosts_tls_and_annotations() -> None:
 
 
 def test_traefik_uses_middlewares_for_rate_limit_cors_and_body_size() -> None:
-    manifests = render(WebIngressProps(**{**FULL.__dict__, "class_name": "traefik"}))
+    manifests = render(IngressOptions(**{**FULL.__dict__, "class_name": "traefik"}))
     ingress = only(manifests, "Ingress")
     annotations = ingress["metadata"]["annotations"]
     assert ingress["spec"]["ingressClassName"] == "traefik"
@@ -79,7 +97,7 @@ def test_traefik_uses_middlewares_for_rate_limit_cors_and_body_size() -> None:
 
 
 def test_plain_http_has_no_tls_and_no_issuer() -> None:
-    ingress = only(render(WebIngressProps(hosts=["web.example.com"], tls=False)), "Ingress")
+    ingress = only(render(IngressOptions(hosts=["web.example.com"], tls=False)), "Ingress")
     assert "tls" not in ingress["spec"]
     assert "annotations" not in ingress["metadata"]
 
@@ -87,30 +105,30 @@ def test_plain_http_has_no_tls_and_no_issuer() -> None:
 @pytest.mark.parametrize(
     ("props", "prop", "allowed"),
     [
-        (WebIngressProps(hosts=[]), "hosts", "at least one"),
-        (WebIngressProps(hosts=["Web.Example.com"]), "hosts", "lowercase DNS host name"),
-        (WebIngressProps(hosts=["a.example.com", "a.example.com"]), "hosts", "distinct"),
-        (WebIngressProps(hosts=["a.example.com"], class_name="haproxy"), "class_name", "nginx | traefik"),  # type: ignore[arg-type]
-        (WebIngressProps(hosts=["a.example.com"], path="api"), "path", "starting with '/'"),
+        (IngressOptions(hosts=[]), "hosts", "at least one"),
+        (IngressOptions(hosts=["Web.Example.com"]), "hosts", "lowercase DNS host name"),
+        (IngressOptions(hosts=["a.example.com", "a.example.com"]), "hosts", "distinct"),
+        (IngressOptions(hosts=["a.example.com"], class_name="haproxy"), "class_name", "nginx | traefik"),  # type: ignore[arg-type]
+        (IngressOptions(hosts=["a.example.com"], path="api"), "path", "starting with '/'"),
         (
-            WebIngressProps(hosts=["a.example.com"], rate_limit=RateLimit(requests_per_second=0)),
+            IngressOptions(hosts=["a.example.com"], rate_limit=RateLimit(requests_per_second=0)),
             "rate_limit.requests_per_second",
             ">= 1",
         ),
         (
-            WebIngressProps(hosts=["a.example.com"], cors=CorsPolicy(allow_origins=["*"], allow_credentials=True)),
+            IngressOptions(hosts=["a.example.com"], cors=CorsPolicy(allow_origins=["*"], allow_credentials=True)),
             "cors.allow_origins",
             "explicit origins",
         ),
-        (WebIngressProps(hosts=["a.example.com"], max_body_megabytes=0), "max_body_megabytes", "1..10240"),
+        (IngressOptions(hosts=["a.example.com"], max_body_megabytes=0), "max_body_megabytes", "1..10240"),
         (
-            WebIngressProps(hosts=["a.example.com"], class_name="traefik", timeouts=ProxyTimeouts()),
+            IngressOptions(hosts=["a.example.com"], class_name="traefik", timeouts=ProxyTimeouts()),
             "timeouts",
             "entry points",
         ),
     ],
 )
-def test_bad_props(props: WebIngressProps, prop: str, allowed: str) -> None:
+def test_bad_props(props: IngressOptions, prop: str, allowed: str) -> None:
     with pytest.raises(PropsError) as caught:
         render(props)
     assert caught.value.prop == prop

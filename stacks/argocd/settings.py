@@ -7,7 +7,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from delivery.models import CronSchedule, DnsLabel, GitRepositoryUrl, HttpsUrl, StrictModel, TimeZone, matching
+from value_types.hosts import GitRepositoryUrl, HttpsUrl
+from value_types.model import StrictModel
+from value_types.names import DnsLabel
+from value_types.rules import matching
+from value_types.schedules import CronSchedule, TimeZone
 
 
 class AutomatedSyncSettings(StrictModel):

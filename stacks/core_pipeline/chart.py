@@ -12,21 +12,23 @@ from constructs_lib import (
     CorsPolicy,
     EgressRule,
     HttpProbe,
+    IngressOptions,
     Metrics,
     NetworkAccess,
     PodNetworkPolicy,
+    PodNetworkPolicyProps,
     PodSecurity,
     ProxyTimeouts,
     RateLimit,
     SecretKeyRef,
     SyncHookJob,
     SyncHookJobProps,
-    WebIngressProps,
 )
+from stacks.core_pipeline.alerts import system_alerts, system_workloads
 from stacks.core_pipeline.settings import CorePipelineSettings
-from stacks.settings_to_props import autoscaling as to_autoscaling
-from stacks.settings_to_props import container_image, secret_env
-from stacks.settings_to_props import resources as to_resources
+from stacks.dashboard_model import add_dashboard
+from stacks.observability import add_alert_rules
+from stacks.settings_to_props import secret_env
 
 NAME = "core-pipeline"
 # Fixed by the application (seed: "The NestJS application exposes port 3000"), not by an environment.
@@ -48,8 +50,10 @@ class CorePipelineChart(Chart):
 
     def __init__(self, scope: Construct, id: str, settings: CorePipelineSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
-        image = container_image(settings.image)
-        resources = to_resources(settings.resources)
+        add_alert_rules(self, NAME, settings.image.tag, settings.alerts, system_alerts(settings))
+        add_dashboard(self, NAME, settings.image.tag, settings.dashboard, system_workloads(settings))
+        image = settings.image
+        resources = settings.resources
         security = PodSecurity(run_as_user=APP_UID, run_as_group=APP_UID, fs_group=APP_UID)
         config = runtime_config(settings)
         secret_env = credentials(settings)
@@ -74,7 +78,7 @@ class CorePipelineChart(Chart):
                 liveness_probe=LIVENESS,
                 readiness_probe=READINESS,
                 replicas=None if autoscaling.enabled else min_replicas,
-                autoscaling=to_autoscaling(autoscaling),
+                autoscaling=autoscaling,
                 # A budget on a single replica would block every node drain.
                 max_unavailable=settings.max_unavailable if min_replicas > 1 else None,
                 config=config,
@@ -88,10 +92,11 @@ class CorePipelineChart(Chart):
                 )
                 if settings.telemetry.metrics_enabled
                 else None,
-                ingress=ingress_props(settings) if settings.ingress.enabled else None,
                 network_access=network_access(settings) if settings.network_policy.enabled else None,
             ),
         )
+        if settings.ingress.enabled:
+            self.service.expose_via_ingress(ingress_options(settings))
 
         if settings.migration.enabled:
             migration_labels = self.service.labels.for_component("migration")
@@ -100,11 +105,9 @@ class CorePipelineChart(Chart):
                 PodNetworkPolicy(
                     self,
                     "MigrationNetworkPolicy",
-                    name=f"{NAME}-migrate",
-                    labels=migration_labels.all,
-                    pod_selector=migration_labels.selector,
-                    ports=[],
-                    access=NetworkAccess(),
+                    PodNetworkPolicyProps(
+                        name=f"{NAME}-migrate", labels=migration_labels.all, pod_selector=migration_labels.selector
+                    ),
                 )
             SyncHookJob(
                 self,
@@ -164,9 +167,9 @@ def credentials(settings: CorePipelineSettings) -> list[SecretKeyRef]:
     ]
 
 
-def ingress_props(settings: CorePipelineSettings) -> WebIngressProps:
+def ingress_options(settings: CorePipelineSettings) -> IngressOptions:
     ingress = settings.ingress
-    return WebIngressProps(
+    return IngressOptions(
         hosts=ingress.hosts,
         class_name=ingress.class_name,
         tls=ingress.tls,

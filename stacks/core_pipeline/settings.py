@@ -5,41 +5,42 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from constructs_lib.naming import DNS_SUBDOMAIN
-from delivery.models import (
-    AutoscalingSettings,
-    DnsLabel,
-    DnsName,
-    Duration,
-    FeatureFlagName,
-    FreeForm,
-    HeaderName,
-    HostName,
-    HttpMethod,
-    HttpUrl,
-    ImageSettings,
-    Labels,
-    Origin,
-    Port,
-    ResourceSettings,
-    SecretKey,
-    StackNamespace,
-    StrictModel,
-    no_fixed_replicas_with_hpa,
-)
+from stacks.dashboards import DashboardSettings
+from stacks.observability import AlertingSettings, PromMetricName
+from value_types.credentials import FreeForm
+from value_types.hosts import HeaderName, HostAndPort, HttpMethod, HttpUrl, Origin
+from value_types.images import ImageSettings
+from value_types.model import StrictModel
+from value_types.names import DnsLabel, DnsName, FeatureFlagName, HostName, Labels, StackNamespace
+from value_types.ports import Port
+from value_types.quantities import ResourceSettings
+from value_types.schedules import Duration
+from value_types.workloads import AutoscalingSettings, SecretKey, no_fixed_replicas_with_hpa
 
 
-def _broker(broker: str) -> str:
-    host, _, port = broker.rpartition(":")
-    if not DNS_SUBDOMAIN.accepts(host) or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError("must be host:port, the host a DNS name such as kafka-0.kafka.data.svc, the port 1..65535")
-    return broker
+class CorePipelineAlertSettings(AlertingSettings):
+    """Thresholds of core-pipeline's alerts."""
+
+    # The seed names no metric: NestJS' usual Prometheus middleware exports this histogram (labels status_code, le).
+    request_duration_metric: PromMetricName = Field(
+        "http_request_duration_seconds",
+        description="The app's request duration histogram (seconds); _count gives traffic and errors, _bucket p95.",
+    )
+    status_code_label: PromMetricName = Field("status_code", description="Its label holding the HTTP status code.")
+    max_error_ratio: float = Field(
+        0.05, gt=0, lt=1, description="Share of 5xx responses over 5 minutes above which the API counts as down."
+    )
+    max_p95_latency_seconds: float = Field(
+        1.0, gt=0, le=120, description="95th percentile request duration over 5 minutes that raises the alert."
+    )
+    latency_for: Duration = Field("10m", description="How long p95 latency must stay above the threshold.")
+    hpa_at_max_for: Duration = Field("15m", description="How long the HPA may sit at max_replicas before alerting.")
 
 
 class KafkaSettings(StrictModel):
-    brokers: list[Annotated[str, AfterValidator(_broker)]] = Field(
+    brokers: list[HostAndPort] = Field(
         min_length=1,
         description="Bootstrap brokers as host:port; rendered comma-separated into KAFKA_BROKERS.",
     )
@@ -174,6 +175,8 @@ class CorePipelineSettings(StrictModel):
         1, ge=1, le=100, description="PodDisruptionBudget, rendered whenever more than one replica runs."
     )
     migration: MigrationSettings = Field(default_factory=MigrationSettings)
+    alerts: CorePipelineAlertSettings = Field(default_factory=CorePipelineAlertSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     _no_fixed_replicas_with_hpa = field_validator("replicas")(no_fixed_replicas_with_hpa)
 

@@ -21,14 +21,14 @@ from constructs_lib import (
     RetentionCron,
     RetentionCronProps,
     WatcherNetworkPolicy,
-    WatcherProbes,
     WatcherSidecar,
     WatcherSidecarProps,
-    WatcherStats,
-    WebhookSecret,
 )
+from stacks.dashboard_model import add_dashboard
+from stacks.discord_monitor.alerts import system_alerts, system_workloads
 from stacks.discord_monitor.settings import DiscordMonitorSettings, WatcherSettings
-from stacks.settings_to_props import container_image, http_probe, redis, resources, secret_env
+from stacks.observability import add_alert_rules
+from stacks.settings_to_props import http_probe, redis, secret_env
 
 NAME = "discord-monitor"
 BOT_NAME = "discord-bot"
@@ -40,8 +40,10 @@ class DiscordMonitorChart(Chart):
 
     def __init__(self, scope: Construct, id: str, settings: DiscordMonitorSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
+        add_alert_rules(self, NAME, settings.bot.image.tag, settings.alerts, system_alerts(settings))
+        add_dashboard(self, NAME, settings.bot.image.tag, settings.dashboard, system_workloads(settings))
         bot_settings = settings.bot
-        bot_image = container_image(bot_settings.image)
+        bot_image = bot_settings.image
         bot_labels = RecommendedLabels(name=BOT_NAME, component="bot", part_of=NAME, version=bot_image.tag)
 
         watcher = None
@@ -52,8 +54,8 @@ class DiscordMonitorChart(Chart):
             pod = watcher.attach(
                 ContainerSpec(
                     name="agent",
-                    image=container_image(job.image),
-                    resources=resources(job.resources),
+                    image=job.image,
+                    resources=job.resources,
                     command=job.command,
                     env={"WORKSPACE_PATH": settings.watcher.workspace_path},
                 )
@@ -89,7 +91,7 @@ class DiscordMonitorChart(Chart):
                 name=BOT_NAME,
                 part_of=NAME,
                 image=bot_image,
-                resources=resources(bot_settings.resources),
+                resources=bot_settings.resources,
                 port=bot_settings.port,
                 liveness_probe=http_probe(bot_settings.liveness_probe),
                 readiness_probe=http_probe(bot_settings.readiness_probe),
@@ -128,8 +130,8 @@ class DiscordMonitorChart(Chart):
                 pod=JobPod(
                     container=ContainerSpec(
                         name="retention",
-                        image=container_image(settings.bot.image),
-                        resources=resources(retention.resources),
+                        image=settings.bot.image,
+                        resources=retention.resources,
                         command=retention.command,
                         env=env,
                         # Redis only: the retention worker never sees the bot token.
@@ -141,39 +143,28 @@ class DiscordMonitorChart(Chart):
             ),
         )
         if self.bot.redis is not None:
-            self.bot.redis.allow_from("retention", cron.selector_labels)
+            self.bot.redis.allow_from(cron)
 
 
 def watcher_props(
     settings: WatcherSettings, workload: RecommendedLabels, bot_selector: dict[str, str]
 ) -> WatcherSidecarProps:
-    probes = settings.probes
     policy = settings.network_policy
     return WatcherSidecarProps(
         workload=workload,
-        webhook_secret=WebhookSecret(secret_name=settings.webhook_secret.secret, key=settings.webhook_secret.key),
-        image=container_image(settings.image),
+        webhook_secret=settings.webhook_secret,
+        image=settings.image,
         workspace_path=settings.workspace_path,
         poll_interval_ms=settings.poll_interval_ms,
         batch_size=settings.batch_size,
         parity_mode=settings.parity_mode,
         filters=settings.filters or None,
-        stats=WatcherStats(**settings.stats.model_dump()),
+        stats=settings.stats,
         agent_input_fifo=settings.agent_input_fifo,
         bridge_enabled=settings.bridge.enabled,
         health_port=settings.bridge.port,
-        resources=resources(settings.resources),
-        probes=WatcherProbes(
-            enabled=probes.enabled,
-            path=probes.path,
-            initial_delay_seconds=probes.initial_delay_seconds,
-            period_seconds=probes.period_seconds,
-            timeout_seconds=probes.timeout_seconds,
-            failure_threshold=probes.failure_threshold,
-            startup_probe=probes.startup_probe.enabled,
-            startup_failure_threshold=probes.startup_probe.failure_threshold,
-            startup_period_seconds=probes.startup_probe.period_seconds,
-        ),
+        resources=settings.resources,
+        probes=settings.probes,
         network_policy=WatcherNetworkPolicy(
             allow_from_bot=PeerSelector(pod_labels=bot_selector) if policy.allow_from_bot else None,
             allowed_ingress_cidrs=policy.allowed_ingress_cidrs,

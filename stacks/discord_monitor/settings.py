@@ -7,50 +7,26 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from delivery.models import (
-    AbsolutePath,
-    Cidr,
-    CronSchedule,
-    DnsLabel,
-    FreeForm,
-    HttpProbeSettings,
-    ImageSettings,
-    InClusterRedisSettings,
-    Port,
-    RedisSettings,
-    ResourceSettings,
-    SecretKey,
-    StackNamespace,
-    StrictModel,
-    TimeZone,
-)
+from stacks.dashboards import DashboardSettings
+from stacks.observability import CronJobAlertSettings
+from value_types.credentials import FreeForm
+from value_types.images import ImageSettings
+from value_types.model import StrictModel
+from value_types.names import AbsolutePath, Cidr, DnsLabel, StackNamespace
+from value_types.ports import Port
+from value_types.quantities import ResourceSettings
+from value_types.schedules import CronSchedule, TimeZone
+from value_types.watcher import WatcherProbeSettings, WatcherStatsSettings
+from value_types.workloads import HttpProbeSettings, InClusterRedisSettings, RedisSettings, SecretKey
 
 
-class WatcherStatsSettings(StrictModel):
-    enabled: bool = Field(False, description="STATS_ENABLED.")
-    tokens: bool = Field(False, description="STATS_TOKENS.")
-    costs: bool = Field(False, description="STATS_COSTS.")
+class DiscordMonitorAlertSettings(CronJobAlertSettings):
+    """Thresholds of discord-monitor's alerts."""
 
 
 class WatcherBridgeSettings(StrictModel):
     enabled: bool = Field(False, description="Set BRIDGE_PORT and let the bot connect to the watcher.")
     port: Port = Field(8088, description="Bridge and health port (named `health`, always exposed for probes).")
-
-
-class WatcherStartupProbeSettings(StrictModel):
-    enabled: bool = Field(True, description="Hold liveness off until /healthz first answers.")
-    failure_threshold: int = Field(30, ge=1, le=1000)
-    period_seconds: int = Field(5, ge=1, le=300)
-
-
-class WatcherProbeSettings(StrictModel):
-    enabled: bool = Field(True, description="Readiness and liveness probes on /healthz.")
-    path: AbsolutePath = Field("/healthz")
-    initial_delay_seconds: int = Field(5, ge=0, le=600)
-    period_seconds: int = Field(10, ge=1, le=300)
-    timeout_seconds: int = Field(2, ge=1, le=60)
-    failure_threshold: int = Field(3, ge=1, le=100)
-    startup_probe: WatcherStartupProbeSettings = Field(default_factory=WatcherStartupProbeSettings)
 
 
 class WatcherNetworkPolicySettings(StrictModel):
@@ -180,6 +156,8 @@ class DiscordMonitorSettings(StrictModel):
     """The Discord monitor: the bot with Redis and its retention worker, and the watcher sidecar for workloads."""
 
     namespace: StackNamespace = Field("discord-monitor", description="Namespace of every object.")
+    alerts: DiscordMonitorAlertSettings = Field(default_factory=DiscordMonitorAlertSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     bot: BotSettings
     redis: RedisSettings = Field(
         InClusterRedisSettings(password=SecretKey(secret="discord-bot-redis", key="redis-password")),

@@ -6,8 +6,11 @@ from cdk8s import Chart
 from constructs import Construct
 
 from constructs_lib import BotEgress, BotStack, BotStackProps, EgressRule, LeaderElection, SecretKeyRef
+from stacks.dashboard_model import add_dashboard
+from stacks.hivemind_bot.alerts import system_alerts, system_workloads
 from stacks.hivemind_bot.settings import HivemindBotSettings
-from stacks.settings_to_props import container_image, http_probe, resources
+from stacks.observability import add_alert_rules
+from stacks.settings_to_props import http_probe
 
 NAME = "hivemind-bot"
 HTTPS_PORT = 443
@@ -24,6 +27,8 @@ class HivemindBotChart(Chart):
 
     def __init__(self, scope: Construct, id: str, settings: HivemindBotSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
+        add_alert_rules(self, NAME, settings.image.tag, settings.alerts, system_alerts(settings))
+        add_dashboard(self, NAME, settings.image.tag, settings.dashboard, system_workloads(settings))
         policy = settings.network_policy
         election = settings.leader_election
         self.bot = BotStack(
@@ -31,8 +36,8 @@ class HivemindBotChart(Chart):
             "Bot",
             BotStackProps(
                 name=NAME,
-                image=container_image(settings.image),
-                resources=resources(settings.resources),
+                image=settings.image,
+                resources=settings.resources,
                 port=settings.health_port,
                 liveness_probe=http_probe(settings.liveness_probe),
                 readiness_probe=http_probe(settings.readiness_probe),

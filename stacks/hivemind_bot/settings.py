@@ -6,18 +6,27 @@ from typing import Literal
 
 from pydantic import Field
 
-from delivery.models import (
-    Cidr,
-    DnsLabel,
-    DnsName,
-    HttpProbeSettings,
-    HttpUrl,
-    ImageSettings,
-    Port,
-    ResourceSettings,
-    StackNamespace,
-    StrictModel,
-)
+from stacks.dashboards import DashboardSettings
+from stacks.observability import AlertingSettings
+from value_types.hosts import HttpUrl
+from value_types.images import ImageSettings
+from value_types.model import StrictModel
+from value_types.names import Cidr, DnsLabel, DnsName, StackNamespace
+from value_types.ports import Port
+from value_types.quantities import ResourceSettings
+from value_types.workloads import HttpProbeSettings
+
+
+class HivemindBotAlertSettings(AlertingSettings):
+    """Thresholds of hivemind-bot's alerts."""
+
+    lease_stale_seconds: int = Field(
+        60,
+        ge=20,
+        le=3600,
+        description="Seconds since the leader last renewed its Lease after which there is no leader (the seed's "
+        "lease lasts 15 s and is renewed within 10 s).",
+    )
 
 
 class LeaderElectionSettings(StrictModel):
@@ -36,6 +45,8 @@ class HivemindBotSettings(StrictModel):
     """The Hivemind Discord bot: replicas sharing slash commands, one leader running member syncs."""
 
     namespace: StackNamespace = Field("hivemind", description="Namespace of every object.")
+    alerts: HivemindBotAlertSettings = Field(default_factory=HivemindBotAlertSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     image: ImageSettings = Field(description="The bot's image.")
     replicas: int = Field(3, ge=1, le=50, description="Replicas (seed: 3); more than one adds a PodDisruptionBudget.")
     max_unavailable: int = Field(1, ge=1, le=49, description="PodDisruptionBudget: replicas that may be down at once.")

@@ -31,9 +31,11 @@ from constructs_lib import (
 )
 from constructs_lib.app_service import config_checksum
 from constructs_lib.container import writable_scratch
+from stacks.dashboard_model import add_dashboard
+from stacks.kairoflow.alerts import system_alerts, system_workloads
 from stacks.kairoflow.nginx_config import default_conf, nginx_conf
 from stacks.kairoflow.settings import CronSettings, KairoflowSettings
-from stacks.settings_to_props import container_image, resources
+from stacks.observability import add_alert_rules
 
 NAME = "kairoflow"
 WEB = "kairoflow-web"
@@ -74,7 +76,9 @@ class KairoflowChart(Chart):
 
     def __init__(self, scope: Construct, id: str, settings: KairoflowSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
-        php_image = container_image(settings.php.image)
+        add_alert_rules(self, NAME, settings.php.image.tag, settings.alerts, system_alerts(settings))
+        add_dashboard(self, NAME, settings.php.image.tag, settings.dashboard, system_workloads(settings))
+        php_image = settings.php.image
         labels = RecommendedLabels(name=NAME, component="web", version=php_image.tag)
         self.companion_charts = [self._namespace(scope, f"{id}-namespace", settings, labels)]
         secret_names = self._secrets(settings, labels)
@@ -107,7 +111,7 @@ class KairoflowChart(Chart):
         php = ContainerSpec(
             name="php-fpm",
             image=php_image,
-            resources=resources(settings.php.resources),
+            resources=settings.php.resources,
             ports={"fastcgi": FASTCGI_PORT},
             env=php_env(settings),
             env_from_secrets=[secret_names[concern] for concern in SECRET_KEYS],
@@ -131,10 +135,10 @@ class KairoflowChart(Chart):
                 component="web",
                 part_of=NAME,
                 instance=NAME,
-                image=container_image(settings.nginx.image),
+                image=settings.nginx.image,
                 port=HTTP_PORT,
                 service_port=HTTP_PORT,
-                resources=resources(settings.nginx.resources),
+                resources=settings.nginx.resources,
                 # Seed "Health Checks": /health on the nginx container.
                 liveness_probe=HttpProbe(path="/health", initial_delay_seconds=30, period_seconds=10),
                 readiness_probe=HttpProbe(path="/health", initial_delay_seconds=5, period_seconds=5),
@@ -213,7 +217,7 @@ class KairoflowChart(Chart):
                     container=ContainerSpec(
                         name=task,
                         image=php.image,
-                        resources=resources(settings.cron_resources),
+                        resources=settings.cron_resources,
                         command=CONSOLE_COMMANDS[task],
                         env=php.env,
                         env_from_secrets=php.env_from_secrets,
@@ -226,7 +230,7 @@ class KairoflowChart(Chart):
                     service_account_name=self.web.service_account_name,
                     node_selector=settings.node_selector,
                     # A ReadWriteOnce claim attaches to one node: each run goes to the node the web pod is on.
-                    colocate_with=self.web.selector_labels if settings.storage.access_mode == "ReadWriteOnce" else {},
+                    colocate_with=self.web if settings.storage.access_mode == "ReadWriteOnce" else None,
                 ),
             ),
         )

@@ -6,20 +6,19 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from delivery.models import (
-    CronSchedule,
-    DnsLabel,
-    HostName,
-    ImageSettings,
-    Labels,
-    MemoryQuantity,
-    RefreshInterval,
-    ResourceSettings,
-    StackNamespace,
-    StrictModel,
-    TimeZone,
-    matching,
-)
+from stacks.dashboards import DashboardSettings
+from stacks.observability import CronJobAlertSettings
+from value_types.images import ImageSettings
+from value_types.model import StrictModel
+from value_types.names import DnsLabel, HostName, Labels, StackNamespace
+from value_types.quantities import MemoryQuantity, ResourceSettings
+from value_types.rules import matching
+from value_types.schedules import CronSchedule, RefreshInterval, TimeZone
+
+
+class KairoflowAlertSettings(CronJobAlertSettings):
+    """Thresholds of kairoflow's alerts."""
+
 
 # Seed "Deployment Strategy": requests 256Mi / 250m, limits 512Mi / 500m.
 SEED_RESOURCES = ResourceSettings.of("250m", "256Mi", "500m", "512Mi")
@@ -125,6 +124,8 @@ class KairoflowSettings(StrictModel):
     """KairoFlow: nginx + php-fpm in one pod, external PostgreSQL/Redis/MinIO, Traefik with cert-manager TLS."""
 
     namespace: StackNamespace = Field("kairoflow", description="The Namespace this stack renders and uses.")
+    alerts: KairoflowAlertSettings = Field(default_factory=KairoflowAlertSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     hosts: list[HostName] = Field(min_length=1, description="Host names of the IngressRoutes and the certificate.")
     cluster_issuer: DnsLabel = Field("letsencrypt-prod", description="cert-manager ClusterIssuer.")
     replicas: int = Field(1, ge=1, le=2, description="Seed: 1 initially (can scale to 2 later).")

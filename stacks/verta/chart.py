@@ -11,6 +11,7 @@ from constructs_lib import (
     AppService,
     AppServiceProps,
     ContainerSpec,
+    IngressOptions,
     IngressPath,
     NetworkAccess,
     RecommendedLabels,
@@ -18,11 +19,12 @@ from constructs_lib import (
     RedisEndpoint,
     RedisProps,
     SecretKeyRef,
-    WebIngressProps,
 )
 from constructs_lib.app_service import config_checksum
-from stacks.settings_to_props import autoscaling as to_autoscaling
-from stacks.settings_to_props import container_image, http_probe, redis, resources, secret_env
+from stacks.dashboard_model import add_dashboard
+from stacks.observability import add_alert_rules
+from stacks.settings_to_props import http_probe, redis, secret_env
+from stacks.verta.alerts import system_alerts, system_workloads
 from stacks.verta.settings import VertaServiceSettings, VertaSettings
 
 NAME = "verta"
@@ -34,6 +36,8 @@ class VertaChart(Chart):
 
     def __init__(self, scope: Construct, id: str, settings: VertaSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
+        add_alert_rules(self, NAME, settings.backend.image.tag, settings.alerts, system_alerts(settings))
+        add_dashboard(self, NAME, settings.backend.image.tag, settings.dashboard, system_workloads(settings))
         shared = RecommendedLabels(name=NAME, component="config", version=settings.backend.image.tag)
         # Seed 3.2: one ConfigMap `verta` shared by the services; its checksum rolls all of them.
         k8s.KubeConfigMap(
@@ -57,17 +61,13 @@ class VertaChart(Chart):
         }
 
         secrets = settings.secrets
-        selectors = {
-            component: RecommendedLabels(
-                name=f"{NAME}-{component}", instance=f"{NAME}-{component}", component=component, version=""
-            ).selector
-            for component in ("backend", "frontend", "ml")
-        }
         policy = settings.network_policy
+        # The frontend and the backend take traffic from the ingress controller; who else may connect is added
+        # below by reference (backend.allow_from(frontend), ml.allow_from(backend)).
         access = {
             "frontend": NetworkAccess(from_namespaces=policy.ingress_namespaces),
-            "backend": NetworkAccess(from_namespaces=policy.ingress_namespaces, from_pods=[selectors["frontend"]]),
-            "ml": NetworkAccess(from_pods=[selectors["backend"]]),
+            "backend": NetworkAccess(from_namespaces=policy.ingress_namespaces),
+            "ml": NetworkAccess(),
         }
         if not policy.enabled:
             access = {}
@@ -97,8 +97,8 @@ class VertaChart(Chart):
             init_containers=[
                 ContainerSpec(
                     name="migrate",
-                    image=container_image(settings.backend.image),
-                    resources=resources(settings.backend.resources),
+                    image=settings.backend.image,
+                    resources=settings.backend.resources,
                     command=settings.migration_command,
                     env_from_config_maps=[NAME],
                     secret_env=[secret_env("DATABASE_URL", secrets.database_url)],
@@ -114,18 +114,22 @@ class VertaChart(Chart):
             env={"BACKEND_URL": urls["backend"]},
             secret_env=[],
             network_access=access.get("frontend"),
-            ingress=WebIngressProps(
+        )
+        self.frontend.expose_via_ingress(
+            IngressOptions(
                 hosts=ingress.hosts,
                 class_name="traefik" if ingress.class_name == "traefik" else "nginx",
                 tls=ingress.tls,
                 cluster_issuer=ingress.cluster_issuer,
                 # Seed 3.4: frontend at /, the backend API under /api.
-                extra_paths=[IngressPath(path="/api", service_name=f"{NAME}-backend", service_port="http")],
-            ),
+                extra_paths=[IngressPath(path="/api", service=self.backend)],
+            )
         )
+        self.backend.allow_from(self.frontend)
+        self.ml.allow_from(self.backend)
         if self.redis is not None:
-            self.redis.allow_from("backend", self.backend.selector_labels)
-            self.redis.allow_from("ml", self.ml.selector_labels)
+            self.redis.allow_from(self.backend)
+            self.redis.allow_from(self.ml)
 
     def _service(
         self,
@@ -137,7 +141,6 @@ class VertaChart(Chart):
         env: dict[str, str],
         secret_env: list[SecretKeyRef],
         init_containers: list[ContainerSpec] | None = None,
-        ingress: WebIngressProps | None = None,
         network_access: NetworkAccess | None = None,
     ) -> AppService:
         scaling = service.autoscaling
@@ -149,20 +152,19 @@ class VertaChart(Chart):
                 component=component,
                 part_of=NAME,
                 instance=f"{NAME}-{component}",
-                image=container_image(service.image),
+                image=service.image,
                 port=service.port,
                 service_port=SERVICE_PORT,
-                resources=resources(service.resources),
+                resources=service.resources,
                 liveness_probe=http_probe(service.liveness_probe),
                 readiness_probe=http_probe(service.readiness_probe),
                 replicas=None if scaling.enabled else (service.replicas or 1),
-                autoscaling=to_autoscaling(scaling),
+                autoscaling=scaling,
                 max_unavailable=service.max_unavailable,
                 env={"PORT": str(service.port), **env},
                 secret_env=secret_env,
                 env_from_config_maps=[NAME],
                 init_containers=init_containers or (),
-                ingress=ingress,
                 network_access=network_access,
                 spread=settings.spread,
                 pod_annotations=annotations,

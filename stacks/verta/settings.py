@@ -6,23 +6,26 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from delivery.models import (
+from stacks.dashboards import DashboardSettings
+from stacks.observability import AlertingSettings
+from value_types.credentials import FreeForm
+from value_types.images import ImageSettings
+from value_types.model import StrictModel
+from value_types.names import DnsLabel, EnvironmentVariableName, HostName, StackNamespace
+from value_types.ports import Port
+from value_types.quantities import ResourceSettings
+from value_types.workloads import (
     AutoscalingSettings,
-    DnsLabel,
-    EnvironmentVariableName,
-    FreeForm,
-    HostName,
     HttpProbeSettings,
-    ImageSettings,
     InClusterRedisSettings,
-    Port,
     RedisSettings,
-    ResourceSettings,
     SecretKey,
-    StackNamespace,
-    StrictModel,
     no_fixed_replicas_with_hpa,
 )
+
+
+class VertaAlertSettings(AlertingSettings):
+    """Thresholds of verta's alerts."""
 
 
 class VertaServiceSettings(StrictModel):
@@ -82,6 +85,8 @@ class VertaSettings(StrictModel):
     service, a shared ConfigMap, Redis and a path-routed Ingress."""
 
     namespace: StackNamespace = Field("verta", description="Namespace of every object.")
+    alerts: VertaAlertSettings = Field(default_factory=VertaAlertSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     backend: VertaServiceSettings
     frontend: VertaServiceSettings
     ml: VertaServiceSettings

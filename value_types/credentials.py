@@ -1,16 +1,14 @@
-"""Name rules shared by constructs and settings (no cdk8s import: the settings loader uses it too).
-
-Each Kubernetes naming rule is written once here, as a `TextRule`: the settings value types (delivery/models.py)
-check it at load time and the constructs check the same rule on their props.
-"""
+"""Credentials pasted where they do not belong: the one rule for what looks like a credential, in a name, a URL or
+free text, and how a message shows a value without one. Settings refuse such values at load time; constructs
+refuse a literal value under a credential-like variable name; every message redacts with `redact_credentials`."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
+
+from pydantic import AfterValidator, ValidationInfo
 
 # Literal values under names like these would put a credential into git; they must come from a Secret.
 # "TOKENS" (plural, as in STATS_TOKENS) counts tokens rather than holding one.
@@ -98,104 +96,24 @@ def redact_credentials(text: str) -> str:
     return _CREDENTIAL_SHAPES.sub("<redacted>", text)
 
 
-@dataclass(frozen=True)
-class TextRule:
-    """One kind of text, such as a DNS label: a length limit and a pattern, a check for what a pattern cannot
-    say (lengths of the dot-separated parts), and what is allowed in words, for messages."""
-
-    allowed: str
-    pattern: str
-    max_length: int | None = None
-    check: Callable[[str], bool] | None = None
-    _compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_compiled", re.compile(self.pattern))
-
-    def accepts(self, value: str) -> bool:
-        # The length first: a 100,000-character value is refused without scanning it.
-        if self.max_length is not None and len(value) > self.max_length:
-            return False
-        return self._compiled.fullmatch(value) is not None and (self.check is None or self.check(value))
+def _no_credentials(url: str) -> str:
+    if url_has_credentials(url):
+        raise ValueError("must not hold a user name or password: credentials belong in a Secret, never in git")
+    return url
 
 
-_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
+def _no_credentials_inside(value: Any, info: ValidationInfo) -> Any:
+    paths = secret_like_paths(value, str(info.field_name))
+    if paths:
+        raise ValueError(
+            f"holds credentials at {', '.join(paths)}: a credential-like key, or a URL or user:password@ with a user "
+            "name or password, is not allowed; credentials belong in a Secret, never in git"
+        )
+    return value
 
 
-def _parts_are_labels(name: str) -> bool:
-    return all(len(part) <= 63 for part in name.split("."))
-
-
-def _network(cidr: str) -> bool:
-    try:
-        ipaddress.ip_network(cidr)
-    except ValueError:
-        return False
-    return True
-
-
-def _qualified_name(key: str) -> bool:
-    prefix, _, name = key.rpartition("/")
-    return len(name) <= 63 and (not prefix or (len(prefix) <= 253 and _parts_are_labels(prefix)))
-
-
-DNS_LABEL = TextRule(
-    allowed="a DNS label: 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit",
-    pattern=f"^{_LABEL}$",
-    max_length=63,
-)
-DNS_SUBDOMAIN = TextRule(
-    allowed="a DNS name: labels of lowercase letters, digits and '-' (each 1-63, starting and ending with a letter "
-    "or digit) joined by '.', at most 253 characters",
-    pattern=rf"^{_LABEL}(\.{_LABEL})*$",
-    max_length=253,
-    check=_parts_are_labels,
-)
-HOST_NAME = TextRule(
-    allowed="a lowercase DNS host name such as app.example.com: labels of letters, digits and '-' joined by '.', "
-    "ending in a top-level domain of letters, at most 253 characters",
-    pattern=rf"^({_LABEL}\.)+[a-z]{{2,63}}$",
-    max_length=253,
-    check=_parts_are_labels,
-)
-WILDCARD_HOST_NAME = TextRule(
-    allowed=f"{HOST_NAME.allowed}, or a wildcard such as *.example.com",
-    pattern=rf"^(\*\.)?({_LABEL}\.)+[a-z]{{2,63}}$",
-    max_length=253,
-    check=_parts_are_labels,
-)
-LABEL_KEY = TextRule(
-    allowed="a label or annotation key: a name of at most 63 letters, digits, '-', '_' and '.' starting and ending "
-    "with a letter or digit, optionally after a DNS name prefix and '/' (e.g. app.kubernetes.io/name)",
-    pattern=rf"^({_LABEL}(\.{_LABEL})*/)?{_NAME}$",
-    max_length=253 + 1 + 63,
-    check=_qualified_name,
-)
-LABEL_VALUE = TextRule(
-    allowed="a label value: empty, or at most 63 letters, digits, '-', '_' and '.' starting and ending with a letter "
-    "or digit",
-    pattern=rf"^({_NAME})?$",
-    max_length=63,
-)
-SECRET_KEY = TextRule(
-    allowed="a Secret or ConfigMap key: letters, digits, '-', '_' and '.', at most 253 characters",
-    pattern=r"^[-._a-zA-Z0-9]+$",
-    max_length=253,
-)
-IMAGE_TAG = TextRule(
-    allowed="an image tag: 1-128 letters, digits, '_', '.' and '-', not starting with '.' or '-'",
-    pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
-    max_length=128,
-)
-REFRESH_INTERVAL = TextRule(
-    allowed="a duration of hours, minutes and seconds such as 1h, 15m or 1h30m",
-    pattern=r"^([0-9]+(s|m|h))+$",
-    max_length=32,
-)
-CIDR = TextRule(
-    allowed="an address range in CIDR notation such as 10.0.0.0/8 or 2001:db8::/32 (no address bits after the prefix)",
-    pattern=r"^[0-9A-Fa-f:.]+/[0-9]{1,3}$",
-    max_length=64,
-    check=_network,
-)
+# A URL field (settings): refused when it carries a user name or password.
+NoCredentials = AfterValidator(_no_credentials)
+# A free-form block (a ConfigMap's entries, filter settings, a command line) is rendered as written: no value in it
+# may be, or embed, a credential.
+FreeForm = AfterValidator(_no_credentials_inside)

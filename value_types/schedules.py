@@ -1,9 +1,15 @@
-"""Cron schedules and time zones as Kubernetes CronJobs take them (no cdk8s import: settings validate with it)."""
+"""Schedules and durations: cron schedules and time zones as Kubernetes CronJobs take them, refresh intervals,
+Prometheus durations."""
 
 from __future__ import annotations
 
 import re
 import zoneinfo
+from typing import Annotated
+
+from pydantic import Field
+
+from value_types.rules import ParsedRule, TextRule, matching
 
 SCHEDULE_ALLOWED = (
     "five cron fields 'minute hour day-of-month month day-of-week' (numbers, '*', ranges a-b, lists a,b, steps /n, "
@@ -62,3 +68,22 @@ def valid_time_zone(name: str) -> bool:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+SCHEDULE = ParsedRule(allowed=SCHEDULE_ALLOWED, parses=valid_schedule)
+TIME_ZONE = ParsedRule(
+    allowed="an IANA time zone name such as UTC or Europe/Amsterdam", parses=lambda name: valid_time_zone(name)
+)
+REFRESH_INTERVAL = TextRule(
+    allowed="a duration of hours, minutes and seconds such as 1h, 15m or 1h30m",
+    pattern=r"^([0-9]+(s|m|h))+$",
+    max_length=32,
+)
+CronSchedule = Annotated[str, SCHEDULE]
+TimeZone = Annotated[str, TIME_ZONE]
+RefreshInterval = Annotated[str, REFRESH_INTERVAL]
+Duration = Annotated[
+    str,
+    matching(r"^[0-9]+(ms|s|m|h)$", "a duration: a whole number then ms, s, m or h, such as 30s", 32),
+    Field(description="A Prometheus duration such as 30s."),
+]
