@@ -325,20 +325,23 @@ def _render(
 ) -> dict[str, RenderedEnvironment] | None:
     """What diff and validate render: the pipeline's objects, or None after saying why there are none."""
     from constructs_lib.errors import PropsError
+    from delivery.argocd_fleet import FleetError
     from delivery.checks import RenderCheckError
     from delivery.output import OutputError, manifest_files
     from delivery.pipeline import render
+    from delivery.synth import fleet_objects
 
     renderer = _start_engine(engine, environments, stacks)
     try:
         settings = _load(environments)
         if settings is None:
             return None
+        fleet_objects(settings)  # settings the fleet cannot serve fail here too, as in a synth
         rendered = render(renderer, settings, stacks)
         for by_stack in rendered.values():
             for manifests in by_stack.values():
                 manifest_files(manifests)  # the file layout: two objects may not share a file
-    except (PropsError, RenderCheckError, OutputError) as error:
+    except (PropsError, RenderCheckError, OutputError, FleetError) as error:
         print(f"error: {error}", file=sys.stderr)
         return None
     finally:
