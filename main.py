@@ -51,7 +51,7 @@ from environment_model.registry import STACKS, get_stack, stack_names  # noqa: E
 
 if TYPE_CHECKING:
     from delivery.promote import SettingsEdit
-    from engine import Engine, EngineName, RenderedEnvironment
+    from engine import Engine, EngineName, Manifest, RenderedEnvironment
     from environment_model.registry import StackDefinition
     from environment_model.settings import EnvironmentSettings
 
@@ -322,8 +322,9 @@ def _note(line: str) -> None:
 
 def _render(
     engine: EngineName, environments: list[str], stacks: list[StackDefinition]
-) -> dict[str, RenderedEnvironment] | None:
-    """What diff and validate render: the pipeline's objects, or None after saying why there are none."""
+) -> tuple[dict[str, RenderedEnvironment], dict[str, list[Manifest]]] | None:
+    """What diff and validate render: the pipeline's objects and the fleet's (folder under argocd/ -> objects; none
+    unless every environment is rendered), or None after saying why there are none."""
     from constructs_lib.errors import PropsError
     from delivery.argocd_fleet import FleetError
     from delivery.checks import RenderCheckError
@@ -336,7 +337,7 @@ def _render(
         settings = _load(environments)
         if settings is None:
             return None
-        fleet_objects(settings)  # settings the fleet cannot serve fail here too, as in a synth
+        fleet = fleet_objects(settings)  # settings the fleet cannot serve fail here too, as in a synth
         rendered = render(renderer, settings, stacks)
         for by_stack in rendered.values():
             for manifests in by_stack.values():
@@ -346,7 +347,7 @@ def _render(
         return None
     finally:
         renderer.close(stop=True)
-    return rendered
+    return rendered, fleet
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -384,15 +385,25 @@ def _compare(
     except SettingsFileError as error:
         print(f"error: cannot compare with {display_path(dist)}: {error}", file=sys.stderr)
         return 2
-    rendered = _render(engine, environments, stacks)
-    if rendered is None:
+    result = _render(engine, environments, stacks)
+    if result is None:
         return 2  # the render failed (its error is on stderr): neither "same" nor "different"
+    rendered, fleet = result
+    try:  # the fleet, compared only when rendered: a diff of some environments leaves it, as synth does
+        old.update(read_rendered_tree(dist, [f"argocd/{folder}/" for folder in fleet]) if fleet else {})
+    except SettingsFileError as error:
+        print(f"error: cannot compare with {display_path(dist)}: {error}", file=sys.stderr)
+        return 2
     new = {
         (f"argocd/{env}/{name}" if stack == "argocd" else f"{env}/{stack}/{name}"): yaml.safe_load(text)
         for env, by_stack in rendered.items()
         for stack, manifests in by_stack.items()
         for name, text in manifest_files(manifests).items()
     }
+    for folder, manifests in fleet.items():
+        new.update(
+            {f"argocd/{folder}/{name}": yaml.safe_load(text) for name, text in manifest_files(manifests).items()}
+        )
     report = diff_documents(old, new)
     sys.stdout.write(format_markdown(report) if format == "markdown" else format_text(report))
     if not exit_code or not report.has_changes:
@@ -422,10 +433,11 @@ def _list(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     """Everything a synth checks (settings, constructs, the whole-output checks), with nothing written."""
     environments = list(dict.fromkeys(args.env or available_environments()))
-    rendered = _render(args.engine, environments, list(STACKS))
-    if rendered is None:
+    result = _render(args.engine, environments, list(STACKS))
+    if result is None:
         return 1
-    objects = sum(len(manifests) for by_stack in rendered.values() for manifests in by_stack.values())
+    rendered, fleet = result
+    objects = sum(len(manifests) for by_stack in [*rendered.values(), fleet] for manifests in by_stack.values())
     print(f"valid: {', '.join(environments)} ({objects} objects rendered and checked; nothing written)")
     return 0
 

@@ -126,3 +126,22 @@ def test_a_failed_fleet_swap_leaves_the_output_as_it_was(
     assert code == 1, text
     assert "Permission denied" in text and f"argocd/{FLEET_FOLDER}" in text and "nothing was written" in text
     assert tree_digest(out) == before
+
+
+def test_diff_shows_a_change_to_the_fleet_when_it_renders_every_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With dev as the only environment, a diff renders every environment, so it compares the fleet too: an
+    ApplicationSet edited by hand in the output shows as a difference."""
+    environments = tmp_path / "environments"
+    environments.mkdir()
+    shutil.copy(ENVIRONMENTS_DIR / "dev.yaml", environments / "dev.yaml")
+    monkeypatch.setenv("ENVIRONMENTS_DIR", str(environments))
+    out = tmp_path / "dist"
+    assert main.main(["synth", "--out", str(out)]) == 0
+    assert main.main(["diff", "--dist", str(out), "--exit-code"]) == 0
+    edited = next((out / "argocd" / FLEET_FOLDER).glob("applicationset-*.yaml"))
+    edited.write_text(edited.read_text().replace("RollingSync", "AllAtOnce"))
+    capsys.readouterr()
+    assert main.main(["diff", "--dist", str(out), "--exit-code"]) == 1
+    assert f"argocd/{FLEET_FOLDER}/{edited.name}" in capsys.readouterr().out
