@@ -10,11 +10,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from constructs_lib.app_service import AppService, AppServiceProps
-from constructs_lib.container import (
-    HttpProbe,
-    PodSecurity,
-    SecretKeyRef,
-)
+from constructs_lib.container import HttpProbe, PodSecurity, SecretKeyRef
 from constructs_lib.errors import PropsError
 from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector
 from constructs_lib.redis import Redis, RedisEndpoint, RedisProps
