@@ -9,7 +9,8 @@ Metric names are kube-state-metrics v2's (`kube_deployment_status_replicas_avail
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
@@ -248,3 +249,46 @@ def cronjob_not_scheduled(alert_name: str, namespace: str, cronjobs: Iterable[st
             "`kubectl -n kube-system logs` of the kube-controller-manager (cronjob controller) for schedule errors.",
         ),
     )
+
+
+@dataclass(frozen=True)
+class NamespaceAlerts:
+    """The building blocks above, bound to one system's namespace and alerting settings: each alert takes its
+    threshold from the setting that governs it, so a system names only its alerts and the objects they watch.
+
+    Attributes:
+        namespace: the system's namespace.
+        thresholds: the system's alerting settings (`CronJobAlertSettings` for the CronJob alerts).
+    """
+
+    namespace: str
+    thresholds: AlertingSettings
+
+    def workload_down(self, alert_name: str, kind: str, names: Iterable[str]) -> Alert:
+        return workload_down(alert_name, self.namespace, kind, names)
+
+    def replicas_unavailable(self, alert_name: str, deployments: Iterable[str]) -> Alert:
+        return replicas_unavailable(alert_name, self.namespace, deployments, self.thresholds.unavailable_for)
+
+    def container_restarts(self, alert_name: str) -> Alert:
+        return container_restarts(alert_name, self.namespace, self.thresholds.restarts_per_hour)
+
+    def crash_looping(self, alert_name: str) -> Alert:
+        return crash_looping(alert_name, self.namespace)
+
+    def cronjobs(self, failing: str, not_scheduled: str, deadlines: Mapping[str, int]) -> list[Alert]:
+        """Per CronJob (name -> its active_deadline_seconds) a failing rule, all under the alert name `failing` (a
+        run may take up to its own deadline before it counts as failed), and one not-scheduled rule for them all.
+        None without CronJobs."""
+        thresholds = self.thresholds
+        if not deadlines:
+            return []
+        if not isinstance(thresholds, CronJobAlertSettings):
+            raise TypeError("CronJob alerts need CronJobAlertSettings thresholds")
+        return [
+            *(
+                cronjob_failing(failing, self.namespace, [cron_job], thresholds.failing_for(deadline))
+                for cron_job, deadline in deadlines.items()
+            ),
+            cronjob_not_scheduled(not_scheduled, self.namespace, deadlines, thresholds.cronjob_schedule_grace_seconds),
+        ]
