@@ -205,15 +205,20 @@ def crash_looping(alert_name: str, namespace: str) -> Alert:
     )
 
 
+def _per_cronjob(namespace: str, cronjobs: Iterable[str], *metrics: str) -> list[str]:
+    """Each kube-state-metrics CronJob metric, one series per CronJob of these names in the namespace."""
+    matcher = f'namespace="{namespace}", {name_matcher("cronjob", cronjobs)}'
+    return [f"max by (namespace, cronjob) ({metric}{{{matcher}}})" for metric in metrics]
+
+
 def cronjob_failing(alert_name: str, namespace: str, cronjobs: Iterable[str], for_: str) -> Alert:
     """A CronJob's last scheduled run has not succeeded for longer than a run may take."""
-    matcher = f'namespace="{namespace}", {name_matcher("cronjob", cronjobs)}'
+    scheduled, succeeded = _per_cronjob(
+        namespace, cronjobs, "kube_cronjob_status_last_schedule_time", "kube_cronjob_status_last_successful_time"
+    )
     return Alert(
         name=alert_name,
-        expr=(
-            f"max by (namespace, cronjob) (kube_cronjob_status_last_schedule_time{{{matcher}}}) > "
-            f"max by (namespace, cronjob) (kube_cronjob_status_last_successful_time{{{matcher}}})"
-        ),
+        expr=f"{scheduled} > {succeeded}",
         for_=for_,
         severity="warning",
         summary="CronJob {{ $labels.cronjob }} has not succeeded since its last scheduled run",
@@ -231,13 +236,12 @@ def cronjob_failing(alert_name: str, namespace: str, cronjobs: Iterable[str], fo
 
 def cronjob_not_scheduled(alert_name: str, namespace: str, cronjobs: Iterable[str], grace_seconds: int) -> Alert:
     """A CronJob whose next run time passed without the controller starting it, or which is suspended."""
-    matcher = f'namespace="{namespace}", {name_matcher("cronjob", cronjobs)}'
+    next_run, suspended = _per_cronjob(
+        namespace, cronjobs, "kube_cronjob_next_schedule_time", "kube_cronjob_spec_suspend"
+    )
     return Alert(
         name=alert_name,
-        expr=(
-            f"(time() - max by (namespace, cronjob) (kube_cronjob_next_schedule_time{{{matcher}}}) > {grace_seconds}) "
-            f"or (max by (namespace, cronjob) (kube_cronjob_spec_suspend{{{matcher}}}) == 1)"
-        ),
+        expr=f"(time() - {next_run} > {grace_seconds}) or ({suspended} == 1)",
         for_="5m",
         severity="warning",
         summary="CronJob {{ $labels.cronjob }} is not being scheduled",
