@@ -3,7 +3,6 @@ carrying the watcher sidecar (seed: discord-monitor task 9)."""
 
 from __future__ import annotations
 
-from cdk8s import Chart
 from constructs import Construct
 
 from constructs_lib import (
@@ -24,24 +23,23 @@ from constructs_lib import (
     WatcherSidecar,
     WatcherSidecarProps,
 )
-from stacks.dashboard_model import add_dashboard
 from stacks.discord_monitor.alerts import system_alerts, system_workloads
 from stacks.discord_monitor.settings import DiscordMonitorSettings, WatcherSettings
-from stacks.observability import add_alert_rules
 from stacks.settings_to_props import http_probe, redis, secret_env
+from stacks.system_chart import SystemChart
 
 NAME = "discord-monitor"
 BOT_NAME = "discord-bot"
 HTTPS_PORT = 443
 
 
-class DiscordMonitorChart(Chart):
+class DiscordMonitorChart(SystemChart):
     """Everything discord-monitor runs in one environment, in the namespace its settings name."""
 
     def __init__(self, scope: Construct, id: str, settings: DiscordMonitorSettings) -> None:
-        super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
-        add_alert_rules(self, NAME, settings.bot.image.tag, settings.alerts, system_alerts(settings))
-        add_dashboard(self, NAME, settings.bot.image.tag, settings.dashboard, system_workloads(settings))
+        alerts, workloads = system_alerts(settings), system_workloads(settings)
+        version = settings.bot.image.tag
+        super().__init__(scope, id, system=NAME, version=version, settings=settings, alerts=alerts, workloads=workloads)
         bot_settings = settings.bot
         bot_image = bot_settings.image
         bot_labels = RecommendedLabels(name=BOT_NAME, component="bot", part_of=NAME, version=bot_image.tag)
