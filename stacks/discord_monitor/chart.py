@@ -23,6 +23,7 @@ from constructs_lib import (
     WatcherSidecar,
     WatcherSidecarProps,
 )
+from constructs_lib.props import same_named
 from stacks.discord_monitor.alerts import system_alerts, system_workloads
 from stacks.discord_monitor.settings import DiscordMonitorSettings, WatcherSettings
 from stacks.settings_to_props import http_probe, redis, secret_env
@@ -149,20 +150,12 @@ def watcher_props(
 ) -> WatcherSidecarProps:
     policy = settings.network_policy
     return WatcherSidecarProps(
+        # The image, resources, probes and the watcher's own variables: the settings' fields of the same names.
+        **same_named(settings, WatcherSidecarProps, besides=("filters", "network_policy")),
         workload=workload,
-        webhook_secret=settings.webhook_secret,
-        image=settings.image,
-        workspace_path=settings.workspace_path,
-        poll_interval_ms=settings.poll_interval_ms,
-        batch_size=settings.batch_size,
-        parity_mode=settings.parity_mode,
         filters=settings.filters or None,
-        stats=settings.stats,
-        agent_input_fifo=settings.agent_input_fifo,
         bridge_enabled=settings.bridge.enabled,
         health_port=settings.bridge.port,
-        resources=settings.resources,
-        probes=settings.probes,
         network_policy=WatcherNetworkPolicy(
             allow_from_bot=PeerSelector(pod_labels=bot_selector) if policy.allow_from_bot else None,
             allowed_ingress_cidrs=policy.allowed_ingress_cidrs,
