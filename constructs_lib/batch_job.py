@@ -112,20 +112,25 @@ def _same_node_as(selector: Mapping[str, str]) -> k8s.Affinity:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BatchJobProps:
-    """Props of `BatchJob`.
+class PodWorkloadProps:
+    """What the props of every `PodWorkload` (BatchJob, JobPodTemplate, RetentionCron) hold.
 
     Attributes:
-        name: the Job's name (a DNS label).
-        labels: the recommended labels of the application the Job belongs to.
+        name: the object's name (a DNS label).
+        labels: the recommended labels of the application the runs belong to; the pods carry them too.
         pod: what one run is (containers, volumes, limits).
-        annotations: annotations on the Job. Default: none.
+        annotations: annotations on the object. Default: none.
     """
 
     name: str
     labels: RecommendedLabels
     pod: JobPod
     annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchJobProps(PodWorkloadProps):
+    """Props of `BatchJob`: its `PodWorkloadProps` (the Job's name, labels, pod and annotations)."""
 
 
 class PodWorkload(Construct):
@@ -148,6 +153,10 @@ class PodWorkload(Construct):
         self.labels = labels
         self.selector_labels = labels.selector
 
+    def object_meta(self, annotations: Mapping[str, str]) -> k8s.ObjectMeta:
+        """The metadata of the object this workload renders: its name, its labels and these annotations."""
+        return k8s.ObjectMeta(name=self.name, labels=self.labels.all, annotations=dict(annotations) or None)
+
 
 class BatchJob(PodWorkload):
     """A hardened Job: non-root, read-only root filesystem, no API token, bounded in time and retries."""
@@ -155,10 +164,5 @@ class BatchJob(PodWorkload):
     def __init__(self, scope: Construct, id: str, props: BatchJobProps) -> None:
         super().__init__(scope, id, kind="BatchJob", name=props.name, labels=props.labels, pod=props.pod)
         self.resource = k8s.KubeJob(
-            self,
-            "Resource",
-            metadata=k8s.ObjectMeta(
-                name=props.name, labels=props.labels.all, annotations=dict(props.annotations) or None
-            ),
-            spec=props.pod.render(props.labels.all),
+            self, "Resource", metadata=self.object_meta(props.annotations), spec=props.pod.render(props.labels.all)
         )
