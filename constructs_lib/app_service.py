@@ -17,7 +17,7 @@ from constructs_lib.container import (
     PodSecurity,
     SecretKeyRef,
     VolumeMount,
-    render_container,
+    render_pod,
     writable_scratch,
 )
 from constructs_lib.errors import PropsError
@@ -198,6 +198,8 @@ class AppService(Construct):
                 }
             )
         pod_annotations.update(props.pod_annotations)
+        pod_spec, scratch_annotations = self._pod_spec(props)
+        pod_annotations.update(scratch_annotations)
 
         self.deployment = k8s.KubeDeployment(
             self,
@@ -217,7 +219,7 @@ class AppService(Construct):
                 else k8s.DeploymentStrategy(type="Recreate"),
                 template=k8s.PodTemplateSpec(
                     metadata=k8s.ObjectMeta(labels=labels, annotations=pod_annotations or None),
-                    spec=self._pod_spec(props),
+                    spec=pod_spec,
                 ),
             ),
         )
@@ -279,7 +281,8 @@ class AppService(Construct):
             ),
         )
 
-    def _pod_spec(self, props: AppServiceProps) -> k8s.PodSpec:
+    def _pod_spec(self, props: AppServiceProps) -> tuple[k8s.PodSpec, dict[str, str]]:
+        """The pod spec, and the annotations `render_pod` puts on the template."""
         volumes, scratch_mounts = writable_scratch(props.writable_paths)
         main = ContainerSpec(
             name=props.container_name or props.name,
@@ -304,14 +307,14 @@ class AppService(Construct):
             readiness_probe=props.readiness_probe,
             startup_probe=props.startup_probe,
         )
-        container = render_container(main)
-        return k8s.PodSpec(
+        pod = render_pod([main, *props.sidecars], props.init_containers, [*volumes, *props.volumes])
+        spec = k8s.PodSpec(
             service_account_name=self.service_account_name,
             automount_service_account_token=props.api_access,
             security_context=props.security.render(),
-            init_containers=[render_container(spec) for spec in props.init_containers] or None,
-            containers=[container, *(render_container(spec) for spec in props.sidecars)],
-            volumes=[*volumes, *props.volumes] or None,
+            init_containers=pod.init_containers or None,
+            containers=pod.containers,
+            volumes=pod.volumes or None,
             affinity=self._affinity() if props.spread else None,
             topology_spread_constraints=[
                 k8s.TopologySpreadConstraint(
@@ -326,6 +329,7 @@ class AppService(Construct):
             termination_grace_period_seconds=props.termination_grace_period_seconds,
             node_selector=dict(props.node_selector) or None,
         )
+        return spec, pod.annotations
 
     def _affinity(self) -> k8s.Affinity:
         return k8s.Affinity(

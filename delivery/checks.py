@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from constructs_lib.labels import VERSION_LABEL
+from constructs_lib.scratch import NO_WRITABLE_TMP_ANNOTATION, SCRATCH_PATH
 from constructs_lib.sync_options import sync_options
 from delivery.pod_templates import pod_template_of
 from delivery.sync_waves import is_hook
@@ -27,6 +28,7 @@ RECOMMENDED_LABELS = (
     "app.kubernetes.io/managed-by",
 )
 CDK8S_PATH_LABEL = "cdk8s.io/metadata.addr"
+
 HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
 # Access modes that attach a volume to a single node (ReadWriteOncePod even to a single pod).
 _SINGLE_NODE_ACCESS = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
@@ -42,6 +44,7 @@ class PodTemplate:
     owner: str
     labels: Mapping[str, str]
     spec: Mapping[str, Any]
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 def pod_templates(manifests: list[Manifest]) -> list[PodTemplate]:
@@ -56,6 +59,7 @@ def pod_templates(manifests: list[Manifest]) -> list[PodTemplate]:
                 owner=f"{manifest['kind']}/{manifest['metadata']['name']}",
                 labels=template.get("metadata", {}).get("labels", {}),
                 spec=template.get("spec", {}),
+                annotations=template.get("metadata", {}).get("annotations") or {},
             )
         )
     return templates
@@ -193,6 +197,25 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
     for template in templates:
         yield from _pod_reference_problems(template, by_reference, bound_accounts)
         yield from _image_problems(template)
+        yield from _writable_tmp_problems(template)
+
+
+def _writable_tmp_problems(template: PodTemplate) -> Iterator[str]:
+    """A container with a read-only root filesystem fails at its first write to /tmp (npm's cache and logs,
+    Python's tempfile, nginx's buffers) unless a writable scratch volume is mounted there; only a container its
+    pod names in NO_WRITABLE_TMP_ANNOTATION (its props say it needs none) goes without."""
+    exempt = {name.strip() for name in str(template.annotations.get(NO_WRITABLE_TMP_ANNOTATION, "")).split(",")}
+    scratch = {volume["name"] for volume in template.spec.get("volumes", []) if "emptyDir" in volume}
+    for container in [*template.spec.get("initContainers", []), *template.spec.get("containers", [])]:
+        if not (container.get("securityContext") or {}).get("readOnlyRootFilesystem") or container["name"] in exempt:
+            continue
+        mounts = [m for m in container.get("volumeMounts", []) if m.get("mountPath", "").rstrip("/") == SCRATCH_PATH]
+        if not any(m["name"] in scratch and not m.get("readOnly") for m in mounts):
+            yield (
+                f"{template.owner}: container {container['name']} has a read-only root filesystem and no writable "
+                f"emptyDir at {SCRATCH_PATH}; mount one (render_pod does), or set writable_tmp=False in its props if "
+                f"it never writes there"
+            )
 
 
 def _image_problems(template: PodTemplate) -> Iterator[str]:

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from cdk8s_plus_27 import k8s
 from pydantic import ValidationError
 
 from constructs_lib import (
@@ -305,3 +306,43 @@ def test_images_are_one_checked_type_for_settings_and_props(fields: dict[str, st
     with pytest.raises(ValidationError) as caught:
         ImageSettings.model_validate({"repository": "ghcr.io/acme/web", "tag": "1.2.3", **fields})
     assert message in str(caught.value)
+
+
+def _tmp_volume(pod: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
+    (mount,) = [m for m in container.get("volumeMounts", []) if m["mountPath"] == "/tmp"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    return dict(volume)
+
+
+def test_every_container_gets_its_own_writable_tmp() -> None:
+    """Issue 15 item 10: the root filesystem is read-only, so the main container, every sidecar and every init
+    container gets a writable emptyDir at /tmp, each its own; a container that mounts something there keeps it."""
+    init = ContainerSpec(name="migrate", image=IMAGE, resources=RESOURCES, command=["migrate"])
+    sidecar = ContainerSpec(name="proxy", image=IMAGE, resources=RESOURCES)
+    manifests = render(minimal(init_containers=[init], sidecars=[sidecar]))
+    template = only(manifests, "Deployment")["spec"]["template"]
+    pod = template["spec"]
+    main, proxy = pod["containers"]
+    (migrate,) = pod["initContainers"]
+    assert _tmp_volume(pod, main) == {"name": "writable-1", "emptyDir": {}}  # the main container's writable_paths
+    assert _tmp_volume(pod, proxy) == {"name": "proxy-tmp", "emptyDir": {}}
+    assert _tmp_volume(pod, migrate) == {"name": "migrate-tmp", "emptyDir": {}}
+    assert "annotations" not in template["metadata"]
+    assert list(find_problems(manifests)) == []
+
+
+def test_a_container_that_needs_no_tmp_is_named_in_the_pod() -> None:
+    init = ContainerSpec(name="migrate", image=IMAGE, resources=RESOURCES, writable_tmp=False)
+    manifests = render(minimal(init_containers=[init]))
+    template = only(manifests, "Deployment")["spec"]["template"]
+    (migrate,) = template["spec"]["initContainers"]
+    assert "volumeMounts" not in migrate
+    assert template["metadata"]["annotations"]["k8s-workloads/no-writable-tmp"] == "migrate"
+    assert list(find_problems(manifests)) == []
+
+
+def test_a_volume_named_like_a_scratch_volume_is_refused() -> None:
+    init = ContainerSpec(name="migrate", image=IMAGE, resources=RESOURCES)
+    taken = k8s.Volume(name="migrate-tmp", empty_dir=k8s.EmptyDirVolumeSource())
+    with pytest.raises(PropsError, match="migrate-tmp"):
+        render(minimal(init_containers=[init], volumes=[taken]))

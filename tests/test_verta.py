@@ -74,6 +74,10 @@ def test_backend_runs_migrations_in_an_init_container(rendered: dict[str, Render
     assert init["name"] == "migrate"
     assert init["command"] == load_environment(env).verta.migration_command
     assert init["image"] == pod["containers"][0]["image"]
+    # Issue 15 item 10: the read-only root is not writable, so npm's cache and logs go to the container's own /tmp.
+    (scratch,) = [m for m in init["volumeMounts"] if m["mountPath"] == "/tmp"]
+    assert {"name": scratch["name"], "emptyDir": {}} in pod["volumes"]
+    assert {"name": "NPM_CONFIG_CACHE", "value": "/tmp/.npm"} in init["env"]
 
 
 @pytest.mark.parametrize("env", ENVS)

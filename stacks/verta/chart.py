@@ -100,6 +100,9 @@ class VertaChart(Chart):
                     image=settings.backend.image,
                     resources=settings.backend.resources,
                     command=settings.migration_command,
+                    # npm keeps its cache and logs under $HOME/.npm, and HOME is `/` for a UID without a passwd
+                    # entry: on the read-only root that fails; /tmp is the container's writable scratch.
+                    env={"NPM_CONFIG_CACHE": "/tmp/.npm"},
                     env_from_config_maps=[NAME],
                     secret_env=[secret_env("DATABASE_URL", secrets.database_url)],
                 )
