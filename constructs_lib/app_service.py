@@ -26,7 +26,7 @@ from constructs_lib.labels import RecommendedLabels, Workload
 from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy
 from constructs_lib.web_ingress import IngressOptions, WebIngress, WebIngressProps
 from value_types.images import ImageSettings
-from value_types.names import DNS_LABEL
+from value_types.names import DNS_LABEL, LABEL_KEY, LABEL_VALUE
 from value_types.ports import PORT
 from value_types.quantities import ResourceSettings
 from value_types.workloads import AutoscalingSettings
@@ -98,6 +98,9 @@ class AppServiceProps:
         network_access: a NetworkPolicy (default-deny ingress, plus what it allows). Default: none.
         spread: prefer one pod per node and an even spread across zones. Default True.
         pod_annotations: extra pod template annotations.
+        pod_labels: extra labels on the pods only, never in a selector, e.g. `{"app": "hivemind-bot"}` for a
+            seed's `kubectl get pods -l app=...`. Added or changed in place (a pod template label outside the
+            selector rolls the pods, nothing more). The recommended labels may not be overridden. Default: none.
         termination_grace_period_seconds: Default: Kubernetes' 30.
     """
 
@@ -139,6 +142,7 @@ class AppServiceProps:
     network_access: NetworkAccess | None = None
     spread: bool = True
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
     termination_grace_period_seconds: int | None = None
 
 
@@ -218,7 +222,7 @@ class AppService(Construct):
                 if props.strategy == "RollingUpdate"
                 else k8s.DeploymentStrategy(type="Recreate"),
                 template=k8s.PodTemplateSpec(
-                    metadata=k8s.ObjectMeta(labels=labels, annotations=pod_annotations or None),
+                    metadata=k8s.ObjectMeta(labels={**labels, **props.pod_labels}, annotations=pod_annotations or None),
                     spec=pod_spec,
                 ),
             ),
@@ -429,6 +433,13 @@ def _validate(props: AppServiceProps) -> None:
         raise PropsError(construct, "metrics.path", props.metrics.path, "a URL path starting with '/'")
     if props.strategy not in ("RollingUpdate", "Recreate"):
         raise PropsError(construct, "strategy", props.strategy, "RollingUpdate | Recreate")
+    for key, value in props.pod_labels.items():
+        LABEL_KEY.require(construct, "pod_labels", key)
+        LABEL_VALUE.require(construct, f"pod_labels.{key}", value)
+        if key.startswith("app.kubernetes.io/"):
+            raise PropsError(
+                construct, "pod_labels", key, "a label outside app.kubernetes.io/ (the recommended labels are computed)"
+            )
     for secret in props.image_pull_secrets:
         DNS_LABEL.require(construct, "image_pull_secrets", secret)
     # The main container is checked as a ContainerSpec: image, resources, env names, probes against its ports.

@@ -83,6 +83,8 @@ class BotStackProps:
         security: UID, GID and fsGroup. Default: UID/GID 65532.
         writable_paths: emptyDir mounts, since the root filesystem is read-only. Default `/tmp`.
         termination_grace_period_seconds: time to close the gateway connection. Default: Kubernetes' 30.
+        pod_labels: extra labels on the pods only (never in the selector), e.g. a seed's `app: <name>`. Default:
+            none.
     """
 
     name: str
@@ -105,6 +107,7 @@ class BotStackProps:
     security: PodSecurity = field(default_factory=PodSecurity)
     writable_paths: Sequence[str] = ("/tmp",)
     termination_grace_period_seconds: int | None = None
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 class BotStack(Construct):
@@ -154,6 +157,7 @@ class BotStack(Construct):
                 security=props.security,
                 writable_paths=props.writable_paths,
                 termination_grace_period_seconds=props.termination_grace_period_seconds,
+                pod_labels=props.pod_labels,
             ),
         )
         #: The bot's recommended labels, and those selecting its pods (a `Workload`, for `allow_from`).

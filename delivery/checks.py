@@ -28,7 +28,9 @@ RECOMMENDED_LABELS = (
     "app.kubernetes.io/managed-by",
 )
 CDK8S_PATH_LABEL = "cdk8s.io/metadata.addr"
-
+# What a workload's (immutable) selector is made of: the recommended labels that never change with a release.
+STABLE_SELECTOR_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
 HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
 # Access modes that attach a volume to a single node (ReadWriteOncePod even to a single pod).
 _SINGLE_NODE_ACCESS = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
@@ -132,11 +134,16 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
                     f"{where}: claim template {claim['metadata'].get('name')} carries {VERSION_LABEL}; claim "
                     f"templates cannot be changed, so the next image bump would be refused (leave the version out)"
                 )
-        if kind in ("Deployment", "StatefulSet", "DaemonSet"):
+        if kind in WORKLOAD_KINDS:
             match_labels = spec.get("selector", {}).get("matchLabels", {})
             template_labels = spec.get("template", {}).get("metadata", {}).get("labels", {})
             if not match_labels or not selects(match_labels, template_labels):
                 yield f"{where}: selector {match_labels} does not match its own pod template labels"
+            if set(match_labels) != set(STABLE_SELECTOR_LABELS) or spec.get("selector", {}).get("matchExpressions"):
+                yield (
+                    f"{where}: selector {match_labels} is not exactly the stable labels {list(STABLE_SELECTOR_LABELS)}; "
+                    f"a selector cannot be changed in place, so it holds only labels that never change"
+                )
         pod_selector = _pod_selector(manifest)
         if pod_selector is not None and not any(
             t.namespace == namespace and selects(pod_selector, t.labels) for t in templates
@@ -175,6 +182,7 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
                         yield problem
         if kind == "NetworkPolicy":
             yield from _policy_peer_problems(where, namespace, spec, templates)
+    yield from _overlapping_workloads(manifests)
     yield from _rbac_problems(manifests, by_reference)
     yield from _single_node_claim_problems(manifests, templates, by_reference)
     yield from _route_conflicts(manifests)
@@ -216,6 +224,27 @@ def _writable_tmp_problems(template: PodTemplate) -> Iterator[str]:
                 f"emptyDir at {SCRATCH_PATH}; mount one (render_pod does), or set writable_tmp=False in its props if "
                 f"it never writes there"
             )
+
+
+def _overlapping_workloads(manifests: list[Manifest]) -> Iterator[str]:
+    """Two workloads whose selector matches the other's pods fight over them (each controller counts the other's
+    pods as its own), and a Service or policy built from one selector reaches both."""
+    workloads = [m for m in manifests if m.get("kind") in WORKLOAD_KINDS]
+    for workload in workloads:
+        selector = workload.get("spec", {}).get("selector", {}).get("matchLabels", {})
+        for other in workloads:
+            labels = other.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
+            if (
+                other is not workload
+                and _namespace(other) == _namespace(workload)
+                and selector
+                and selects(selector, labels)
+            ):
+                yield (
+                    f"{workload['kind']}/{workload['metadata']['name']}: selector {selector} also matches the pods of "
+                    f"{other['kind']}/{other['metadata']['name']}; each workload's name, instance and component must "
+                    f"together select its pods alone"
+                )
 
 
 def _image_problems(template: PodTemplate) -> Iterator[str]:

@@ -346,3 +346,26 @@ def test_a_volume_named_like_a_scratch_volume_is_refused() -> None:
     taken = k8s.Volume(name="migrate-tmp", empty_dir=k8s.EmptyDirVolumeSource())
     with pytest.raises(PropsError, match="migrate-tmp"):
         render(minimal(init_containers=[init], volumes=[taken]))
+
+
+def test_pod_labels_go_on_the_pods_only() -> None:
+    manifests = render(minimal(pod_labels={"app": "web"}))
+    deployment = only(manifests, "Deployment")
+    assert deployment["spec"]["template"]["metadata"]["labels"]["app"] == "web"
+    assert "app" not in deployment["spec"]["selector"]["matchLabels"]
+    assert "app" not in deployment["metadata"]["labels"]
+    assert "app" not in only(manifests, "Service")["spec"]["selector"]
+
+
+@pytest.mark.parametrize(
+    ("labels", "prop"),
+    [
+        ({"app.kubernetes.io/instance": "x"}, "pod_labels"),
+        ({"bad key!": "x"}, "pod_labels"),
+        ({"app": "not a value"}, "pod_labels.app"),
+    ],
+)
+def test_pod_labels_are_checked(labels: dict[str, str], prop: str) -> None:
+    with pytest.raises(PropsError) as error:
+        render(minimal(pod_labels=labels))
+    assert error.value.prop == prop

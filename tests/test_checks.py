@@ -405,3 +405,34 @@ def test_an_init_container_without_tmp_is_named() -> None:
         "Deployment/web: container migrate has a read-only root filesystem and no writable emptyDir at /tmp; mount "
         "one (render_pod does), or set writable_tmp=False in its props if it never writes there"
     ]
+
+
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        ({**SELECTOR, "app.kubernetes.io/version": "1"}, "is not exactly the stable labels"),
+        ({"app.kubernetes.io/name": "web"}, "is not exactly the stable labels"),
+        ({**SELECTOR, "app": "web"}, "is not exactly the stable labels"),
+    ],
+)
+def test_a_workload_selects_by_the_stable_labels_only(selector: dict[str, str], message: str) -> None:
+    manifests = broken("Deployment", ["spec", "selector"], {"matchLabels": selector})
+    with pytest.raises(RenderCheckError, match=message):
+        check_environment(manifests)
+
+
+def test_two_workloads_may_not_select_each_others_pods() -> None:
+    manifests = copy.deepcopy(good())
+    other = copy.deepcopy(manifests[0])
+    other["metadata"] = {**other["metadata"], "name": "web-canary"}
+    manifests.append(other)
+    problems = [p for p in find_problems(manifests) if "also matches" in p]
+    assert problems == [
+        f"Deployment/{a}: selector {SELECTOR} also matches the pods of Deployment/{b}; each workload's name, instance "
+        "and component must together select its pods alone"
+        for a, b in (("web", "web-canary"), ("web-canary", "web"))
+    ]
+    # Another component of the same instance is a different workload: no overlap.
+    other["spec"]["selector"]["matchLabels"] = {**SELECTOR, "app.kubernetes.io/component": "worker"}
+    other["spec"]["template"]["metadata"]["labels"] = {**LABELS, "app.kubernetes.io/component": "worker"}
+    assert [p for p in find_problems(manifests) if "also matches" in p] == []

@@ -154,7 +154,10 @@ class VertaChart(Chart):
                 name=f"{NAME}-{component}",
                 component=component,
                 part_of=NAME,
-                instance=f"{NAME}-{component}",
+                # One installation, as Helm's release: `kubectl get pods -l app.kubernetes.io/instance=verta` (the
+                # seed's check) finds the three services; name and component still tell them apart in selectors.
+                # It is in the immutable Deployment selectors: README "Upgrade notes" says how it was rolled out.
+                instance=NAME,
                 image=service.image,
                 port=service.port,
                 service_port=SERVICE_PORT,
