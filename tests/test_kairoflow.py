@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import cdk8s  # as a module: pytest would collect cdk8s.Testing as a test class
 import pytest
 
 from engine import Manifest, RenderedEnvironment
 from environment_model.settings import load_environment
+from stacks.kairoflow.chart import KairoflowChart
+from stacks.kairoflow.settings import RouteSettings
 from tests.conftest import find
+from tests.test_rendered_output import crd_validator
 
 ENVS = ["dev", "staging", "prod"]
 # Seed "Configure persistent volumes": claim sizes and the paths mounted in both containers.
@@ -278,3 +282,50 @@ def test_database_dsn_is_built_from_the_secret_without_a_password(
         environment = expand_like_the_kubelet(container, secrets)
         assert environment["DATABASE_DSN"] == "pgsql:host=db.internal;port=5433;dbname=kairoflow"
         assert (environment["DATABASE_USER"], environment["DATABASE_PASSWORD"]) == ("app", "s3cr3t-pw")
+
+
+def test_security_headers_and_rate_limit_middlewares_on_the_https_route() -> None:
+    """Seed "Network Security": security headers and rate limiting. Settings kairoflow.route.security_headers and
+    .rate_limit (default none: today's routes). The HTTPS IngressRoute references both Middlewares; the HTTP route
+    still only redirects."""
+    settings = load_environment("prod").kairoflow
+    route = RouteSettings.model_validate(
+        {
+            "security_headers": {"content_security_policy": "default-src 'self'"},
+            "rate_limit": {"requests_per_second": 20},
+        }
+    )
+    app = cdk8s.Testing.app()
+    chart = KairoflowChart(app, "kairoflow", settings.model_copy(update={"route": route}))
+    manifests = list(cdk8s.Testing.synth(chart))
+    middlewares = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "Middleware"}
+    for middleware in middlewares.values():
+        assert list(crd_validator(middleware["apiVersion"], "Middleware").iter_errors(middleware)) == []
+    assert middlewares["kairoflow-ratelimit"]["spec"] == {"rateLimit": {"average": 20, "burst": 100}}
+    assert middlewares["kairoflow-security-headers"]["spec"] == {
+        "headers": {
+            "stsSeconds": 31536000,
+            "stsIncludeSubdomains": True,
+            "frameDeny": True,
+            "contentTypeNosniff": True,
+            "referrerPolicy": "strict-origin-when-cross-origin",
+            "contentSecurityPolicy": "default-src 'self'",
+        }
+    }
+    https = find(manifests, "IngressRoute", "kairoflow-https")
+    (rule,) = https["spec"]["routes"]
+    assert rule["middlewares"] == [{"name": "kairoflow-ratelimit"}, {"name": "kairoflow-security-headers"}]
+    (plain,) = find(manifests, "IngressRoute", "kairoflow-http")["spec"]["routes"]
+    assert plain["middlewares"] == [{"name": "kairoflow-redirect-https"}]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_routes_have_no_extra_middlewares_by_default_and_the_project_admits_them(
+    rendered: dict[str, RenderedEnvironment], env: str
+) -> None:
+    manifests = stack(rendered, env)
+    assert "middlewares" not in find(manifests, "IngressRoute", "kairoflow-https")["spec"]["routes"][0]
+    # The AppProject filters cluster-scoped kinds only: no namespaced allow-list that would refuse a Middleware.
+    project = find(rendered[env]["argocd"], "AppProject")
+    assert "namespaceResourceWhitelist" not in project["spec"]
+    assert "namespaceResourceBlacklist" not in project["spec"]

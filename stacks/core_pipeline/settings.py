@@ -18,6 +18,7 @@ from value_types.names import DnsLabel, DnsName, FeatureFlagName, HostName, Labe
 from value_types.ports import Port
 from value_types.quantities import ResourceSettings
 from value_types.schedules import Duration
+from value_types.web import RateLimitSettings
 from value_types.workloads import AutoscalingSettings, SecretKey, no_fixed_replicas_with_hpa
 
 
@@ -92,11 +93,6 @@ class TelemetrySettings(StrictModel):
         max_length=50,
         description="ServiceMonitor metric relabelings (on the scraped samples, e.g. drop a series). Default: none.",
     )
-
-
-class RateLimitSettings(StrictModel):
-    requests_per_second: int = Field(ge=1, le=100000, description="Per client IP.")
-    burst_multiplier: int = Field(5, ge=1, le=100, description="Burst as a multiple of the rate.")
 
 
 class CorsSettings(StrictModel):

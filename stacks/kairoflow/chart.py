@@ -15,6 +15,7 @@ from constructs_lib import (
     JobPod,
     NetworkAccess,
     PodSecurity,
+    RateLimit,
     RecommendedLabels,
     RemoteKey,
     RetentionCron,
@@ -186,6 +187,13 @@ class KairoflowChart(Chart):
                 service_name=self.web.service_name,
                 service_port=self.web.service_port,
                 cluster_issuer=settings.cluster_issuer,
+                security_headers=settings.route.security_headers,
+                rate_limit=RateLimit(
+                    requests_per_second=settings.route.rate_limit.requests_per_second,
+                    burst_multiplier=settings.route.rate_limit.burst_multiplier,
+                )
+                if settings.route.rate_limit
+                else None,
             ),
         )
         jobs = settings.cron_jobs
