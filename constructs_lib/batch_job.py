@@ -9,7 +9,7 @@ from typing import Literal
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from constructs_lib.container import ContainerSpec, PodSecurity, render_container, writable_scratch
+from constructs_lib.container import ContainerSpec, PodSecurity, render_pod, writable_scratch
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels, Workload
 from value_types.names import DNS_LABEL
@@ -82,15 +82,16 @@ class JobPod:
         main = ContainerSpec(
             **{**self.container.__dict__, "volume_mounts": (*scratch_mounts, *self.container.volume_mounts)}
         )
+        pod = render_pod([main, *self.sidecars], volumes=[*volumes, *self.volumes])
         return k8s.PodTemplateSpec(
-            metadata=k8s.ObjectMeta(labels=dict(labels)),
+            metadata=k8s.ObjectMeta(labels=dict(labels), annotations=pod.annotations or None),
             spec=k8s.PodSpec(
                 restart_policy=self.restart_policy,
                 service_account_name=self.service_account_name,
                 automount_service_account_token=False,
                 security_context=self.security.render(),
-                containers=[render_container(main), *(render_container(spec) for spec in self.sidecars)],
-                volumes=[*volumes, *self.volumes] or None,
+                containers=pod.containers,
+                volumes=pod.volumes or None,
                 node_selector=dict(self.node_selector) or None,
                 affinity=_same_node_as(self.colocate_with.selector_labels) if self.colocate_with else None,
                 active_deadline_seconds=self.active_deadline_seconds if pod_deadline else None,

@@ -82,6 +82,8 @@ class BotStackProps:
         security: UID, GID and fsGroup. Default: UID/GID 65532.
         writable_paths: emptyDir mounts, since the root filesystem is read-only. Default `/tmp`.
         termination_grace_period_seconds: time to close the gateway connection. Default: Kubernetes' 30.
+        pod_labels: extra labels on the pods only (never in the selector), e.g. a seed's `app: <name>`. Default:
+            none.
     """
 
     name: str
@@ -104,6 +106,7 @@ class BotStackProps:
     security: PodSecurity = field(default_factory=PodSecurity)
     writable_paths: Sequence[str] = ("/tmp",)
     termination_grace_period_seconds: int | None = None
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 class BotStack(Construct):
