@@ -189,7 +189,7 @@ def prerequisites_section(rendered: Rendered, stack: str) -> str:
     if kinds & {"PrometheusRule", "ServiceMonitor"}:
         needs.append(
             f"{_MONITORING}; its `ruleSelector` / `serviceMonitorSelector` must match the labels set in "
-            "`alerts.rule_labels` / `telemetry.service_monitor_labels`."
+            "the environment's `monitoring.prometheus_labels`, which every ServiceMonitor and PrometheusRule carries."
         )
     stores = sorted(
         {

@@ -10,10 +10,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from environment_model.paths import environments_dir
-from environment_model.registry import stack_names
+from environment_model.registry import STACKS, stack_names
 from stacks.argocd.settings import ArgoCdSettings
 from stacks.core_pipeline.settings import CorePipelineSettings
 from stacks.discord_monitor.settings import DiscordMonitorSettings
@@ -22,7 +22,7 @@ from stacks.kairoflow.settings import KairoflowSettings
 from stacks.verta.settings import VertaSettings
 from value_types.credentials import looks_secret, redact_credentials
 from value_types.model import StrictModel
-from value_types.names import DNS_LABEL
+from value_types.names import DNS_LABEL, Labels
 
 if TYPE_CHECKING:
     from environment_model.settings_file import SettingsFile
@@ -33,6 +33,11 @@ REMOVED_KEYS = {
     "tag never rolls the pods in GitOps); delete this line and pin tags, which CI bumps",
 }
 
+MOVED_TO_MONITORING = (
+    "set once for every stack as monitoring.prometheus_labels (the labels the cluster's Prometheus selects "
+    "ServiceMonitors and PrometheusRules by), and different from it here; delete this key"
+)
+
 # Folders under dist/ that are not environments: an environment of that name would write into them.
 RESERVED_ENVIRONMENT_NAMES = {
     "fleet": "dist/argocd/fleet/ holds the fleet's ApplicationSets, beside each environment's dist/argocd/<name>/",
@@ -41,15 +46,66 @@ RESERVED_ENVIRONMENT_NAMES = {
 }
 
 
+# Where each stack's copy of the monitoring labels goes: they are set once, under `monitoring`, for every stack.
+MONITORING_LABEL_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("core_pipeline", "telemetry", "service_monitor_labels"),
+    *((stack.settings_field, "alerts", "rule_labels") for stack in STACKS),
+)
+
+
+class MonitoringSettings(StrictModel):
+    """The cluster's Prometheus, as every stack's ServiceMonitors and PrometheusRules must meet it."""
+
+    prometheus_labels: Labels = Field(
+        {"release": "kube-prometheus-stack"},
+        description="Labels this cluster's Prometheus selects ServiceMonitors and PrometheusRules by (its "
+        "serviceMonitorSelector and ruleSelector; kube-prometheus-stack matches `release: <its Helm release>`). "
+        "Every ServiceMonitor and PrometheusRule of every stack carries them.",
+    )
+
+
 class EnvironmentSettings(StrictModel):
     """Everything that differs between environments. One file per environment: environments/<name>.yaml."""
 
+    monitoring: MonitoringSettings = Field(
+        default_factory=MonitoringSettings, description="The cluster's Prometheus: the labels it selects by."
+    )
     argocd: ArgoCdSettings = Field(description="Argo CD delivery: repository, revision, cluster, sync policy.")
     core_pipeline: CorePipelineSettings = Field(description="The core-pipeline service.")
     discord_monitor: DiscordMonitorSettings = Field(description="The Discord monitor bot and watcher sidecar.")
     hivemind_bot: HivemindBotSettings = Field(description="The Hivemind Discord bot.")
     kairoflow: KairoflowSettings = Field(description="KairoFlow: nginx + php-fpm, Traefik, claims, CronJobs.")
     verta: VertaSettings = Field(description="Verta: backend, frontend and ML services with Redis.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _monitoring_labels_for_every_stack(cls, data: Any) -> Any:
+        """Copy `monitoring.prometheus_labels` into each stack's monitors and rules: one setting, one value for all
+        of them. (Data of the wrong shape is left as it is, for validation to report.)"""
+        if not isinstance(data, dict):
+            return data
+        monitoring = data.get("monitoring", {})
+        labels = (
+            monitoring.get("prometheus_labels", MonitoringSettings().prometheus_labels)
+            if isinstance(monitoring, dict)
+            else None
+        )
+        if not isinstance(labels, dict):
+            return data
+        data = dict(data)
+        for path in MONITORING_LABEL_FIELDS:
+            data = _with_value(data, path, dict(labels))
+        return data
+
+
+def _with_value(data: dict[str, Any], path: Sequence[str], value: Any) -> dict[str, Any]:
+    """`data` with `value` at `path`, the mappings on the way copied (made when absent); unchanged where a step on
+    the way is not a mapping."""
+    head, *rest = path
+    inner = data.get(head, {})
+    if not isinstance(inner, dict):
+        return data
+    return {**data, head: _with_value(inner, rest, value) if rest else value}
 
 
 class SettingsError(Exception):
@@ -94,6 +150,14 @@ def parse_environment(name: str, data: Any, source: SettingsFile | None = None) 
     if not isinstance(data, dict):
         raise SettingsError(f"{where}{name}: settings must be a mapping of keys, got {type(data).__name__}")
     removed = [_located(f"{name}.{key}: {why}", source) for key, why in REMOVED_KEYS.items() if key in data]
+    monitoring = data.get("monitoring")
+    selected = monitoring.get("prometheus_labels") if isinstance(monitoring, dict) else None
+    selected = MonitoringSettings().prometheus_labels if selected is None else selected
+    removed += [
+        _located(f"{name}.{'.'.join(path)}: {MOVED_TO_MONITORING}", source)
+        for path in MONITORING_LABEL_FIELDS
+        if _value_at(data, path, selected) != selected  # the same value (settings dumped and loaded again) is fine
+    ]
     if removed:
         raise SettingsError("\n".join(removed))
     try:
@@ -101,6 +165,14 @@ def parse_environment(name: str, data: Any, source: SettingsFile | None = None) 
     except ValidationError as error:
         raise SettingsError("\n".join(format_errors(name, error, source))) from None
     return settings
+
+
+def _value_at(data: Any, path: Sequence[str], default: Any) -> Any:
+    for step in path:
+        if not isinstance(data, dict) or step not in data:
+            return default
+        data = data[step]
+    return data
 
 
 def _located(problem: str, source: SettingsFile | None) -> str:

@@ -49,7 +49,8 @@ class AlertingSettings(StrictModel):
     )
     rule_labels: Labels = Field(
         default_factory=dict,
-        description="Labels your Prometheus' ruleSelector matches, e.g. {release: kube-prometheus-stack}.",
+        description="Labels your Prometheus' ruleSelector matches: the environment's monitoring.prometheus_labels, "
+        "copied here (not written in the files).",
     )
     restarts_per_hour: int = Field(
         3, ge=1, le=1000, description="Container restarts within an hour that raise the restarts alert."

@@ -20,7 +20,7 @@ from constructs_lib.labels import RecommendedLabels
 from delivery.pod_templates import pod_template_of
 from engine import Manifest, RenderedEnvironment
 from environment_model.registry import STACKS
-from environment_model.settings import parse_environment
+from environment_model.settings import load_environment, parse_environment
 from stacks.observability import name_matcher
 
 RUNBOOKS = Path(__file__).resolve().parent.parent / "docs" / "runbooks"
@@ -290,3 +290,23 @@ def test_name_matcher_is_exact() -> None:
     assert name_matcher("deployment", ["web"]) == 'deployment="web"'
     with pytest.raises(ValueError):
         name_matcher("deployment", ["web.*"])
+
+
+def test_every_monitor_and_rule_carries_the_labels_the_environment_prometheus_selects(
+    rendered: dict[str, RenderedEnvironment],
+) -> None:
+    """One setting (monitoring.prometheus_labels) for every ServiceMonitor and PrometheusRule: a Prometheus whose
+    selector finds one finds them all, in every environment."""
+    for env, by_stack in rendered.items():
+        selected = load_environment(env).monitoring.prometheus_labels
+        assert selected, env
+        monitors = [
+            manifest
+            for manifests in by_stack.values()
+            for manifest in manifests
+            if manifest["kind"] in ("ServiceMonitor", "PrometheusRule")
+        ]
+        assert {manifest["kind"] for manifest in monitors} == {"ServiceMonitor", "PrometheusRule"}, env
+        for manifest in monitors:
+            labels = manifest["metadata"]["labels"]
+            assert selected.items() <= labels.items(), (env, manifest["kind"], manifest["metadata"]["name"])

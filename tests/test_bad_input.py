@@ -280,6 +280,18 @@ CASES = [
     Case("no-tag", SYNTH, _set("dev", "core_pipeline.image.tag", ""), ("core_pipeline.image.tag",)),
     Case("uppercase-repository", SYNTH, _set("dev", "core_pipeline.image.repository", "GHCR.io/X"), ("repository",)),
     Case("removed-setting", SYNTH, _set("dev", "require_pinned_images", False), ("dev.require_pinned_images",)),
+    Case(
+        "monitor-labels-per-stack",
+        SYNTH,
+        _set("dev", "verta.alerts.rule_labels", {"release": "other"}),
+        ("dev.verta.alerts.rule_labels", "monitoring.prometheus_labels"),
+    ),
+    Case(
+        "bad-monitoring-labels",
+        SYNTH,
+        _set("dev", "monitoring.prometheus_labels", {"release": "-bad-"}),
+        ("dev.monitoring.prometheus_labels",),
+    ),
     # Kubernetes names, labels, hosts.
     Case("bad-namespace", SYNTH, _set("dev", "verta.namespace", "Verta_NS"), ("dev.verta.namespace",)),
     Case("long-namespace", SYNTH, _set("dev", "verta.namespace", "n" * 100_000), ("dev.verta.namespace",)),

@@ -121,6 +121,20 @@ def test_the_removed_pinning_switch_says_what_replaced_it() -> None:
     assert message.startswith("prod.require_pinned_images: removed: every environment now refuses mutable image tags")
 
 
+def test_the_monitoring_labels_are_set_once_for_every_stack() -> None:
+    data = prod_data()
+    data["monitoring"] = {"prometheus_labels": {"prometheus": "platform"}}
+    settings = parse_environment("prod", data)
+    assert settings.core_pipeline.telemetry.service_monitor_labels == {"prometheus": "platform"}
+    for section in ("core_pipeline", "discord_monitor", "hivemind_bot", "kairoflow", "verta"):
+        assert getattr(settings, section).alerts.rule_labels == {"prometheus": "platform"}, section
+    # The same value again (settings dumped and loaded) is fine; another is not.
+    assert parse_environment("prod", settings.model_dump(mode="json")) == settings
+    data["core_pipeline"].setdefault("telemetry", {})["service_monitor_labels"] = {"release": "x"}
+    message = error_for(data)
+    assert message.startswith("prod.core_pipeline.telemetry.service_monitor_labels: set once for every stack as ")
+
+
 def test_ingress_enabled_without_hosts() -> None:
     data = prod_data()
     data["core_pipeline"]["ingress"]["hosts"] = []

@@ -48,7 +48,7 @@ def _http_alerts(settings: CorePipelineSettings) -> list[Alert]:
             checks=(
                 f"Prometheus' Targets page: is `serviceMonitor/{namespace}/core-pipeline` listed? If not, the "
                 "ServiceMonitor's labels do not match the Prometheus' serviceMonitorSelector "
-                "(`telemetry.service_monitor_labels`).",
+                "(`monitoring.prometheus_labels`).",
                 f"Listed but down: `kubectl -n {namespace} get endpoints core-pipeline`, and that the monitoring "
                 "namespace is in `network_policy.monitoring_namespaces`.",
             ),

@@ -81,7 +81,9 @@ class TelemetrySettings(StrictModel):
     service_monitor: bool = Field(True, description="Render a Prometheus Operator ServiceMonitor.")
     scrape_interval: Duration = Field("30s", description="ServiceMonitor scrape interval.")
     service_monitor_labels: Labels = Field(
-        default_factory=dict, description="Labels your Prometheus' serviceMonitorSelector matches."
+        default_factory=dict,
+        description="Labels your Prometheus' serviceMonitorSelector matches: the environment's "
+        "monitoring.prometheus_labels, copied here (not written in the files).",
     )
     relabelings: list[RelabelingSettings] = Field(
         default_factory=list,
