@@ -3,8 +3,7 @@ settings name, and the system's alerts and dashboard as its settings switch them
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from cdk8s import Chart
 from constructs import Construct
@@ -31,6 +30,15 @@ class SystemSettings(Protocol):
         """The system's Grafana dashboard."""
 
 
+class SystemObservability(Protocol):
+    """What a system's alerts module (stacks/<system>/alerts.py) offers: its alerts and its workloads, from its
+    settings."""
+
+    def system_alerts(self, settings: Any, /) -> list[Alert]: ...
+
+    def system_workloads(self, settings: Any, /) -> Workloads: ...
+
+
 class SystemChart(Chart):
     """One system in one environment. Object names are the constructs' own (no cdk8s hash suffix), so that they
     stay stable across refactors; the PrometheusRule and the Grafana dashboard are named after `system` and carry
@@ -44,9 +52,9 @@ class SystemChart(Chart):
         system: str,
         version: str,
         settings: SystemSettings,
-        alerts: Iterable[Alert],
-        workloads: Workloads,
+        observed: SystemObservability,
     ) -> None:
+        """`observed`: the system's alerts module, whose alerts and dashboard workloads are read from `settings`."""
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
-        add_alert_rules(self, system, version, settings.alerts, alerts)
-        add_dashboard(self, system, version, settings.dashboard, workloads)
+        add_alert_rules(self, system, version, settings.alerts, observed.system_alerts(settings))
+        add_dashboard(self, system, version, settings.dashboard, observed.system_workloads(settings))

@@ -22,6 +22,18 @@ class ExampleSettings:
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
 
 
+class ExampleObservability:
+    """Stands in for a system's alerts module."""
+
+    @staticmethod
+    def system_alerts(settings: ExampleSettings) -> list[Alert]:
+        return [DOWN]
+
+    @staticmethod
+    def system_workloads(settings: ExampleSettings) -> Workloads:
+        return Workloads(namespace=settings.namespace, deployments=["example"])
+
+
 def render(settings: ExampleSettings) -> list[dict[str, object]]:
     chart = SystemChart(
         cdk8s.Testing.app(),
@@ -29,8 +41,7 @@ def render(settings: ExampleSettings) -> list[dict[str, object]]:
         system="example",
         version="1.2.3",
         settings=settings,
-        alerts=[DOWN],
-        workloads=Workloads(namespace=settings.namespace, deployments=["example"]),
+        observed=ExampleObservability(),
     )
     return list(cdk8s.Testing.synth(chart))
 

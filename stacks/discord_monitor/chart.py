@@ -24,7 +24,7 @@ from constructs_lib import (
     WatcherSidecarProps,
 )
 from constructs_lib.props import same_named
-from stacks.discord_monitor.alerts import system_alerts, system_workloads
+from stacks.discord_monitor import alerts
 from stacks.discord_monitor.settings import DiscordMonitorSettings, WatcherSettings
 from stacks.settings_to_props import http_probe, redis, secret_env
 from stacks.system_chart import SystemChart
@@ -38,9 +38,8 @@ class DiscordMonitorChart(SystemChart):
     """Everything discord-monitor runs in one environment, in the namespace its settings name."""
 
     def __init__(self, scope: Construct, id: str, settings: DiscordMonitorSettings) -> None:
-        alerts, workloads = system_alerts(settings), system_workloads(settings)
         version = settings.bot.image.tag
-        super().__init__(scope, id, system=NAME, version=version, settings=settings, alerts=alerts, workloads=workloads)
+        super().__init__(scope, id, system=NAME, version=version, settings=settings, observed=alerts)
         bot_settings = settings.bot
         bot_image = bot_settings.image
         bot_labels = RecommendedLabels(name=BOT_NAME, component="bot", part_of=NAME, version=bot_image.tag)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from cdk8s import Chart
 from constructs import Construct
 
 from constructs_lib import BotEgress, BotStack, BotStackProps, EgressRule, LeaderElection, SecretKeyRef
-from stacks.dashboard_model import add_dashboard
-from stacks.hivemind_bot.alerts import system_alerts, system_workloads
+from stacks.hivemind_bot import alerts
 from stacks.hivemind_bot.settings import HivemindBotSettings
-from stacks.observability import add_alert_rules
 from stacks.settings_to_props import http_probe
+from stacks.system_chart import SystemChart
 
 NAME = "hivemind-bot"
 HTTPS_PORT = 443
@@ -22,13 +20,11 @@ SECRET_KEYS = {
 }
 
 
-class HivemindBotChart(Chart):
+class HivemindBotChart(SystemChart):
     """The bot Deployment, its leader-election RBAC, PodDisruptionBudget and NetworkPolicy."""
 
     def __init__(self, scope: Construct, id: str, settings: HivemindBotSettings) -> None:
-        super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
-        add_alert_rules(self, NAME, settings.image.tag, settings.alerts, system_alerts(settings))
-        add_dashboard(self, NAME, settings.image.tag, settings.dashboard, system_workloads(settings))
+        super().__init__(scope, id, system=NAME, version=settings.image.tag, settings=settings, observed=alerts)
         policy = settings.network_policy
         election = settings.leader_election
         self.bot = BotStack(

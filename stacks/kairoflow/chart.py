@@ -32,11 +32,10 @@ from constructs_lib import (
 )
 from constructs_lib.app_service import config_checksum
 from constructs_lib.container import writable_scratch
-from stacks.dashboard_model import add_dashboard
-from stacks.kairoflow.alerts import system_alerts, system_workloads
+from stacks.kairoflow import alerts
 from stacks.kairoflow.nginx_config import default_conf, nginx_conf
 from stacks.kairoflow.settings import CronSettings, KairoflowSettings
-from stacks.observability import add_alert_rules
+from stacks.system_chart import SystemChart
 
 NAME = "kairoflow"
 WEB = "kairoflow-web"
@@ -77,14 +76,12 @@ CONSOLE_COMMANDS = {
 }
 
 
-class KairoflowChart(Chart):
+class KairoflowChart(SystemChart):
     """Everything KairoFlow runs in one environment. Its Namespace is cluster-scoped, so it lives in a companion
     chart without a namespace (`companion_charts`)."""
 
     def __init__(self, scope: Construct, id: str, settings: KairoflowSettings) -> None:
-        super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
-        add_alert_rules(self, NAME, settings.php.image.tag, settings.alerts, system_alerts(settings))
-        add_dashboard(self, NAME, settings.php.image.tag, settings.dashboard, system_workloads(settings))
+        super().__init__(scope, id, system=NAME, version=settings.php.image.tag, settings=settings, observed=alerts)
         php_image = settings.php.image
         labels = RecommendedLabels(name=NAME, component="web", version=php_image.tag)
         self.companion_charts = [self._namespace(scope, f"{id}-namespace", settings, labels)]

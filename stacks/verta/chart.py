@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from cdk8s import Chart
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
@@ -21,23 +20,20 @@ from constructs_lib import (
     SecretKeyRef,
 )
 from constructs_lib.app_service import config_checksum
-from stacks.dashboard_model import add_dashboard
-from stacks.observability import add_alert_rules
 from stacks.settings_to_props import http_probe, redis, secret_env
-from stacks.verta.alerts import system_alerts, system_workloads
+from stacks.system_chart import SystemChart
+from stacks.verta import alerts
 from stacks.verta.settings import VertaServiceSettings, VertaSettings
 
 NAME = "verta"
 SERVICE_PORT = 80
 
 
-class VertaChart(Chart):
+class VertaChart(SystemChart):
     """Everything Verta runs in one environment, in the namespace its settings name."""
 
     def __init__(self, scope: Construct, id: str, settings: VertaSettings) -> None:
-        super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
-        add_alert_rules(self, NAME, settings.backend.image.tag, settings.alerts, system_alerts(settings))
-        add_dashboard(self, NAME, settings.backend.image.tag, settings.dashboard, system_workloads(settings))
+        super().__init__(scope, id, system=NAME, version=settings.backend.image.tag, settings=settings, observed=alerts)
         shared = RecommendedLabels(name=NAME, component="config", version=settings.backend.image.tag)
         # Seed 3.2: one ConfigMap `verta` shared by the services; its checksum rolls all of them.
         k8s.KubeConfigMap(
