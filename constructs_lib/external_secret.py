@@ -44,6 +44,11 @@ class SyncedSecretProps:
         refresh_interval: how often values are re-read. Default `1h`.
         secret_type: `Opaque` (default) or `kubernetes.io/dockerconfigjson` (an image pull Secret; `data` then
             holds its `.dockerconfigjson` key).
+        before_pre_sync_hooks: make it an Argo CD PreSync hook that runs before the other PreSync hooks (weight
+            -1), for a Secret that a PreSync hook such as a migration reads: on a first install the hooks run before
+            anything else is applied. The hook is recreated at each sync (BeforeHookCreation), so the Secret is
+            created without an owner (`creationPolicy: Orphan`) and outlives it, updated in place. Default off: an
+            ordinary object, owning its Secret.
     """
 
     name: str
@@ -53,6 +58,15 @@ class SyncedSecretProps:
     store_kind: StoreKind = "ClusterSecretStore"
     refresh_interval: str = "1h"
     secret_type: SecretType = "Opaque"
+    before_pre_sync_hooks: bool = False
+
+
+# Argo CD hook annotations of an ExternalSecret that PreSync hooks read (see `before_pre_sync_hooks`).
+PRE_SYNC_HOOK_ANNOTATIONS = {
+    "argocd.argoproj.io/hook": "PreSync",
+    "argocd.argoproj.io/hook-weight": "-1",
+    "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+}
 
 
 class SyncedSecret(Construct):
@@ -69,7 +83,11 @@ class SyncedSecret(Construct):
         external_secrets.ExternalSecret(
             self,
             "Resource",
-            metadata={"name": props.name, "labels": dict(props.labels)},
+            metadata={
+                "name": props.name,
+                "labels": dict(props.labels),
+                **({"annotations": PRE_SYNC_HOOK_ANNOTATIONS} if props.before_pre_sync_hooks else {}),
+            },
             spec=external_secrets.ExternalSecretSpec(
                 refresh_interval=props.refresh_interval,
                 secret_store_ref=external_secrets.ExternalSecretSpecSecretStoreRef(
@@ -80,7 +98,9 @@ class SyncedSecret(Construct):
                 ),
                 target=external_secrets.ExternalSecretSpecTarget(
                     name=props.name,
-                    creation_policy=external_secrets.ExternalSecretSpecTargetCreationPolicy.OWNER,
+                    creation_policy=external_secrets.ExternalSecretSpecTargetCreationPolicy.ORPHAN
+                    if props.before_pre_sync_hooks
+                    else external_secrets.ExternalSecretSpecTargetCreationPolicy.OWNER,
                     template=external_secrets.ExternalSecretSpecTargetTemplate(type=props.secret_type)
                     if props.secret_type != "Opaque"
                     else None,

@@ -11,9 +11,10 @@ import cdk8s  # as a module: pytest would collect cdk8s.Testing as a test class
 import pytest
 
 from engine import Manifest, RenderedEnvironment
-from environment_model.settings import load_environment
+from environment_model.settings import SettingsError, load_environment, parse_environment
 from stacks.core_pipeline.chart import CorePipelineChart
 from tests.conftest import containers, find
+from tests.test_rendered_output import crd_validator
 
 # Seed "Resource Limits".
 SEED_RESOURCES = {
@@ -270,3 +271,60 @@ def test_the_headless_setting_renders_a_headless_service() -> None:
     (service,) = [m for m in cdk8s.Testing.synth(chart) if m["kind"] == "Service"]
     assert service["spec"]["clusterIP"] == "None"
     assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": 3000, "protocol": "TCP"}]
+
+
+def _with_external_secrets(migration: bool) -> list[Manifest]:
+    data = load_environment("prod").model_dump(mode="json")
+    core = data["core_pipeline"]
+    core["secrets"] = {
+        "source": "external_secrets",
+        "external_secrets": {"store": "vault", "remote_prefix": "core-pipeline/prod"},
+    }
+    core["migration"]["enabled"] = migration
+    settings = parse_environment("prod", data).core_pipeline
+    return list(cdk8s.Testing.synth(CorePipelineChart(cdk8s.Testing.app(), "core-pipeline", settings)))
+
+
+def test_external_secrets_create_the_credentials_before_the_presync_migration() -> None:
+    """core_pipeline.secrets.source: external_secrets renders one ExternalSecret per Secret the credentials name
+    (the seed's keys), valid against the vendored CRD. A PreSync migration reads them, and on a first install the
+    hooks run before anything else: so they are PreSync hooks with a lower weight than the migration, whose Secret
+    outlives each sync's recreation of the hook (creationPolicy Orphan)."""
+    manifests = _with_external_secrets(migration=True)
+    (external,) = [m for m in manifests if m["kind"] == "ExternalSecret"]
+    assert not list(crd_validator(external["apiVersion"], "ExternalSecret").iter_errors(external))
+    assert external["metadata"]["name"] == "core-pipeline-secrets"
+    assert {item["secretKey"]: item["remoteRef"] for item in external["spec"]["data"]} == {
+        key: {"key": "core-pipeline/prod/core-pipeline-secrets", "property": key}
+        for key in ("postgres-password", "postgres-user", "redis-password")
+    }
+    assert external["spec"]["target"] == {"name": "core-pipeline-secrets", "creationPolicy": "Orphan"}
+    migration = find(manifests, "Job", "core-pipeline-migrate")
+    hook = external["metadata"]["annotations"]
+    assert hook["argocd.argoproj.io/hook"] == migration["metadata"]["annotations"]["argocd.argoproj.io/hook"]
+    weight = int(migration["metadata"]["annotations"].get("argocd.argoproj.io/hook-weight", "0"))
+    assert int(hook["argocd.argoproj.io/hook-weight"]) < weight
+    assert hook["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+    secrets = {
+        ref["secretKeyRef"]["name"]
+        for container in containers(find(manifests, "Deployment", "core-pipeline"))
+        for ref in (entry.get("valueFrom") or {} for entry in container.get("env", []))
+        if "secretKeyRef" in ref
+    }
+    assert secrets == {"core-pipeline-secrets"}
+
+
+def test_without_a_presync_reader_the_external_secret_is_an_ordinary_object_owning_its_secret() -> None:
+    (external,) = [m for m in _with_external_secrets(migration=False) if m["kind"] == "ExternalSecret"]
+    assert "annotations" not in external["metadata"]
+    assert external["spec"]["target"]["creationPolicy"] == "Owner"
+
+
+def test_external_secrets_need_a_store() -> None:
+    data = load_environment("prod").model_dump(mode="json")
+    data["core_pipeline"]["secrets"] = {"source": "external_secrets"}
+    with pytest.raises(SettingsError) as error:
+        parse_environment("prod", data)
+    assert "prod.core_pipeline.secrets" in str(error.value) and "required when source is external_secrets" in str(
+        error.value
+    )

@@ -20,7 +20,11 @@ from constructs_lib import (
     PodSecurity,
     ProxyTimeouts,
     RateLimit,
+    RecommendedLabels,
+    RemoteKey,
     SecretKeyRef,
+    SyncedSecret,
+    SyncedSecretProps,
     SyncHookJob,
     SyncHookJobProps,
 )
@@ -57,6 +61,7 @@ class CorePipelineChart(Chart):
         security = PodSecurity(run_as_user=APP_UID, run_as_group=APP_UID, fs_group=APP_UID)
         config = runtime_config(settings)
         secret_env = credentials(settings)
+        self._synced_secrets(settings, secret_env)
         autoscaling = settings.autoscaling
         min_replicas = (
             autoscaling.min_replicas
@@ -132,6 +137,32 @@ class CorePipelineChart(Chart):
                     backoff_limit=settings.migration.backoff_limit,
                     active_deadline_seconds=settings.migration.active_deadline_seconds,
                     security=security,
+                ),
+            )
+
+    def _synced_secrets(self, settings: CorePipelineSettings, references: list[SecretKeyRef]) -> None:
+        """With External Secrets, one ExternalSecret per Secret the credentials name, with the keys they read
+        (remote key `<prefix>/<secret>`, one property per key). While the PreSync migration reads them, they are
+        PreSync hooks that run before it: on a first install nothing else exists yet when it runs."""
+        external = settings.secrets.external_secrets
+        if settings.secrets.source != "external_secrets" or external is None:
+            return
+        keys_by_secret: dict[str, set[str]] = {}
+        for reference in references:
+            keys_by_secret.setdefault(reference.secret_name, set()).add(reference.key)
+        labels = RecommendedLabels(name=NAME, component="secrets", part_of=NAME, version=settings.image.tag)
+        for secret, keys in sorted(keys_by_secret.items()):
+            SyncedSecret(
+                self,
+                f"Secret-{secret}",
+                SyncedSecretProps(
+                    name=secret,
+                    labels=labels.all,
+                    store=external.store,
+                    store_kind=external.store_kind,
+                    refresh_interval=external.refresh_interval,
+                    data={key: RemoteKey(key=f"{external.remote_prefix}/{secret}", property=key) for key in keys},
+                    before_pre_sync_hooks=settings.migration.enabled,
                 ),
             )
 

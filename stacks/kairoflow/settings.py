@@ -13,7 +13,8 @@ from value_types.model import StrictModel
 from value_types.names import DnsLabel, HostName, Labels, StackNamespace
 from value_types.quantities import MemoryQuantity, ResourceSettings
 from value_types.rules import matching
-from value_types.schedules import CronSchedule, RefreshInterval, TimeZone
+from value_types.schedules import CronSchedule, TimeZone
+from value_types.secrets import ExternalSecretsSettings
 from value_types.web import RateLimitSettings, SecurityHeadersSettings
 
 
@@ -70,15 +71,6 @@ class StorageSettings(StrictModel):
     sessions: MemoryQuantity = Field("2Gi")
     recordings: MemoryQuantity = Field("10Gi")
     transcriptions: MemoryQuantity = Field("5Gi")
-
-
-class ExternalSecretsSettings(StrictModel):
-    store: DnsLabel = Field(description="The ClusterSecretStore (or SecretStore) holding KairoFlow's secrets.")
-    store_kind: Literal["ClusterSecretStore", "SecretStore"] = Field("ClusterSecretStore")
-    remote_prefix: Annotated[
-        str, matching(r"^[A-Za-z0-9/_.-]+$", "a remote key prefix: letters, digits, '/', '_', '.' and '-'", 253)
-    ] = Field(description="Remote key prefix; each Secret reads <prefix>/<secret> with one property per variable.")
-    refresh_interval: RefreshInterval = Field("1h")
 
 
 class SecretSettings(StrictModel):
