@@ -1,7 +1,8 @@
 """A cache of rendered stacks, so that a synth renders only the (environment, stack) pairs whose inputs changed.
 
 An entry holds one pair's objects as the engine returned them. Its key hashes everything the render reads:
-- the stack's own section of the environment's settings, as the file gives it (canonical JSON). The settings models
+- the stack's own section of the environment's settings, as the file gives it (canonical JSON); for the Argo CD
+  stack, which takes the whole environment, the parts of it its chart reads (stacks/argocd/reads.py). The settings models
   that turn that section into typed settings are project modules, hashed below, so the same section with the same
   code always validates to the same settings;
 - the source of every project module the render imports, found by following the import statements from the
@@ -33,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from environment_model.paths import ROOT, environments_dir
-from environment_model.registry import SETTINGS_MODULE, StackDefinition
+from environment_model.registry import SETTINGS_MODULE, STACKS, StackDefinition
+from stacks.argocd.reads import settings_read
 
 Manifest = dict[str, Any]
 
@@ -320,7 +322,14 @@ def _unlink(path: Path) -> int:
 # What shapes a stack's stored objects besides its chart module and bindings: the engine (all of it), the pipeline
 # steps applied to each stack before it is stored (its sync waves: delivery.pipeline's `finished`), the registry
 # (the Argo CD stack lists every stack) and the settings models (the environment's model imports every stack's).
-RENDER_MODULES = ("engine", "delivery.pipeline", "delivery.sync_waves", "environment_model.registry", SETTINGS_MODULE)
+RENDER_MODULES = (
+    "engine",
+    "delivery.pipeline",
+    "delivery.sync_waves",
+    "environment_model.registry",
+    SETTINGS_MODULE,
+    "stacks.argocd.reads",
+)
 # Where `make synth` keeps its cache; RENDER_CACHE names another folder, or `off`.
 CACHE_FOLDER = ROOT / ".cache" / "render"
 
@@ -365,8 +374,8 @@ def look_up(
     toolchain: str | None = None,
 ) -> CachedRenders:
     """Each pair of `environments` x `stacks` looked up in the cache at `folder`, from the raw settings files, before
-    anything is validated or an engine started: a pair is found only when its settings section (the whole file for
-    the Argo CD stack), its sources (under `root`, default the project) and `toolchain` (default the installed
+    anything is validated or an engine started: a pair is found only when its settings section (for the Argo CD
+    stack, what its chart reads of the whole file: stacks/argocd/reads.py), its sources (under `root`, default the project) and `toolchain` (default the installed
     versions) are all as they were when it was stored. A file
     that cannot be read leaves its pairs unkeyed (rendered, never stored); loading the settings then says why."""
     cache = RenderCache(folder)
@@ -382,7 +391,7 @@ def look_up(
         for stack in stacks:
             if stack.name not in sources:
                 sources[stack.name] = index.fingerprint([*stack.modules(), *RENDER_MODULES])
-            section = data if stack.covers_environment else data.get(stack.settings_field)
+            section = settings_read(data, STACKS) if stack.covers_environment else data.get(stack.settings_field)
             key = entry_key(
                 environment=environment,
                 stack=stack.name,

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 import main
 from delivery import render_cache
@@ -146,7 +147,8 @@ def test_random_edits_give_the_same_bytes_as_no_cache_and_miss_every_pair_they_t
                 holder = holder[part]
             holder[path[-1]] = mutated(holder[path[-1]], rng)
             settings_path.write_text(yaml.safe_dump(data, sort_keys=False))
-            must_miss = {stack.name, ARGOCD.name}
+            # Argo CD's objects name each stack's namespace, and nothing else of its section.
+            must_miss = {stack.name, *([ARGOCD.name] if path[0] == "namespace" else [])}
         elif kind == "source":
             closure = imported_closure(project, stack.chart.partition(":")[0])
             candidates = sorted(closure) if rng.random() < 0.7 else sorted(project.glob("*/**/*.py"))
@@ -218,7 +220,8 @@ def test_no_cache_renders_every_pair_and_the_summary_counts_the_cached_ones(
 def test_a_settings_mistake_is_reported_when_the_stack_is_cached(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The settings are validated on every synth: a cached pair never hides a mistake elsewhere in the file."""
+    """The settings are validated on every synth: with every pair cached, a mistake elsewhere in the file is still
+    reported, and nothing is written."""
     monkeypatch.setenv("RENDER_CACHE", str(tmp_path / "cache"))
     environments = tmp_path / "environments"
     environments.mkdir()
@@ -230,7 +233,41 @@ def test_a_settings_mistake_is_reported_when_the_stack_is_cached(
     data = yaml.safe_load((environments / "dev.yaml").read_text())
     data["verta"]["replicaz"] = 2  # another stack's section: hivemind-bot's own key is unchanged
     (environments / "dev.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    assert found(next(stack for stack in STACKS if stack.name == "hivemind-bot")) == {"hivemind-bot"}
+    assert found(next(stack for stack in STACKS if stack.name == "hivemind-bot")) == {"hivemind-bot", "argocd"}  # all
     code, text, _ = synth(out, "--stack", "hivemind-bot", capsys=capsys)
     assert code == 1 and "dev.verta.replicaz: unknown key" in text, text
     assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
+
+
+class RecordedSettings:
+    """Settings that record the path of every attribute read through them (sections and values alike)."""
+
+    def __init__(self, value: Any, path: str, reads: set[str]) -> None:
+        object.__setattr__(self, "_recorded", (value, path, reads))
+
+    def __getattr__(self, name: str) -> Any:
+        value, path, reads = object.__getattribute__(self, "_recorded")
+        read = f"{path}.{name}" if path else name
+        reads.add(read)
+        item = getattr(value, name)
+        return RecordedSettings(item, read, reads) if isinstance(item, BaseModel) else item
+
+
+def test_the_argocd_chart_reads_only_what_its_cache_key_holds() -> None:
+    """The cache keys the Argo CD stack on its own section and each stack's namespace (stacks/argocd/reads.py), not
+    on the whole file: the chart must read nothing else, or a change to it would leave stale Applications."""
+    import cdk8s
+
+    from environment_model.settings import load_environment
+    from stacks.argocd.chart import ArgoCdChart
+    from stacks.argocd.settings import ArgoCdInputs
+
+    reads: set[str] = set()
+    settings = RecordedSettings(load_environment("prod"), "", reads)
+    chart = ArgoCdChart(
+        cdk8s.Testing.app(), "argocd", ArgoCdInputs(environment="prod", settings=settings, stacks=STACKS)
+    )
+    cdk8s.Testing.synth(chart)
+    keyed = {stack.settings_field for stack in STACKS} | {f"{stack.settings_field}.namespace" for stack in STACKS}
+    assert {f"{stack.settings_field}.namespace" for stack in STACKS} <= reads  # the recording works
+    assert [read for read in sorted(reads) if read not in keyed and read.split(".")[0] != "argocd"] == []
