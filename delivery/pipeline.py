@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from delivery.checks import RenderCheckError, check_stacks
+from delivery.pod_security import label_namespaces
 from delivery.sync_waves import assign_sync_waves
 from engine import Engine, EngineName, Job, Manifest, RenderedEnvironment
 from engine.start import start_engine as start_engine_of_kind
@@ -60,8 +61,9 @@ def render(
     """Every stack of `stacks` (and, with `argocd`, the Argo CD stack) in every environment of `settings`:
     environment -> stack -> objects, with their sync waves, each environment checked whole together with its `kept`
     stacks (those not rendered, as they stand in the output). The pairs found in `cached` are taken from it as
-    stored (after their waves), the others rendered by `renderer` and stored; the whole-environment checks run over
-    all of them every time. `stack_rendered` is called with each stack as soon as it is rendered or found (see
+    stored (after their waves, before the namespaces' Pod Security labels, which come from the environment's
+    argocd section and are put on every time), the others rendered by `renderer` and stored; the whole-environment
+    checks run over all of them every time. `stack_rendered` is called with each stack as soon as it is rendered or found (see
     Engine.render). Raises PropsError or RenderCheckError for the user's mistakes."""
     found = cached.found if cached is not None else {}
     pairs = [
@@ -75,14 +77,16 @@ def render(
 
     def finished(job: Job, manifests: list[Manifest]) -> None:
         assign_sync_waves(manifests)  # each stack is one Argo CD Application: its waves order its own objects
-        if cached is not None:
+        if cached is not None:  # before the namespaces' labels: they follow another section (argocd.pod_security)
             cached.store(job.environment, job.stack.name, manifests)
+        label_namespaces(manifests, settings[job.environment])
         if stack_rendered is not None:
             stack_rendered(job.environment, job.stack.name, manifests)
 
-    if stack_rendered is not None:
-        for environment, stack in pairs:
-            if (environment, stack.name) in found:
+    for environment, stack in pairs:
+        if (environment, stack.name) in found:
+            label_namespaces(found[environment, stack.name], settings[environment])
+            if stack_rendered is not None:
                 stack_rendered(environment, stack.name, found[environment, stack.name])
     if jobs and renderer is None:
         raise ValueError("pairs outside the cache need an engine")
