@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import cdk8s  # as a module: pytest would collect cdk8s.Testing as a test class
 import pytest
 
 from engine import Manifest, RenderedEnvironment
 from environment_model.settings import load_environment
+from stacks.core_pipeline.chart import CorePipelineChart
 from tests.conftest import containers, find
 
 # Seed "Resource Limits".
@@ -256,3 +258,15 @@ def test_image_tag_is_the_version_label(rendered: dict[str, RenderedEnvironment]
         deployment = find(stack(rendered, env), "Deployment")
         tag = app_container(stack(rendered, env))["image"].rsplit(":", 1)[1]
         assert deployment["metadata"]["labels"]["app.kubernetes.io/version"] == tag
+
+
+def test_the_headless_setting_renders_a_headless_service() -> None:
+    """Setting core_pipeline.service.headless (default false: today's Service, unchanged)."""
+    settings = load_environment("dev").core_pipeline
+    assert settings.service.headless is False
+    headless = settings.model_copy(update={"service": settings.service.model_copy(update={"headless": True})})
+    app = cdk8s.Testing.app()
+    chart = CorePipelineChart(app, "core-pipeline", headless)
+    (service,) = [m for m in cdk8s.Testing.synth(chart) if m["kind"] == "Service"]
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": 3000, "protocol": "TCP"}]
