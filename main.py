@@ -47,10 +47,11 @@ from environment_model.paths import (  # noqa: E402
     display_path,
     environments_problem,
 )
-from environment_model.registry import STACKS, get_stack, stack_names  # noqa: E402
+from environment_model.registry import ARGOCD, STACKS, get_stack, stack_names  # noqa: E402
 
 if TYPE_CHECKING:
     from delivery.promote import SettingsEdit
+    from delivery.render_cache import CachedRenders
     from engine import Engine, EngineName, Manifest, RenderedEnvironment
     from environment_model.registry import StackDefinition
     from environment_model.settings import EnvironmentSettings
@@ -158,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
         help="remove the folders of environments whose settings file is gone (without it they are kept, and named)",
     )
     _engine_option(synth)
+    _cache_option(synth)
     synth.set_defaults(handler=_synth)
 
     diff = commands.add_parser(
@@ -179,6 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("--dist", type=Path, default=ROOT / "dist", help="the folder to compare with (default: dist/)")
     _engine_option(diff)
+    _cache_option(diff)
     diff.set_defaults(handler=_diff)
 
     listing = commands.add_parser("list", help="show the environments and stacks")
@@ -190,6 +193,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--env", action="append", choices=environments, metavar="ENV")
     _engine_option(validate)
+    _cache_option(validate)
     validate.set_defaults(handler=_validate)
 
     schema = commands.add_parser(
@@ -246,6 +250,16 @@ def _engine_option(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _cache_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--no-cache",
+        dest="cache",
+        action="store_false",
+        help="render every stack, reading nothing from the render cache (.cache/render/, or $RENDER_CACHE; "
+        "RENDER_CACHE=off turns it off)",
+    )
+
+
 def _load(environments: list[str]) -> dict[str, EnvironmentSettings] | None:
     # Imported here: the settings models take a while to load, and `synth` starts its workers first.
     from environment_model.settings import SettingsError, load_environment
@@ -269,7 +283,8 @@ def _synth(args: argparse.Namespace) -> int:
         return 1
     environments = list(dict.fromkeys(args.env or available_environments()))
     stacks = [get_stack(name) for name in dict.fromkeys(args.stack or stack_names())]
-    renderer = _start_engine(args.engine, environments, stacks)
+    cached = _look_up(environments, stacks, use_cache=args.cache)
+    renderer = _start_engine(args.engine, environments, stacks, cached)
     stop = True  # unless the render goes through: a failed or interrupted one ends the engine's workers at once
     try:
         settings = _load(environments)
@@ -284,6 +299,7 @@ def _synth(args: argparse.Namespace) -> int:
                 whole_environments=args.stack is None,
                 prune=args.prune,
                 note=_note,
+                cached=cached,
             )
         except SynthError as error:
             print(f"error: {error}", file=sys.stderr)
@@ -299,21 +315,36 @@ def _synth(args: argparse.Namespace) -> int:
         return 143 if isinstance(interrupt, Terminated) else 130
     finally:
         # Last: the workers' Node processes finish exiting while the objects are checked and dist/ is written.
-        renderer.close(stop=stop)
+        if renderer is not None:
+            renderer.close(stop=stop)
+    if cached is not None:
+        cached.finish()
     elapsed = time.perf_counter() - started
     for env, by_stack in written.rendered.items():
         counts = ", ".join(f"{stack} {len(manifests)}" for stack, manifests in by_stack.items())
         print(f"{env}: {counts} objects -> {display_path(args.out / env)}")
     for line in written.stale:
         print(line)
-    print(f"rendered {len(written.rendered)} environment(s) in {elapsed:.2f}s")
+    pairs = sum(len(by_stack) for by_stack in written.rendered.values())
+    from_cache = f", {len(cached.found)} of {pairs} stacks from the cache" if cached is not None else ""
+    print(f"rendered {len(written.rendered)} environment(s) in {elapsed:.2f}s{from_cache}")
     return 0
 
 
-def _start_engine(kind: EngineName, environments: list[str], stacks: list[StackDefinition]) -> Engine:
+def _look_up(environments: list[str], stacks: list[StackDefinition], *, use_cache: bool) -> CachedRenders | None:
+    """The pairs the render cache holds (none looked up with --no-cache or RENDER_CACHE=off)."""
+    from delivery.render_cache import cache_folder, look_up
+
+    folder = cache_folder() if use_cache else None
+    return None if folder is None else look_up(environments, [*stacks, ARGOCD], folder)
+
+
+def _start_engine(
+    kind: EngineName, environments: list[str], stacks: list[StackDefinition], cached: CachedRenders | None
+) -> Engine | None:
     from delivery.pipeline import start_engine
 
-    return start_engine(kind, environments, stacks, note=_note)
+    return start_engine(kind, environments, stacks, note=_note, cached=cached)
 
 
 def _note(line: str) -> None:
@@ -321,10 +352,12 @@ def _note(line: str) -> None:
 
 
 def _render(
-    engine: EngineName, environments: list[str], stacks: list[StackDefinition]
+    engine: EngineName, environments: list[str], stacks: list[StackDefinition], *, use_cache: bool
 ) -> tuple[dict[str, RenderedEnvironment], dict[str, list[Manifest]]] | None:
     """What diff and validate render: the pipeline's objects and the fleet's (folder under argocd/ -> objects; none
-    unless every environment is rendered), or None after saying why there are none."""
+    unless every environment is rendered), or None after saying why there are none. Pairs in the render cache are
+    taken from it: an entry is stored only after its render passed the constructs' own checks, and the settings are
+    validated and the whole-output checks run again every time."""
     from constructs_lib.errors import PropsError
     from delivery.argocd_fleet import FleetError
     from delivery.checks import RenderCheckError
@@ -332,13 +365,14 @@ def _render(
     from delivery.pipeline import render
     from delivery.synth import fleet_objects
 
-    renderer = _start_engine(engine, environments, stacks)
+    cached = _look_up(environments, stacks, use_cache=use_cache)
+    renderer = _start_engine(engine, environments, stacks, cached)
     try:
         settings = _load(environments)
         if settings is None:
             return None
         fleet = fleet_objects(settings)  # settings the fleet cannot serve fail here too, as in a synth
-        rendered = render(renderer, settings, stacks)
+        rendered = render(renderer, settings, stacks, cached=cached)
         for by_stack in rendered.values():
             for manifests in by_stack.values():
                 manifest_files(manifests)  # the file layout: two objects may not share a file
@@ -346,14 +380,19 @@ def _render(
         print(f"error: {error}", file=sys.stderr)
         return None
     finally:
-        renderer.close(stop=True)
+        if renderer is not None:
+            renderer.close(stop=True)
+    if cached is not None:
+        cached.finish()
     return rendered, fleet
 
 
 def _diff(args: argparse.Namespace) -> int:
     environments = list(dict.fromkeys(args.env or available_environments()))
     stacks = [get_stack(name) for name in dict.fromkeys(args.stack or stack_names())]
-    return _compare(args.dist, environments, stacks, args.engine, args.format, exit_code=args.exit_code)
+    return _compare(
+        args.dist, environments, stacks, args.engine, args.format, exit_code=args.exit_code, use_cache=args.cache
+    )
 
 
 def _compare(
@@ -364,6 +403,7 @@ def _compare(
     format: str,
     *,
     exit_code: bool,
+    use_cache: bool = True,
 ) -> int:
     """Print what rendering these environments and stacks would change in `dist`: 0 (or, with `exit_code`, 1 for
     changes applied in place, 3 for changes that are refused or destroy data), 2 when nothing could be compared."""
@@ -385,7 +425,7 @@ def _compare(
     except SettingsFileError as error:
         print(f"error: cannot compare with {display_path(dist)}: {error}", file=sys.stderr)
         return 2
-    result = _render(engine, environments, stacks)
+    result = _render(engine, environments, stacks, use_cache=use_cache)
     if result is None:
         return 2  # the render failed (its error is on stderr): neither "same" nor "different"
     rendered, fleet = result
@@ -433,7 +473,7 @@ def _list(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     """Everything a synth checks (settings, constructs, the whole-output checks), with nothing written."""
     environments = list(dict.fromkeys(args.env or available_environments()))
-    result = _render(args.engine, environments, list(STACKS))
+    result = _render(args.engine, environments, list(STACKS), use_cache=args.cache)
     if result is None:
         return 1
     rendered, fleet = result

@@ -1,7 +1,8 @@
 """A cache of rendered stacks, so that a synth renders only the (environment, stack) pairs whose inputs changed.
 
 An entry holds one pair's objects as the engine returned them. Its key hashes everything the render reads:
-- the stack's own section of the environment's settings, as the file gives it (canonical JSON). The settings models
+- the stack's own section of the environment's settings, as the file gives it (canonical JSON); for the Argo CD
+  stack, which takes the whole environment, the parts of it its chart reads (stacks/argocd/reads.py). The settings models
   that turn that section into typed settings are project modules, hashed below, so the same section with the same
   code always validates to the same settings;
 - the source of every project module the render imports, found by following the import statements from the
@@ -32,6 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from environment_model.paths import ROOT, environments_dir
+from environment_model.registry import SETTINGS_MODULE, STACKS, StackDefinition
+from stacks.argocd.reads import settings_read
+
 Manifest = dict[str, Any]
 
 # Bumped whenever an entry's layout or the meaning of a key changes: older entries then miss.
@@ -53,6 +58,9 @@ TOOLCHAIN_DISTRIBUTIONS = (
 def toolchain_versions() -> str:
     """The versions an entry is valid for, as one line; a missing distribution counts as its own version.
 
+    The named distributions first, then every other installed one (a render imports more than it names, such as
+    grafana-foundation-sdk for the dashboards; a package upgrade of any kind makes every pair a miss, which costs one
+    full render), then the Node program jsii runs (JSII_NODE, set to the wheel's Node before this is read).
     Read off the installed distributions' folder names (`cdk8s_plus_27-2.7.84.dist-info`): importlib.metadata
     would cost a fifth of a second to import, as much as the rest of a synth with nothing to render."""
     installed: dict[str, str] = {}
@@ -64,6 +72,8 @@ def toolchain_versions() -> str:
                     installed[_normalized(name)] = version
     versions = [f"python={sys.version}"]
     versions.extend(f"{name}={installed.get(_normalized(name), 'absent')}" for name in TOOLCHAIN_DISTRIBUTIONS)
+    versions.extend(f"{name}={version}" for name, version in sorted(installed.items()))
+    versions.append(f"node={os.environ.get('JSII_NODE', 'node')}")
     return ";".join(versions)
 
 
@@ -193,16 +203,30 @@ def entry_key(*, environment: str, stack: str, settings: Any, sources: str, tool
             "format": FORMAT,
             "environment": environment,
             "stack": stack,
-            "settings": settings,
+            "settings": _canonical(settings),
             "sources": sources,
             "toolchain": toolchain,
         },
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
-        default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """YAML data as JSON that keeps every distinction YAML makes: a mapping's keys may be numbers or dates
+    (`1:` is not `"1":`), and a date is not the text that spells it. JSON itself tells 1, 1.0, true and "1" apart."""
+    if isinstance(value, dict):
+        if all(isinstance(key, str) for key in value):
+            return {key: _canonical(item) for key, item in value.items()}
+        pairs = [[_canonical(key), _canonical(item)] for key, item in value.items()]
+        return {"<mapping>": sorted(pairs, key=lambda pair: json.dumps(pair, sort_keys=True))}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item) for item in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return {"<" + type(value).__name__ + ">": repr(value)}
 
 
 class RenderCache:
@@ -293,3 +317,102 @@ def _unlink(path: Path) -> int:
     except OSError:
         return 0
     return 1
+
+
+# What shapes a stack's stored objects besides its chart module and bindings: the engine (all of it), the pipeline
+# steps applied to each stack before it is stored (its sync waves: delivery.pipeline's `finished`), the registry
+# (the Argo CD stack lists every stack) and the settings models (the environment's model imports every stack's).
+RENDER_MODULES = (
+    "engine",
+    "delivery.pipeline",
+    "delivery.sync_waves",
+    "environment_model.registry",
+    SETTINGS_MODULE,
+    "stacks.argocd.reads",
+)
+# Where `make synth` keeps its cache; RENDER_CACHE names another folder, or `off`.
+CACHE_FOLDER = ROOT / ".cache" / "render"
+
+
+def cache_folder() -> Path | None:
+    """The cache folder a render uses: $RENDER_CACHE if set (`off`: no cache; the tests set it), else CACHE_FOLDER."""
+    chosen = os.environ.get("RENDER_CACHE", "").strip()
+    if chosen == "off":
+        return None
+    return Path(chosen) if chosen else CACHE_FOLDER
+
+
+@dataclass
+class CachedRenders:
+    """One render's use of the cache: the key of each (environment, stack) pair it could read, the objects found
+    under them, and where the pairs rendered anew are stored."""
+
+    cache: RenderCache
+    keys: dict[tuple[str, str], str]
+    found: dict[tuple[str, str], list[Manifest]]
+    stored: int = 0
+
+    def store(self, environment: str, stack: str, manifests: Sequence[Mapping[str, Any]]) -> None:
+        """Keep a pair's objects as rendered (waves assigned), for the next render; called on the engine's thread."""
+        key = self.keys.get((environment, stack))
+        if key is not None:
+            self.cache.put(key, manifests)
+            self.stored += 1
+
+    def finish(self) -> None:
+        """Bound the folder, once something was added to it."""
+        if self.stored:
+            self.cache.prune()
+
+
+def look_up(
+    environments: Sequence[str],
+    stacks: Sequence[StackDefinition],
+    folder: Path,
+    *,
+    root: Path | None = None,
+    toolchain: str | None = None,
+) -> CachedRenders:
+    """Each pair of `environments` x `stacks` looked up in the cache at `folder`, from the raw settings files, before
+    anything is validated or an engine started: a pair is found only when its settings section (for the Argo CD
+    stack, what its chart reads of the whole file: stacks/argocd/reads.py), its sources (under `root`, default the project) and `toolchain` (default the installed
+    versions) are all as they were when it was stored. A file
+    that cannot be read leaves its pairs unkeyed (rendered, never stored); loading the settings then says why."""
+    cache = RenderCache(folder)
+    index = SourceIndex(ROOT if root is None else root, memo=folder / "sources.json")
+    toolchain = toolchain_versions() if toolchain is None else toolchain
+    sources: dict[str, str] = {}
+    keys: dict[tuple[str, str], str] = {}
+    found: dict[tuple[str, str], list[Manifest]] = {}
+    for environment in environments:
+        data = _raw_settings(environment)
+        if data is None:
+            continue
+        for stack in stacks:
+            if stack.name not in sources:
+                sources[stack.name] = index.fingerprint([*stack.modules(), *RENDER_MODULES])
+            section = settings_read(data, STACKS) if stack.covers_environment else data.get(stack.settings_field)
+            key = entry_key(
+                environment=environment,
+                stack=stack.name,
+                settings=section,
+                sources=sources[stack.name],
+                toolchain=toolchain,
+            )
+            keys[environment, stack.name] = key
+            manifests = cache.get(key)
+            if manifests is not None:
+                found[environment, stack.name] = manifests
+    index.save()
+    return CachedRenders(cache, keys, found)
+
+
+def _raw_settings(environment: str) -> dict[str, Any] | None:
+    """The environment's settings file as data, or None if it cannot be read as a mapping (or its name is refused)."""
+    from environment_model.settings_file import SettingsFileError, read_settings_file
+
+    try:
+        data = read_settings_file(environments_dir() / f"{environment}.yaml").data
+    except (SettingsFileError, OSError):
+        return None
+    return data if isinstance(data, dict) else None

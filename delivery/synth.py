@@ -35,6 +35,7 @@ from environment_model.registry import ARGOCD, StackDefinition, stack_names
 from environment_model.settings_file import SettingsFileError, read_settings_file
 
 if TYPE_CHECKING:
+    from delivery.render_cache import CachedRenders
     from environment_model.settings import EnvironmentSettings
 
 # What marks a source tree rather than an output folder: a synth there would mix environments into it.
@@ -65,7 +66,7 @@ def output_folder_problem(out: Path) -> str | None:
 
 
 def write(
-    renderer: Engine,
+    renderer: Engine | None,
     settings: Mapping[str, EnvironmentSettings],
     stacks: Sequence[StackDefinition],
     out: Path,
@@ -73,12 +74,13 @@ def write(
     whole_environments: bool,
     prune: bool,
     note: Callable[[str], None],
+    cached: CachedRenders | None = None,
 ) -> Written:
     """Render `stacks` of every environment of `settings` into `out`/<env>/<stack>/ (Argo CD's into
     `out`/argocd/<env>/), each environment swapped in whole or not at all; with `whole_environments` false, the
     stacks not rendered are kept as they are (and checked with the rendered ones). SynthError for a mistake, with
     `out` as it was; a failed synth leaves no trace, not even the output folder, or its argocd/ folder, if it made
-    them."""
+    them. The pairs found in `cached` are written from it (see pipeline.render)."""
     environments = list(settings)
     staged: dict[str, Path] = {}
     staged_argocd: dict[str, Path] = {}
@@ -111,7 +113,9 @@ def write(
 
                 # One stack re-rendered joins the others as they are: the checks across stacks see them too.
                 kept = None if whole_environments else _kept_stacks(out, environments, stacks)
-                rendered = pipeline.render(renderer, settings, stacks, stack_rendered=stack_rendered, kept=kept)
+                rendered = pipeline.render(
+                    renderer, settings, stacks, stack_rendered=stack_rendered, kept=kept, cached=cached
+                )
                 commit_swaps(
                     [
                         *prepare_swaps(out, staged, replace_whole_environment=whole_environments),

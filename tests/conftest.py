@@ -35,6 +35,9 @@ def _session_temp_folder() -> str:
 
 
 SESSION_TEMP = _session_temp_folder()
+# Every render under test renders (a test that compares two renders must not read one from the cache); the
+# tests of the cache name a folder of their own.
+os.environ["RENDER_CACHE"] = "off"
 
 ENVIRONMENTS = available_environments()
 
