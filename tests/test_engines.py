@@ -78,6 +78,6 @@ def test_both_engines_write_the_same_bytes_for_every_environment(
         for stack, manifests in by_stack.items()
         for name, text in manifest_files(manifests).items()
     }
-    assert {path.split("/")[0] for path in plain} == {"argocd", "dev", "staging", "prod"}
+    assert {path.split("/")[0] for path in plain} == {"argocd", "dev", "staging", "prod", "test"}
     assert read_tree(tmp_path / "dist") == plain
     assert plain == read_tree(ROOT / "dist")
