@@ -256,3 +256,86 @@ def test_image_tag_is_the_version_label(rendered: dict[str, RenderedEnvironment]
         deployment = find(stack(rendered, env), "Deployment")
         tag = app_container(stack(rendered, env))["image"].rsplit(":", 1)[1]
         assert deployment["metadata"]["labels"]["app.kubernetes.io/version"] == tag
+
+
+# --- hooks (seed "Helm Hooks"), all switched on in the test environment ---------------------------------------------
+
+
+def test_post_sync_smoke_test_calls_the_health_endpoint_through_the_service(
+    rendered: dict[str, RenderedEnvironment],
+) -> None:
+    manifests = stack(rendered, "test")
+    job = find(manifests, "Job", "core-pipeline-smoke-test")
+    assert job["metadata"]["annotations"] == {
+        "argocd.argoproj.io/hook": "PostSync",
+        "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+    }
+    (container,) = containers(job)
+    env = {item["name"]: item["value"] for item in container["env"]}
+    # The Service (port 80) in the stack's namespace; the seed's liveness path /health.
+    assert env["URL"] == "http://core-pipeline.core-pipeline.svc:80/health"
+    assert (env["RETRIES"], env["RETRY_DELAY_SECONDS"]) == ("3", "2")
+    assert job["spec"]["activeDeadlineSeconds"] == 300
+    assert container["image"].startswith("curlimages/curl:")
+
+
+def test_post_sync_verification_expects_the_deployed_version(rendered: dict[str, RenderedEnvironment]) -> None:
+    """The seed: the app version matches the Docker image version; every sampled answer must name the tag."""
+    manifests = stack(rendered, "test")
+    (container,) = containers(find(manifests, "Job", "core-pipeline-verify"))
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert env["EXPECTED_TEXT"] == load_environment("test").core_pipeline.image.tag
+    assert env["EXPECTED_TEXT"] in app_container(manifests)["image"]
+    assert env["REQUESTS"] == "3"
+    assert env["URL"] == "http://core-pipeline.core-pipeline.svc:80/version"
+
+
+def test_checks_reach_the_api_port_and_nothing_else(rendered: dict[str, RenderedEnvironment]) -> None:
+    manifests = stack(rendered, "test")
+    api_policy = find(manifests, "NetworkPolicy", "core-pipeline")["spec"]
+    admitted = [
+        peer["podSelector"]["matchLabels"] for peer in api_policy["ingress"][0]["from"] if "podSelector" in peer
+    ]
+    for name in ("core-pipeline-smoke-test", "core-pipeline-verify"):
+        own = find(manifests, "NetworkPolicy", name)["spec"]
+        assert own["podSelector"]["matchLabels"] in admitted
+        assert "ingress" not in own
+        ports = [port["port"] for rule in own["egress"] for port in rule["ports"]]
+        assert sorted(ports) == [53, 53, 3000]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_checks_are_off_by_default(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    jobs = [m["metadata"]["name"] for m in stack(rendered, env) if m["kind"] == "Job"]
+    assert jobs == ["core-pipeline-migrate"]
+
+
+def test_pre_sync_backup_dumps_the_database_before_the_migration(rendered: dict[str, RenderedEnvironment]) -> None:
+    """Seed "Helm Hooks": a backup Job before the upgrade; it runs before the migration (an earlier wave of the
+    PreSync phase) with the API's own database credentials, by Secret reference."""
+    manifests = stack(rendered, "test")
+    backup = find(manifests, "Job", "core-pipeline-backup")
+    annotations = backup["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/hook"] == "PreSync"
+    migration = find(manifests, "Job", "core-pipeline-migrate")["metadata"]["annotations"]
+    assert int(annotations["argocd.argoproj.io/sync-wave"]) < int(migration.get("argocd.argoproj.io/sync-wave", "0"))
+    by_name = {container["name"]: container for container in containers(backup)}
+    dump = by_name["pg-dump"]
+    env = {item["name"]: item for item in dump["env"]}
+    settings = load_environment("test").core_pipeline
+    assert env["PGHOST"]["value"] == settings.postgres.host
+    assert env["PGPORT"]["value"] == "5432"
+    assert env["PGDATABASE"]["value"] == "core-pipeline"
+    api_env = {item["name"]: item for item in app_container(manifests)["env"]}
+    assert env["PGUSER"]["valueFrom"] == api_env["POSTGRES_USER"]["valueFrom"]
+    assert env["PGPASSWORD"]["valueFrom"] == api_env["POSTGRES_PASSWORD"]["valueFrom"]
+    assert dump["image"] == "postgres:16.4-alpine"
+    # The object store of the test environment: credentials by Secret reference only.
+    upload = by_name["upload"]
+    upload_env = {item["name"]: item for item in upload["env"]}
+    assert upload_env["S3_ENDPOINT"]["value"].endswith(".svc.cluster.local:9000")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert set(upload_env[name]) == {"name", "valueFrom"}
+    policy = find(manifests, "NetworkPolicy", "core-pipeline-backup")["spec"]
+    assert "ingress" not in policy
+    assert sorted(port["port"] for rule in policy["egress"] for port in rule["ports"]) == [53, 53, 5432, 9000]

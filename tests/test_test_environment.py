@@ -33,7 +33,7 @@ OPTIONAL_KINDS = {
     "CronJob",
     "StatefulSet",
 }
-HOOK_PHASES = {"PreSync"}
+HOOK_PHASES = {"PreSync", "PostSync"}
 
 
 def _dist_objects() -> list[dict[str, Any]]:
