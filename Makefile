@@ -10,6 +10,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 CRDS := crds
+# promtool unit-tests the alert rules (tests/test_promtool.py). No Python or npm package ships it: Debian's
+# prometheus package does (19 MB); its files are unpacked into .tools/, no root and no install needed.
+PROMETHEUS_DEB := prometheus=2.42.0+ds-5+deb12u1
+PROMTOOL := .tools/prometheus/usr/bin/promtool
 ENV ?=
 STACK ?=
 
@@ -21,8 +25,8 @@ export CDK8S_CHECK_UPGRADE := false
 
 # What rendering needs: the render packages, their bytecode.
 setup-render: $(VENV)/.installed $(VENV)/.bytecode
-# Everything: test and lint tools and the cdk8s CLI too.
-setup: setup-render $(VENV)/.installed-dev node_modules/.installed
+# Everything: test and lint tools, the cdk8s CLI and promtool too.
+setup: setup-render $(VENV)/.installed-dev node_modules/.installed $(PROMTOOL)
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +48,14 @@ $(VENV)/.bytecode: $(VENV)/.installed $(wildcard imports/*/*/__init__.py imports
 node_modules/.installed: package.json package-lock.json | $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+$(PROMTOOL):
+	@command -v apt-get > /dev/null || { echo "promtool: apt-get (Debian) is needed to fetch $(PROMETHEUS_DEB)" >&2; exit 1; }
+	rm -rf .tools/download && mkdir -p .tools/download
+	cd .tools/download && apt-get download -q $(PROMETHEUS_DEB) 2>&1 | grep -v "unsandboxed as root" || true
+	dpkg-deb -x .tools/download/prometheus_*.deb .tools/prometheus
+	rm -rf .tools/download
+	$(PROMTOOL) --version > /dev/null
 
 ## Render every environment (or ENV=prod, STACK=core-pipeline) into dist/.
 synth: setup-render
@@ -82,4 +94,4 @@ cdk8s-synth: setup-render node_modules/.installed
 	node_modules/.bin/cdk8s synth --no-check-upgrade
 
 clean:
-	rm -rf $(VENV) node_modules cdk8s.out .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tools node_modules cdk8s.out .mypy_cache .ruff_cache .pytest_cache

@@ -39,7 +39,7 @@ try:
 except ModuleNotFoundError as missing:
     sys.exit("error: " + _not_set_up(missing.name))
 
-from delivery.interrupts import Terminated, raise_terminated  # noqa: E402
+from delivery.interrupts import Terminated, interrupts_deferred, raise_terminated  # noqa: E402
 from environment_model.paths import (  # noqa: E402
     ROOT,
     SCHEMA_PATH,
@@ -51,7 +51,7 @@ from environment_model.registry import STACKS, get_stack, stack_names  # noqa: E
 
 if TYPE_CHECKING:
     from delivery.promote import SettingsEdit
-    from engine import Engine, EngineName, RenderedEnvironment
+    from engine import Engine, EngineName, Manifest, RenderedEnvironment
     from environment_model.registry import StackDefinition
     from environment_model.settings import EnvironmentSettings
 
@@ -79,11 +79,19 @@ def main(argv: list[str] | None = None) -> int:
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, raise_terminated) if on_main_thread else None
     try:
+        with interrupts_deferred():
+            # A signal while pydantic's Rust extension initialises makes it panic (a traceback, not an interrupt).
+            import pydantic_core  # noqa: F401
         if args.command in _NEEDS_ENVIRONMENTS and (problem := environments_problem()):
             print(f"error: {problem}", file=sys.stderr)
             return failed
         command: int = args.handler(args)
         return command
+    except KeyboardInterrupt as interrupt:  # where a command does not handle it itself (synth does)
+        terminated = isinstance(interrupt, Terminated)
+        what = "terminated" if terminated else "interrupted"
+        print(f"{what} before {args.command} finished; every file is written whole or not at all", file=sys.stderr)
+        return 143 if terminated else 130
     except Exception as error:
         if args.debug:
             raise
@@ -314,28 +322,32 @@ def _note(line: str) -> None:
 
 def _render(
     engine: EngineName, environments: list[str], stacks: list[StackDefinition]
-) -> dict[str, RenderedEnvironment] | None:
-    """What diff and validate render: the pipeline's objects, or None after saying why there are none."""
+) -> tuple[dict[str, RenderedEnvironment], dict[str, list[Manifest]]] | None:
+    """What diff and validate render: the pipeline's objects and the fleet's (folder under argocd/ -> objects; none
+    unless every environment is rendered), or None after saying why there are none."""
     from constructs_lib.errors import PropsError
+    from delivery.argocd_fleet import FleetError
     from delivery.checks import RenderCheckError
     from delivery.output import OutputError, manifest_files
     from delivery.pipeline import render
+    from delivery.synth import fleet_objects
 
     renderer = _start_engine(engine, environments, stacks)
     try:
         settings = _load(environments)
         if settings is None:
             return None
+        fleet = fleet_objects(settings)  # settings the fleet cannot serve fail here too, as in a synth
         rendered = render(renderer, settings, stacks)
         for by_stack in rendered.values():
             for manifests in by_stack.values():
                 manifest_files(manifests)  # the file layout: two objects may not share a file
-    except (PropsError, RenderCheckError, OutputError) as error:
+    except (PropsError, RenderCheckError, OutputError, FleetError) as error:
         print(f"error: {error}", file=sys.stderr)
         return None
     finally:
         renderer.close(stop=True)
-    return rendered
+    return rendered, fleet
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -373,15 +385,25 @@ def _compare(
     except SettingsFileError as error:
         print(f"error: cannot compare with {display_path(dist)}: {error}", file=sys.stderr)
         return 2
-    rendered = _render(engine, environments, stacks)
-    if rendered is None:
+    result = _render(engine, environments, stacks)
+    if result is None:
         return 2  # the render failed (its error is on stderr): neither "same" nor "different"
+    rendered, fleet = result
+    try:  # the fleet, compared only when rendered: a diff of some environments leaves it, as synth does
+        old.update(read_rendered_tree(dist, [f"argocd/{folder}/" for folder in fleet]) if fleet else {})
+    except SettingsFileError as error:
+        print(f"error: cannot compare with {display_path(dist)}: {error}", file=sys.stderr)
+        return 2
     new = {
         (f"argocd/{env}/{name}" if stack == "argocd" else f"{env}/{stack}/{name}"): yaml.safe_load(text)
         for env, by_stack in rendered.items()
         for stack, manifests in by_stack.items()
         for name, text in manifest_files(manifests).items()
     }
+    for folder, manifests in fleet.items():
+        new.update(
+            {f"argocd/{folder}/{name}": yaml.safe_load(text) for name, text in manifest_files(manifests).items()}
+        )
     report = diff_documents(old, new)
     sys.stdout.write(format_markdown(report) if format == "markdown" else format_text(report))
     if not exit_code or not report.has_changes:
@@ -411,10 +433,11 @@ def _list(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     """Everything a synth checks (settings, constructs, the whole-output checks), with nothing written."""
     environments = list(dict.fromkeys(args.env or available_environments()))
-    rendered = _render(args.engine, environments, list(STACKS))
-    if rendered is None:
+    result = _render(args.engine, environments, list(STACKS))
+    if result is None:
         return 1
-    objects = sum(len(manifests) for by_stack in rendered.values() for manifests in by_stack.values())
+    rendered, fleet = result
+    objects = sum(len(manifests) for by_stack in [*rendered.values(), fleet] for manifests in by_stack.values())
     print(f"valid: {', '.join(environments)} ({objects} objects rendered and checked; nothing written)")
     return 0
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from constructs_lib.labels import VERSION_LABEL
+from constructs_lib.pod_security_labels import missing_labels
 from constructs_lib.sync_options import sync_options
+from delivery.pod_security import DEFAULT_LEVEL, enforced_levels, violations
 from delivery.pod_templates import pod_template_of
 from delivery.sync_waves import is_hook
 from engine import Manifest
@@ -42,6 +44,7 @@ class PodTemplate:
     owner: str
     labels: Mapping[str, str]
     spec: Mapping[str, Any]
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 def pod_templates(manifests: list[Manifest]) -> list[PodTemplate]:
@@ -56,6 +59,7 @@ def pod_templates(manifests: list[Manifest]) -> list[PodTemplate]:
                 owner=f"{manifest['kind']}/{manifest['metadata']['name']}",
                 labels=template.get("metadata", {}).get("labels", {}),
                 spec=template.get("spec", {}),
+                annotations=template.get("metadata", {}).get("annotations", {}),
             )
         )
     return templates
@@ -174,6 +178,7 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
     yield from _rbac_problems(manifests, by_reference)
     yield from _single_node_claim_problems(manifests, templates, by_reference)
     yield from _route_conflicts(manifests)
+    yield from _pod_security_problems(manifests, templates)
     claimed = {
         (template.namespace, volume["persistentVolumeClaim"]["claimName"])
         for template in templates
@@ -205,6 +210,36 @@ def _image_problems(template: PodTemplate) -> Iterator[str]:
             yield f"{template.owner}: container {container.get('name')} image {image} has no tag (it means latest)"
         elif problem := mutable_tag_problem(tag):
             yield f"{template.owner}: container {container.get('name')} image {image}: {problem}"
+
+
+def _pod_security_problems(manifests: list[Manifest], templates: list[PodTemplate]) -> Iterator[str]:
+    """Every namespace the project creates enforces a Pod Security level (labels on the Namespace, or Argo CD's
+    managedNamespaceMetadata), and no pod breaks the level of its namespace: the API server would refuse to create
+    it, and a Deployment would roll out nothing, with the sync reported as progressing."""
+    for manifest in manifests:
+        where = f"{manifest.get('kind')}/{manifest['metadata']['name']}"
+        if manifest.get("kind") == "Namespace":
+            labels, owner = manifest["metadata"].get("labels", {}), "its labels"
+        elif manifest.get("kind") == "Application" and "CreateNamespace=true" in manifest.get("spec", {}).get(
+            "syncPolicy", {}
+        ).get("syncOptions", []):
+            managed = manifest["spec"]["syncPolicy"].get("managedNamespaceMetadata") or {}
+            labels, owner = managed.get("labels", {}), "spec.syncPolicy.managedNamespaceMetadata.labels"
+        else:
+            continue
+        missing = missing_labels(labels)
+        if missing:
+            yield f"{where}: creates a namespace without the Pod Security labels {missing} in {owner}"
+    levels = enforced_levels(manifests)
+    for template in templates:
+        level = levels.get(template.namespace or "", DEFAULT_LEVEL)
+        pod = {"metadata": {"annotations": template.annotations}, "spec": template.spec}
+        for violation in violations(level, pod):
+            container = f" container {violation.container}:" if violation.container else ""
+            yield (
+                f"{template.owner}:{container} {violation.field} {violation.problem}; namespace {template.namespace} "
+                f"enforces Pod Security {level}, so the API server would refuse the pod"
+            )
 
 
 def _replaced_or_hook(manifest: Manifest) -> bool:

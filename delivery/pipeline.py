@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from delivery.checks import RenderCheckError, check_stacks
+from delivery.pod_security import label_namespaces
 from delivery.sync_waves import assign_sync_waves
 from engine import Engine, EngineName, Job, Manifest, RenderedEnvironment
 from engine.start import start_engine as start_engine_of_kind
@@ -58,6 +59,7 @@ def render(
 
     def finished(job: Job, manifests: list[Manifest]) -> None:
         assign_sync_waves(manifests)  # each stack is one Argo CD Application: its waves order its own objects
+        label_namespaces(manifests, settings[job.environment])
         if stack_rendered is not None:
             stack_rendered(job.environment, job.stack.name, manifests)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from constructs_lib.errors import PropsError
 from delivery import pipeline
+from delivery.argocd_fleet import FLEET_FOLDER, FleetError, fleet_application_sets
 from delivery.checks import RenderCheckError
 from delivery.interrupts import interrupts_deferred
 from delivery.output import (
@@ -81,8 +82,10 @@ def write(
     environments = list(settings)
     staged: dict[str, Path] = {}
     staged_argocd: dict[str, Path] = {}
+    staged_fleet: dict[str, Path] = {}
     created = [folder for folder in (out, out / "argocd") if not folder.exists()]
     try:
+        fleet = fleet_objects(settings)
         with output_lock(out):
             for line in recover_leftovers(out):
                 note(line)
@@ -92,6 +95,9 @@ def write(
                 with interrupts_deferred():  # a Ctrl-C now would leave folders not yet recorded here
                     staged = stage_environments(out, environments)
                     staged_argocd = stage_environments(out / "argocd", environments)
+                    staged_fleet = stage_environments(out / "argocd", fleet)
+                for folder, manifests in fleet.items():
+                    write_stack(StackFolders(staged_fleet[folder], out / "argocd" / folder), manifests)
                 outputs = {
                     **stack_folders(out, staged, [stack.name for stack in stacks]),
                     **{
@@ -110,13 +116,15 @@ def write(
                     [
                         *prepare_swaps(out, staged, replace_whole_environment=whole_environments),
                         *prepare_swaps(out / "argocd", staged_argocd, replace_whole_environment=True),
+                        *prepare_swaps(out / "argocd", staged_fleet, replace_whole_environment=True),
                     ]
                 )
             finally:
                 discard_staging(staged)  # what is left of them: nothing, once committed
                 discard_staging(staged_argocd)
+                discard_staging(staged_fleet)
             stale = _stale_environment_folders(out, prune=prune)
-    except (PropsError, RenderCheckError, OutputError) as error:
+    except (PropsError, RenderCheckError, OutputError, FleetError) as error:
         _remove_empty(created)
         raise SynthError(f"{error}\nnothing was written to {display_path(out)}") from None
     except OSError as error:
@@ -129,6 +137,15 @@ def write(
         _remove_empty(created)
         raise
     return Written(rendered, stale)
+
+
+def fleet_objects(settings: Mapping[str, EnvironmentSettings]) -> dict[str, list[Manifest]]:
+    """<out>/argocd/fleet/'s objects when `settings` holds every environment, else nothing: the fleet is made of
+    all environments' settings, and a synth of some of them has not loaded (nor validated) the others', so it
+    leaves the folder as it is (CI's check that dist/ is current catches a fleet left behind)."""
+    if set(settings) != set(available_environments()):
+        return {}
+    return {FLEET_FOLDER: fleet_application_sets(settings)}
 
 
 def read_rendered_tree(folder: Path, scope: Sequence[str]) -> dict[str, Any]:
@@ -189,7 +206,7 @@ def _stale_environment_folders(out: Path, *, prune: bool) -> list[str]:
     lines = []
     for folder in [
         *stale_environments(out, known, stack_folders_only),
-        *stale_environments(out / "argocd", known, argocd_objects_only),
+        *stale_environments(out / "argocd", [*known, FLEET_FOLDER], argocd_objects_only),
     ]:
         if prune:
             try:

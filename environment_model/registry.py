@@ -30,12 +30,19 @@ class StackDefinition:
     """
 
     name: str
-    settings_field: str
-    chart: str
     description: str
     cluster_kinds: tuple[str, ...] = ()
     bindings: tuple[str, ...] = ()
     covers_environment: bool = False
+    # By convention from the name (`kairoflow-web` -> `kairoflow_web`, `stacks.kairoflow_web.chart:KairoflowWebChart`).
+    settings_field: str = ""
+    chart: str = ""
+
+    def __post_init__(self) -> None:
+        field = self.settings_field or self.name.replace("-", "_")
+        object.__setattr__(self, "settings_field", field)
+        chart_class = "".join(part.capitalize() for part in self.name.split("-")) + "Chart"
+        object.__setattr__(self, "chart", self.chart or f"stacks.{field}.chart:{chart_class}")
 
     def modules(self) -> tuple[str, ...]:
         """The Python modules rendering this stack imports beyond the shared ones: its chart's and its bindings."""
@@ -50,47 +57,34 @@ class StackDefinition:
         return getattr(settings, self.settings_field)
 
 
+MONITORING = "imports.com.coreos.monitoring"  # PrometheusRule and ServiceMonitor: every stack has alerts
+
 STACKS: tuple[StackDefinition, ...] = (
     StackDefinition(
-        name="core-pipeline",
-        settings_field="core_pipeline",
-        chart="stacks.core_pipeline.chart:CorePipelineChart",
-        description="NestJS core-pipeline API: Deployment, HPA, Ingress, ServiceMonitor, migration PreSync hook",
-        bindings=("imports.com.coreos.monitoring",),
+        "core-pipeline",
+        "NestJS core-pipeline API: Deployment, HPA, Ingress, ServiceMonitor, migration PreSync hook",
+        bindings=(MONITORING,),
     ),
     StackDefinition(
-        name="discord-monitor",
-        settings_field="discord_monitor",
-        chart="stacks.discord_monitor.chart:DiscordMonitorChart",
-        description="Discord bot with Redis and retention CronJob, and an agent pod template carrying the watcher sidecar",
-        bindings=("imports.com.coreos.monitoring",),
+        "discord-monitor",
+        "Discord bot with Redis and retention CronJob, and an agent pod template carrying the watcher sidecar",
+        bindings=(MONITORING,),
     ),
     StackDefinition(
-        name="hivemind-bot",
-        settings_field="hivemind_bot",
-        chart="stacks.hivemind_bot.chart:HivemindBotChart",
-        description="Hivemind Discord bot: 3 replicas with leader election RBAC, PDB, NetworkPolicy",
-        bindings=("imports.com.coreos.monitoring",),
+        "hivemind-bot",
+        "Hivemind Discord bot: 3 replicas with leader election RBAC, PDB, NetworkPolicy",
+        bindings=(MONITORING,),
     ),
     StackDefinition(
-        name="kairoflow",
-        settings_field="kairoflow",
-        chart="stacks.kairoflow.chart:KairoflowChart",
-        description="KairoFlow: nginx + php-fpm pod, 4 PVCs, CronJobs, Traefik IngressRoutes, cert-manager TLS",
+        "kairoflow",
+        "KairoFlow: nginx + php-fpm pod, 4 PVCs, CronJobs, Traefik IngressRoutes, cert-manager TLS",
         cluster_kinds=("Namespace",),
-        bindings=(
-            "imports.io.traefik",
-            "imports.io.cert_manager",
-            "imports.io.external_secrets",
-            "imports.com.coreos.monitoring",
-        ),
+        bindings=("imports.io.traefik", "imports.io.cert_manager", "imports.io.external_secrets", MONITORING),
     ),
     StackDefinition(
-        name="verta",
-        settings_field="verta",
-        chart="stacks.verta.chart:VertaChart",
-        description="Verta: backend, frontend and ML AppServices, shared ConfigMap, Redis, path-routed Ingress",
-        bindings=("imports.com.coreos.monitoring",),
+        "verta",
+        "Verta: backend, frontend and ML AppServices, shared ConfigMap, Redis, path-routed Ingress",
+        bindings=(MONITORING,),
     ),
 )
 
@@ -98,12 +92,11 @@ STACKS: tuple[StackDefinition, ...] = (
 # Not a system: the Argo CD AppProject, one Application per stack and the root app of apps of one environment,
 # rendered with every synth into dist/argocd/<env>/.
 ARGOCD = StackDefinition(
-    name="argocd",
-    settings_field="argocd",
-    chart="stacks.argocd.chart:ArgoCdChart",
-    description="Argo CD AppProject, Applications and root app of apps",
+    "argocd",
+    "Argo CD AppProject, Applications and root app of apps",
     bindings=("imports.io.argoproj",),
     covers_environment=True,
+    chart="stacks.argocd.chart:ArgoCdChart",
 )
 
 

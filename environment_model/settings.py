@@ -35,6 +35,7 @@ REMOVED_KEYS = {
 
 # Folders under dist/ that are not environments: an environment of that name would write into them.
 RESERVED_ENVIRONMENT_NAMES = {
+    "fleet": "dist/argocd/fleet/ holds the fleet's ApplicationSets, beside each environment's dist/argocd/<name>/",
     "argocd": "an environment renders into dist/<name>/, and dist/argocd/ holds the Argo CD Applications of every "
     "environment",
 }

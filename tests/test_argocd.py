@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 
 import pytest
@@ -89,5 +90,65 @@ def test_root_app_of_apps_bootstraps_the_environment(rendered: dict[str, Rendere
     assert root["destination"]["namespace"] == settings.namespace
 
 
-def test_dist_layout_has_one_argocd_folder_per_environment() -> None:
-    assert sorted(p.name for p in Path(ROOT / "dist" / "argocd").iterdir()) == sorted(ENVIRONMENTS)
+def test_dist_layout_has_one_argocd_folder_per_environment_and_the_fleet() -> None:
+    from delivery.argocd_fleet import FLEET_FOLDER
+
+    assert sorted(p.name for p in Path(ROOT / "dist" / "argocd").iterdir()) == sorted([*ENVIRONMENTS, FLEET_FOLDER])
+
+
+def test_prod_roles_bind_sso_groups_to_project_scoped_policies(rendered: dict[str, RenderedEnvironment]) -> None:
+    """Argo CD's project role form: `p, proj:<project>:<role>, <resource>, <action>, <project>/*, allow`; a role
+    can reach only its own project's Applications."""
+    project = find(argocd(rendered, "prod"), "AppProject")
+    assert project["spec"]["roles"] == [
+        {
+            "name": "read-only",
+            "description": "See the prod Applications",
+            "groups": ["example-org:developers"],
+            "policies": ["p, proj:prod:read-only, applications, get, prod/*, allow"],
+        },
+        {
+            "name": "deployer",
+            "description": "Sync the prod Applications (the release managers press Sync)",
+            "groups": ["example-org:release-managers"],
+            "policies": [
+                "p, proj:prod:deployer, applications, get, prod/*, allow",
+                "p, proj:prod:deployer, applications, sync, prod/*, allow",
+                "p, proj:prod:deployer, logs, get, prod/*, allow",
+            ],
+        },
+    ]
+
+
+def test_prod_has_a_weekend_change_freeze(rendered: dict[str, RenderedEnvironment]) -> None:
+    project = find(argocd(rendered, "prod"), "AppProject")
+    assert project["spec"]["syncWindows"] == [
+        {
+            "kind": "deny",
+            "schedule": "0 16 * * 5",
+            "duration": "64h",
+            "applications": ["prod-*"],
+            "manualSync": False,
+            "timeZone": "Europe/Amsterdam",
+        }
+    ]
+    # The window's pattern covers every Application of the project (the root app is in the default project).
+    in_project = [
+        m["metadata"]["name"]
+        for m in argocd(rendered, "prod")
+        if m["kind"] == "Application" and m["spec"]["project"] == "prod"
+    ]
+    assert len(in_project) == len(STACKS)
+    assert all(fnmatch.fnmatchcase(name, "prod-*") for name in in_project)
+
+
+def test_roles_and_sync_windows_default_to_none() -> None:
+    """No role unless configured: a role grants rights to whoever is in its groups, so a guessed default group could
+    grant them to the wrong people. No window: syncs at any time, as Argo CD does without one."""
+    from stacks.argocd.settings import ArgoCdSettings
+
+    settings = ArgoCdSettings.model_validate(
+        {"repo_url": "https://github.com/example-org/x.git", "target_revision": "main", "project": "p"}
+    )
+    assert settings.roles == [] and settings.sync_windows == []
+    assert (settings.pod_security.level, settings.pod_security.version) == ("restricted", "v1.27")

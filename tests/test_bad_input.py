@@ -133,6 +133,21 @@ def _rename(env: str, new_name: str) -> Edit:
     return lambda folder: os.replace(folder / f"{env}.yaml", folder / new_name)
 
 
+def _role(twice: bool = False, **fields: object) -> Edit:
+    """prod's Argo CD roles: one valid deployer role with `fields` changed (listed twice if `twice`)."""
+    role = {"name": "deployer", "groups": ["ops"], "actions": ["sync"], **fields}
+    return _set("prod", "argocd.roles", [role, role] if twice else [role])
+
+
+def _window(**fields: object) -> Edit:
+    """prod's sync windows: one valid deny window with `fields` changed."""
+    return _set("prod", "argocd.sync_windows", [{"kind": "deny", "schedule": "0 1 * * *", "duration": "1h", **fields}])
+
+
+def _pod_security(**fields: object) -> Edit:
+    return _set("dev", "argocd.pod_security", fields)
+
+
 def _aliases(levels: int) -> str:
     """The "billion laughs" document: each level refers to the one before ten times."""
     lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
@@ -200,6 +215,14 @@ CASES = [
     Case("bad-environment-name", SYNTH, _rename("staging", "Stag ing.yaml"), ("Stag ing",)),
     Case("environment-name-too-long", SYNTH, _rename("staging", "s" * 80 + ".yaml"), ("s" * 20,)),
     Case("reserved-environment-name", VALIDATE, _rename("staging", "argocd.yaml"), ("argocd.yaml", "dist/argocd/")),
+    Case("fleet-environment-name", VALIDATE, _rename("staging", "fleet.yaml"), ("fleet.yaml", "dist/argocd/fleet/")),
+    Case("fleet-namespaces-differ-synth", SYNTH, _set("prod", "argocd.namespace", "argocd-x"), ("dist/argocd/fleet/",)),
+    Case(
+        "fleet-argocd-namespaces-differ",
+        VALIDATE,
+        _set("prod", "argocd.namespace", "argocd-prod"),
+        ("dist/argocd/fleet/", "prod: argocd-prod", "argocd.namespace"),
+    ),
     Case(
         "yml-extension",
         SYNTH,
@@ -289,6 +312,34 @@ CASES = [
         SYNTH,
         _set("prod", "argocd.repo_url", f"https://git:{SECRET}@git.example.com/r.git"),
         ("prod.argocd.repo_url",),
+    ),
+    Case(
+        "role-name-not-dns-label",
+        SYNTH,
+        _role(name="Deployers!"),
+        ("prod.yaml", "prod.argocd.roles.0.name", "Deployers!", "DNS label"),
+    ),
+    Case(
+        "role-unknown-action", SYNTH, _role(actions=["deploy"]), ("prod.argocd.roles.0.actions.0", "deploy", "'sync'")
+    ),
+    Case(
+        "role-group-with-comma",
+        SYNTH,
+        _role(groups=["ops, admins"]),
+        ("prod.argocd.roles.0.groups.0", "ops, admins", "no commas"),
+    ),
+    Case("role-without-groups", SYNTH, _role(groups=[]), ("prod.argocd.roles.0.groups",)),
+    Case("role-twice", SYNTH, _role(twice=True), ("prod.argocd.roles", "deployer", "more than once")),
+    Case(
+        "sync-window-bad-cron", SYNTH, _window(schedule="0 25 * * *"), ("prod.argocd.sync_windows.0.schedule", "cron")
+    ),
+    Case("sync-window-bad-duration", SYNTH, _window(duration="2d"), ("prod.argocd.sync_windows.0.duration", "1h30m")),
+    Case("sync-window-bad-kind", SYNTH, _window(kind="block"), ("prod.argocd.sync_windows.0.kind", "block", "'deny'")),
+    Case(
+        "pod-security-unknown-level", SYNTH, _pod_security(level="strict"), ("dev.argocd.pod_security.level", "strict")
+    ),
+    Case(
+        "pod-security-bad-version", SYNTH, _pod_security(version="1.27"), ("dev.argocd.pod_security.version", "v1.27")
     ),
     Case(
         "credential-in-flag",

@@ -155,10 +155,20 @@ def test_rendered_environments_pass(rendered: dict[str, RenderedEnvironment]) ->
         assert list(find_problems([m for objs in by_stack.values() for m in objs])) == []
 
 
+# What the Pod Security `restricted` check asks of every container (tests/test_pod_security.py tests it).
+RESTRICTED_CONTEXT = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
 def _pod(image: str = "registry.example/web:1.0.0", **spec: Any) -> dict[str, Any]:
+    container = {"name": "c", "image": image, "securityContext": RESTRICTED_CONTEXT}
     return {
         "metadata": {"labels": LABELS},
-        "spec": {"automountServiceAccountToken": False, "containers": [{"name": "c", "image": image}], **spec},
+        "spec": {"automountServiceAccountToken": False, "containers": [container], **spec},
     }
 
 

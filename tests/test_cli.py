@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from delivery.argocd_fleet import FLEET_FOLDER, fleet_application_sets
 from delivery.output import manifest_files, read_tree
 from engine import RenderedEnvironment
 from environment_model.paths import ENVIRONMENTS_DIR, ROOT
+from environment_model.settings import load_environment
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -78,6 +80,8 @@ def test_worker_render_equals_the_type_checked_in_process_render(
         for stack, manifests in stacks.items()
         for name, text in manifest_files(manifests).items()
     }
+    fleet = fleet_application_sets({env: load_environment(env) for env in rendered})
+    expected.update({f"argocd/{FLEET_FOLDER}/{name}": text for name, text in manifest_files(fleet).items()})
     assert read_tree(fresh_render) == expected
 
 
@@ -167,6 +171,8 @@ def test_an_environment_without_settings_is_removed_only_when_asked(fresh_render
     assert not (out / "qa").exists() and not (out / "argocd" / "qa").exists()
     assert result.stdout.count("pruned ") == 2
     assert (out / "notes" / "todo.txt").read_text() == "keep me\n" and "notes" not in result.stdout
+    # The fleet's folder is no environment: never stale, never pruned, and a one-environment synth leaves it.
+    assert (out / "argocd" / FLEET_FOLDER).is_dir() and FLEET_FOLDER not in result.stdout
     shutil.rmtree(out / "notes")
     assert read_tree(out) == read_tree(fresh_render)
 

@@ -9,12 +9,14 @@ import pytest
 
 import main
 from delivery.output import manifest_files, read_tree
+from delivery.synth import fleet_objects
 from engine import RenderedEnvironment, fast_runtime
 from engine.fast import RenderPool
 from engine.plain import PlainEngine
 from engine.start import fast_engine_problem, start_engine
 from environment_model.paths import ROOT
 from environment_model.registry import ARGOCD, STACKS
+from environment_model.settings import load_environment
 
 
 def test_the_fast_engine_is_on_for_the_pinned_jsii_and_cdk8s() -> None:
@@ -79,5 +81,10 @@ def test_both_engines_write_the_same_bytes_for_every_environment(
         for name, text in manifest_files(manifests).items()
     }
     assert {path.split("/")[0] for path in plain} == {"argocd", "dev", "staging", "prod", "test"}
+    # The fleet's ApplicationSets are plain dicts from the settings, no engine's output (tests/test_argocd_fleet.py).
+    fleet = fleet_objects({env: load_environment(env) for env in rendered})
+    plain |= {
+        f"argocd/{folder}/{name}": text for folder, objs in fleet.items() for name, text in manifest_files(objs).items()
+    }
     assert read_tree(tmp_path / "dist") == plain
     assert plain == read_tree(ROOT / "dist")

@@ -4,11 +4,13 @@ refused with one message and nothing written. In-process, on copies of the envir
 from __future__ import annotations
 
 import difflib
+import io
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+from ruamel.yaml import YAML
 
 import main
 from delivery.pod_templates import pod_template_of
@@ -173,8 +175,15 @@ def test_a_file_changed_meanwhile_is_not_overwritten(environments: Path) -> None
 def test_another_list_indentation_is_kept(environments: Path) -> None:
     """A file whose list items sit at their key's indentation (the other common style) is edited in that style."""
     prod = environments / "prod.yaml"
-    flush = prod.read_text(encoding="utf-8").replace("\n      - kafka-", "\n    - kafka-")
-    assert flush != prod.read_text(encoding="utf-8")
+    # Every list of the file in that style (kafka's brokers, the Argo CD roles and sync windows), as ruamel writes it.
+    flush_writer = YAML()
+    flush_writer.preserve_quotes = True
+    flush_writer.width = 4096
+    flush_writer.indent(mapping=2, sequence=2, offset=0)
+    text = io.StringIO()
+    flush_writer.dump(flush_writer.load(prod.read_text(encoding="utf-8")), text)
+    flush = text.getvalue()
+    assert "\n    - kafka-" in flush and flush != prod.read_text(encoding="utf-8")
     prod.write_text(flush, encoding="utf-8")
     plan_set_image("core-pipeline", "1.3.3", "prod").write()
     assert changed_lines(flush, prod.read_text(encoding="utf-8")) == [('    tag: "1.3.2"', '    tag: "1.3.3"')]

@@ -76,14 +76,21 @@ def _block_models(annotation: Any) -> list[type[BaseModel]]:
 
 
 def features_left_off(model: BaseModel, path: str) -> Iterator[str]:
-    """Settings paths of switches (`enabled: bool`) that are off and optional feature blocks (a settings model
-    whose default is None) that are unset, anywhere under `model`."""
+    """Settings paths of switches (`enabled: bool`) that are off, optional feature blocks (a settings model whose
+    default is None) that are unset and lists of feature blocks left empty, anywhere under `model`."""
     for name, field in type(model).model_fields.items():
         value = getattr(model, name)
         where = f"{path}.{name}"
         switched_off = name == "enabled" and field.annotation is bool and value is not True
         block_unset = field.default is None and bool(_block_models(field.annotation)) and value is None
-        if switched_off or block_unset:
+        # A list of feature blocks empty by default (Argo CD roles, sync windows) is a feature too.
+        list_empty = (
+            field.default == []
+            and typing.get_origin(field.annotation) is list
+            and bool(_block_models(typing.get_args(field.annotation)[0]))
+            and not value
+        )
+        if switched_off or block_unset or list_empty:
             yield where
         for item in value if isinstance(value, list) else value.values() if isinstance(value, dict) else [value]:
             if isinstance(item, BaseModel):
@@ -102,8 +109,10 @@ def test_the_walk_finds_a_feature_left_off() -> None:
     data["core_pipeline"]["migration"]["enabled"] = False
     del data["core_pipeline"]["ingress"]["cors"]
     data["kairoflow"]["cron_jobs"]["cleanup"]["enabled"] = False
+    data["argocd"]["sync_windows"] = []
     changed = EnvironmentSettings.model_validate(data)
     assert sorted(features_left_off(changed, TEST)) == [
+        "test.argocd.sync_windows",
         "test.core_pipeline.ingress.cors",
         "test.core_pipeline.migration.enabled",
         "test.kairoflow.cron_jobs.cleanup.enabled",

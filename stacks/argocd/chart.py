@@ -11,15 +11,24 @@ from cdk8s import Chart
 from constructs import Construct
 
 from constructs_lib.labels import RecommendedLabels
-from stacks.argocd.settings import ArgoCdInputs
+from stacks.argocd.settings import FINALIZER, ArgoCdInputs, ProjectRoleSettings, creates_namespace
 
-FINALIZER = "resources-finalizer.argocd.argoproj.io"
 # API group of each cluster-scoped kind a stack may declare.
 CLUSTER_KIND_GROUPS = {
     "Namespace": "",
     "ClusterRole": "rbac.authorization.k8s.io",
     "ClusterRoleBinding": "rbac.authorization.k8s.io",
 }
+
+
+def project_role_policies(project: str, role: ProjectRoleSettings) -> list[str]:
+    """The role's Casbin policy lines in Argo CD's project form: `p, proj:<project>:<role>, <resource>, <action>,
+    <project>/*, allow`, limited to this project's Applications."""
+    subject = f"proj:{project}:{role.name}"
+    lines = [f"p, {subject}, applications, {action}, {project}/*, allow" for action in role.actions]
+    if role.logs:
+        lines.append(f"p, {subject}, logs, get, {project}/*, allow")
+    return lines
 
 
 class ArgoCdChart(Chart):
@@ -29,6 +38,7 @@ class ArgoCdChart(Chart):
     def __init__(self, scope: Construct, id: str, inputs: ArgoCdInputs) -> None:
         argocd = inputs.settings.argocd
         super().__init__(scope, id, namespace=argocd.namespace, disable_resource_name_hashes=True)
+        from constructs_lib.pod_security_labels import namespace_labels
         from imports.io.argoproj import (
             Application,
             ApplicationSpec,
@@ -36,10 +46,13 @@ class ArgoCdChart(Chart):
             ApplicationSpecSource,
             ApplicationSpecSyncPolicy,
             ApplicationSpecSyncPolicyAutomated,
+            ApplicationSpecSyncPolicyManagedNamespaceMetadata,
             AppProject,
             AppProjectSpec,
             AppProjectSpecClusterResourceWhitelist,
             AppProjectSpecDestinations,
+            AppProjectSpecRoles,
+            AppProjectSpecSyncWindows,
         )
 
         env = inputs.environment
@@ -73,10 +86,32 @@ class ArgoCdChart(Chart):
                     AppProjectSpecClusterResourceWhitelist(group=CLUSTER_KIND_GROUPS[kind], kind=kind)
                     for kind in cluster_kinds
                 ],
+                roles=[
+                    AppProjectSpecRoles(
+                        name=role.name,
+                        description=role.description or None,
+                        groups=list(role.groups),
+                        policies=project_role_policies(argocd.project, role),
+                    )
+                    for role in argocd.roles
+                ]
+                or None,
+                sync_windows=[
+                    AppProjectSpecSyncWindows(
+                        kind=window.kind,
+                        schedule=window.schedule,
+                        duration=window.duration,
+                        applications=list(window.applications),
+                        manual_sync=window.manual_sync,
+                        time_zone=window.time_zone,
+                    )
+                    for window in argocd.sync_windows
+                ]
+                or None,
             ),
         )
         for stack in inputs.stacks:
-            creates_namespace = "Namespace" not in stack.cluster_kinds
+            creates_own_namespace = creates_namespace(stack)
             Application(
                 self,
                 f"App-{stack.name}",
@@ -105,7 +140,13 @@ class ArgoCdChart(Chart):
                     sync_policy=ApplicationSpecSyncPolicy(
                         automated=sync_policy_automated,
                         # A stack that renders its own Namespace owns it; the others need Argo CD to create theirs.
-                        sync_options=["CreateNamespace=true"] if creates_namespace else None,
+                        sync_options=["CreateNamespace=true"] if creates_own_namespace else None,
+                        # The namespace Argo CD creates enforces the same Pod Security level as the ones we render.
+                        managed_namespace_metadata=ApplicationSpecSyncPolicyManagedNamespaceMetadata(
+                            labels=namespace_labels(argocd.pod_security.level, argocd.pod_security.version)
+                        )
+                        if creates_own_namespace
+                        else None,
                     ),
                 ),
             )

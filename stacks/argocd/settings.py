@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -11,12 +11,109 @@ from value_types.hosts import GitRepositoryUrl, HttpsUrl
 from value_types.model import StrictModel
 from value_types.names import DnsLabel
 from value_types.rules import matching
+from value_types.schedules import CronSchedule, TimeZone
 
 
 class AutomatedSyncSettings(StrictModel):
     enabled: bool = Field(True, description="Sync on every change of the revision; false: a person presses Sync.")
     prune: bool = Field(True, description="Delete objects that no longer render.")
     self_heal: bool = Field(True, description="Undo changes made in the cluster by hand.")
+
+
+# Argo CD facts the app-of-apps chart (delivery/argocd.py) and the fleet (delivery/argocd_fleet.py) share; here
+# because this module imports no cdk8s.
+FINALIZER = "resources-finalizer.argocd.argoproj.io"
+
+
+def creates_namespace(stack: Any) -> bool:
+    """Whether Argo CD creates the namespace of `stack` (an environment_model.registry.StackDefinition; this layer
+    may not import it) with CreateNamespace=true: a stack that renders its own Namespace owns it."""
+    return "Namespace" not in stack.cluster_kinds
+
+
+PodSecurityLevel = Literal["privileged", "baseline", "restricted"]
+# The Kubernetes release whose Pod Security Standards the labels pin; this project renders and validates against 1.27.
+DEFAULT_POD_SECURITY_VERSION = "v1.27"
+
+
+class PodSecuritySettings(StrictModel):
+    """The Pod Security admission labels on every namespace this environment creates (the rendered Namespace objects
+    and the namespaces Argo CD creates through `managedNamespaceMetadata`)."""
+
+    level: PodSecurityLevel = Field(
+        "restricted",
+        description="Pod Security Standard the namespaces enforce, warn about and audit; every synth also refuses a "
+        "pod that breaks it.",
+    )
+    version: Annotated[
+        str,
+        matching(r"^(latest|v1\.[0-9]{1,3})$", "a Kubernetes minor version such as v1.27, or latest", 16),
+    ] = Field(
+        DEFAULT_POD_SECURITY_VERSION,
+        description="Kubernetes version of the standard's rules (pinned: a cluster upgrade does not tighten them).",
+    )
+
+
+# What a project role may do to the project's Applications (Argo CD's `applications` resource actions).
+ApplicationAction = Literal["get", "sync", "create", "update", "delete", "override", "action/*"]
+
+
+class ProjectRoleSettings(StrictModel):
+    """An AppProject role: what its members may do to this environment's Applications."""
+
+    name: DnsLabel = Field(description="Role name, e.g. read-only or deployer (a DNS label).")
+    description: Annotated[str, matching(r"^[^\n]*$", "one line", 255)] = Field(
+        "", description="Shown in Argo CD's UI."
+    )
+    groups: list[
+        Annotated[
+            str,
+            matching(
+                r"^[A-Za-z0-9][A-Za-z0-9 ._:@/-]*$",
+                "an SSO group name: letters, digits, ' ', '.', '_', ':', '@', '/' and '-', starting with a letter or "
+                "digit (no commas: Argo CD's policies are comma-separated)",
+                255,
+            ),
+        ]
+    ] = Field(min_length=1, description="SSO groups (the OIDC `groups` claim) whose members hold the role.")
+    actions: list[ApplicationAction] = Field(
+        min_length=1,
+        description="What the role may do to the project's Applications: get (read), sync, create, update, delete, "
+        "override (sync local manifests), action/* (resource actions such as a restart).",
+    )
+    logs: bool = Field(False, description="Whether the role may read the pods' logs in Argo CD.")
+
+    @field_validator("groups", "actions")
+    @classmethod
+    def _unique(cls, values: list[str]) -> list[str]:
+        repeated = sorted({value for value in values if values.count(value) > 1})
+        if repeated:
+            raise ValueError(f"lists {', '.join(repeated)} more than once")
+        return values
+
+
+class SyncWindowSettings(StrictModel):
+    """A time when the project's Applications may (allow) or may not (deny) sync."""
+
+    kind: Literal["allow", "deny"] = Field(description="allow: syncs only inside allow windows; deny: none inside.")
+    schedule: CronSchedule = Field(description="When the window opens (cron, in time_zone).")
+    duration: Annotated[
+        str, matching(r"^([1-9][0-9]*h)?([1-9][0-9]*m)?$", "a duration such as 1h, 30m or 1h30m", 16)
+    ] = Field(description="How long the window stays open.")
+    applications: list[
+        Annotated[
+            str, matching(r"^[a-z0-9*]([a-z0-9*.-]*[a-z0-9*])?$", "an Application name, '*' wildcards allowed", 253)
+        ]
+    ] = Field(["*"], min_length=1, description="Applications it applies to (default: all of the project's).")
+    manual_sync: bool = Field(False, description="Whether a person may still sync by hand while a deny window is open.")
+    time_zone: TimeZone = Field("UTC", description="IANA time zone of the schedule.")
+
+    @field_validator("duration")
+    @classmethod
+    def _not_empty(cls, duration: str) -> str:
+        if not duration:
+            raise ValueError("must be a duration such as 1h, 30m or 1h30m")
+        return duration
 
 
 class ArgoCdSettings(StrictModel):
@@ -38,6 +135,22 @@ class ArgoCdSettings(StrictModel):
     namespace: DnsLabel = Field("argocd", description="Namespace Argo CD runs in (Applications live there).")
     project: DnsLabel = Field(description="The AppProject of this environment's Applications.")
     automated: AutomatedSyncSettings = Field(default_factory=AutomatedSyncSettings)
+    roles: list[ProjectRoleSettings] = Field(
+        [],
+        description="AppProject roles bound to SSO groups. Default none: a role grants its groups rights, and a "
+        "guessed group name could grant them to the wrong people; Argo CD's global RBAC applies meanwhile.",
+    )
+    sync_windows: list[SyncWindowSettings] = Field(
+        [], description="When the project's Applications may sync. Default none: syncs are allowed at any time."
+    )
+    pod_security: PodSecuritySettings = Field(default_factory=PodSecuritySettings)
+    rollout_step: int = Field(
+        1,
+        ge=1,
+        le=99,
+        description="The fleet's RollingSync step (dist/argocd/fleet/): step 1's environments sync first, the next "
+        "step's once they are healthy.",
+    )
 
     @field_validator("target_revision")
     @classmethod
@@ -45,6 +158,15 @@ class ArgoCdSettings(StrictModel):
         if revision.upper() == "HEAD":
             raise ValueError("must name a branch, tag or commit, not HEAD")
         return revision
+
+    @field_validator("roles")
+    @classmethod
+    def _distinct_roles(cls, roles: list[ProjectRoleSettings]) -> list[ProjectRoleSettings]:
+        names = [role.name for role in roles]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"role {', '.join(repeated)} is defined more than once")
+        return roles
 
 
 @dataclass(frozen=True)

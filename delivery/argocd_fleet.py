@@ -1,0 +1,137 @@
+"""The fleet form of the Argo CD objects: one ApplicationSet per stack, in dist/argocd/fleet/, that generates the
+same Applications as dist/argocd/<env>/ for every environment's cluster, rolled out progressively (RollingSync):
+the environments of `argocd.rollout_step` 1 first, then 2, and so on, each step once the previous one is healthy.
+
+It is the alternative bootstrap for many clusters (one Argo CD, one object per stack); the app of apps in
+dist/argocd/<env>/ stays the bootstrap of one cluster. Both generate Applications named `<env>-<stack>`: use one.
+
+Built as plain dicts, without cdk8s: the generated ApplicationSet binding is a 1.4 MB module, slow to import, and
+these objects need nothing from a construct tree. tests/test_argocd_fleet.py validates them against the upstream CRD.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from itertools import groupby
+from typing import Any
+
+from constructs_lib.labels import VERSION_LABEL, RecommendedLabels
+from constructs_lib.pod_security_labels import namespace_labels
+from environment_model.registry import STACKS, StackDefinition
+from stacks.argocd.settings import FINALIZER, creates_namespace
+
+# dist/argocd/<FLEET_FOLDER>/: a folder beside the environments' Argo CD folders, never an environment itself.
+FLEET_FOLDER = "fleet"
+# The label of each generated Application that the rollout steps select.
+ENVIRONMENT_LABEL = "environment"
+
+
+class FleetError(Exception):
+    """The environments' settings cannot be served by one fleet; the message says which and why."""
+
+
+def fleet_application_sets(
+    environments: Mapping[str, Any], stacks: Sequence[StackDefinition] = STACKS
+) -> list[dict[str, Any]]:
+    """One ApplicationSet per stack for the environments `environments` (name -> EnvironmentSettings)."""
+    namespaces = {settings.argocd.namespace for settings in environments.values()}
+    if len(namespaces) != 1:
+        listed = ", ".join(f"{env}: {settings.argocd.namespace}" for env, settings in sorted(environments.items()))
+        raise FleetError(
+            f"dist/argocd/{FLEET_FOLDER}/: the environments name different Argo CD namespaces ({listed}); the "
+            f"fleet's ApplicationSets run in one Argo CD, so every argocd.namespace must be the same"
+        )
+    (argocd_namespace,) = namespaces
+    return [_application_set(stack, environments, argocd_namespace) for stack in stacks]
+
+
+def rollout_steps(environments: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The RollingSync steps: the environments grouped by `argocd.rollout_step`, lowest first. A step whose
+    environments sync by hand (`argocd.automated.enabled: false`) has maxUpdate 0: the controller updates none of
+    them, a person syncs them, as in the app-of-apps form."""
+
+    def order(env: str) -> tuple[int, bool]:
+        argocd = environments[env].argocd
+        return (argocd.rollout_step, not argocd.automated.enabled)
+
+    steps = []
+    for (_, manual), group in groupby(sorted(environments, key=order), key=order):
+        step: dict[str, Any] = {
+            "matchExpressions": [{"key": ENVIRONMENT_LABEL, "operator": "In", "values": sorted(group)}]
+        }
+        if manual:
+            step["maxUpdate"] = 0
+        steps.append(step)
+    return steps
+
+
+def _application_set(stack: StackDefinition, environments: Mapping[str, Any], namespace: str) -> dict[str, Any]:
+    elements = []
+    # In rollout order, so the file reads as the rollout goes.
+    for env, settings in sorted(environments.items(), key=lambda item: (item[1].argocd.rollout_step, item[0])):
+        argocd = settings.argocd
+        elements.append(
+            {
+                "environment": env,
+                "project": argocd.project,
+                "repoURL": argocd.repo_url,
+                "targetRevision": argocd.target_revision,
+                "server": argocd.destination_server,
+                "namespace": getattr(settings, stack.settings_field).namespace,
+                "podSecurityLevel": argocd.pod_security.level,
+                "podSecurityVersion": argocd.pod_security.version,
+            }
+        )
+    sync_policy: dict[str, Any] = {}
+    if creates_namespace(stack):
+        pod_security = namespace_labels("{{.podSecurityLevel}}", "{{.podSecurityVersion}}")
+        sync_policy = {"syncOptions": ["CreateNamespace=true"], "managedNamespaceMetadata": {"labels": pod_security}}
+    labels = RecommendedLabels(
+        name=stack.name,
+        instance="{{.environment}}-" + stack.name,
+        component="application",
+        part_of="argocd-fleet",
+        version="fleet",
+    ).all
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "ApplicationSet",
+        "metadata": {
+            "name": f"fleet-{stack.name}",
+            "namespace": namespace,
+            "labels": RecommendedLabels(
+                name=stack.name,
+                instance=f"fleet-{stack.name}",
+                component="applicationset",
+                part_of="argocd-fleet",
+                version="fleet",
+            ).all,
+        },
+        "spec": {
+            # Go templates with missingkey=error: a misspelt parameter fails the generation instead of rendering "".
+            "goTemplate": True,
+            "goTemplateOptions": ["missingkey=error"],
+            "generators": [{"list": {"elements": elements}}],
+            "strategy": {"type": "RollingSync", "rollingSync": {"steps": rollout_steps(environments)}},
+            "template": {
+                "metadata": {
+                    "name": "{{.environment}}-" + stack.name,
+                    # The version is the revision each environment follows (set here: RecommendedLabels would
+                    # reduce the template expression to a label value).
+                    "labels": {**labels, VERSION_LABEL: "{{.targetRevision}}", ENVIRONMENT_LABEL: "{{.environment}}"},
+                    "finalizers": [FINALIZER],
+                },
+                "spec": {
+                    "project": "{{.project}}",
+                    "source": {
+                        "repoURL": "{{.repoURL}}",
+                        "targetRevision": "{{.targetRevision}}",
+                        "path": "dist/{{.environment}}/" + stack.name,
+                    },
+                    "destination": {"server": "{{.server}}", "namespace": "{{.namespace}}"},
+                    # RollingSync syncs the Applications itself, step by step: no automated policy here.
+                    "syncPolicy": sync_policy,
+                },
+            },
+        },
+    }
