@@ -32,6 +32,7 @@ _EXPORTS = {
     "BatchJobProps": "batch_job",
     "JobPod": "batch_job",
     "PodWorkload": "batch_job",
+    "PodWorkloadProps": "batch_job",
     "JobPodTemplate": "job_pod_template",
     "JobPodTemplateProps": "job_pod_template",
     "BotEgress": "bot_stack",
@@ -131,6 +132,7 @@ __all__ = [
     "PodNetworkPolicyProps",
     "PodSecurity",
     "PodWorkload",
+    "PodWorkloadProps",
     "PostgresBackupJob",
     "PostgresBackupJobProps",
     "PropsError",
@@ -173,7 +175,7 @@ if TYPE_CHECKING:
     from constructs_lib.alert import Alert
     from constructs_lib.alert_rules import AlertRules, AlertRulesProps
     from constructs_lib.app_service import AppService, AppServiceProps, Metrics
-    from constructs_lib.batch_job import BatchJob, BatchJobProps, JobPod, PodWorkload
+    from constructs_lib.batch_job import BatchJob, BatchJobProps, JobPod, PodWorkload, PodWorkloadProps
     from constructs_lib.bot_stack import BotEgress, BotStack, BotStackProps, LeaderElection
     from constructs_lib.container import (
         ConfigMapKeyRef,
@@ -211,12 +213,7 @@ if TYPE_CHECKING:
     from constructs_lib.sync_options import add_sync_options, replace_on_sync
     from constructs_lib.traefik_route import TraefikWebRoute, TraefikWebRouteProps
     from constructs_lib.volume_claims import VolumeClaim, VolumeClaims, VolumeClaimsProps
-    from constructs_lib.watcher_sidecar import (
-        WatchedPod,
-        WatcherNetworkPolicy,
-        WatcherSidecar,
-        WatcherSidecarProps,
-    )
+    from constructs_lib.watcher_sidecar import WatchedPod, WatcherNetworkPolicy, WatcherSidecar, WatcherSidecarProps
     from constructs_lib.web_ingress import (
         CorsPolicy,
         IngressOptions,

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from cdk8s_plus_27 import k8s
 from constructs import Construct
@@ -17,19 +17,25 @@ from constructs_lib.container import (
     PodSecurity,
     SecretKeyRef,
     VolumeMount,
-    render_container,
+    render_pod,
     writable_scratch,
 )
 from constructs_lib.errors import PropsError
-from constructs_lib.k8s_values import int_or_string
+from constructs_lib.k8s_values import int_or_string, quantity
 from constructs_lib.labels import RecommendedLabels, Workload
 from constructs_lib.network_policy import NetworkAccess, PodNetworkPolicy
 from constructs_lib.web_ingress import IngressOptions, WebIngress, WebIngressProps
 from value_types.images import ImageSettings
-from value_types.names import DNS_LABEL
+from value_types.monitoring import RelabelingSettings
+from value_types.names import DNS_LABEL, LABEL_KEY, LABEL_VALUE
 from value_types.ports import PORT
 from value_types.quantities import ResourceSettings
-from value_types.workloads import AutoscalingSettings
+from value_types.workloads import (
+    AutoscalingSettings,
+    CustomMetricSettings,
+    ObjectMetricSettings,
+    PodsMetricSettings,
+)
 
 CONFIG_CHECKSUM_ANNOTATION = "checksum/config"
 _PORT_NAME = "http"
@@ -44,12 +50,18 @@ class Metrics:
         service_monitor: also render a Prometheus Operator ServiceMonitor. Default True.
         interval: scrape interval of the ServiceMonitor. Default `30s`.
         service_monitor_labels: extra labels the Prometheus' serviceMonitorSelector looks for. Default none.
+        relabelings: the endpoint's relabeling rules, applied to the target before the scrape (value_types'
+            RelabelingSettings, validated when made: action, regex in RE2 syntax, target_label where needed).
+            Default: none.
+        metric_relabelings: rules applied to the scraped samples (drop or rename series). Default: none.
     """
 
     path: str = "/metrics"
     service_monitor: bool = True
     interval: str = "30s"
     service_monitor_labels: Mapping[str, str] = field(default_factory=dict)
+    relabelings: Sequence[RelabelingSettings] = ()
+    metric_relabelings: Sequence[RelabelingSettings] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,12 +81,16 @@ class AppServiceProps:
         part_of: `app.kubernetes.io/part-of`. Default: `name`.
         instance: `app.kubernetes.io/instance`, part of the selector. Default: `name`.
         service_port: the Service's port (named `http`, targeting `port`). Default 80.
+        headless: render the Service without a cluster IP (`clusterIP: None`): its DNS name resolves to the ready
+            pods' addresses (clients that balance themselves, gRPC, peer discovery). Default False. Switching an
+            existing Service either way is refused in place (the diff says so): rename it or delete it first.
         expose: render the Service. Default True; False for workloads nothing connects to (a bot whose port only
             serves its probes).
         replicas: fixed replica count. Default 1; must stay unset with `autoscaling`.
         strategy: `RollingUpdate` (default: zero downtime, never below the desired count) or `Recreate` (for
             pods holding ReadWriteOnce volumes, which a second pod on another node could not attach).
-        autoscaling: a HorizontalPodAutoscaler on CPU and memory when `autoscaling.enabled` (the settings' own
+        autoscaling: a HorizontalPodAutoscaler on CPU and memory, and its `custom_metrics` (Pods, Object,
+            External), when `autoscaling.enabled` (the settings' own
             type, value_types.workloads.AutoscalingSettings, checked when made). Default: none.
         max_unavailable: a PodDisruptionBudget allowing this many pods down at once. Default: none.
         command, args: override the image's entrypoint. Default: the image's.
@@ -98,6 +114,9 @@ class AppServiceProps:
         network_access: a NetworkPolicy (default-deny ingress, plus what it allows). Default: none.
         spread: prefer one pod per node and an even spread across zones. Default True.
         pod_annotations: extra pod template annotations.
+        pod_labels: extra labels on the pods only, never in a selector, e.g. `{"app": "hivemind-bot"}` for a
+            seed's `kubectl get pods -l app=...`. Added or changed in place (a pod template label outside the
+            selector rolls the pods, nothing more). The recommended labels may not be overridden. Default: none.
         termination_grace_period_seconds: Default: Kubernetes' 30.
     """
 
@@ -114,6 +133,7 @@ class AppServiceProps:
     instance: str | None = None
     service_port: int = 80
     expose: bool = True
+    headless: bool = False
     replicas: int | None = None
     strategy: Literal["RollingUpdate", "Recreate"] = "RollingUpdate"
     autoscaling: AutoscalingSettings | None = None
@@ -139,6 +159,7 @@ class AppServiceProps:
     network_access: NetworkAccess | None = None
     spread: bool = True
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
     termination_grace_period_seconds: int | None = None
 
 
@@ -169,6 +190,9 @@ class AppService(Construct):
         self.service_port = props.service_port
         self.service_port_name = _PORT_NAME
         self.container_port = props.port
+        #: The port a client uses with the Service's DNS name: the Service's, or with a headless Service (no cluster
+        #: IP, so no port mapping: the name resolves to the pods) the pods' own.
+        self.service_dns_port = props.port if props.headless else props.service_port
         self.config_map_name = f"{props.name}-config" if props.config else None
         self.service_account_name = props.name
         labels = self.labels.all
@@ -198,6 +222,8 @@ class AppService(Construct):
                 }
             )
         pod_annotations.update(props.pod_annotations)
+        pod_spec, scratch_annotations = self._pod_spec(props)
+        pod_annotations.update(scratch_annotations)
 
         self.deployment = k8s.KubeDeployment(
             self,
@@ -216,8 +242,8 @@ class AppService(Construct):
                 if props.strategy == "RollingUpdate"
                 else k8s.DeploymentStrategy(type="Recreate"),
                 template=k8s.PodTemplateSpec(
-                    metadata=k8s.ObjectMeta(labels=labels, annotations=pod_annotations or None),
-                    spec=self._pod_spec(props),
+                    metadata=k8s.ObjectMeta(labels={**labels, **props.pod_labels}, annotations=pod_annotations or None),
+                    spec=pod_spec,
                 ),
             ),
         )
@@ -270,6 +296,7 @@ class AppService(Construct):
             metadata=k8s.ObjectMeta(name=self.service_name, labels=labels),
             spec=k8s.ServiceSpec(
                 type="ClusterIP",
+                cluster_ip="None" if props.headless else None,
                 selector=self.selector_labels,
                 ports=[
                     k8s.ServicePort(
@@ -279,7 +306,8 @@ class AppService(Construct):
             ),
         )
 
-    def _pod_spec(self, props: AppServiceProps) -> k8s.PodSpec:
+    def _pod_spec(self, props: AppServiceProps) -> tuple[k8s.PodSpec, dict[str, str]]:
+        """The pod spec, and the annotations `render_pod` puts on the template."""
         volumes, scratch_mounts = writable_scratch(props.writable_paths)
         main = ContainerSpec(
             name=props.container_name or props.name,
@@ -304,14 +332,14 @@ class AppService(Construct):
             readiness_probe=props.readiness_probe,
             startup_probe=props.startup_probe,
         )
-        container = render_container(main)
-        return k8s.PodSpec(
+        pod = render_pod([main, *props.sidecars], props.init_containers, [*volumes, *props.volumes])
+        spec = k8s.PodSpec(
             service_account_name=self.service_account_name,
             automount_service_account_token=props.api_access,
             security_context=props.security.render(),
-            init_containers=[render_container(spec) for spec in props.init_containers] or None,
-            containers=[container, *(render_container(spec) for spec in props.sidecars)],
-            volumes=[*volumes, *props.volumes] or None,
+            init_containers=pod.init_containers or None,
+            containers=pod.containers,
+            volumes=pod.volumes or None,
             affinity=self._affinity() if props.spread else None,
             topology_spread_constraints=[
                 k8s.TopologySpreadConstraint(
@@ -326,6 +354,7 @@ class AppService(Construct):
             termination_grace_period_seconds=props.termination_grace_period_seconds,
             node_selector=dict(props.node_selector) or None,
         )
+        return spec, pod.annotations
 
     def _affinity(self) -> k8s.Affinity:
         return k8s.Affinity(
@@ -355,6 +384,7 @@ class AppService(Construct):
                 ("memory", autoscaling.target_memory_utilization_percentage),
             )
         ]
+        metrics += [_custom_metric(metric) for metric in autoscaling.custom_metrics]
         k8s.KubeHorizontalPodAutoscalerV2(
             self,
             "Autoscaler",
@@ -375,6 +405,10 @@ class AppService(Construct):
             ServiceMonitor,
             ServiceMonitorSpec,
             ServiceMonitorSpecEndpoints,
+            ServiceMonitorSpecEndpointsMetricRelabelings,
+            ServiceMonitorSpecEndpointsMetricRelabelingsAction,
+            ServiceMonitorSpecEndpointsRelabelings,
+            ServiceMonitorSpecEndpointsRelabelingsAction,
             ServiceMonitorSpecSelector,
         )
 
@@ -384,9 +418,77 @@ class AppService(Construct):
             metadata={"name": self.name, "labels": {**labels, **metrics.service_monitor_labels}},
             spec=ServiceMonitorSpec(
                 selector=ServiceMonitorSpecSelector(match_labels=self.selector_labels),
-                endpoints=[ServiceMonitorSpecEndpoints(port=_PORT_NAME, path=metrics.path, interval=metrics.interval)],
+                endpoints=[
+                    ServiceMonitorSpecEndpoints(
+                        port=_PORT_NAME,
+                        path=metrics.path,
+                        interval=metrics.interval,
+                        relabelings=[
+                            ServiceMonitorSpecEndpointsRelabelings(
+                                **_relabel_fields(rule),
+                                action=ServiceMonitorSpecEndpointsRelabelingsAction[rule.action.upper()],
+                            )
+                            for rule in metrics.relabelings
+                        ]
+                        or None,
+                        metric_relabelings=[
+                            ServiceMonitorSpecEndpointsMetricRelabelings(
+                                **_relabel_fields(rule),
+                                action=ServiceMonitorSpecEndpointsMetricRelabelingsAction[rule.action.upper()],
+                            )
+                            for rule in metrics.metric_relabelings
+                        ]
+                        or None,
+                    )
+                ],
             ),
         )
+
+
+def _relabel_fields(rule: RelabelingSettings) -> dict[str, Any]:
+    """A relabeling rule's fields but its action (each binding has its own action enum), unset ones left out."""
+    return {
+        "source_labels": list(rule.source_labels) or None,
+        "separator": rule.separator,
+        "regex": rule.regex,
+        "target_label": rule.target_label,
+        "replacement": rule.replacement,
+        "modulus": rule.modulus,
+    }
+
+
+def _custom_metric(metric: CustomMetricSettings) -> k8s.MetricSpecV2:
+    """One autoscaling/v2 metric from its settings (validated when they were made)."""
+    identifier = k8s.MetricIdentifierV2(
+        name=metric.name,
+        selector=k8s.LabelSelector(match_labels=dict(metric.selector)) if metric.selector else None,
+    )
+    if isinstance(metric, PodsMetricSettings):
+        return k8s.MetricSpecV2(
+            type="Pods",
+            pods=k8s.PodsMetricSourceV2(
+                metric=identifier,
+                target=k8s.MetricTargetV2(type="AverageValue", average_value=quantity(metric.target_average_value)),
+            ),
+        )
+    target = k8s.MetricTargetV2(
+        type=metric.target.type,
+        value=quantity(metric.target.value) if metric.target.type == "Value" else None,
+        average_value=quantity(metric.target.value) if metric.target.type == "AverageValue" else None,
+    )
+    if isinstance(metric, ObjectMetricSettings):
+        described = metric.described_object
+        return k8s.MetricSpecV2(
+            type="Object",
+            object=k8s.ObjectMetricSourceV2(
+                described_object=k8s.CrossVersionObjectReferenceV2(
+                    api_version=described.api_version, kind=described.kind, name=described.name
+                ),
+                metric=identifier,
+                target=target,
+            ),
+        )
+    return k8s.MetricSpecV2(type="External", external=k8s.ExternalMetricSourceV2(metric=identifier, target=target))
 
 
 def config_checksum(config: Mapping[str, str]) -> str:
@@ -425,6 +527,13 @@ def _validate(props: AppServiceProps) -> None:
         raise PropsError(construct, "metrics.path", props.metrics.path, "a URL path starting with '/'")
     if props.strategy not in ("RollingUpdate", "Recreate"):
         raise PropsError(construct, "strategy", props.strategy, "RollingUpdate | Recreate")
+    for key, value in props.pod_labels.items():
+        LABEL_KEY.require(construct, "pod_labels", key)
+        LABEL_VALUE.require(construct, f"pod_labels.{key}", value)
+        if key.startswith("app.kubernetes.io/"):
+            raise PropsError(
+                construct, "pod_labels", key, "a label outside app.kubernetes.io/ (the recommended labels are computed)"
+            )
     for secret in props.image_pull_secrets:
         DNS_LABEL.require(construct, "image_pull_secrets", secret)
     # The main container is checked as a ContainerSpec: image, resources, env names, probes against its ports.

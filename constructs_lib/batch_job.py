@@ -9,7 +9,7 @@ from typing import Literal
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from constructs_lib.container import ContainerSpec, PodSecurity, render_container, writable_scratch
+from constructs_lib.container import ContainerSpec, PodSecurity, render_pod, writable_scratch
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels, Workload
 from value_types.names import DNS_LABEL
@@ -82,15 +82,16 @@ class JobPod:
         main = ContainerSpec(
             **{**self.container.__dict__, "volume_mounts": (*scratch_mounts, *self.container.volume_mounts)}
         )
+        pod = render_pod([main, *self.sidecars], volumes=[*volumes, *self.volumes])
         return k8s.PodTemplateSpec(
-            metadata=k8s.ObjectMeta(labels=dict(labels)),
+            metadata=k8s.ObjectMeta(labels=dict(labels), annotations=pod.annotations or None),
             spec=k8s.PodSpec(
                 restart_policy=self.restart_policy,
                 service_account_name=self.service_account_name,
                 automount_service_account_token=False,
                 security_context=self.security.render(),
-                containers=[render_container(main), *(render_container(spec) for spec in self.sidecars)],
-                volumes=[*volumes, *self.volumes] or None,
+                containers=pod.containers,
+                volumes=pod.volumes or None,
                 node_selector=dict(self.node_selector) or None,
                 affinity=_same_node_as(self.colocate_with.selector_labels) if self.colocate_with else None,
                 active_deadline_seconds=self.active_deadline_seconds if pod_deadline else None,
@@ -112,20 +113,25 @@ def _same_node_as(selector: Mapping[str, str]) -> k8s.Affinity:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BatchJobProps:
-    """Props of `BatchJob`.
+class PodWorkloadProps:
+    """What the props of every `PodWorkload` (BatchJob, JobPodTemplate, RetentionCron) hold.
 
     Attributes:
-        name: the Job's name (a DNS label).
-        labels: the recommended labels of the application the Job belongs to.
+        name: the object's name (a DNS label).
+        labels: the recommended labels of the application the runs belong to; the pods carry them too.
         pod: what one run is (containers, volumes, limits).
-        annotations: annotations on the Job. Default: none.
+        annotations: annotations on the object. Default: none.
     """
 
     name: str
     labels: RecommendedLabels
     pod: JobPod
     annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchJobProps(PodWorkloadProps):
+    """Props of `BatchJob`: its `PodWorkloadProps` (the Job's name, labels, pod and annotations)."""
 
 
 class PodWorkload(Construct):
@@ -148,6 +154,10 @@ class PodWorkload(Construct):
         self.labels = labels
         self.selector_labels = labels.selector
 
+    def object_meta(self, annotations: Mapping[str, str]) -> k8s.ObjectMeta:
+        """The metadata of the object this workload renders: its name, its labels and these annotations."""
+        return k8s.ObjectMeta(name=self.name, labels=self.labels.all, annotations=dict(annotations) or None)
+
 
 class BatchJob(PodWorkload):
     """A hardened Job: non-root, read-only root filesystem, no API token, bounded in time and retries."""
@@ -155,10 +165,5 @@ class BatchJob(PodWorkload):
     def __init__(self, scope: Construct, id: str, props: BatchJobProps) -> None:
         super().__init__(scope, id, kind="BatchJob", name=props.name, labels=props.labels, pod=props.pod)
         self.resource = k8s.KubeJob(
-            self,
-            "Resource",
-            metadata=k8s.ObjectMeta(
-                name=props.name, labels=props.labels.all, annotations=dict(props.annotations) or None
-            ),
-            spec=props.pod.render(props.labels.all),
+            self, "Resource", metadata=self.object_meta(props.annotations), spec=props.pod.render(props.labels.all)
         )

@@ -10,13 +10,10 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from constructs_lib.app_service import AppService, AppServiceProps
-from constructs_lib.container import (
-    HttpProbe,
-    PodSecurity,
-    SecretKeyRef,
-)
+from constructs_lib.container import HttpProbe, PodSecurity, SecretKeyRef
 from constructs_lib.errors import PropsError
 from constructs_lib.network_policy import EgressRule, NetworkAccess, PeerSelector
+from constructs_lib.props import same_named
 from constructs_lib.redis import Redis, RedisEndpoint, RedisProps
 from value_types.images import ImageSettings
 from value_types.names import DNS_LABEL
@@ -24,6 +21,8 @@ from value_types.ports import PORT
 from value_types.quantities import ResourceSettings
 
 LEASE_GROUP = "coordination.k8s.io"
+# The AppServiceProps BotStack derives from its own props; every other prop of the same name it passes on as it is.
+_DERIVED_SERVICE_PROPS = ("max_unavailable", "service_port", "env")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +82,8 @@ class BotStackProps:
         security: UID, GID and fsGroup. Default: UID/GID 65532.
         writable_paths: emptyDir mounts, since the root filesystem is read-only. Default `/tmp`.
         termination_grace_period_seconds: time to close the gateway connection. Default: Kubernetes' 30.
+        pod_labels: extra labels on the pods only (never in the selector), e.g. a seed's `app: <name>`. Default:
+            none.
     """
 
     name: str
@@ -105,6 +106,7 @@ class BotStackProps:
     security: PodSecurity = field(default_factory=PodSecurity)
     writable_paths: Sequence[str] = ("/tmp",)
     termination_grace_period_seconds: int | None = None
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 class BotStack(Construct):
@@ -134,15 +136,8 @@ class BotStack(Construct):
             self,
             "Bot",
             AppServiceProps(
-                name=props.name,
-                component=props.component,
-                part_of=props.part_of,
-                image=props.image,
-                port=props.port,
-                resources=props.resources,
-                liveness_probe=props.liveness_probe,
-                readiness_probe=props.readiness_probe,
-                replicas=props.replicas,
+                # The name, labels, image, port, probes, replicas and pod settings, as they are.
+                **same_named(props, AppServiceProps, besides=_DERIVED_SERVICE_PROPS),
                 max_unavailable=props.max_unavailable if props.replicas > 1 else None,
                 expose=props.service_port is not None,
                 service_port=props.service_port or 80,
@@ -151,9 +146,6 @@ class BotStack(Construct):
                 field_env=field_env,
                 api_access=props.leader_election is not None,
                 network_access=self._network_access(props),
-                security=props.security,
-                writable_paths=props.writable_paths,
-                termination_grace_period_seconds=props.termination_grace_period_seconds,
             ),
         )
         #: The bot's recommended labels, and those selecting its pods (a `Workload`, for `allow_from`).

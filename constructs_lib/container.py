@@ -8,8 +8,9 @@ used: every field below comes from props.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, Literal, Protocol
 
@@ -17,6 +18,7 @@ from cdk8s_plus_27 import k8s
 
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string, quantity
+from constructs_lib.scratch import NO_WRITABLE_TMP_ANNOTATION, SCRATCH_PATH
 from value_types.credentials import looks_secret
 from value_types.images import ImageSettings
 from value_types.names import DNS_LABEL, ENV_VAR_NAME
@@ -239,6 +241,9 @@ class ContainerSpec:
         run_as_user: the container's own UID, when it must differ from (or be pinned regardless of) the pod's.
             Default: the pod's.
         post_start_command: a command run right after the container starts (a postStart hook). Default: none.
+        writable_tmp: a writable emptyDir at `/tmp` (the root filesystem is read-only), added by `render_pod`
+            unless something is mounted there already. Default True; False only for a program that writes
+            nowhere but its own volumes (Redis: `--dir` is its data volume).
     """
 
     name: str
@@ -260,6 +265,7 @@ class ContainerSpec:
     termination_message_policy: Literal["File", "FallbackToLogsOnError"] = "File"
     run_as_user: int | None = None
     post_start_command: Sequence[str] | None = None
+    writable_tmp: bool = True
 
     @property
     def env_names(self) -> list[str]:
@@ -382,6 +388,62 @@ def writable_scratch(paths: Sequence[str], prefix: str = "writable") -> tuple[li
     named = [(f"{prefix}-{index}", path) for index, path in enumerate(sorted(paths), start=1)]
     volumes = [k8s.Volume(name=volume, empty_dir=k8s.EmptyDirVolumeSource()) for volume, _ in named]
     return volumes, [VolumeMount(volume=volume, mount_path=path) for volume, path in named]
+
+
+@dataclass(frozen=True)
+class RenderedPod:
+    """A pod's rendered containers and volumes, each read-only-root container with its `/tmp` (`render_pod`)."""
+
+    init_containers: list[k8s.Container]
+    containers: list[k8s.Container]
+    volumes: list[k8s.Volume]
+    annotations: dict[str, str]
+
+
+def render_pod(
+    containers: Sequence[ContainerSpec],
+    init_containers: Sequence[ContainerSpec] = (),
+    volumes: Sequence[k8s.Volume] = (),
+) -> RenderedPod:
+    """The one place a pod's containers are rendered: every container (init containers included) runs with a
+    read-only root filesystem, so each one that does not mount something at `/tmp` already gets an emptyDir there
+    of its own (`<container>-tmp`), unless its spec says `writable_tmp=False`; those are named in the pod
+    annotation `NO_WRITABLE_TMP_ANNOTATION`. Programs and their runtimes (npm's cache and logs, Python's tempfile,
+    nginx's buffers) write to `/tmp`, and fail at the first write without it."""
+    taken = {volume.name for volume in volumes}
+    scratch: list[k8s.Volume] = []
+    exempt: list[str] = []
+
+    def with_tmp(spec: ContainerSpec) -> ContainerSpec:
+        if not spec.writable_tmp:
+            exempt.append(spec.name)
+            return spec
+        if any(mount.mount_path.rstrip("/") == SCRATCH_PATH for mount in spec.volume_mounts):
+            return spec
+        volume = _scratch_volume_name(spec.name)
+        if volume in taken:
+            raise PropsError("Pod", "volumes", volume, f"a name other than the scratch volume of container {spec.name}")
+        taken.add(volume)
+        scratch.append(k8s.Volume(name=volume, empty_dir=k8s.EmptyDirVolumeSource()))
+        return replace(spec, volume_mounts=(*spec.volume_mounts, VolumeMount(volume=volume, mount_path=SCRATCH_PATH)))
+
+    rendered_init = [render_container(with_tmp(spec)) for spec in init_containers]
+    rendered = [render_container(with_tmp(spec)) for spec in containers]
+    return RenderedPod(
+        init_containers=rendered_init,
+        containers=rendered,
+        volumes=[*volumes, *scratch],
+        annotations={NO_WRITABLE_TMP_ANNOTATION: ",".join(exempt)} if exempt else {},
+    )
+
+
+def _scratch_volume_name(container: str) -> str:
+    # A container name is a DNS label (at most 63 characters), and so must the volume's be.
+    name = f"{container}-tmp"
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(container.encode()).hexdigest()[:8]
+    return f"{container[:50].rstrip('-')}-{digest}-tmp"
 
 
 HARDENED_CONTAINER_SECURITY = k8s.SecurityContext(

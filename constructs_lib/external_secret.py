@@ -62,43 +62,35 @@ class SyncedSecret(Construct):
         super().__init__(scope, id)
         _validate(props)
         # Imported here: the generated External Secrets module is large, and most stacks never need it.
-        from imports.io.external_secrets import (
-            ExternalSecret,
-            ExternalSecretSpec,
-            ExternalSecretSpecData,
-            ExternalSecretSpecDataRemoteRef,
-            ExternalSecretSpecSecretStoreRef,
-            ExternalSecretSpecSecretStoreRefKind,
-            ExternalSecretSpecTarget,
-            ExternalSecretSpecTargetCreationPolicy,
-            ExternalSecretSpecTargetTemplate,
-        )
+        from imports.io import external_secrets
 
         #: The Secret workloads reference.
         self.secret_name = props.name
-        ExternalSecret(
+        external_secrets.ExternalSecret(
             self,
             "Resource",
             metadata={"name": props.name, "labels": dict(props.labels)},
-            spec=ExternalSecretSpec(
+            spec=external_secrets.ExternalSecretSpec(
                 refresh_interval=props.refresh_interval,
-                secret_store_ref=ExternalSecretSpecSecretStoreRef(
+                secret_store_ref=external_secrets.ExternalSecretSpecSecretStoreRef(
                     name=props.store,
-                    kind=ExternalSecretSpecSecretStoreRefKind.CLUSTER_SECRET_STORE
+                    kind=external_secrets.ExternalSecretSpecSecretStoreRefKind.CLUSTER_SECRET_STORE
                     if props.store_kind == "ClusterSecretStore"
-                    else ExternalSecretSpecSecretStoreRefKind.SECRET_STORE,
+                    else external_secrets.ExternalSecretSpecSecretStoreRefKind.SECRET_STORE,
                 ),
-                target=ExternalSecretSpecTarget(
+                target=external_secrets.ExternalSecretSpecTarget(
                     name=props.name,
-                    creation_policy=ExternalSecretSpecTargetCreationPolicy.OWNER,
-                    template=ExternalSecretSpecTargetTemplate(type=props.secret_type)
+                    creation_policy=external_secrets.ExternalSecretSpecTargetCreationPolicy.OWNER,
+                    template=external_secrets.ExternalSecretSpecTargetTemplate(type=props.secret_type)
                     if props.secret_type != "Opaque"
                     else None,
                 ),
                 data=[
-                    ExternalSecretSpecData(
+                    external_secrets.ExternalSecretSpecData(
                         secret_key=secret_key,
-                        remote_ref=ExternalSecretSpecDataRemoteRef(key=remote.key, property=remote.property),
+                        remote_ref=external_secrets.ExternalSecretSpecDataRemoteRef(
+                            key=remote.key, property=remote.property
+                        ),
                     )
                     for secret_key, remote in sorted(props.data.items())
                 ],

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from constructs_lib.batch_job import JobPod, PodWorkload
-from constructs_lib.labels import RecommendedLabels
+from constructs_lib.batch_job import PodWorkload, PodWorkloadProps
 
 # A policy scanner exempts a Job's pods from the liveness and readiness checks (a run that ends needs neither);
 # it does not know a PodTemplate holds the same kind of pod, so each template says so, with the reason.
@@ -20,21 +18,10 @@ _SCANNER_EXEMPTIONS = {
 
 
 @dataclass(frozen=True, kw_only=True)
-class JobPodTemplateProps:
-    """Props of `JobPodTemplate`.
-
-    Attributes:
-        name: the PodTemplate's name (a DNS label); the orchestrator looks it up by this name.
-        labels: the recommended labels of the application the runs belong to; the pods carry them too.
-        pod: what one run is. Its `active_deadline_seconds` bounds each pod; `backoff_limit` is the orchestrator's
-            to apply to the Jobs it creates.
-        annotations: annotations on the PodTemplate. Default: none.
-    """
-
-    name: str
-    labels: RecommendedLabels
-    pod: JobPod
-    annotations: Mapping[str, str] = field(default_factory=dict)
+class JobPodTemplateProps(PodWorkloadProps):
+    """Props of `JobPodTemplate`: its `PodWorkloadProps`. `name` is the PodTemplate's, which the orchestrator looks
+    it up by; the pod's `active_deadline_seconds` bounds each pod, and its `backoff_limit` is the orchestrator's to
+    apply to the Jobs it creates."""
 
 
 class JobPodTemplate(PodWorkload):
@@ -50,8 +37,6 @@ class JobPodTemplate(PodWorkload):
         self.resource = k8s.KubePodTemplate(
             self,
             "Resource",
-            metadata=k8s.ObjectMeta(
-                name=props.name, labels=props.labels.all, annotations={**_SCANNER_EXEMPTIONS, **props.annotations}
-            ),
+            metadata=self.object_meta({**_SCANNER_EXEMPTIONS, **props.annotations}),
             template=props.pod.pod_template(props.labels.all, pod_deadline=True),
         )

@@ -15,7 +15,7 @@ from constructs_lib.container import (
     PodSecurity,
     SecretKeyRef,
     VolumeMount,
-    render_container,
+    render_pod,
 )
 from constructs_lib.errors import PropsError
 from constructs_lib.k8s_values import int_or_string, quantity
@@ -148,8 +148,11 @@ class Redis(Construct):
                 command=_PING, initial_delay_seconds=5, period_seconds=5, timeout_seconds=3, failure_threshold=3
             ),
             run_as_user=REDIS_UID,
+            # Redis writes only into `--dir`, its data volume (RDB and AOF files, and their temporary files).
+            writable_tmp=False,
         )
         container.validate("Redis", "")
+        pod = render_pod([container])
         k8s.KubeService(
             self,
             "Service",
@@ -171,11 +174,11 @@ class Redis(Construct):
                 replicas=1,
                 selector=k8s.LabelSelector(match_labels=self.selector_labels),
                 template=k8s.PodTemplateSpec(
-                    metadata=k8s.ObjectMeta(labels=labels),
+                    metadata=k8s.ObjectMeta(labels=labels, annotations=pod.annotations),
                     spec=k8s.PodSpec(
                         automount_service_account_token=False,
                         security_context=PodSecurity(run_as_user=REDIS_UID).render(),
-                        containers=[render_container(container)],
+                        containers=pod.containers,
                     ),
                 ),
                 volume_claim_templates=[

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from constructs_lib.batch_job import JobPod, PodWorkload
+from constructs_lib.batch_job import PodWorkload, PodWorkloadProps
 from constructs_lib.errors import PropsError
-from constructs_lib.labels import RecommendedLabels
 from value_types.schedules import SCHEDULE, TIME_ZONE
 
 ConcurrencyPolicy = Literal["Forbid", "Allow", "Replace"]
@@ -20,14 +18,13 @@ _MAX_NAME = 52
 
 
 @dataclass(frozen=True, kw_only=True)
-class RetentionCronProps:
-    """Props of `RetentionCron`.
+class RetentionCronProps(PodWorkloadProps):
+    """Props of `RetentionCron`: its `PodWorkloadProps` (`name` at most 52 characters, so Job and pod names fit;
+    the labels' component names the task, e.g. `retention`; `pod` with its retries `backoff_limit` and deadline
+    `active_deadline_seconds`; `annotations` on the CronJob), and when it runs.
 
     Attributes:
-        name: the CronJob's name (a DNS label of at most 52 characters, so Job and pod names fit).
-        labels: the recommended labels of the application; the component names the task, e.g. `retention`.
         schedule: five-field cron expression, e.g. `0 3 * * *`.
-        pod: what one run is (container, volumes, retries `backoff_limit`, deadline `active_deadline_seconds`).
         time_zone: IANA time zone the schedule is read in, e.g. `Europe/Amsterdam`. Default: the controller's (UTC
             on managed clusters). Prefer setting it: a schedule without one moves with the cluster's configuration.
         concurrency_policy: `Forbid` (default: a run still going skips the next), `Allow` or `Replace`.
@@ -36,20 +33,24 @@ class RetentionCronProps:
         successful_jobs_history_limit: finished Jobs kept for their logs. Default 3.
         failed_jobs_history_limit: failed Jobs kept for their logs. Default 1.
         suspend: render the CronJob suspended. Default False.
-        annotations: annotations on the CronJob.
     """
 
-    name: str
-    labels: RecommendedLabels
     schedule: str
-    pod: JobPod
     time_zone: str | None = None
     concurrency_policy: ConcurrencyPolicy = "Forbid"
     starting_deadline_seconds: int | None = None
     successful_jobs_history_limit: int = 3
     failed_jobs_history_limit: int = 1
     suspend: bool = False
-    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+# What RetentionCronProps adds to PodWorkloadProps is the CronJob spec's own fields, under the same names: they are
+# passed to it as they are.
+_CRON_JOB_SPEC_FIELDS = tuple(
+    prop.name
+    for prop in fields(RetentionCronProps)
+    if prop.name not in {common.name for common in fields(PodWorkloadProps)}
+)
 
 
 class RetentionCron(PodWorkload):
@@ -62,15 +63,9 @@ class RetentionCron(PodWorkload):
         self.resource = k8s.KubeCronJob(
             self,
             "Resource",
-            metadata=k8s.ObjectMeta(name=props.name, labels=labels, annotations=dict(props.annotations) or None),
+            metadata=self.object_meta(props.annotations),
             spec=k8s.CronJobSpec(
-                schedule=props.schedule,
-                time_zone=props.time_zone,
-                concurrency_policy=props.concurrency_policy,
-                starting_deadline_seconds=props.starting_deadline_seconds,
-                successful_jobs_history_limit=props.successful_jobs_history_limit,
-                failed_jobs_history_limit=props.failed_jobs_history_limit,
-                suspend=props.suspend,
+                **{name: getattr(props, name) for name in _CRON_JOB_SPEC_FIELDS},
                 job_template=k8s.JobTemplateSpec(metadata=k8s.ObjectMeta(labels=labels), spec=props.pod.render(labels)),
             ),
         )

@@ -44,7 +44,7 @@ class CheckedService(Workload, Protocol):
     def service_name(self) -> str: ...
 
     @property
-    def service_port(self) -> int: ...
+    def service_dns_port(self) -> int: ...
 
     @property
     def container_port(self) -> int: ...
@@ -100,7 +100,7 @@ class ServiceCheckJob(Construct):
     """A hook Job calling `service`'s in-cluster URL; a failed check fails the Job, and so the sync.
 
     Attributes:
-        url: the URL it calls (`http://<service>.<namespace>.svc:<port><path>`).
+        url: the URL it calls (`http://<service>.<namespace>.svc:<port><path>`; a headless Service's port is the pods').
         job: the hook Job (a `Workload`).
         network_policy: its pods' NetworkPolicy, when isolated.
     """
@@ -110,7 +110,7 @@ class ServiceCheckJob(Construct):
         _validate(props)
         service = props.service
         namespace = Chart.of(self).namespace or "default"
-        self.url = f"http://{service.service_name}.{namespace}.svc:{service.service_port}{props.path}"
+        self.url = f"http://{service.service_name}.{namespace}.svc:{service.service_dns_port}{props.path}"
         env: Mapping[str, str] = {
             "URL": self.url,
             "EXPECTED_TEXT": props.expected_text or "",

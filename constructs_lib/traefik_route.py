@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from constructs_lib.errors import PropsError
+from constructs_lib.web_ingress import RateLimit
 from value_types.names import DNS_LABEL, HOST_NAME
 from value_types.ports import PORT
+from value_types.web import SecurityHeadersSettings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +30,9 @@ class TraefikWebRouteProps:
         secure_entry_point: Traefik's TLS entry point. Default `websecure` (443).
         web_entry_point: Traefik's plain HTTP entry point. Default `web` (80).
         redirect_http: route `web` to a permanent redirect to HTTPS. Default True.
+        security_headers: a `headers` Middleware `<name>-security-headers` on the HTTPS route (value_types'
+            SecurityHeadersSettings, validated when made). Default: none.
+        rate_limit: a `rateLimit` Middleware `<name>-ratelimit` (per client IP) on the HTTPS route. Default: none.
     """
 
     name: str
@@ -39,6 +44,8 @@ class TraefikWebRouteProps:
     secure_entry_point: str = "websecure"
     web_entry_point: str = "web"
     redirect_http: bool = True
+    security_headers: SecurityHeadersSettings | None = None
+    rate_limit: RateLimit | None = None
 
 
 class TraefikWebRoute(Construct):
@@ -61,6 +68,8 @@ class TraefikWebRoute(Construct):
             IngressRouteSpecTls,
             Middleware,
             MiddlewareSpec,
+            MiddlewareSpecHeaders,
+            MiddlewareSpecRateLimit,
             MiddlewareSpecRedirectScheme,
         )
 
@@ -83,13 +92,58 @@ class TraefikWebRoute(Construct):
                 dns_names=list(props.hosts),
             ),
         )
+        # The HTTPS route's Middlewares (construct id, name suffix, spec), in the order Traefik applies them.
+        https_specs: list[tuple[str, str, MiddlewareSpec]] = []
+        if props.rate_limit is not None:
+            limit = props.rate_limit
+            https_specs.append(
+                (
+                    "RateLimit",
+                    "ratelimit",
+                    MiddlewareSpec(
+                        rate_limit=MiddlewareSpecRateLimit(
+                            average=limit.requests_per_second, burst=limit.requests_per_second * limit.burst_multiplier
+                        )
+                    ),
+                )
+            )
+        if props.security_headers is not None:
+            headers = props.security_headers
+            https_specs.append(
+                (
+                    "SecurityHeaders",
+                    "security-headers",
+                    MiddlewareSpec(
+                        headers=MiddlewareSpecHeaders(
+                            sts_seconds=headers.hsts_seconds or None,
+                            sts_include_subdomains=headers.hsts_include_subdomains if headers.hsts_seconds else None,
+                            frame_deny=headers.frame_deny or None,
+                            content_type_nosniff=headers.content_type_nosniff or None,
+                            referrer_policy=headers.referrer_policy,
+                            content_security_policy=headers.content_security_policy,
+                        )
+                    ),
+                )
+            )
+        # Referenced from the route by the objects themselves.
+        https_middlewares = [
+            Middleware(self, construct_id, metadata={"name": f"{props.name}-{suffix}", "labels": labels}, spec=spec)
+            for construct_id, suffix, spec in https_specs
+        ]
         IngressRoute(
             self,
             "Https",
             metadata={"name": f"{props.name}-https", "labels": labels},
             spec=IngressRouteSpec(
                 entry_points=[props.secure_entry_point],
-                routes=[IngressRouteSpecRoutes(match=match, kind=IngressRouteSpecRoutesKind.RULE, services=services)],
+                routes=[
+                    IngressRouteSpecRoutes(
+                        match=match,
+                        kind=IngressRouteSpecRoutesKind.RULE,
+                        middlewares=[IngressRouteSpecRoutesMiddlewares(name=m.name) for m in https_middlewares] or None,
+                        services=services,
+                    )
+                ],
                 tls=IngressRouteSpecTls(secret_name=self.tls_secret_name),
             ),
         )
@@ -132,5 +186,14 @@ def _validate(props: TraefikWebRouteProps) -> None:
     if len(set(props.hosts)) != len(props.hosts):
         raise PropsError(construct, "hosts", list(props.hosts), "distinct host names")
     PORT.require(construct, "service_port", props.service_port)
+    if props.rate_limit is not None and not (
+        props.rate_limit.requests_per_second >= 1 and props.rate_limit.burst_multiplier >= 1
+    ):
+        raise PropsError(
+            construct,
+            "rate_limit",
+            (props.rate_limit.requests_per_second, props.rate_limit.burst_multiplier),
+            "requests_per_second >= 1 and burst_multiplier >= 1",
+        )
     if props.secure_entry_point == props.web_entry_point:
         raise PropsError(construct, "web_entry_point", props.web_entry_point, "an entry point other than the TLS one")

@@ -12,13 +12,7 @@ from typing import Any, Literal
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from constructs_lib.container import (
-    ConfigMapKeyRef,
-    ContainerSpec,
-    HttpProbe,
-    SecretKeyRef,
-    VolumeMount,
-)
+from constructs_lib.container import ConfigMapKeyRef, ContainerSpec, HttpProbe, SecretKeyRef, VolumeMount
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels
 from constructs_lib.network_policy import (

@@ -13,6 +13,7 @@ from typing import Any
 
 from constructs_lib.labels import VERSION_LABEL
 from constructs_lib.pod_security_labels import missing_labels
+from constructs_lib.scratch import NO_WRITABLE_TMP_ANNOTATION, SCRATCH_PATH
 from constructs_lib.sync_options import sync_options
 from delivery.pod_security import DEFAULT_LEVEL, enforced_levels, violations
 from delivery.pod_templates import pod_template_of
@@ -29,6 +30,9 @@ RECOMMENDED_LABELS = (
     "app.kubernetes.io/managed-by",
 )
 CDK8S_PATH_LABEL = "cdk8s.io/metadata.addr"
+# What a workload's (immutable) selector is made of: the recommended labels that never change with a release.
+STABLE_SELECTOR_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
 HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
 # Access modes that attach a volume to a single node (ReadWriteOncePod even to a single pod).
 _SINGLE_NODE_ACCESS = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
@@ -59,7 +63,7 @@ def pod_templates(manifests: list[Manifest]) -> list[PodTemplate]:
                 owner=f"{manifest['kind']}/{manifest['metadata']['name']}",
                 labels=template.get("metadata", {}).get("labels", {}),
                 spec=template.get("spec", {}),
-                annotations=template.get("metadata", {}).get("annotations", {}),
+                annotations=template.get("metadata", {}).get("annotations") or {},
             )
         )
     return templates
@@ -132,11 +136,16 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
                     f"{where}: claim template {claim['metadata'].get('name')} carries {VERSION_LABEL}; claim "
                     f"templates cannot be changed, so the next image bump would be refused (leave the version out)"
                 )
-        if kind in ("Deployment", "StatefulSet", "DaemonSet"):
+        if kind in WORKLOAD_KINDS:
             match_labels = spec.get("selector", {}).get("matchLabels", {})
             template_labels = spec.get("template", {}).get("metadata", {}).get("labels", {})
             if not match_labels or not selects(match_labels, template_labels):
                 yield f"{where}: selector {match_labels} does not match its own pod template labels"
+            if set(match_labels) != set(STABLE_SELECTOR_LABELS) or spec.get("selector", {}).get("matchExpressions"):
+                yield (
+                    f"{where}: selector {match_labels} is not exactly the stable labels {list(STABLE_SELECTOR_LABELS)}; "
+                    f"a selector cannot be changed in place, so it holds only labels that never change"
+                )
         pod_selector = _pod_selector(manifest)
         if pod_selector is not None and not any(
             t.namespace == namespace and selects(pod_selector, t.labels) for t in templates
@@ -175,6 +184,7 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
                         yield problem
         if kind == "NetworkPolicy":
             yield from _policy_peer_problems(where, namespace, spec, templates)
+    yield from _overlapping_workloads(manifests)
     yield from _rbac_problems(manifests, by_reference)
     yield from _single_node_claim_problems(manifests, templates, by_reference)
     yield from _route_conflicts(manifests)
@@ -198,6 +208,46 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
     for template in templates:
         yield from _pod_reference_problems(template, by_reference, bound_accounts)
         yield from _image_problems(template)
+        yield from _writable_tmp_problems(template)
+
+
+def _writable_tmp_problems(template: PodTemplate) -> Iterator[str]:
+    """A container with a read-only root filesystem fails at its first write to /tmp (npm's cache and logs,
+    Python's tempfile, nginx's buffers) unless a writable scratch volume is mounted there; only a container its
+    pod names in NO_WRITABLE_TMP_ANNOTATION (its props say it needs none) goes without."""
+    exempt = {name.strip() for name in str(template.annotations.get(NO_WRITABLE_TMP_ANNOTATION, "")).split(",")}
+    scratch = {volume["name"] for volume in template.spec.get("volumes", []) if "emptyDir" in volume}
+    for container in [*template.spec.get("initContainers", []), *template.spec.get("containers", [])]:
+        if not (container.get("securityContext") or {}).get("readOnlyRootFilesystem") or container["name"] in exempt:
+            continue
+        mounts = [m for m in container.get("volumeMounts", []) if m.get("mountPath", "").rstrip("/") == SCRATCH_PATH]
+        if not any(m["name"] in scratch and not m.get("readOnly") for m in mounts):
+            yield (
+                f"{template.owner}: container {container['name']} has a read-only root filesystem and no writable "
+                f"emptyDir at {SCRATCH_PATH}; mount one (render_pod does), or set writable_tmp=False in its props if "
+                f"it never writes there"
+            )
+
+
+def _overlapping_workloads(manifests: list[Manifest]) -> Iterator[str]:
+    """Two workloads whose selector matches the other's pods fight over them (each controller counts the other's
+    pods as its own), and a Service or policy built from one selector reaches both."""
+    workloads = [m for m in manifests if m.get("kind") in WORKLOAD_KINDS]
+    for workload in workloads:
+        selector = workload.get("spec", {}).get("selector", {}).get("matchLabels", {})
+        for other in workloads:
+            labels = other.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
+            if (
+                other is not workload
+                and _namespace(other) == _namespace(workload)
+                and selector
+                and selects(selector, labels)
+            ):
+                yield (
+                    f"{workload['kind']}/{workload['metadata']['name']}: selector {selector} also matches the pods of "
+                    f"{other['kind']}/{other['metadata']['name']}; each workload's name, instance and component must "
+                    f"together select its pods alone"
+                )
 
 
 def _image_problems(template: PodTemplate) -> Iterator[str]:

@@ -86,10 +86,12 @@ RECREATE = (
     "(`constructs_lib.replace_on_sync`). `Replace=true` alone does not help: `kubectl replace` is refused the same way."
 )
 RECREATE_WORKLOAD = (
-    "Rename the workload (the new one starts beside the old one, which Argo CD prunes), or delete it before the sync "
-    "(its pods go with it) so that Argo CD creates it again, or opt it into `Force=true,Replace=true` "
-    "(`constructs_lib.replace_on_sync`; it is then deleted and re-created on every sync). `Replace=true` alone is "
-    "refused the same way."
+    "Delete it without its pods before the sync (`kubectl delete deployment NAME --cascade=orphan`; daemonset or "
+    "replicaset likewise): Argo CD creates it again with the new selector, whose pods start while the old ones keep "
+    "running; once the new ones are ready, delete what the old selector still matches and nothing owns any more (a "
+    "Deployment's old ReplicaSet: `kubectl delete replicaset -l <the old selector>`; otherwise the old pods). Or rename the workload (the new one starts beside the old one, which "
+    "Argo CD prunes), or opt it into `Force=true,Replace=true` (`constructs_lib.replace_on_sync`; it is then deleted, "
+    "its pods with it, and re-created on every sync). `Replace=true` alone is refused the same way."
 )
 RECREATE_JOB = (
     "Run it as an Argo CD hook with `hook-delete-policy: BeforeHookCreation` (`constructs_lib.SyncHookJob`), which Argo "

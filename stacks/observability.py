@@ -9,7 +9,8 @@ Metric names are kube-state-metrics v2's (`kube_deployment_status_replicas_avail
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
@@ -204,15 +205,20 @@ def crash_looping(alert_name: str, namespace: str) -> Alert:
     )
 
 
+def _per_cronjob(namespace: str, cronjobs: Iterable[str], *metrics: str) -> list[str]:
+    """Each kube-state-metrics CronJob metric, one series per CronJob of these names in the namespace."""
+    matcher = f'namespace="{namespace}", {name_matcher("cronjob", cronjobs)}'
+    return [f"max by (namespace, cronjob) ({metric}{{{matcher}}})" for metric in metrics]
+
+
 def cronjob_failing(alert_name: str, namespace: str, cronjobs: Iterable[str], for_: str) -> Alert:
     """A CronJob's last scheduled run has not succeeded for longer than a run may take."""
-    matcher = f'namespace="{namespace}", {name_matcher("cronjob", cronjobs)}'
+    scheduled, succeeded = _per_cronjob(
+        namespace, cronjobs, "kube_cronjob_status_last_schedule_time", "kube_cronjob_status_last_successful_time"
+    )
     return Alert(
         name=alert_name,
-        expr=(
-            f"max by (namespace, cronjob) (kube_cronjob_status_last_schedule_time{{{matcher}}}) > "
-            f"max by (namespace, cronjob) (kube_cronjob_status_last_successful_time{{{matcher}}})"
-        ),
+        expr=f"{scheduled} > {succeeded}",
         for_=for_,
         severity="warning",
         summary="CronJob {{ $labels.cronjob }} has not succeeded since its last scheduled run",
@@ -230,13 +236,12 @@ def cronjob_failing(alert_name: str, namespace: str, cronjobs: Iterable[str], fo
 
 def cronjob_not_scheduled(alert_name: str, namespace: str, cronjobs: Iterable[str], grace_seconds: int) -> Alert:
     """A CronJob whose next run time passed without the controller starting it, or which is suspended."""
-    matcher = f'namespace="{namespace}", {name_matcher("cronjob", cronjobs)}'
+    next_run, suspended = _per_cronjob(
+        namespace, cronjobs, "kube_cronjob_next_schedule_time", "kube_cronjob_spec_suspend"
+    )
     return Alert(
         name=alert_name,
-        expr=(
-            f"(time() - max by (namespace, cronjob) (kube_cronjob_next_schedule_time{{{matcher}}}) > {grace_seconds}) "
-            f"or (max by (namespace, cronjob) (kube_cronjob_spec_suspend{{{matcher}}}) == 1)"
-        ),
+        expr=f"(time() - {next_run} > {grace_seconds}) or ({suspended} == 1)",
         for_="5m",
         severity="warning",
         summary="CronJob {{ $labels.cronjob }} is not being scheduled",
@@ -248,3 +253,46 @@ def cronjob_not_scheduled(alert_name: str, namespace: str, cronjobs: Iterable[st
             "`kubectl -n kube-system logs` of the kube-controller-manager (cronjob controller) for schedule errors.",
         ),
     )
+
+
+@dataclass(frozen=True)
+class NamespaceAlerts:
+    """The building blocks above, bound to one system's namespace and alerting settings: each alert takes its
+    threshold from the setting that governs it, so a system names only its alerts and the objects they watch.
+
+    Attributes:
+        namespace: the system's namespace.
+        thresholds: the system's alerting settings (`CronJobAlertSettings` for the CronJob alerts).
+    """
+
+    namespace: str
+    thresholds: AlertingSettings
+
+    def workload_down(self, alert_name: str, kind: str, names: Iterable[str]) -> Alert:
+        return workload_down(alert_name, self.namespace, kind, names)
+
+    def replicas_unavailable(self, alert_name: str, deployments: Iterable[str]) -> Alert:
+        return replicas_unavailable(alert_name, self.namespace, deployments, self.thresholds.unavailable_for)
+
+    def container_restarts(self, alert_name: str) -> Alert:
+        return container_restarts(alert_name, self.namespace, self.thresholds.restarts_per_hour)
+
+    def crash_looping(self, alert_name: str) -> Alert:
+        return crash_looping(alert_name, self.namespace)
+
+    def cronjobs(self, failing: str, not_scheduled: str, deadlines: Mapping[str, int]) -> list[Alert]:
+        """Per CronJob (name -> its active_deadline_seconds) a failing rule, all under the alert name `failing` (a
+        run may take up to its own deadline before it counts as failed), and one not-scheduled rule for them all.
+        None without CronJobs."""
+        thresholds = self.thresholds
+        if not deadlines:
+            return []
+        if not isinstance(thresholds, CronJobAlertSettings):
+            raise TypeError("CronJob alerts need CronJobAlertSettings thresholds")
+        return [
+            *(
+                cronjob_failing(failing, self.namespace, [cron_job], thresholds.failing_for(deadline))
+                for cron_job, deadline in deadlines.items()
+            ),
+            cronjob_not_scheduled(not_scheduled, self.namespace, deadlines, thresholds.cronjob_schedule_grace_seconds),
+        ]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
+import kubernetes_validate
 import pytest
+from cdk8s_plus_27 import k8s
 from pydantic import ValidationError
 
 from constructs_lib import (
@@ -21,8 +24,11 @@ from constructs_lib import (
     SecretKeyRef,
 )
 from delivery.checks import find_problems
+from delivery.upgrade_rules import Impact, classify_change
 from tests.construct_helpers import IMAGE, PROBE, RESOURCES, only, synth
+from tests.test_rendered_output import crd_validator
 from value_types.images import ImageSettings
+from value_types.monitoring import RelabelingSettings
 from value_types.quantities import ResourceSettings
 from value_types.workloads import AutoscalingSettings
 
@@ -305,3 +311,195 @@ def test_images_are_one_checked_type_for_settings_and_props(fields: dict[str, st
     with pytest.raises(ValidationError) as caught:
         ImageSettings.model_validate({"repository": "ghcr.io/acme/web", "tag": "1.2.3", **fields})
     assert message in str(caught.value)
+
+
+def _tmp_volume(pod: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
+    (mount,) = [m for m in container.get("volumeMounts", []) if m["mountPath"] == "/tmp"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    return dict(volume)
+
+
+def test_every_container_gets_its_own_writable_tmp() -> None:
+    """Issue 15 item 10: the root filesystem is read-only, so the main container, every sidecar and every init
+    container gets a writable emptyDir at /tmp, each its own; a container that mounts something there keeps it."""
+    init = ContainerSpec(name="migrate", image=IMAGE, resources=RESOURCES, command=["migrate"])
+    sidecar = ContainerSpec(name="proxy", image=IMAGE, resources=RESOURCES)
+    manifests = render(minimal(init_containers=[init], sidecars=[sidecar]))
+    template = only(manifests, "Deployment")["spec"]["template"]
+    pod = template["spec"]
+    main, proxy = pod["containers"]
+    (migrate,) = pod["initContainers"]
+    assert _tmp_volume(pod, main) == {"name": "writable-1", "emptyDir": {}}  # the main container's writable_paths
+    assert _tmp_volume(pod, proxy) == {"name": "proxy-tmp", "emptyDir": {}}
+    assert _tmp_volume(pod, migrate) == {"name": "migrate-tmp", "emptyDir": {}}
+    assert "annotations" not in template["metadata"]
+    assert list(find_problems(manifests)) == []
+
+
+def test_a_container_that_needs_no_tmp_is_named_in_the_pod() -> None:
+    init = ContainerSpec(name="migrate", image=IMAGE, resources=RESOURCES, writable_tmp=False)
+    manifests = render(minimal(init_containers=[init]))
+    template = only(manifests, "Deployment")["spec"]["template"]
+    (migrate,) = template["spec"]["initContainers"]
+    assert "volumeMounts" not in migrate
+    assert template["metadata"]["annotations"]["k8s-workloads/no-writable-tmp"] == "migrate"
+    assert list(find_problems(manifests)) == []
+
+
+def test_a_volume_named_like_a_scratch_volume_is_refused() -> None:
+    init = ContainerSpec(name="migrate", image=IMAGE, resources=RESOURCES)
+    taken = k8s.Volume(name="migrate-tmp", empty_dir=k8s.EmptyDirVolumeSource())
+    with pytest.raises(PropsError, match="migrate-tmp"):
+        render(minimal(init_containers=[init], volumes=[taken]))
+
+
+def test_pod_labels_go_on_the_pods_only() -> None:
+    manifests = render(minimal(pod_labels={"app": "web"}))
+    deployment = only(manifests, "Deployment")
+    assert deployment["spec"]["template"]["metadata"]["labels"]["app"] == "web"
+    assert "app" not in deployment["spec"]["selector"]["matchLabels"]
+    assert "app" not in deployment["metadata"]["labels"]
+    assert "app" not in only(manifests, "Service")["spec"]["selector"]
+
+
+@pytest.mark.parametrize(
+    ("labels", "prop"),
+    [
+        ({"app.kubernetes.io/instance": "x"}, "pod_labels"),
+        ({"bad key!": "x"}, "pod_labels"),
+        ({"app": "not a value"}, "pod_labels.app"),
+    ],
+)
+def test_pod_labels_are_checked(labels: dict[str, str], prop: str) -> None:
+    with pytest.raises(PropsError) as error:
+        render(minimal(pod_labels=labels))
+    assert error.value.prop == prop
+
+
+def test_a_headless_service_has_no_cluster_ip_and_switching_is_refused_in_place() -> None:
+    """Seed "service.yaml": support for a headless Service. The API server refuses to change an existing Service's
+    clusterIP, so the diff's rule must refuse the switch both ways."""
+    normal = only(render(minimal()), "Service")
+    headless = only(render(minimal(headless=True)), "Service")
+    assert "clusterIP" not in normal["spec"]
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["selector"] == normal["spec"]["selector"]
+    kubernetes_validate.validate(headless, "1.27.0", strict=True)
+    for old, new in ((normal, headless), (headless, normal)):
+        (finding,) = classify_change(old, new)
+        assert (finding.impact, finding.field) == (Impact.REFUSED, "spec.clusterIP")
+
+
+CUSTOM_METRICS: list[dict[str, Any]] = [
+    {"type": "Pods", "name": "http_requests_per_second", "target_average_value": "100"},
+    {
+        "type": "Object",
+        "name": "requests_per_second",
+        "described_object": {"api_version": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"},
+        "target": {"type": "Value", "value": "2k"},
+    },
+    {
+        "type": "External",
+        "name": "kafka_consumergroup_lag",
+        "selector": {"topic": "orders"},
+        "target": {"value": "500m"},
+    },
+]
+
+
+def test_custom_and_external_metrics_scale_the_hpa() -> None:
+    scaling = AutoscalingSettings.model_validate({"enabled": True, "custom_metrics": CUSTOM_METRICS})
+    hpa = only(render(minimal(autoscaling=scaling)), "HorizontalPodAutoscaler")
+    kubernetes_validate.validate(hpa, "1.27.0", strict=True)
+    assert [m["type"] for m in hpa["spec"]["metrics"]] == ["Resource", "Resource", "Pods", "Object", "External"]
+    pods, obj, external = hpa["spec"]["metrics"][2:]
+    assert pods["pods"] == {
+        "metric": {"name": "http_requests_per_second"},
+        "target": {"type": "AverageValue", "averageValue": "100"},
+    }
+    assert obj["object"] == {
+        "describedObject": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"},
+        "metric": {"name": "requests_per_second"},
+        "target": {"type": "Value", "value": "2k"},
+    }
+    assert external["external"] == {
+        "metric": {"name": "kafka_consumergroup_lag", "selector": {"matchLabels": {"topic": "orders"}}},
+        "target": {"type": "AverageValue", "averageValue": "500m"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("metric", "field"),
+    [
+        ({**CUSTOM_METRICS[0], "name": "1bad name"}, "custom_metrics.0.Pods.name"),
+        ({**CUSTOM_METRICS[0], "target_average_value": "lots"}, "custom_metrics.0.Pods.target_average_value"),
+        ({**CUSTOM_METRICS[1], "target": {"type": "Utilization", "value": "1"}}, "custom_metrics.0.Object.target.type"),
+        ({**CUSTOM_METRICS[1], "described_object": {"api_version": "v1", "kind": "svc", "name": "web"}}, "kind"),
+        ({**CUSTOM_METRICS[2], "selector": {"topic": "not a value"}}, "custom_metrics.0.External.selector.topic"),
+        ({"type": "Resource", "name": "cpu"}, "custom_metrics.0"),
+    ],
+)
+def test_bad_custom_metrics_are_refused(metric: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        AutoscalingSettings.model_validate({"enabled": True, "custom_metrics": [metric]})
+    paths = [".".join(str(part) for part in e["loc"]) for e in error.value.errors()]
+    assert any(path.startswith(field) or path.endswith(field) for path in paths), paths
+
+
+RELABELINGS: list[dict[str, Any]] = [
+    {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "node"},
+    {"source_labels": ["__address__"], "target_label": "shard", "modulus": 4, "action": "hashmod"},
+    {"regex": "__meta_kubernetes_pod_label_(.+)", "action": "labelmap"},
+]
+METRIC_RELABELINGS: list[dict[str, Any]] = [
+    {"source_labels": ["__name__"], "regex": "go_gc_.*", "action": "drop"},
+    {"source_labels": ["route"], "separator": ";", "regex": "/api/(.*)", "target_label": "route", "replacement": "$1"},
+]
+
+
+def test_service_monitor_relabelings_and_metric_relabelings() -> None:
+    """Seed "servicemonitor.yaml": metric relabeling if needed. Rendered in order, unset fields left out, and valid
+    against the vendored prometheus-operator CRD, strictly."""
+    metrics = Metrics(
+        relabelings=[RelabelingSettings.model_validate(rule) for rule in RELABELINGS],
+        metric_relabelings=[RelabelingSettings.model_validate(rule) for rule in METRIC_RELABELINGS],
+    )
+    monitor = only(render(minimal(metrics=metrics)), "ServiceMonitor")
+    assert list(crd_validator(monitor["apiVersion"], "ServiceMonitor").iter_errors(monitor)) == []
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["relabelings"] == [
+        {"action": "replace", "sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node"},
+        {"action": "hashmod", "modulus": 4, "sourceLabels": ["__address__"], "targetLabel": "shard"},
+        {"action": "labelmap", "regex": "__meta_kubernetes_pod_label_(.+)"},
+    ]
+    assert endpoint["metricRelabelings"] == [
+        {"action": "drop", "regex": "go_gc_.*", "sourceLabels": ["__name__"]},
+        {
+            "action": "replace",
+            "regex": "/api/(.*)",
+            "replacement": "$1",
+            "separator": ";",
+            "sourceLabels": ["route"],
+            "targetLabel": "route",
+        },
+    ]
+    assert "relabelings" not in only(render(minimal(metrics=Metrics())), "ServiceMonitor")["spec"]["endpoints"][0]
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"source_labels": ["a"], "regex": "(unclosed", "target_label": "x"}, "not a valid regular expression"),
+        ({"source_labels": ["a"], "regex": "(?!x).*", "action": "keep"}, "RE2 syntax"),
+        ({"source_labels": ["a"], "regex": "(a)\\1", "action": "keep"}, "RE2 syntax"),
+        ({"source_labels": ["a"]}, "target_label is required with action replace"),
+        ({"action": "drop", "regex": "x"}, "source_labels are required with action drop"),
+        ({"source_labels": ["a"], "target_label": "x", "action": "hashmod"}, "modulus is required"),
+        ({"source_labels": ["a"], "target_label": "x", "modulus": 2}, "modulus is required with action hashmod"),
+        ({"source_labels": ["a"], "target_label": "x", "action": "Replace"}, "action"),
+        ({"source_labels": ["bad-label"], "target_label": "x"}, "Prometheus label name"),
+    ],
+)
+def test_bad_relabelings_are_refused(rule: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        RelabelingSettings.model_validate(rule)

@@ -360,3 +360,89 @@ def test_a_claim_template_without_the_version_label() -> None:
     assert problem.startswith("StatefulSet/web: claim template data carries app.kubernetes.io/version")
     del manifests[0]["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]["app.kubernetes.io/version"]
     assert [p for p in find_problems(manifests) if "claim template" in p] == []
+
+
+READ_ONLY = {"readOnlyRootFilesystem": True}
+
+
+def _scratch_pod(mounts: list[dict[str, Any]], volumes: list[dict[str, Any]], exempt: str | None = None) -> Any:
+    pod = _pod(
+        volumes=volumes,
+        initContainers=[{"name": "migrate", "image": "registry.example/web:1.0.0", "securityContext": READ_ONLY}],
+    )
+    pod["spec"]["containers"][0].update(securityContext=READ_ONLY, volumeMounts=mounts)
+    pod["spec"]["initContainers"][0]["volumeMounts"] = [{"name": "migrate-tmp", "mountPath": "/tmp"}]
+    volumes.append({"name": "migrate-tmp", "emptyDir": {}})
+    if exempt:
+        pod["metadata"]["annotations"] = {"k8s-workloads/no-writable-tmp": exempt}
+    return pod
+
+
+@pytest.mark.parametrize(
+    ("mounts", "volumes", "exempt", "problem"),
+    [
+        ([{"name": "tmp", "mountPath": "/tmp"}], [{"name": "tmp", "emptyDir": {}}], None, False),
+        ([{"name": "tmp", "mountPath": "/tmp/"}], [{"name": "tmp", "emptyDir": {}}], None, False),
+        ([], [], None, True),
+        ([{"name": "data", "mountPath": "/data"}], [{"name": "data", "emptyDir": {}}], None, True),
+        ([{"name": "tmp", "mountPath": "/tmp", "readOnly": True}], [{"name": "tmp", "emptyDir": {}}], None, True),
+        # A ConfigMap at /tmp is not scratch space: the kubelet mounts it read-only.
+        ([{"name": "tmp", "mountPath": "/tmp"}], [{"name": "tmp", "configMap": {"name": "x"}}], None, True),
+        ([], [], "c", False),
+        ([], [], "migrate, c", False),
+        ([], [], "migrate", True),
+    ],
+)
+def test_a_read_only_container_has_a_writable_tmp(
+    mounts: list[dict[str, Any]], volumes: list[dict[str, Any]], exempt: str | None, problem: bool
+) -> None:
+    manifests = copy.deepcopy(good())
+    manifests[0]["spec"]["template"] = _scratch_pod(mounts, volumes, exempt)
+    problems = [p for p in find_problems(manifests) if "/tmp" in p]
+    expected = [
+        "Deployment/web: container c has a read-only root filesystem and no writable emptyDir at /tmp; mount one "
+        "(render_pod does), or set writable_tmp=False in its props if it never writes there"
+    ]
+    assert problems == (expected if problem else [])
+
+
+def test_an_init_container_without_tmp_is_named() -> None:
+    manifests = copy.deepcopy(good())
+    pod = _scratch_pod([{"name": "tmp", "mountPath": "/tmp"}], [{"name": "tmp", "emptyDir": {}}])
+    del pod["spec"]["initContainers"][0]["volumeMounts"]
+    manifests[0]["spec"]["template"] = pod
+    assert [p for p in find_problems(manifests) if "/tmp" in p] == [
+        "Deployment/web: container migrate has a read-only root filesystem and no writable emptyDir at /tmp; mount "
+        "one (render_pod does), or set writable_tmp=False in its props if it never writes there"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        ({**SELECTOR, "app.kubernetes.io/version": "1"}, "is not exactly the stable labels"),
+        ({"app.kubernetes.io/name": "web"}, "is not exactly the stable labels"),
+        ({**SELECTOR, "app": "web"}, "is not exactly the stable labels"),
+    ],
+)
+def test_a_workload_selects_by_the_stable_labels_only(selector: dict[str, str], message: str) -> None:
+    manifests = broken("Deployment", ["spec", "selector"], {"matchLabels": selector})
+    with pytest.raises(RenderCheckError, match=message):
+        check_environment(manifests)
+
+
+def test_two_workloads_may_not_select_each_others_pods() -> None:
+    manifests = copy.deepcopy(good())
+    other = copy.deepcopy(manifests[0])
+    other["metadata"] = {**other["metadata"], "name": "web-canary"}
+    manifests.append(other)
+    problems = [p for p in find_problems(manifests) if "also matches" in p]
+    assert problems == [
+        f"Deployment/{a}: selector {SELECTOR} also matches the pods of Deployment/{b}; each workload's name, instance "
+        "and component must together select its pods alone"
+        for a, b in (("web", "web-canary"), ("web-canary", "web"))
+    ]
+    # Another component of the same instance is a different workload: no overlap.
+    other["spec"]["selector"]["matchLabels"] = {**SELECTOR, "app.kubernetes.io/component": "worker"}
+    other["spec"]["template"]["metadata"]["labels"] = {**LABELS, "app.kubernetes.io/component": "worker"}
+    assert [p for p in find_problems(manifests) if "also matches" in p] == []

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import cdk8s  # as a module: pytest would collect cdk8s.Testing as a test class
 import pytest
 
 from engine import Manifest, RenderedEnvironment
 from environment_model.settings import load_environment
+from stacks.core_pipeline.chart import CorePipelineChart
 from tests.conftest import containers, find
 
 # Seed "Resource Limits".
@@ -272,8 +274,8 @@ def test_post_sync_smoke_test_calls_the_health_endpoint_through_the_service(
     }
     (container,) = containers(job)
     env = {item["name"]: item["value"] for item in container["env"]}
-    # The Service (port 80) in the stack's namespace; the seed's liveness path /health.
-    assert env["URL"] == "http://core-pipeline.core-pipeline.svc:80/health"
+    # The Service in the stack's namespace (headless in test: the pods' port 3000); the liveness path /health.
+    assert env["URL"] == "http://core-pipeline.core-pipeline.svc:3000/health"
     assert (env["RETRIES"], env["RETRY_DELAY_SECONDS"]) == ("3", "2")
     assert job["spec"]["activeDeadlineSeconds"] == 300
     assert container["image"].startswith("curlimages/curl:")
@@ -287,7 +289,7 @@ def test_post_sync_verification_expects_the_deployed_version(rendered: dict[str,
     assert env["EXPECTED_TEXT"] == load_environment("test").core_pipeline.image.tag
     assert env["EXPECTED_TEXT"] in app_container(manifests)["image"]
     assert env["REQUESTS"] == "3"
-    assert env["URL"] == "http://core-pipeline.core-pipeline.svc:80/version"
+    assert env["URL"] == "http://core-pipeline.core-pipeline.svc:3000/version"
 
 
 def test_checks_reach_the_api_port_and_nothing_else(rendered: dict[str, RenderedEnvironment]) -> None:
@@ -339,3 +341,15 @@ def test_pre_sync_backup_dumps_the_database_before_the_migration(rendered: dict[
     policy = find(manifests, "NetworkPolicy", "core-pipeline-backup")["spec"]
     assert "ingress" not in policy
     assert sorted(port["port"] for rule in policy["egress"] for port in rule["ports"]) == [53, 53, 5432, 9000]
+
+
+def test_the_headless_setting_renders_a_headless_service() -> None:
+    """Setting core_pipeline.service.headless (default false: today's Service, unchanged)."""
+    settings = load_environment("dev").core_pipeline
+    assert settings.service.headless is False
+    headless = settings.model_copy(update={"service": settings.service.model_copy(update={"headless": True})})
+    app = cdk8s.Testing.app()
+    chart = CorePipelineChart(app, "core-pipeline", headless)
+    (service,) = [m for m in cdk8s.Testing.synth(chart) if m["kind"] == "Service"]
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": 3000, "protocol": "TCP"}]

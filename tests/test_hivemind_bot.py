@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from delivery.checks import pod_templates, selects
 from engine import Manifest, RenderedEnvironment
 from tests.conftest import find
 
@@ -104,3 +105,25 @@ def test_network_policy_denies_ingress_and_allows_the_backend(
 @pytest.mark.parametrize("env", ENVS)
 def test_namespace_of_the_seed(rendered: dict[str, RenderedEnvironment], env: str) -> None:
     assert {m["metadata"]["namespace"] for m in stack(rendered, env)} == {"hivemind"}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_seeds_label_selector_finds_exactly_the_bot_pods(
+    rendered: dict[str, RenderedEnvironment], env: str
+) -> None:
+    """Seed "Verify Deployment": `kubectl get pods -l app=hivemind-bot` and `kubectl logs -l app=hivemind-bot`. The
+    label is on the pods only: the Deployment's selector stays the stable recommended labels (changing it would be
+    refused in place)."""
+    everything = [m for objs in rendered[env].values() for m in objs]
+    matched = [
+        t.owner
+        for t in pod_templates(everything)
+        if t.namespace == "hivemind" and selects({"app": "hivemind-bot"}, t.labels)
+    ]
+    assert matched == ["Deployment/hivemind-bot"]
+    deployment = find(stack(rendered, env), "Deployment", "hivemind-bot")
+    assert deployment["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "hivemind-bot",
+        "app.kubernetes.io/instance": "hivemind-bot",
+        "app.kubernetes.io/component": "bot",
+    }

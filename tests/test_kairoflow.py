@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import cdk8s  # as a module: pytest would collect cdk8s.Testing as a test class
 import pytest
 
 from engine import Manifest, RenderedEnvironment
 from environment_model.settings import load_environment
+from stacks.kairoflow.chart import KairoflowChart
+from stacks.kairoflow.settings import RouteSettings
 from tests.conftest import find
+from tests.test_rendered_output import crd_validator
 
 ENVS = ["dev", "staging", "prod"]
 # Seed "Configure persistent volumes": claim sizes and the paths mounted in both containers.
@@ -224,3 +229,103 @@ def test_only_traefik_reaches_the_web_pod(rendered: dict[str, RenderedEnvironmen
     (rule,) = spec["ingress"]
     assert rule["ports"] == [{"port": 80, "protocol": "TCP"}]
     assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}}]
+
+
+def expand_like_the_kubelet(container: dict[str, Any], secrets: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The container's environment as the kubelet builds it: `envFrom` first, then each `env` entry in order, its
+    `$(NAME)` references replaced by variables defined before it (an undefined one stays as written)."""
+    environment: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        environment.update(secrets[source["secretRef"]["name"]])
+    for variable in container.get("env", []):
+        if "value" in variable:
+            environment[variable["name"]] = re.sub(
+                r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: environment.get(m[1], m[0]), variable["value"]
+            )
+    return environment
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_database_dsn_is_built_from_the_secret_without_a_password(
+    rendered: dict[str, RenderedEnvironment], env: str
+) -> None:
+    """Story 1.1: the application reads DATABASE_DSN next to DATABASE_USER and DATABASE_PASSWORD. It is a PDO DSN
+    (no credentials in it) that the kubelet expands from the kairoflow-database Secret's keys; dist/ holds only the
+    references, in the web pod and in every CronJob that runs the same application."""
+    manifests = stack(rendered, env)
+    secret = {
+        "DATABASE_HOST": "db.internal",
+        "DATABASE_PORT": "5433",
+        "DATABASE_NAME": "kairoflow",
+        "DATABASE_USER": "app",
+        "DATABASE_PASSWORD": "s3cr3t-pw",
+    }
+    secrets: dict[str, dict[str, str]] = {
+        name: {} for name in ("kairoflow-redis", "kairoflow-minio", "kairoflow-openai", "kairoflow-app")
+    }
+    secrets["kairoflow-database"] = secret
+    runners = [containers(manifests)["php-fpm"]] + [
+        c
+        for m in manifests
+        if m["kind"] == "CronJob"
+        for c in m["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    ]
+    assert len(runners) == 5
+    for container in runners:
+        literal = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+        assert "s3cr3t" not in literal["DATABASE_DSN"]
+        assert re.findall(r"\$\((\w+)\)", literal["DATABASE_DSN"]) == [
+            "DATABASE_HOST",
+            "DATABASE_PORT",
+            "DATABASE_NAME",
+        ]
+        environment = expand_like_the_kubelet(container, secrets)
+        assert environment["DATABASE_DSN"] == "pgsql:host=db.internal;port=5433;dbname=kairoflow"
+        assert (environment["DATABASE_USER"], environment["DATABASE_PASSWORD"]) == ("app", "s3cr3t-pw")
+
+
+def test_security_headers_and_rate_limit_middlewares_on_the_https_route() -> None:
+    """Seed "Network Security": security headers and rate limiting. Settings kairoflow.route.security_headers and
+    .rate_limit (default none: today's routes). The HTTPS IngressRoute references both Middlewares; the HTTP route
+    still only redirects."""
+    settings = load_environment("prod").kairoflow
+    route = RouteSettings.model_validate(
+        {
+            "security_headers": {"content_security_policy": "default-src 'self'"},
+            "rate_limit": {"requests_per_second": 20},
+        }
+    )
+    app = cdk8s.Testing.app()
+    chart = KairoflowChart(app, "kairoflow", settings.model_copy(update={"route": route}))
+    manifests = list(cdk8s.Testing.synth(chart))
+    middlewares = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "Middleware"}
+    for middleware in middlewares.values():
+        assert list(crd_validator(middleware["apiVersion"], "Middleware").iter_errors(middleware)) == []
+    assert middlewares["kairoflow-ratelimit"]["spec"] == {"rateLimit": {"average": 20, "burst": 100}}
+    assert middlewares["kairoflow-security-headers"]["spec"] == {
+        "headers": {
+            "stsSeconds": 31536000,
+            "stsIncludeSubdomains": True,
+            "frameDeny": True,
+            "contentTypeNosniff": True,
+            "referrerPolicy": "strict-origin-when-cross-origin",
+            "contentSecurityPolicy": "default-src 'self'",
+        }
+    }
+    https = find(manifests, "IngressRoute", "kairoflow-https")
+    (rule,) = https["spec"]["routes"]
+    assert rule["middlewares"] == [{"name": "kairoflow-ratelimit"}, {"name": "kairoflow-security-headers"}]
+    (plain,) = find(manifests, "IngressRoute", "kairoflow-http")["spec"]["routes"]
+    assert plain["middlewares"] == [{"name": "kairoflow-redirect-https"}]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_routes_have_no_extra_middlewares_by_default_and_the_project_admits_them(
+    rendered: dict[str, RenderedEnvironment], env: str
+) -> None:
+    manifests = stack(rendered, env)
+    assert "middlewares" not in find(manifests, "IngressRoute", "kairoflow-https")["spec"]["routes"][0]
+    # The AppProject filters cluster-scoped kinds only: no namespaced allow-list that would refuse a Middleware.
+    project = find(rendered[env]["argocd"], "AppProject")
+    assert "namespaceResourceWhitelist" not in project["spec"]
+    assert "namespaceResourceBlacklist" not in project["spec"]

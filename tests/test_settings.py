@@ -56,7 +56,10 @@ def test_unknown_key_lists_allowed_keys() -> None:
     data = prod_data()
     data["core_pipeline"]["autoscaling"]["max_replica"] = 5
     message = error_for(data)
-    assert "prod.core_pipeline.autoscaling.max_replica: unknown key; allowed keys: enabled, max_replicas" in message
+    assert (
+        "prod.core_pipeline.autoscaling.max_replica: unknown key; allowed keys: custom_metrics, enabled, max_replicas"
+        in message
+    )
 
 
 def test_wrong_type_is_not_coerced() -> None:

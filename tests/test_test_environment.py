@@ -85,7 +85,7 @@ def features_left_off(model: BaseModel, path: str) -> Iterator[str]:
         block_unset = field.default is None and bool(_block_models(field.annotation)) and value is None
         # A list of feature blocks empty by default (Argo CD roles, sync windows) is a feature too.
         list_empty = (
-            field.default == []
+            (field.default == [] or field.default_factory is list)
             and typing.get_origin(field.annotation) is list
             and bool(_block_models(typing.get_args(field.annotation)[0]))
             and not value

@@ -679,3 +679,20 @@ def test_cli_exit_codes_0_1_3(stale_dist: Path, capsys: pytest.CaptureFixture[st
     status, out = diff_exit_code(stale_dist, capsys, "--format", "markdown")
     assert status == 0, "without --exit-code, differences are not a failure"
     assert out.startswith("### ⚠️ Changes that cannot be applied in place")
+
+
+def test_the_verta_instance_migration_is_refused_in_place_with_the_orphan_delete() -> None:
+    """Issue 15 item 7: verta's instance label moved from `verta-<service>` to `verta`; it is in the Deployment's
+    selector, so the diff must refuse the change in place and say how to roll it out without downtime."""
+    old = workload("Deployment")
+    old["spec"]["selector"]["matchLabels"] = {
+        "app.kubernetes.io/name": "verta-backend",
+        "app.kubernetes.io/instance": "verta-backend",
+        "app.kubernetes.io/component": "backend",
+    }
+    finding = only(
+        changed(old, lambda d: d["spec"]["selector"]["matchLabels"].update({"app.kubernetes.io/instance": "verta"}))
+    )
+    assert (finding.impact, finding.field) == (Impact.REFUSED, "spec.selector")
+    assert "kubectl delete deployment NAME --cascade=orphan" in finding.advice
+    assert "kubectl delete replicaset -l <the old selector>" in finding.advice

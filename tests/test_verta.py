@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from delivery.checks import pod_templates, selects
 from engine import Manifest, RenderedEnvironment
 from environment_model.settings import load_environment
 from tests.conftest import find
@@ -74,6 +75,10 @@ def test_backend_runs_migrations_in_an_init_container(rendered: dict[str, Render
     assert init["name"] == "migrate"
     assert init["command"] == load_environment(env).verta.migration_command
     assert init["image"] == pod["containers"][0]["image"]
+    # Issue 15 item 10: the read-only root is not writable, so npm's cache and logs go to the container's own /tmp.
+    (scratch,) = [m for m in init["volumeMounts"] if m["mountPath"] == "/tmp"]
+    assert {"name": scratch["name"], "emptyDir": {}} in pod["volumes"]
+    assert {"name": "NPM_CONFIG_CACHE", "value": "/tmp/.npm"} in init["env"]
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -144,3 +149,25 @@ def test_each_service_admits_only_its_callers(rendered: dict[str, RenderedEnviro
     )
     (ml,) = sources("ml")
     assert ml["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "backend"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_seeds_instance_selector_finds_exactly_the_three_service_pods(
+    rendered: dict[str, RenderedEnvironment], env: str
+) -> None:
+    """Seed Phase 2 checkpoint: `kubectl get pods -l app.kubernetes.io/instance=verta` shows the three services
+    (Redis is a separate instance, `verta-redis`, as the seed's subchart pod is its own). Each Deployment's selector
+    (name, instance, component) still selects its own pods alone."""
+    everything = [m for objs in rendered[env].values() for m in objs]
+    namespace = load_environment(env).verta.namespace
+    templates = [t for t in pod_templates(everything) if t.namespace == namespace]
+    matched = sorted(t.owner for t in templates if selects({"app.kubernetes.io/instance": "verta"}, t.labels))
+    assert matched == [f"Deployment/verta-{service}" for service in SERVICES]
+    for service in SERVICES:
+        selector = find(stack(rendered, env), "Deployment", f"verta-{service}")["spec"]["selector"]["matchLabels"]
+        assert selector == {
+            "app.kubernetes.io/name": f"verta-{service}",
+            "app.kubernetes.io/instance": "verta",
+            "app.kubernetes.io/component": service,
+        }
+        assert [t.owner for t in templates if selects(selector, t.labels)] == [f"Deployment/verta-{service}"]

@@ -182,8 +182,13 @@ def test_workspace_is_shared_with_the_main_container() -> None:
     assert template is not None
     pod = template["spec"]
     assert {"name": "workspace", "emptyDir": {}} in pod["volumes"]
-    # Only the webhook Secret reaches the watcher; no credential volume is mounted.
-    assert by_name["discord-watcher"]["volumeMounts"] == [{"mountPath": "/work", "name": "workspace"}]
+    # Only the webhook Secret reaches the watcher; no credential volume is mounted: the workspace and its own
+    # scratch /tmp (its root filesystem is read-only).
+    assert by_name["discord-watcher"]["volumeMounts"] == [
+        {"mountPath": "/work", "name": "workspace"},
+        {"mountPath": "/tmp", "name": "discord-watcher-tmp"},
+    ]
+    assert {"name": "discord-watcher-tmp", "emptyDir": {}} in pod["volumes"]
 
 
 def test_network_policy_confines_the_bridge_to_the_bot() -> None:

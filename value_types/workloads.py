@@ -8,9 +8,84 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from value_types.images import ImageSettings
 from value_types.model import StrictModel
-from value_types.names import AbsolutePath, DnsLabel, DnsName, SecretKeyName
+from value_types.names import AbsolutePath, DnsLabel, DnsName, Labels, SecretKeyName
 from value_types.ports import Port
 from value_types.quantities import MemoryQuantity, ResourceSettings
+from value_types.rules import matching
+
+# A metric as the custom and external metrics APIs name it (Prometheus Adapter, KEDA, a cloud's adapter).
+MetricName = Annotated[
+    str,
+    matching(
+        r"^[A-Za-z_][A-Za-z0-9_:.-]*$",
+        "a metric name: letters, digits, '_', ':', '.' and '-', starting with a letter or '_'",
+        253,
+    ),
+]
+# A Kubernetes quantity as a metric target: a plain number, milli-units, or a decimal or binary multiple.
+MetricQuantity = Annotated[
+    str,
+    matching(
+        r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$",
+        "a quantity such as 100, 500m, 1.5k or 2Gi",
+        64,
+    ),
+]
+
+
+class MetricTargetSettings(StrictModel):
+    """What the autoscaler holds a metric at (autoscaling/v2 MetricTarget)."""
+
+    type: Literal["Value", "AverageValue"] = Field(
+        "AverageValue", description="AverageValue: the metric divided by the pod count; Value: the metric itself."
+    )
+    value: MetricQuantity = Field(description="The target, e.g. 100 or 500m.")
+
+
+class PodsMetricSettings(StrictModel):
+    """A metric of the pods themselves (custom.metrics.k8s.io), averaged over them, e.g. requests per second."""
+
+    type: Literal["Pods"] = Field(description="Selects this block.")
+    name: MetricName = Field(description="The metric's name, e.g. http_requests_per_second.")
+    selector: Labels = Field(default_factory=dict, description="Metric labels to narrow it to. Default: none.")
+    target_average_value: MetricQuantity = Field(description="Average value per pod to hold, e.g. 100.")
+
+
+class DescribedObjectSettings(StrictModel):
+    """The object an Object metric describes (an Ingress, a Service, ...) in the workload's namespace."""
+
+    api_version: Annotated[
+        str, matching(r"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$", "an apiVersion such as networking.k8s.io/v1")
+    ] = Field(description="Its apiVersion, e.g. networking.k8s.io/v1.")
+    kind: Annotated[str, matching(r"^[A-Z][A-Za-z0-9]*$", "a kind such as Ingress", 63)] = Field(
+        description="Its kind, e.g. Ingress."
+    )
+    name: DnsName = Field(description="Its name.")
+
+
+class ObjectMetricSettings(StrictModel):
+    """A metric describing another object (custom.metrics.k8s.io), e.g. an Ingress's requests per second."""
+
+    type: Literal["Object"] = Field(description="Selects this block.")
+    name: MetricName = Field(description="The metric's name.")
+    described_object: DescribedObjectSettings
+    selector: Labels = Field(default_factory=dict, description="Metric labels to narrow it to. Default: none.")
+    target: MetricTargetSettings
+
+
+class ExternalMetricSettings(StrictModel):
+    """A metric from outside the cluster (external.metrics.k8s.io), e.g. a queue's depth or a Kafka consumer lag."""
+
+    type: Literal["External"] = Field(description="Selects this block.")
+    name: MetricName = Field(description="The metric's name, e.g. kafka_consumergroup_lag.")
+    selector: Labels = Field(default_factory=dict, description="Metric labels to narrow it to. Default: none.")
+    target: MetricTargetSettings
+
+
+CustomMetricSettings = Annotated[
+    Union[PodsMetricSettings, ObjectMetricSettings, ExternalMetricSettings],  # noqa: UP007 - pydantic's form
+    Field(discriminator="type", description="An autoscaling/v2 metric: `type: Pods`, `Object` or `External`."),
+]
 
 
 class AutoscalingSettings(StrictModel):
@@ -21,6 +96,12 @@ class AutoscalingSettings(StrictModel):
     max_replicas: int = Field(10, ge=1, le=500, description="HPA ceiling; at least min_replicas.")
     target_cpu_utilization_percentage: int = Field(80, ge=1, le=100, description="Average CPU target.")
     target_memory_utilization_percentage: int = Field(80, ge=1, le=100, description="Average memory target.")
+    custom_metrics: list[CustomMetricSettings] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Custom (Pods, Object) and external metrics, besides CPU and memory; the HPA scales to the "
+        "highest replica count any metric asks for. Needs a metrics adapter serving them. Default: none.",
+    )
 
     @field_validator("max_replicas")
     @classmethod

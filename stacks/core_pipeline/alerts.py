@@ -6,12 +6,7 @@ from typing import TYPE_CHECKING
 
 from constructs_lib.alert import Alert
 from stacks.dashboards import HttpMetrics, Workloads
-from stacks.observability import (
-    container_restarts,
-    crash_looping,
-    replicas_unavailable,
-    workload_down,
-)
+from stacks.observability import NamespaceAlerts
 
 if TYPE_CHECKING:
     from stacks.core_pipeline.settings import CorePipelineSettings
@@ -20,19 +15,16 @@ NAME = "core-pipeline"
 
 
 def system_alerts(settings: CorePipelineSettings) -> list[Alert]:
-    thresholds = settings.alerts
-    namespace = settings.namespace
-    found = [
-        workload_down("CorePipelineDown", namespace, "Deployment", [NAME]),
-        replicas_unavailable("CorePipelineReplicasUnavailable", namespace, [NAME], thresholds.unavailable_for),
-        crash_looping("CorePipelineCrashLooping", namespace),
-        container_restarts("CorePipelineRestarting", namespace, thresholds.restarts_per_hour),
+    alerts = NamespaceAlerts(settings.namespace, settings.alerts)
+    scraped = settings.telemetry.metrics_enabled and settings.telemetry.service_monitor
+    return [
+        alerts.workload_down("CorePipelineDown", "Deployment", [NAME]),
+        alerts.replicas_unavailable("CorePipelineReplicasUnavailable", [NAME]),
+        alerts.crash_looping("CorePipelineCrashLooping"),
+        alerts.container_restarts("CorePipelineRestarting"),
+        *(_http_alerts(settings) if scraped else []),
+        *([_hpa_at_max(settings.namespace, settings.alerts.hpa_at_max_for)] if settings.autoscaling.enabled else []),
     ]
-    if settings.telemetry.metrics_enabled and settings.telemetry.service_monitor:
-        found += _http_alerts(settings)
-    if settings.autoscaling.enabled:
-        found.append(_hpa_at_max(namespace, thresholds.hpa_at_max_for))
-    return found
 
 
 def _http_alerts(settings: CorePipelineSettings) -> list[Alert]:

@@ -82,6 +82,7 @@ class CorePipelineChart(Chart):
                 image=image,
                 port=CONTAINER_PORT,
                 service_port=SERVICE_PORT,
+                headless=settings.service.headless,
                 resources=resources,
                 liveness_probe=LIVENESS,
                 readiness_probe=READINESS,
@@ -97,6 +98,8 @@ class CorePipelineChart(Chart):
                     service_monitor=settings.telemetry.service_monitor,
                     interval=settings.telemetry.scrape_interval,
                     service_monitor_labels=settings.telemetry.service_monitor_labels,
+                    relabelings=settings.telemetry.relabelings,
+                    metric_relabelings=settings.telemetry.metric_relabelings,
                 )
                 if settings.telemetry.metrics_enabled
                 else None,

@@ -13,10 +13,12 @@ from value_types.credentials import FreeForm
 from value_types.hosts import HeaderName, HostAndPort, HttpMethod, HttpsUrl, HttpUrl, Origin
 from value_types.images import ImageSettings
 from value_types.model import StrictModel
+from value_types.monitoring import RelabelingSettings
 from value_types.names import AbsolutePath, DnsLabel, DnsName, FeatureFlagName, HostName, Labels, StackNamespace
 from value_types.ports import Port
 from value_types.quantities import ResourceSettings
 from value_types.schedules import Duration
+from value_types.web import RateLimitSettings
 from value_types.workloads import AutoscalingSettings, SecretKey, no_fixed_replicas_with_hpa
 
 
@@ -81,11 +83,16 @@ class TelemetrySettings(StrictModel):
     service_monitor_labels: Labels = Field(
         default_factory=dict, description="Labels your Prometheus' serviceMonitorSelector matches."
     )
-
-
-class RateLimitSettings(StrictModel):
-    requests_per_second: int = Field(ge=1, le=100000, description="Per client IP.")
-    burst_multiplier: int = Field(5, ge=1, le=100, description="Burst as a multiple of the rate.")
+    relabelings: list[RelabelingSettings] = Field(
+        default_factory=list,
+        max_length=50,
+        description="ServiceMonitor relabelings (before the scrape). Default: none.",
+    )
+    metric_relabelings: list[RelabelingSettings] = Field(
+        default_factory=list,
+        max_length=50,
+        description="ServiceMonitor metric relabelings (on the scraped samples, e.g. drop a series). Default: none.",
+    )
 
 
 class CorsSettings(StrictModel):
@@ -235,6 +242,16 @@ class BackupSettings(StrictModel):
     active_deadline_seconds: int = Field(1800, ge=60, le=21600, description="Longest the backup may take.")
 
 
+class ServiceSettings(StrictModel):
+    """The Service in front of the pods (seed "service.yaml": port 80 to 3000, "support for headless service")."""
+
+    headless: bool = Field(
+        False,
+        description="clusterIP None: the Service name resolves to the ready pods' addresses. Switching an existing "
+        "Service is refused in place (main.py diff shows it): delete the Service before the sync.",
+    )
+
+
 class CorePipelineSettings(StrictModel):
     """The core-pipeline NestJS service: port 3000 behind Service port 80, Kafka, PostgreSQL and Redis clients."""
 
@@ -254,6 +271,7 @@ class CorePipelineSettings(StrictModel):
     postgres: PostgresSettings
     redis: RedisSettings
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
     ingress: IngressSettings = Field(default_factory=IngressSettings)
     network_policy: NetworkPolicySettings = Field(default_factory=NetworkPolicySettings)
     max_unavailable: int = Field(

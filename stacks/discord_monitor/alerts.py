@@ -6,12 +6,7 @@ from typing import TYPE_CHECKING
 
 from constructs_lib.alert import Alert
 from stacks.dashboards import Workloads
-from stacks.observability import (
-    container_restarts,
-    cronjob_failing,
-    cronjob_not_scheduled,
-    workload_down,
-)
+from stacks.observability import NamespaceAlerts
 
 if TYPE_CHECKING:
     from stacks.discord_monitor.settings import DiscordMonitorSettings
@@ -20,27 +15,14 @@ BOT_NAME = "discord-bot"
 
 
 def system_alerts(settings: DiscordMonitorSettings) -> list[Alert]:
-    thresholds = settings.alerts
-    namespace = settings.namespace
-    found = [
-        workload_down("DiscordBotDown", namespace, "Deployment", [BOT_NAME]),
-        container_restarts("DiscordMonitorRestarting", namespace, thresholds.restarts_per_hour),
-    ]
+    alerts = NamespaceAlerts(settings.namespace, settings.alerts)
+    found = [alerts.workload_down("DiscordBotDown", "Deployment", [BOT_NAME])]
+    found.append(alerts.container_restarts("DiscordMonitorRestarting"))
     if settings.redis.mode == "in_cluster":
-        found.append(workload_down("DiscordBotRedisDown", namespace, "StatefulSet", [f"{BOT_NAME}-redis"]))
+        found.append(alerts.workload_down("DiscordBotRedisDown", "StatefulSet", [f"{BOT_NAME}-redis"]))
     if settings.retention.enabled:
-        retention = [f"{BOT_NAME}-retention"]
-        found += [
-            cronjob_failing(
-                "DiscordRetentionFailing",
-                namespace,
-                retention,
-                thresholds.failing_for(settings.retention.active_deadline_seconds),
-            ),
-            cronjob_not_scheduled(
-                "DiscordRetentionNotScheduled", namespace, retention, thresholds.cronjob_schedule_grace_seconds
-            ),
-        ]
+        retention = {f"{BOT_NAME}-retention": settings.retention.active_deadline_seconds}
+        found += alerts.cronjobs("DiscordRetentionFailing", "DiscordRetentionNotScheduled", retention)
     return found
 
 

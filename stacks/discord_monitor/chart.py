@@ -3,7 +3,6 @@ carrying the watcher sidecar (seed: discord-monitor task 9)."""
 
 from __future__ import annotations
 
-from cdk8s import Chart
 from constructs import Construct
 
 from constructs_lib import (
@@ -24,24 +23,24 @@ from constructs_lib import (
     WatcherSidecar,
     WatcherSidecarProps,
 )
-from stacks.dashboard_model import add_dashboard
+from constructs_lib.props import same_named
 from stacks.discord_monitor.alerts import system_alerts, system_workloads
 from stacks.discord_monitor.settings import DiscordMonitorSettings, WatcherSettings
-from stacks.observability import add_alert_rules
 from stacks.settings_to_props import http_probe, redis, secret_env
+from stacks.system_chart import SystemChart
 
 NAME = "discord-monitor"
 BOT_NAME = "discord-bot"
 HTTPS_PORT = 443
 
 
-class DiscordMonitorChart(Chart):
+class DiscordMonitorChart(SystemChart):
     """Everything discord-monitor runs in one environment, in the namespace its settings name."""
 
     def __init__(self, scope: Construct, id: str, settings: DiscordMonitorSettings) -> None:
-        super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
-        add_alert_rules(self, NAME, settings.bot.image.tag, settings.alerts, system_alerts(settings))
-        add_dashboard(self, NAME, settings.bot.image.tag, settings.dashboard, system_workloads(settings))
+        alerts, workloads = system_alerts(settings), system_workloads(settings)
+        version = settings.bot.image.tag
+        super().__init__(scope, id, system=NAME, version=version, settings=settings, alerts=alerts, workloads=workloads)
         bot_settings = settings.bot
         bot_image = bot_settings.image
         bot_labels = RecommendedLabels(name=BOT_NAME, component="bot", part_of=NAME, version=bot_image.tag)
@@ -151,20 +150,12 @@ def watcher_props(
 ) -> WatcherSidecarProps:
     policy = settings.network_policy
     return WatcherSidecarProps(
+        # The image, resources, probes and the watcher's own variables: the settings' fields of the same names.
+        **same_named(settings, WatcherSidecarProps, besides=("filters", "network_policy")),
         workload=workload,
-        webhook_secret=settings.webhook_secret,
-        image=settings.image,
-        workspace_path=settings.workspace_path,
-        poll_interval_ms=settings.poll_interval_ms,
-        batch_size=settings.batch_size,
-        parity_mode=settings.parity_mode,
         filters=settings.filters or None,
-        stats=settings.stats,
-        agent_input_fifo=settings.agent_input_fifo,
         bridge_enabled=settings.bridge.enabled,
         health_port=settings.bridge.port,
-        resources=settings.resources,
-        probes=settings.probes,
         network_policy=WatcherNetworkPolicy(
             allow_from_bot=PeerSelector(pod_labels=bot_selector) if policy.allow_from_bot else None,
             allowed_ingress_cidrs=policy.allowed_ingress_cidrs,

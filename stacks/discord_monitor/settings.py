@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from stacks.bot_settings import BotNetworkPolicyBase
 from stacks.dashboards import DashboardSettings
 from stacks.observability import CronJobAlertSettings
 from value_types.credentials import FreeForm
@@ -142,11 +143,8 @@ class RetentionSettings(StrictModel):
     resources: ResourceSettings = Field(ResourceSettings.of("10m", "64Mi", "100m", "128Mi"))
 
 
-class BotNetworkPolicySettings(StrictModel):
+class BotNetworkPolicySettings(BotNetworkPolicyBase):
     enabled: bool = Field(True, description="Restrict the bot's egress to DNS, Redis, watcher bridges and HTTPS.")
-    https_egress_cidrs: list[Cidr] = Field(
-        default_factory=list, description="Where the bot may reach on 443 (Discord). Empty: any address."
-    )
     ingress_namespaces: list[DnsLabel] = Field(
         default_factory=list, description="Namespaces whose pods may reach the bot's port (e.g. monitoring)."
     )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from constructs_lib.alert import Alert
 from stacks.dashboards import Workloads
-from stacks.observability import container_restarts, workload_down
+from stacks.observability import NamespaceAlerts
 
 if TYPE_CHECKING:
     from stacks.hivemind_bot.settings import HivemindBotSettings
@@ -15,13 +15,14 @@ NAME = "hivemind-bot"
 
 
 def system_alerts(settings: HivemindBotSettings) -> list[Alert]:
-    thresholds = settings.alerts
-    namespace = settings.namespace
+    alerts = NamespaceAlerts(settings.namespace, settings.alerts)
     found = [
-        workload_down("HivemindBotDown", namespace, "Deployment", [NAME]),
-        container_restarts("HivemindBotRestarting", namespace, thresholds.restarts_per_hour),
+        alerts.workload_down("HivemindBotDown", "Deployment", [NAME]),
+        alerts.container_restarts("HivemindBotRestarting"),
     ]
     if settings.leader_election.enabled:
+        thresholds = settings.alerts
+        namespace = settings.namespace
         lease = f'namespace="{namespace}", lease="{settings.leader_election.lease_name}"'
         found.append(
             Alert(

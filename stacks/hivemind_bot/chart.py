@@ -52,6 +52,9 @@ class HivemindBotChart(Chart):
                     "LOG_LEVEL": settings.log_level,
                     "LOG_FORMAT": settings.log_format,
                 },
+                # The seed's own commands (`kubectl get pods -l app=hivemind-bot`, `kubectl logs -l ...`) find the
+                # pods by this label; it is on the pods only, so adding it changed no selector.
+                pod_labels={"app": NAME},
                 replicas=settings.replicas,
                 max_unavailable=settings.max_unavailable,
                 leader_election=LeaderElection(lease_name=election.lease_name) if election.enabled else None,

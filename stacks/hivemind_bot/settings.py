@@ -6,12 +6,13 @@ from typing import Literal
 
 from pydantic import Field
 
+from stacks.bot_settings import BotNetworkPolicyBase
 from stacks.dashboards import DashboardSettings
 from stacks.observability import AlertingSettings
 from value_types.hosts import HttpUrl
 from value_types.images import ImageSettings
 from value_types.model import StrictModel
-from value_types.names import Cidr, DnsLabel, DnsName, StackNamespace
+from value_types.names import DnsLabel, DnsName, StackNamespace
 from value_types.ports import Port
 from value_types.quantities import ResourceSettings
 from value_types.workloads import HttpProbeSettings
@@ -34,11 +35,8 @@ class LeaderElectionSettings(StrictModel):
     lease_name: DnsLabel = Field("hivemind-bot-sync-leader", description="The Lease the replicas compete for.")
 
 
-class HivemindNetworkPolicySettings(StrictModel):
+class HivemindNetworkPolicySettings(BotNetworkPolicyBase):
     enabled: bool = Field(True, description="Deny ingress; allow egress to DNS, the backend, the API server, HTTPS.")
-    https_egress_cidrs: list[Cidr] = Field(
-        default_factory=list, description="Where the bot may reach on 443 (Discord). Empty: any address."
-    )
 
 
 class HivemindBotSettings(StrictModel):

@@ -6,12 +6,7 @@ from typing import TYPE_CHECKING
 
 from constructs_lib.alert import Alert
 from stacks.dashboards import Workloads
-from stacks.observability import (
-    container_restarts,
-    cronjob_failing,
-    cronjob_not_scheduled,
-    workload_down,
-)
+from stacks.observability import NamespaceAlerts
 
 if TYPE_CHECKING:
     from stacks.kairoflow.settings import KairoflowSettings
@@ -29,25 +24,12 @@ def cron_jobs(settings: KairoflowSettings) -> dict[str, int]:
 
 
 def system_alerts(settings: KairoflowSettings) -> list[Alert]:
-    thresholds = settings.alerts
-    namespace = settings.namespace
-    found = [
-        workload_down("KairoflowWebDown", namespace, "Deployment", [WEB]),
-        container_restarts("KairoflowRestarting", namespace, thresholds.restarts_per_hour),
+    alerts = NamespaceAlerts(settings.namespace, settings.alerts)
+    return [
+        alerts.workload_down("KairoflowWebDown", "Deployment", [WEB]),
+        alerts.container_restarts("KairoflowRestarting"),
+        *alerts.cronjobs("KairoflowCronJobFailing", "KairoflowCronJobNotScheduled", cron_jobs(settings)),
     ]
-    deadlines = cron_jobs(settings)
-    # One rule per CronJob under one alert name: a run may take up to its own deadline before it counts as failed.
-    for cron_job, deadline in deadlines.items():
-        found.append(
-            cronjob_failing("KairoflowCronJobFailing", namespace, [cron_job], thresholds.failing_for(deadline))
-        )
-    if deadlines:
-        found.append(
-            cronjob_not_scheduled(
-                "KairoflowCronJobNotScheduled", namespace, deadlines, thresholds.cronjob_schedule_grace_seconds
-            )
-        )
-    return found
 
 
 def system_workloads(settings: KairoflowSettings) -> Workloads:

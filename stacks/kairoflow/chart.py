@@ -15,6 +15,7 @@ from constructs_lib import (
     JobPod,
     NetworkAccess,
     PodSecurity,
+    RateLimit,
     RecommendedLabels,
     RemoteKey,
     RetentionCron,
@@ -60,6 +61,12 @@ SECRET_KEYS = {
     "openai": ("OPENAI_API_KEY",),
     "app": ("APP_SECRET", "JWT_SECRET"),
 }
+# Story 1.1: the application reads DATABASE_DSN next to DATABASE_USER and DATABASE_PASSWORD. Nette passes it to
+# PDO, whose DSN names no credentials (the user and password are separate arguments), so the DSN is built from the
+# kairoflow-database Secret's host, port and name by Kubernetes' dependent variable expansion: `$(NAME)` in a
+# variable's value is replaced by the kubelet with the variable of that name defined before it (every `envFrom`
+# Secret key is). No value of the Secret appears in dist/, and the password is in no DSN at all.
+DATABASE_DSN = "pgsql:host=$(DATABASE_HOST);port=$(DATABASE_PORT);dbname=$(DATABASE_NAME)"
 MIGRATE = ["php", "bin/console", "migrations:migrate", "--no-interaction", "--allow-no-migration"]
 # Seed "Deployment Commands Reference".
 CONSOLE_COMMANDS = {
@@ -180,6 +187,13 @@ class KairoflowChart(Chart):
                 service_name=self.web.service_name,
                 service_port=self.web.service_port,
                 cluster_issuer=settings.cluster_issuer,
+                security_headers=settings.route.security_headers,
+                rate_limit=RateLimit(
+                    requests_per_second=settings.route.rate_limit.requests_per_second,
+                    burst_multiplier=settings.route.rate_limit.burst_multiplier,
+                )
+                if settings.route.rate_limit
+                else None,
             ),
         )
         jobs = settings.cron_jobs
@@ -294,6 +308,7 @@ def php_env(settings: KairoflowSettings) -> dict[str, str]:
         "NETTE_ENV": settings.nette_env,
         "NETTE_DEBUG": "1" if settings.nette_debug else "0",
         "MINIO_USE_SSL": "true" if settings.minio_use_ssl else "false",
+        "DATABASE_DSN": DATABASE_DSN,
     }
 
 

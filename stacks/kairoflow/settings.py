@@ -14,6 +14,7 @@ from value_types.names import DnsLabel, HostName, Labels, StackNamespace
 from value_types.quantities import MemoryQuantity, ResourceSettings
 from value_types.rules import matching
 from value_types.schedules import CronSchedule, RefreshInterval, TimeZone
+from value_types.web import RateLimitSettings, SecurityHeadersSettings
 
 
 class KairoflowAlertSettings(CronJobAlertSettings):
@@ -115,6 +116,17 @@ class CronJobsSettings(StrictModel):
     schema_validation: CronSettings = Field(CronSettings(schedule="30 4 * * *", active_deadline_seconds=300))
 
 
+class RouteSettings(StrictModel):
+    """Traefik Middlewares on the HTTPS IngressRoute (seed "Network Security": security headers, rate limiting)."""
+
+    security_headers: SecurityHeadersSettings | None = Field(
+        None, description="A headers Middleware kairoflow-security-headers (`{}` for the defaults). Default: none."
+    )
+    rate_limit: RateLimitSettings | None = Field(
+        None, description="A rateLimit Middleware kairoflow-ratelimit, per client IP. Default: none."
+    )
+
+
 class KairoflowNetworkPolicySettings(StrictModel):
     enabled: bool = Field(True, description="Deny ingress to the web pod but from Traefik.")
     ingress_namespaces: list[DnsLabel] = Field(["traefik"], description="Traefik's namespace.")
@@ -128,6 +140,7 @@ class KairoflowSettings(StrictModel):
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     hosts: list[HostName] = Field(min_length=1, description="Host names of the IngressRoutes and the certificate.")
     cluster_issuer: DnsLabel = Field("letsencrypt-prod", description="cert-manager ClusterIssuer.")
+    route: RouteSettings = Field(default_factory=RouteSettings)
     replicas: int = Field(1, ge=1, le=2, description="Seed: 1 initially (can scale to 2 later).")
     nginx: ContainerSettings
     php: ContainerSettings

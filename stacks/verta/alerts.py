@@ -6,11 +6,7 @@ from typing import TYPE_CHECKING
 
 from constructs_lib.alert import Alert
 from stacks.dashboards import Workloads
-from stacks.observability import (
-    container_restarts,
-    replicas_unavailable,
-    workload_down,
-)
+from stacks.observability import NamespaceAlerts
 
 if TYPE_CHECKING:
     from stacks.verta.settings import VertaSettings
@@ -20,18 +16,17 @@ SERVICES = ("backend", "frontend", "ml")
 
 
 def system_alerts(settings: VertaSettings) -> list[Alert]:
-    thresholds = settings.alerts
-    namespace = settings.namespace
+    alerts = NamespaceAlerts(settings.namespace, settings.alerts)
     # The services export no request metrics the seed names: availability is "a ready replica serves", per service
     # (each series of the rule is one Deployment).
     deployments = [f"{NAME}-{service}" for service in SERVICES]
     found = [
-        workload_down("VertaServiceDown", namespace, "Deployment", deployments),
-        replicas_unavailable("VertaReplicasUnavailable", namespace, deployments, thresholds.unavailable_for),
-        container_restarts("VertaRestarting", namespace, thresholds.restarts_per_hour),
+        alerts.workload_down("VertaServiceDown", "Deployment", deployments),
+        alerts.replicas_unavailable("VertaReplicasUnavailable", deployments),
+        alerts.container_restarts("VertaRestarting"),
     ]
     if settings.redis.mode == "in_cluster":
-        found.append(workload_down("VertaRedisDown", namespace, "StatefulSet", [f"{NAME}-redis"]))
+        found.append(alerts.workload_down("VertaRedisDown", "StatefulSet", [f"{NAME}-redis"]))
     return found
 
 

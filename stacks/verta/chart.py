@@ -100,6 +100,9 @@ class VertaChart(Chart):
                     image=settings.backend.image,
                     resources=settings.backend.resources,
                     command=settings.migration_command,
+                    # npm keeps its cache and logs under $HOME/.npm, and HOME is `/` for a UID without a passwd
+                    # entry: on the read-only root that fails; /tmp is the container's writable scratch.
+                    env={"NPM_CONFIG_CACHE": "/tmp/.npm"},
                     env_from_config_maps=[NAME],
                     secret_env=[secret_env("DATABASE_URL", secrets.database_url)],
                 )
@@ -151,7 +154,10 @@ class VertaChart(Chart):
                 name=f"{NAME}-{component}",
                 component=component,
                 part_of=NAME,
-                instance=f"{NAME}-{component}",
+                # One installation, as Helm's release: `kubectl get pods -l app.kubernetes.io/instance=verta` (the
+                # seed's check) finds the three services; name and component still tell them apart in selectors.
+                # It is in the immutable Deployment selectors: README "Upgrade notes" says how it was rolled out.
+                instance=NAME,
                 image=service.image,
                 port=service.port,
                 service_port=SERVICE_PORT,
