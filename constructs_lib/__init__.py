@@ -65,6 +65,13 @@ _EXPORTS = {
     "GrafanaDashboardProps": "grafana_dashboard",
     "RetentionCron": "retention_cron",
     "RetentionCronProps": "retention_cron",
+    "ClaimTarget": "postgres_backup_job",
+    "DatabaseConnection": "postgres_backup_job",
+    "ObjectStoreTarget": "postgres_backup_job",
+    "PostgresBackupJob": "postgres_backup_job",
+    "PostgresBackupJobProps": "postgres_backup_job",
+    "ServiceCheckJob": "service_check_job",
+    "ServiceCheckJobProps": "service_check_job",
     "SyncHookJob": "sync_hook_job",
     "SyncHookJobProps": "sync_hook_job",
     "add_sync_options": "sync_options",
@@ -99,9 +106,11 @@ __all__ = [
     "BotEgress",
     "BotStack",
     "BotStackProps",
+    "ClaimTarget",
     "ConfigMapKeyRef",
     "ContainerSpec",
     "CorsPolicy",
+    "DatabaseConnection",
     "EgressRule",
     "ExecProbe",
     "GrafanaDashboard",
@@ -115,12 +124,15 @@ __all__ = [
     "LeaderElection",
     "Metrics",
     "NetworkAccess",
+    "ObjectStoreTarget",
     "PeerSelector",
     "PodNetworkPolicy",
     "PodNetworkPolicyProps",
     "PodSecurity",
     "PodWorkload",
     "PodWorkloadProps",
+    "PostgresBackupJob",
+    "PostgresBackupJobProps",
     "PropsError",
     "ProxyTimeouts",
     "RateLimit",
@@ -132,6 +144,8 @@ __all__ = [
     "RetentionCron",
     "RetentionCronProps",
     "SecretKeyRef",
+    "ServiceCheckJob",
+    "ServiceCheckJobProps",
     "ServiceTarget",
     "SyncHookJob",
     "SyncHookJobProps",
@@ -183,8 +197,16 @@ if TYPE_CHECKING:
         PodNetworkPolicy,
         PodNetworkPolicyProps,
     )
+    from constructs_lib.postgres_backup_job import (
+        ClaimTarget,
+        DatabaseConnection,
+        ObjectStoreTarget,
+        PostgresBackupJob,
+        PostgresBackupJobProps,
+    )
     from constructs_lib.redis import Redis, RedisEndpoint, RedisProps
     from constructs_lib.retention_cron import RetentionCron, RetentionCronProps
+    from constructs_lib.service_check_job import ServiceCheckJob, ServiceCheckJobProps
     from constructs_lib.sync_hook_job import SyncHookJob, SyncHookJobProps
     from constructs_lib.sync_options import add_sync_options, replace_on_sync
     from constructs_lib.traefik_route import TraefikWebRoute, TraefikWebRouteProps

@@ -190,6 +190,9 @@ class AppService(Construct):
         self.service_port = props.service_port
         self.service_port_name = _PORT_NAME
         self.container_port = props.port
+        #: The port a client uses with the Service's DNS name: the Service's, or with a headless Service (no cluster
+        #: IP, so no port mapping: the name resolves to the pods) the pods' own.
+        self.service_dns_port = props.port if props.headless else props.service_port
         self.config_map_name = f"{props.name}-config" if props.config else None
         self.service_account_name = props.name
         labels = self.labels.all

@@ -44,11 +44,11 @@ class SyncedSecretProps:
         refresh_interval: how often values are re-read. Default `1h`.
         secret_type: `Opaque` (default) or `kubernetes.io/dockerconfigjson` (an image pull Secret; `data` then
             holds its `.dockerconfigjson` key).
-        before_pre_sync_hooks: make it an Argo CD PreSync hook that runs before the other PreSync hooks (weight
-            -1), for a Secret that a PreSync hook such as a migration reads: on a first install the hooks run before
-            anything else is applied. The hook is recreated at each sync (BeforeHookCreation), so the Secret is
-            created without an owner (`creationPolicy: Orphan`) and outlives it, updated in place. Default off: an
-            ordinary object, owning its Secret.
+        pre_sync_wave: make it an Argo CD PreSync hook in this wave (Argo CD runs a phase's hooks wave by wave),
+            for a Secret that a PreSync hook such as a migration reads: on a first install the hooks run before
+            anything else is applied. Give it a wave lower than its readers'. The hook is recreated at each sync
+            (BeforeHookCreation), so the Secret is created without an owner (`creationPolicy: Orphan`) and outlives
+            it, updated in place. Default None: an ordinary object, owning its Secret.
     """
 
     name: str
@@ -58,15 +58,7 @@ class SyncedSecretProps:
     store_kind: StoreKind = "ClusterSecretStore"
     refresh_interval: str = "1h"
     secret_type: SecretType = "Opaque"
-    before_pre_sync_hooks: bool = False
-
-
-# Argo CD hook annotations of an ExternalSecret that PreSync hooks read (see `before_pre_sync_hooks`).
-PRE_SYNC_HOOK_ANNOTATIONS = {
-    "argocd.argoproj.io/hook": "PreSync",
-    "argocd.argoproj.io/hook-weight": "-1",
-    "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
-}
+    pre_sync_wave: int | None = None
 
 
 class SyncedSecret(Construct):
@@ -86,7 +78,7 @@ class SyncedSecret(Construct):
             metadata={
                 "name": props.name,
                 "labels": dict(props.labels),
-                **({"annotations": PRE_SYNC_HOOK_ANNOTATIONS} if props.before_pre_sync_hooks else {}),
+                **({"annotations": _pre_sync_hook(props.pre_sync_wave)} if props.pre_sync_wave is not None else {}),
             },
             spec=external_secrets.ExternalSecretSpec(
                 refresh_interval=props.refresh_interval,
@@ -99,7 +91,7 @@ class SyncedSecret(Construct):
                 target=external_secrets.ExternalSecretSpecTarget(
                     name=props.name,
                     creation_policy=external_secrets.ExternalSecretSpecTargetCreationPolicy.ORPHAN
-                    if props.before_pre_sync_hooks
+                    if props.pre_sync_wave is not None
                     else external_secrets.ExternalSecretSpecTargetCreationPolicy.OWNER,
                     template=external_secrets.ExternalSecretSpecTargetTemplate(type=props.secret_type)
                     if props.secret_type != "Opaque"
@@ -116,6 +108,14 @@ class SyncedSecret(Construct):
                 ],
             ),
         )
+
+
+def _pre_sync_hook(wave: int) -> dict[str, str]:
+    return {
+        "argocd.argoproj.io/hook": "PreSync",
+        "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+        "argocd.argoproj.io/sync-wave": str(wave),
+    }
 
 
 def _validate(props: SyncedSecretProps) -> None:

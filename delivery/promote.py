@@ -171,12 +171,15 @@ def plan_set_image(stack_name: str, tag: str, env: str, image_name: str | None =
 
 
 def stack_images(settings: EnvironmentSettings, stack: StackDefinition) -> list[StackImage]:
-    """Every image setting of the stack in these settings, defaults included, in the order of the settings models."""
+    """Every image setting of the stack in these settings, defaults included, in the order of the settings models;
+    not those of a feature switched off (`enabled: false`), which renders none."""
     found: list[StackImage] = []
 
     def walk(value: Any, path: SettingsPath) -> None:
         if isinstance(value, ImageSettings):
             found.append(StackImage(path, value.repository, value.tag))
+        elif isinstance(value, BaseModel) and getattr(value, "enabled", True) is False:
+            return  # a feature switched off renders no image: nothing to promote
         elif isinstance(value, BaseModel):
             for field in type(value).model_fields:
                 walk(getattr(value, field), (*path, field))

@@ -62,8 +62,8 @@ MONITORING = "imports.com.coreos.monitoring"  # PrometheusRule and ServiceMonito
 STACKS: tuple[StackDefinition, ...] = (
     StackDefinition(
         "core-pipeline",
-        "NestJS core-pipeline API: Deployment, HPA, Ingress, ServiceMonitor, migration PreSync hook",
-        bindings=(MONITORING,),
+        "NestJS core-pipeline API: Deployment, HPA, Ingress, ServiceMonitor, migration, backup and check hooks",
+        bindings=(MONITORING, "imports.io.external_secrets"),
     ),
     StackDefinition(
         "discord-monitor",

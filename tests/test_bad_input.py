@@ -751,7 +751,7 @@ def test_an_environment_path_that_is_a_file_or_a_link_is_replaced_cleanly(
     code, text = _run(["synth", "--env", "dev", "--out", str(out)], capsys)
     assert code == 0, text
     assert (out / "dev").is_dir() and not (out / "dev").is_symlink()
-    assert sorted(p.name for p in out.iterdir()) == ["argocd", "dev", "prod", "staging"]
+    assert sorted(p.name for p in out.iterdir()) == ["argocd", "dev", "prod", "staging", "test"]
     assert [p for p in out.rglob(".*")] == []
     if kind == "symlink":
         assert (tmp_path / "elsewhere").is_dir(), "the link's target is not touched"

@@ -261,6 +261,89 @@ def test_image_tag_is_the_version_label(rendered: dict[str, RenderedEnvironment]
         assert deployment["metadata"]["labels"]["app.kubernetes.io/version"] == tag
 
 
+# --- hooks (seed "Helm Hooks"), all switched on in the test environment ---------------------------------------------
+
+
+def test_post_sync_smoke_test_calls_the_health_endpoint_through_the_service(
+    rendered: dict[str, RenderedEnvironment],
+) -> None:
+    manifests = stack(rendered, "test")
+    job = find(manifests, "Job", "core-pipeline-smoke-test")
+    assert job["metadata"]["annotations"] == {
+        "argocd.argoproj.io/hook": "PostSync",
+        "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+    }
+    (container,) = containers(job)
+    env = {item["name"]: item["value"] for item in container["env"]}
+    # The Service in the stack's namespace (headless in test: the pods' port 3000); the liveness path /health.
+    assert env["URL"] == "http://core-pipeline.core-pipeline.svc:3000/health"
+    assert (env["RETRIES"], env["RETRY_DELAY_SECONDS"]) == ("3", "2")
+    assert job["spec"]["activeDeadlineSeconds"] == 300
+    assert container["image"].startswith("curlimages/curl:")
+
+
+def test_post_sync_verification_expects_the_deployed_version(rendered: dict[str, RenderedEnvironment]) -> None:
+    """The seed: the app version matches the Docker image version; every sampled answer must name the tag."""
+    manifests = stack(rendered, "test")
+    (container,) = containers(find(manifests, "Job", "core-pipeline-verify"))
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert env["EXPECTED_TEXT"] == load_environment("test").core_pipeline.image.tag
+    assert env["EXPECTED_TEXT"] in app_container(manifests)["image"]
+    assert env["REQUESTS"] == "3"
+    assert env["URL"] == "http://core-pipeline.core-pipeline.svc:3000/version"
+
+
+def test_checks_reach_the_api_port_and_nothing_else(rendered: dict[str, RenderedEnvironment]) -> None:
+    manifests = stack(rendered, "test")
+    api_policy = find(manifests, "NetworkPolicy", "core-pipeline")["spec"]
+    admitted = [
+        peer["podSelector"]["matchLabels"] for peer in api_policy["ingress"][0]["from"] if "podSelector" in peer
+    ]
+    for name in ("core-pipeline-smoke-test", "core-pipeline-verify"):
+        own = find(manifests, "NetworkPolicy", name)["spec"]
+        assert own["podSelector"]["matchLabels"] in admitted
+        assert "ingress" not in own
+        ports = [port["port"] for rule in own["egress"] for port in rule["ports"]]
+        assert sorted(ports) == [53, 53, 3000]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_checks_are_off_by_default(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    jobs = [m["metadata"]["name"] for m in stack(rendered, env) if m["kind"] == "Job"]
+    assert jobs == ["core-pipeline-migrate"]
+
+
+def test_pre_sync_backup_dumps_the_database_before_the_migration(rendered: dict[str, RenderedEnvironment]) -> None:
+    """Seed "Helm Hooks": a backup Job before the upgrade; it runs before the migration (an earlier wave of the
+    PreSync phase) with the API's own database credentials, by Secret reference."""
+    manifests = stack(rendered, "test")
+    backup = find(manifests, "Job", "core-pipeline-backup")
+    annotations = backup["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/hook"] == "PreSync"
+    migration = find(manifests, "Job", "core-pipeline-migrate")["metadata"]["annotations"]
+    assert int(annotations["argocd.argoproj.io/sync-wave"]) < int(migration.get("argocd.argoproj.io/sync-wave", "0"))
+    by_name = {container["name"]: container for container in containers(backup)}
+    dump = by_name["pg-dump"]
+    env = {item["name"]: item for item in dump["env"]}
+    settings = load_environment("test").core_pipeline
+    assert env["PGHOST"]["value"] == settings.postgres.host
+    assert env["PGPORT"]["value"] == "5432"
+    assert env["PGDATABASE"]["value"] == "core-pipeline"
+    api_env = {item["name"]: item for item in app_container(manifests)["env"]}
+    assert env["PGUSER"]["valueFrom"] == api_env["POSTGRES_USER"]["valueFrom"]
+    assert env["PGPASSWORD"]["valueFrom"] == api_env["POSTGRES_PASSWORD"]["valueFrom"]
+    assert dump["image"] == "postgres:16.4-alpine"
+    # The object store of the test environment: credentials by Secret reference only.
+    upload = by_name["upload"]
+    upload_env = {item["name"]: item for item in upload["env"]}
+    assert upload_env["S3_ENDPOINT"]["value"].endswith(".svc.cluster.local:9000")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert set(upload_env[name]) == {"name", "valueFrom"}
+    policy = find(manifests, "NetworkPolicy", "core-pipeline-backup")["spec"]
+    assert "ingress" not in policy
+    assert sorted(port["port"] for rule in policy["egress"] for port in rule["ports"]) == [53, 53, 5432, 9000]
+
+
 def test_the_headless_setting_renders_a_headless_service() -> None:
     """Setting core_pipeline.service.headless (default false: today's Service, unchanged)."""
     settings = load_environment("dev").core_pipeline
@@ -281,6 +364,7 @@ def _with_external_secrets(migration: bool) -> list[Manifest]:
         "external_secrets": {"store": "vault", "remote_prefix": "core-pipeline/prod"},
     }
     core["migration"]["enabled"] = migration
+    core["backup"] = {"enabled": migration, "target": {"kind": "claim", "claim": "core-pipeline-backup"}}
     settings = parse_environment("prod", data).core_pipeline
     return list(cdk8s.Testing.synth(CorePipelineChart(cdk8s.Testing.app(), "core-pipeline", settings)))
 
@@ -299,12 +383,16 @@ def test_external_secrets_create_the_credentials_before_the_presync_migration() 
         for key in ("postgres-password", "postgres-user", "redis-password")
     }
     assert external["spec"]["target"] == {"name": "core-pipeline-secrets", "creationPolicy": "Orphan"}
-    migration = find(manifests, "Job", "core-pipeline-migrate")
     hook = external["metadata"]["annotations"]
-    assert hook["argocd.argoproj.io/hook"] == migration["metadata"]["annotations"]["argocd.argoproj.io/hook"]
-    weight = int(migration["metadata"]["annotations"].get("argocd.argoproj.io/hook-weight", "0"))
-    assert int(hook["argocd.argoproj.io/hook-weight"]) < weight
     assert hook["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+    # Argo CD runs a phase's hooks wave by wave: the Secret's comes before every PreSync hook that reads it.
+    readers = [m for m in manifests if m["kind"] == "Job" and m is not external]
+    pre_sync = [m for m in readers if m["metadata"]["annotations"].get("argocd.argoproj.io/hook") == "PreSync"]
+    assert {m["metadata"]["name"] for m in pre_sync} == {"core-pipeline-migrate", "core-pipeline-backup"}
+    assert hook["argocd.argoproj.io/hook"] == "PreSync"
+    for reader in pre_sync:
+        wave = int(reader["metadata"]["annotations"].get("argocd.argoproj.io/sync-wave", "0"))
+        assert int(hook["argocd.argoproj.io/sync-wave"]) < wave, reader["metadata"]["name"]
     secrets = {
         ref["secretKeyRef"]["name"]
         for container in containers(find(manifests, "Deployment", "core-pipeline"))

@@ -198,12 +198,13 @@ def test_a_layout_the_round_trip_would_change_is_refused(environments: Path) -> 
     assert prod.read_text(encoding="utf-8") == odd
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("env", ["dev", "staging", "prod", "test"])
 def test_the_images_promote_moves_are_every_image_the_stacks_render(
     rendered: dict[str, RenderedEnvironment], env: str
 ) -> None:
     """promote finds its images in the settings models; each rendered container's image is one of them, and
-    each image setting renders (no image escapes promotion, none is promoted for nothing)."""
+    each image setting renders (no image escapes promotion, none is promoted for nothing): in dev, staging and prod
+    the core-pipeline hooks are off and their images are not offered; in test they are on and are."""
     settings = load_environment(env)
     for stack in STACKS:
         settings_images = {f"{image.repository}:{image.tag}" for image in stack_images(settings, stack)}

@@ -95,8 +95,8 @@ def test_prerequisites_follow_the_rendered_kinds(generated: list[Generated]) -> 
 
 def test_rollback_names_what_automated_sync_does(generated: list[Generated]) -> None:
     rollback = next(page for page in generated if page.system == "verta").blocks["rollback"]
-    # dev and staging sync automatically, prod by hand (environments/*.yaml `argocd.automated.enabled`)
-    assert re.search(r"Automated sync \(`dev-verta`, `staging-verta`\)", rollback)
+    # dev, staging and test sync automatically, prod by hand (environments/*.yaml `argocd.automated.enabled`)
+    assert re.search(r"Automated sync \(`dev-verta`, `staging-verta`, `test-verta`\)", rollback)
     assert "Manual sync (`prod-verta`)" in rollback
 
 

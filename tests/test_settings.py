@@ -23,8 +23,8 @@ def error_for(data: dict[str, Any], env: str = "prod") -> str:
     return str(caught.value)
 
 
-def test_the_three_environments_load() -> None:
-    assert available_environments() == ["dev", "prod", "staging"]
+def test_the_environments_load() -> None:
+    assert available_environments() == ["dev", "prod", "staging", "test"]
     for env in available_environments():
         load_environment(env)
 

@@ -296,6 +296,18 @@ def test_the_rendered_migration_hook_changes_without_finding() -> None:
     assert classify_change(old, new) == []
 
 
+@pytest.mark.parametrize("job", ["core-pipeline-backup", "core-pipeline-smoke-test", "core-pipeline-verify"])
+def test_the_rendered_backup_and_check_hooks_change_without_finding(job: str) -> None:
+    """Hook Jobs are deleted and created again at every sync: a new image, command or env is no refused change."""
+    old = dist_object(f"test/core-pipeline/job-{job}.yaml")
+    version = old["metadata"]["labels"]["app.kubernetes.io/version"]
+    new = yaml.safe_load(yaml.safe_dump(old).replace(version, "9.9.9"))
+    new["spec"]["template"]["spec"]["containers"][0]["command"][-1] += "\nexit 0\n"
+    new["spec"]["backoffLimit"] = 0
+    assert old != new
+    assert classify_change(old, new) == []
+
+
 # --- PersistentVolumeClaim --------------------------------------------------------------------------------------------
 
 

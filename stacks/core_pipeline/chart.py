@@ -8,33 +8,43 @@ from constructs import Construct
 from constructs_lib import (
     AppService,
     AppServiceProps,
+    ClaimTarget,
     ContainerSpec,
     CorsPolicy,
+    DatabaseConnection,
     EgressRule,
     HttpProbe,
     IngressOptions,
     Metrics,
     NetworkAccess,
+    ObjectStoreTarget,
     PodNetworkPolicy,
     PodNetworkPolicyProps,
     PodSecurity,
+    PostgresBackupJob,
+    PostgresBackupJobProps,
     ProxyTimeouts,
     RateLimit,
     RecommendedLabels,
     RemoteKey,
     SecretKeyRef,
+    ServiceCheckJob,
+    ServiceCheckJobProps,
     SyncedSecret,
     SyncedSecretProps,
     SyncHookJob,
     SyncHookJobProps,
 )
 from stacks.core_pipeline.alerts import system_alerts, system_workloads
-from stacks.core_pipeline.settings import CorePipelineSettings
+from stacks.core_pipeline.settings import BackupClaimSettings, CorePipelineSettings, HttpCheckSettings
 from stacks.dashboard_model import add_dashboard
 from stacks.observability import add_alert_rules
 from stacks.settings_to_props import secret_env
 
 NAME = "core-pipeline"
+# The PreSync wave of the credentials' ExternalSecrets: before the hooks that read them (the backup at -1, the
+# migration without a wave, 0).
+SECRETS_WAVE = -2
 # Fixed by the application (seed: "The NestJS application exposes port 3000"), not by an environment.
 CONTAINER_PORT = 3000
 SERVICE_PORT = 80
@@ -54,6 +64,7 @@ class CorePipelineChart(Chart):
 
     def __init__(self, scope: Construct, id: str, settings: CorePipelineSettings) -> None:
         super().__init__(scope, id, namespace=settings.namespace, disable_resource_name_hashes=True)
+        self.settings = settings
         add_alert_rules(self, NAME, settings.image.tag, settings.alerts, system_alerts(settings))
         add_dashboard(self, NAME, settings.image.tag, settings.dashboard, system_workloads(settings))
         image = settings.image
@@ -140,10 +151,21 @@ class CorePipelineChart(Chart):
                 ),
             )
 
+        if settings.backup.enabled:
+            self._backup(settings, secret_env)
+        if settings.smoke_test.enabled:
+            smoke = settings.smoke_test
+            self._check("SmokeTest", "smoke-test", smoke, smoke.path, samples=1, expected_text=None)
+        if settings.verification.enabled:
+            verify = settings.verification
+            # The seed: "App version should match the Docker image version".
+            self._check("Verification", "verify", verify, verify.path, verify.samples, expected_text=image.tag)
+
     def _synced_secrets(self, settings: CorePipelineSettings, references: list[SecretKeyRef]) -> None:
         """With External Secrets, one ExternalSecret per Secret the credentials name, with the keys they read
-        (remote key `<prefix>/<secret>`, one property per key). While the PreSync migration reads them, they are
-        PreSync hooks that run before it: on a first install nothing else exists yet when it runs."""
+        (remote key `<prefix>/<secret>`, one property per key). While a PreSync hook (the migration, the backup)
+        reads them, they are PreSync hooks in an earlier wave: on a first install nothing else exists yet when
+        those run."""
         external = settings.secrets.external_secrets
         if settings.secrets.source != "external_secrets" or external is None:
             return
@@ -162,9 +184,70 @@ class CorePipelineChart(Chart):
                     store_kind=external.store_kind,
                     refresh_interval=external.refresh_interval,
                     data={key: RemoteKey(key=f"{external.remote_prefix}/{secret}", property=key) for key in keys},
-                    before_pre_sync_hooks=settings.migration.enabled,
+                    pre_sync_wave=SECRETS_WAVE if settings.migration.enabled or settings.backup.enabled else None,
                 ),
             )
+
+    def _backup(self, settings: CorePipelineSettings, credentials: list[SecretKeyRef]) -> PostgresBackupJob:
+        """pg_dump before the other PreSync hooks (the migration), with the API's own database credentials."""
+        backup = settings.backup
+        by_name = {ref.env_name: ref for ref in credentials}
+        target = backup.target
+        return PostgresBackupJob(
+            self,
+            "Backup",
+            PostgresBackupJobProps(
+                name=f"{NAME}-backup",
+                labels=self.service.labels.for_component("backup"),
+                image=backup.image,
+                database=DatabaseConnection(
+                    host=settings.postgres.host,
+                    port=settings.postgres.port,
+                    database=settings.postgres.database,
+                    user=by_name["POSTGRES_USER"],
+                    password=by_name["POSTGRES_PASSWORD"],
+                ),
+                target=ClaimTarget(claim=target.claim, keep=target.keep)
+                if isinstance(target, BackupClaimSettings)
+                else ObjectStoreTarget(
+                    endpoint=target.endpoint,
+                    bucket=target.bucket,
+                    prefix=target.prefix,
+                    region=target.region,
+                    access_key_id=secret_env("AWS_ACCESS_KEY_ID", target.access_key_id),
+                    secret_access_key=secret_env("AWS_SECRET_ACCESS_KEY", target.secret_access_key),
+                    uploader_image=target.uploader_image,
+                ),
+                resources=backup.resources,
+                backoff_limit=backup.backoff_limit,
+                active_deadline_seconds=backup.active_deadline_seconds,
+                isolated=settings.network_policy.enabled,
+            ),
+        )
+
+    def _check(
+        self, id: str, component: str, check: HttpCheckSettings, path: str, samples: int, expected_text: str | None
+    ) -> ServiceCheckJob:
+        """A PostSync hook Job calling the API's Service; isolated like the API when network policies are on."""
+        return ServiceCheckJob(
+            self,
+            id,
+            ServiceCheckJobProps(
+                name=f"{NAME}-{component}",
+                labels=self.service.labels.for_component(component),
+                service=self.service,
+                path=path,
+                image=check.image,
+                expected_text=expected_text,
+                requests=samples,
+                retries=check.retries,
+                retry_delay_seconds=check.retry_delay_seconds,
+                timeout_seconds=check.timeout_seconds,
+                backoff_limit=check.backoff_limit,
+                active_deadline_seconds=check.active_deadline_seconds,
+                isolated=self.settings.network_policy.enabled,
+            ),
+        )
 
 
 def runtime_config(settings: CorePipelineSettings) -> dict[str, str]:

@@ -3,18 +3,18 @@ only what differs, like values-<env>.yaml did."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from stacks.dashboards import DashboardSettings
 from stacks.observability import AlertingSettings, PromMetricName
 from value_types.credentials import FreeForm
-from value_types.hosts import HeaderName, HostAndPort, HttpMethod, HttpUrl, Origin
+from value_types.hosts import HeaderName, HostAndPort, HttpMethod, HttpsUrl, HttpUrl, Origin
 from value_types.images import ImageSettings
 from value_types.model import StrictModel
 from value_types.monitoring import RelabelingSettings
-from value_types.names import DnsLabel, DnsName, FeatureFlagName, HostName, Labels, StackNamespace
+from value_types.names import AbsolutePath, DnsLabel, DnsName, FeatureFlagName, HostName, Labels, StackNamespace
 from value_types.ports import Port
 from value_types.quantities import ResourceSettings
 from value_types.schedules import Duration
@@ -160,6 +160,91 @@ class MigrationSettings(StrictModel):
     backoff_limit: int = Field(1, ge=0, le=10, description="Retries before the sync fails.")
 
 
+# A pinned curl image for the PostSync checks (Alpine based: they need /bin/sh); mutable tags are refused.
+CHECK_IMAGE = ImageSettings(repository="curlimages/curl", tag="8.11.1", pull_policy="IfNotPresent")
+
+
+class HttpCheckSettings(StrictModel):
+    """A hook Job calling the API's Service in the cluster; a failed check fails the sync."""
+
+    enabled: bool = Field(False, description="Render the check as an Argo CD PostSync hook Job.")
+    image: ImageSettings = Field(CHECK_IMAGE, description="A pinned image with curl and /bin/sh.")
+    retries: int = Field(5, ge=0, le=20, description="Retries of each request (refused connections, any error).")
+    retry_delay_seconds: int = Field(5, ge=1, le=300, description="Pause between retries.")
+    timeout_seconds: int = Field(5, ge=1, le=300, description="Longest one attempt may take.")
+    backoff_limit: int = Field(1, ge=0, le=5, description="New pods after a failed run before the sync fails.")
+    active_deadline_seconds: int = Field(
+        300, ge=30, le=3600, description="Longest the Job may run, retries included (at least what the retries take)."
+    )
+
+
+class SmokeTestSettings(HttpCheckSettings):
+    """PostSync smoke test (seed "Helm Hooks": post-install smoke tests): the Service's health endpoint must answer."""
+
+    path: AbsolutePath = Field("/health", description="Health endpoint called through the Service (liveness path).")
+
+
+class VerificationSettings(HttpCheckSettings):
+    """PostSync verification (seed "Helm Hooks": post-upgrade verification; "App version should match the Docker
+    image version"): every sampled answer of the version endpoint names the image tag this sync deployed, so no
+    replica of the previous version still serves behind the Service."""
+
+    path: AbsolutePath = Field("/version", description="Endpoint whose body contains the app's version.")
+    samples: int = Field(
+        5, ge=1, le=50, description="Requests through the Service that must all name the tag (reach several replicas)."
+    )
+
+
+class BackupClaimSettings(StrictModel):
+    """Dumps kept on an existing PersistentVolumeClaim in the stack's namespace."""
+
+    kind: Literal["claim"] = Field("claim", description="Selects this block.")
+    claim: DnsLabel = Field(
+        "core-pipeline-backup",
+        description="An existing claim (create it before the first sync: a PreSync hook runs before the sync "
+        "creates anything).",
+    )
+    keep: int = Field(7, ge=0, le=1000, description="Dumps kept on the claim after a successful dump (0: all).")
+
+
+class BackupObjectStoreSettings(StrictModel):
+    """Dumps uploaded to an S3-compatible bucket; its credentials are Secret keys, never values."""
+
+    kind: Literal["object_store"] = Field(description="Selects this block.")
+    endpoint: HttpsUrl = Field(description="The store's URL, e.g. https://s3.eu-west-1.amazonaws.com or MinIO's.")
+    bucket: DnsName = Field(description="The bucket.")
+    prefix: DnsLabel = Field("core-pipeline", description="Key prefix of the dumps.")
+    region: DnsLabel = Field("us-east-1", description="The signing region.")
+    access_key_id: SecretKey = Field(
+        SecretKey(secret="core-pipeline-backup-store", key="access-key-id"), description="Existing Secret key."
+    )
+    secret_access_key: SecretKey = Field(
+        SecretKey(secret="core-pipeline-backup-store", key="secret-access-key"), description="Existing Secret key."
+    )
+    uploader_image: ImageSettings = Field(
+        ImageSettings(repository="amazon/aws-cli", tag="2.15.0", pull_policy="IfNotPresent"),
+        description="A pinned image with the aws CLI and /bin/sh.",
+    )
+
+
+class BackupSettings(StrictModel):
+    """PreSync backup (seed "Helm Hooks": pre-upgrade backup): pg_dump of POSTGRES_DB before the migration, with
+    the stack's database credentials (postgres.user, postgres.password); a failed dump fails the sync."""
+
+    enabled: bool = Field(False, description="Render the backup as an Argo CD PreSync hook Job run before the others.")
+    image: ImageSettings = Field(
+        ImageSettings(repository="postgres", tag="16.4-alpine", pull_policy="IfNotPresent"),
+        description="A pinned PostgreSQL image; its pg_dump must be at least the server's major version.",
+    )
+    target: Annotated[
+        Union[BackupClaimSettings, BackupObjectStoreSettings],  # noqa: UP007 - pydantic's discriminated union form
+        Field(discriminator="kind"),
+    ] = Field(default_factory=BackupClaimSettings, description="`kind: claim` or `kind: object_store`.")
+    resources: ResourceSettings = Field(ResourceSettings.of("50m", "64Mi", "500m", "256Mi"))
+    backoff_limit: int = Field(1, ge=0, le=5, description="New pods after a failed dump before the sync fails.")
+    active_deadline_seconds: int = Field(1800, ge=60, le=21600, description="Longest the backup may take.")
+
+
 class ServiceSettings(StrictModel):
     """The Service in front of the pods (seed "service.yaml": port 80 to 3000, "support for headless service")."""
 
@@ -212,6 +297,9 @@ class CorePipelineSettings(StrictModel):
         1, ge=1, le=100, description="PodDisruptionBudget, rendered whenever more than one replica runs."
     )
     migration: MigrationSettings = Field(default_factory=MigrationSettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
+    smoke_test: SmokeTestSettings = Field(default_factory=SmokeTestSettings)
+    verification: VerificationSettings = Field(default_factory=VerificationSettings)
     secrets: CorePipelineSecretSettings = Field(default_factory=CorePipelineSecretSettings)
     alerts: CorePipelineAlertSettings = Field(default_factory=CorePipelineAlertSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
