@@ -260,14 +260,16 @@ def _cache_option(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(environments: list[str]) -> dict[str, EnvironmentSettings] | None:
+def _load(environments: list[str], cached: CachedRenders | None = None) -> dict[str, EnvironmentSettings] | None:
+    """Each environment's settings; with `cached`, validated from the files its keys were made from."""
     # Imported here: the settings models take a while to load, and `synth` starts its workers first.
     from environment_model.settings import SettingsError, load_environment
 
+    files = cached.settings_files if cached is not None else {}
     loaded, failed = {}, False
     for env in environments:
         try:
-            loaded[env] = load_environment(env)
+            loaded[env] = load_environment(env, files.get(env))
         except SettingsError as error:
             print(f"error: invalid settings:\n{error}", file=sys.stderr)
             failed = True
@@ -287,7 +289,7 @@ def _synth(args: argparse.Namespace) -> int:
     renderer = _start_engine(args.engine, environments, stacks, cached)
     stop = True  # unless the render goes through: a failed or interrupted one ends the engine's workers at once
     try:
-        settings = _load(environments)
+        settings = _load(environments, cached)
         if settings is None:
             return 1
         try:
@@ -368,7 +370,7 @@ def _render(
     cached = _look_up(environments, stacks, use_cache=use_cache)
     renderer = _start_engine(engine, environments, stacks, cached)
     try:
-        settings = _load(environments)
+        settings = _load(environments, cached)
         if settings is None:
             return None
         fleet = fleet_objects(settings)  # settings the fleet cannot serve fail here too, as in a synth

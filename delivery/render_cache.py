@@ -31,11 +31,14 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from environment_model.paths import ROOT, environments_dir
 from environment_model.registry import SETTINGS_MODULE, STACKS, StackDefinition
 from stacks.argocd.reads import settings_read
+
+if TYPE_CHECKING:
+    from environment_model.settings_file import SettingsFile
 
 Manifest = dict[str, Any]
 
@@ -350,6 +353,9 @@ class CachedRenders:
     cache: RenderCache
     keys: dict[tuple[str, str], str]
     found: dict[tuple[str, str], list[Manifest]]
+    # Each environment's settings file as the keys were made from it: the settings are validated from the same
+    # read, so an edit during the synth can never store objects under the key of the text before it.
+    settings_files: dict[str, SettingsFile] = field(default_factory=dict)
     stored: int = 0
 
     def store(self, environment: str, stack: str, manifests: Sequence[Mapping[str, Any]]) -> None:
@@ -384,10 +390,13 @@ def look_up(
     sources: dict[str, str] = {}
     keys: dict[tuple[str, str], str] = {}
     found: dict[tuple[str, str], list[Manifest]] = {}
+    files: dict[str, SettingsFile] = {}
     for environment in environments:
-        data = _raw_settings(environment)
-        if data is None:
+        source = _settings_file(environment)
+        if source is None or not isinstance(source.data, dict):
             continue
+        files[environment] = source
+        data = source.data
         for stack in stacks:
             if stack.name not in sources:
                 sources[stack.name] = index.fingerprint([*stack.modules(), *RENDER_MODULES])
@@ -404,15 +413,14 @@ def look_up(
             if manifests is not None:
                 found[environment, stack.name] = manifests
     index.save()
-    return CachedRenders(cache, keys, found)
+    return CachedRenders(cache, keys, found, files)
 
 
-def _raw_settings(environment: str) -> dict[str, Any] | None:
-    """The environment's settings file as data, or None if it cannot be read as a mapping (or its name is refused)."""
+def _settings_file(environment: str) -> SettingsFile | None:
+    """The environment's settings file, read, or None if it cannot be (loading the settings then says why)."""
     from environment_model.settings_file import SettingsFileError, read_settings_file
 
     try:
-        data = read_settings_file(environments_dir() / f"{environment}.yaml").data
+        return read_settings_file(environments_dir() / f"{environment}.yaml")
     except (SettingsFileError, OSError):
         return None
-    return data if isinstance(data, dict) else None

