@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,11 +48,12 @@ from environment_model.paths import (  # noqa: E402
     display_path,
     environments_problem,
 )
-from environment_model.registry import ARGOCD, STACKS, get_stack, stack_names  # noqa: E402
+from environment_model.registry import ARGOCD, STACKS, get_stack, rendered_with, stack_names  # noqa: E402
 
 if TYPE_CHECKING:
     from delivery.promote import SettingsEdit
     from delivery.render_cache import CachedRenders
+    from delivery.synth_record import SynthRecord
     from engine import Engine, EngineName, Manifest, RenderedEnvironment
     from environment_model.registry import StackDefinition
     from environment_model.settings import EnvironmentSettings
@@ -80,9 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, raise_terminated) if on_main_thread else None
     try:
-        with interrupts_deferred():
-            # A signal while pydantic's Rust extension initialises makes it panic (a traceback, not an interrupt).
-            import pydantic_core  # noqa: F401
+        if args.command not in _STARTS_ENGINE_FIRST:
+            _import_pydantic()
         if args.command in _NEEDS_ENVIRONMENTS and (problem := environments_problem()):
             print(f"error: {problem}", file=sys.stderr)
             return failed
@@ -102,6 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if on_main_thread:
             signal.signal(signal.SIGTERM, previous)
+
+
+# Commands that start their render engine before importing anything else (see _synth), pydantic included.
+_STARTS_ENGINE_FIRST = frozenset({"synth"})
+
+
+def _import_pydantic() -> None:
+    """The first import of pydantic, with interrupts deferred: a signal while its Rust extension initialises makes
+    it panic (a traceback, not an interrupt)."""
+    with interrupts_deferred():
+        import pydantic_core  # noqa: F401
 
 
 def _describe(error: Exception) -> str:
@@ -277,7 +289,7 @@ def _load(environments: list[str], cached: CachedRenders | None = None) -> dict[
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from delivery.synth import SynthError, output_folder_problem, write
+    from delivery.output import output_folder_problem
 
     started = time.perf_counter()
     if problem := output_folder_problem(args.out):
@@ -285,10 +297,20 @@ def _synth(args: argparse.Namespace) -> int:
         return 1
     environments = list(dict.fromkeys(args.env or available_environments()))
     stacks = [get_stack(name) for name in dict.fromkeys(args.stack or stack_names())]
-    cached = _look_up(environments, stacks, use_cache=args.cache)
+    record, cached = _previous_synth(environments, stacks, args.out) if args.cache else (None, None)
+    if record is not None and record.summary is not None:
+        unchanged = _unchanged(record, environments, stacks, args.out, prune=args.prune, started=started)
+        if unchanged is not None:
+            print(unchanged)
+            return 0
+    # The engine first: its workers' start-up (importing cdk8s) overlaps everything below, the settings models'
+    # imports included.
     renderer = _start_engine(args.engine, environments, stacks, cached)
     stop = True  # unless the render goes through: a failed or interrupted one ends the engine's workers at once
     try:
+        _import_pydantic()
+        from delivery.synth import SynthError, write
+
         settings = _load(environments, cached)
         if settings is None:
             return 1
@@ -302,6 +324,7 @@ def _synth(args: argparse.Namespace) -> int:
                 prune=args.prune,
                 note=_note,
                 cached=cached,
+                committed=None if record is None else partial(record.output_written, args.out, environments),
             )
         except SynthError as error:
             print(f"error: {error}", file=sys.stderr)
@@ -319,18 +342,73 @@ def _synth(args: argparse.Namespace) -> int:
         # Last: the workers' Node processes finish exiting while the objects are checked and dist/ is written.
         if renderer is not None:
             renderer.close(stop=stop)
+    summary = [
+        f"{env}: {', '.join(f'{stack} {len(manifests)}' for stack, manifests in by_stack.items())} objects -> "
+        f"{display_path(args.out / env)}"
+        for env, by_stack in written.rendered.items()
+    ]
+    if record is not None:
+        record.store(summary)
     if cached is not None:
         cached.finish()
     elapsed = time.perf_counter() - started
-    for env, by_stack in written.rendered.items():
-        counts = ", ".join(f"{stack} {len(manifests)}" for stack, manifests in by_stack.items())
-        print(f"{env}: {counts} objects -> {display_path(args.out / env)}")
-    for line in written.stale:
-        print(line)
+    print("\n".join([*summary, *written.stale]))
     pairs = sum(len(by_stack) for by_stack in written.rendered.values())
     from_cache = f", {len(cached.found)} of {pairs} stacks from the cache" if cached is not None else ""
     print(f"rendered {len(written.rendered)} environment(s) in {elapsed:.2f}s{from_cache}")
     return 0
+
+
+def _previous_synth(
+    environments: list[str], stacks: list[StackDefinition], out: Path
+) -> tuple[SynthRecord | None, CachedRenders | None]:
+    """The record of the last synth of the same inputs (see delivery/synth_record.py) and, for a synth that has to
+    render, the pairs the render cache holds: both None with RENDER_CACHE=off. Each settings file is read once."""
+    from delivery.render_cache import cache_folder, look_up, source_index, toolchain_versions
+    from delivery.synth_record import previous_synth
+
+    folder = cache_folder()
+    if folder is None:
+        return None, None
+    index = source_index(folder)
+    toolchain = toolchain_versions()
+    record = previous_synth(folder, environments, stacks, out, index=index, toolchain=toolchain)
+    if record.summary is not None:
+        index.save()
+        return record, None
+    cached = look_up(environments, [*stacks, ARGOCD], folder, index=index, toolchain=toolchain, texts=record.texts)
+    return record, cached
+
+
+def _unchanged(
+    record: SynthRecord,
+    environments: list[str],
+    stacks: list[StackDefinition],
+    out: Path,
+    *,
+    prune: bool,
+    started: float,
+) -> str | None:
+    """What a synth whose inputs and output are as the last one left them prints, having written nothing (but for
+    pruning, with --prune, the folders of environments whose settings file is gone); None if another synth holds the
+    output folder (the usual path then says so)."""
+    from delivery.output import OutputError, output_lock, stale_environment_folders
+
+    try:
+        with output_lock(out):
+            stale = stale_environment_folders(out, prune=prune)
+    except OutputError:
+        return None
+    pairs = len(environments) * len(rendered_with(stacks))
+    elapsed = time.perf_counter() - started
+    return "\n".join(
+        [
+            *(record.summary or []),
+            *stale,
+            f"rendered {len(environments)} environment(s) in {elapsed:.2f}s, {pairs} of {pairs} stacks from the cache "
+            f"(nothing changed since the last synth: no file written)",
+        ]
+    )
 
 
 def _look_up(environments: list[str], stacks: list[StackDefinition], *, use_cache: bool) -> CachedRenders | None:

@@ -17,11 +17,10 @@ from typing import Any
 
 from constructs_lib.labels import VERSION_LABEL, RecommendedLabels
 from constructs_lib.pod_security_labels import namespace_labels
+from delivery.output import FLEET_FOLDER
 from environment_model.registry import STACKS, StackDefinition
 from stacks.argocd.settings import FINALIZER, creates_namespace
 
-# dist/argocd/<FLEET_FOLDER>/: a folder beside the environments' Argo CD folders, never an environment itself.
-FLEET_FOLDER = "fleet"
 # The label of each generated Application that the rollout steps select.
 ENVIRONMENT_LABEL = "environment"
 

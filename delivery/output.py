@@ -20,6 +20,26 @@ import yaml
 
 from delivery.interrupts import interrupts_deferred
 from engine import Manifest, RenderedEnvironment
+from environment_model.paths import available_environments, display_path
+from environment_model.registry import stack_names
+
+# dist/argocd/<FLEET_FOLDER>/: a folder beside the environments' Argo CD folders, never an environment itself.
+FLEET_FOLDER = "fleet"
+
+# What marks a source tree rather than an output folder: a synth there would mix environments into it.
+PROJECT_MARKERS = (".git", "pyproject.toml")
+
+
+def output_folder_problem(out: Path) -> str | None:
+    """Why `out` cannot be written as an output folder, if it cannot."""
+    if out.exists() and not out.is_dir():
+        return f"--out {display_path(out)} is a file; it must name a folder"
+    if any((out / marker).exists() for marker in PROJECT_MARKERS):
+        return (
+            f"--out {display_path(out)} holds a project ({' or '.join(PROJECT_MARKERS)}), not rendered "
+            f"output; name a folder of its own, such as dist/"
+        )
+    return None
 
 
 class OutputError(Exception):
@@ -224,12 +244,14 @@ _LEFTOVER = re.compile(r"^\.(?P<target>.+)-(?P<stage>new|old)-[a-z0-9_]{8}$")
 
 
 @contextmanager
-def output_lock(dist: Path) -> Iterator[None]:
+def output_lock(dist: Path, *, create: bool = True) -> Iterator[None]:
     """Exclusive use of `dist` for one synth: a second synth at the same time is told so and writes nothing (two
-    renders swapping the same folders would each throw the other's work away)."""
+    renders swapping the same folders would each throw the other's work away). `create`: make `dist` if it is not
+    there (else FileNotFoundError)."""
     import fcntl
 
-    dist.mkdir(parents=True, exist_ok=True)
+    if create:
+        dist.mkdir(parents=True, exist_ok=True)
     folder = os.open(dist, os.O_RDONLY | os.O_DIRECTORY)  # the folder itself: no lock file is left in dist/
     try:
         try:
@@ -246,21 +268,28 @@ def recover_leftovers(dist: Path) -> list[str]:
     folder is removed. An old folder is removed if its environment's folder is there, and put back if not (the run
     was killed between the two renames of a swap). Returns what was done, one line each."""
     done = []
-    for folder in (dist, dist / "argocd"):
-        if not folder.is_dir():
-            continue
-        for entry in sorted(folder.iterdir()):
-            match = _LEFTOVER.match(entry.name)
-            if match is None:
-                continue
-            target = folder / match["target"]
-            if match["stage"] == "old" and not target.exists() and not target.is_symlink():
-                os.replace(entry, target)
-                done.append(f"restored {target} from an interrupted swap")
-            else:
-                _remove(entry)
-                done.append(f"removed {entry}, left by an interrupted synth")
+    for entry in leftovers(dist):
+        match = _LEFTOVER.match(entry.name)
+        assert match is not None
+        target = entry.parent / match["target"]
+        if match["stage"] == "old" and not target.exists() and not target.is_symlink():
+            os.replace(entry, target)
+            done.append(f"restored {target} from an interrupted swap")
+        else:
+            _remove(entry)
+            done.append(f"removed {entry}, left by an interrupted synth")
     return done
+
+
+def leftovers(dist: Path) -> list[Path]:
+    """The staging and old folders a killed synth left in dist/ and dist/argocd/ (recover_leftovers puts them right)."""
+    return [
+        entry
+        for folder in (dist, dist / "argocd")
+        if folder.is_dir()
+        for entry in sorted(folder.iterdir())
+        if _LEFTOVER.match(entry.name)
+    ]
 
 
 def stage_environments(dist: Path, environments: Iterable[str]) -> dict[str, Path]:
@@ -472,3 +501,42 @@ def read_tree(folder: Path) -> dict[str, Any]:
         if not any(part.startswith(".") for part in relative.parts):
             tree[str(relative)] = path.read_text(encoding="utf-8")
     return tree
+
+
+# The Argo CD stack's files, in <out>/argocd/<env>/.
+_ARGOCD_FILE = re.compile(r"^(application|appproject)-[a-z0-9][-a-z0-9.]*\.yaml$")
+
+
+def stale_environment_folders(out: Path, *, prune: bool) -> list[str]:
+    """The folders of environments whose settings file is gone: removed with --prune, else kept and named. One
+    line each for the summary. Only folders holding exactly what a synth renders count: whatever else is in the
+    output folder is never listed or removed."""
+    known = available_environments()
+    stacks = set(stack_names())
+
+    def holds_only(entry_is_rendered: Callable[[Path], bool]) -> Callable[[Path], bool]:
+        def check(folder: Path) -> bool:  # something, and only what a synth renders there (hidden leftovers aside)
+            entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
+            return bool(entries) and all(entry_is_rendered(entry) for entry in entries)
+
+        return check
+
+    # <out>/<env>/: a folder per stack; <out>/argocd/<env>/: the Argo CD stack's files.
+    stack_folders_only = holds_only(lambda entry: entry.is_dir() and entry.name in stacks)
+    argocd_objects_only = holds_only(lambda entry: entry.is_file() and bool(_ARGOCD_FILE.match(entry.name)))
+
+    lines = []
+    for folder in [
+        *stale_environments(out, known, stack_folders_only),
+        *stale_environments(out / "argocd", [*known, FLEET_FOLDER], argocd_objects_only),
+    ]:
+        if prune:
+            try:
+                shutil.rmtree(folder)
+            except OSError as error:  # the render itself is committed: say what could not be removed, go on
+                lines.append(f"could not prune {display_path(folder)}: {error.strerror or error}")
+                continue
+            lines.append(f"pruned {display_path(folder)}: no settings file for it")
+        else:
+            lines.append(f"kept {display_path(folder)}: no settings file for it (`synth --prune` removes it)")
+    return lines

@@ -113,7 +113,7 @@ class SourceIndex:
     def save(self) -> None:
         """Write the digests back to the memo, if any was computed anew."""
         if self.memo is not None and self._changed:
-            _write_atomically(self.memo, json.dumps({"format": FORMAT, "files": self._known}, sort_keys=True))
+            write_atomically(self.memo, json.dumps({"format": FORMAT, "files": self._known}, sort_keys=True))
             self._changed = False
 
     def fingerprint(self, modules: Iterable[str]) -> str:
@@ -264,7 +264,7 @@ class RenderCache:
     def put(self, key: str, manifests: Sequence[Mapping[str, Any]]) -> None:
         """Store `manifests` under `key`, atomically; a cache that cannot be written is only a slower synth."""
         data = json.dumps({"format": FORMAT, "key": key, "manifests": list(manifests)}, separators=(",", ":"))
-        _write_atomically(self._path(key), data)
+        write_atomically(self._path(key), data)
 
     def prune(self, now: float | None = None) -> int:
         """Remove entries unused for a month, then the least recently used until the folder fits its size, and
@@ -296,7 +296,7 @@ class RenderCache:
         return removed
 
 
-def _write_atomically(path: Path, data: str) -> None:
+def write_atomically(path: Path, data: str) -> None:
     """`data` into `path` by renaming a complete temporary file over it; a cache that cannot be written is only a
     slower synth, so a failure to write is ignored."""
     try:
@@ -335,6 +335,11 @@ RENDER_MODULES = (
 )
 # Where `make synth` keeps its cache; RENDER_CACHE names another folder, or `off`.
 CACHE_FOLDER = ROOT / ".cache" / "render"
+
+
+def source_index(folder: Path, root: Path | None = None) -> SourceIndex:
+    """The project's sources (under `root`, default the project), with the digests memo of the cache at `folder`."""
+    return SourceIndex(ROOT if root is None else root, memo=folder / "sources.json")
 
 
 def cache_folder() -> Path | None:
@@ -378,21 +383,26 @@ def look_up(
     *,
     root: Path | None = None,
     toolchain: str | None = None,
+    index: SourceIndex | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> CachedRenders:
     """Each pair of `environments` x `stacks` looked up in the cache at `folder`, from the raw settings files, before
     anything is validated or an engine started: a pair is found only when its settings section (for the Argo CD
     stack, what its chart reads of the whole file: stacks/argocd/reads.py), its sources (under `root`, default the project) and `toolchain` (default the installed
     versions) are all as they were when it was stored. A file
-    that cannot be read leaves its pairs unkeyed (rendered, never stored); loading the settings then says why."""
+    that cannot be read leaves its pairs unkeyed (rendered, never stored); loading the settings then says why.
+    `index`: the sources' hashes, if the caller has them (see source_index); `texts`: environment -> its settings
+    file's text, for those the caller read already (each file is read once per synth)."""
     cache = RenderCache(folder)
-    index = SourceIndex(ROOT if root is None else root, memo=folder / "sources.json")
+    if index is None:
+        index = source_index(folder, root)
     toolchain = toolchain_versions() if toolchain is None else toolchain
     sources: dict[str, str] = {}
     keys: dict[tuple[str, str], str] = {}
     found: dict[tuple[str, str], list[Manifest]] = {}
     files: dict[str, SettingsFile] = {}
     for environment in environments:
-        source = _settings_file(environment)
+        source = _settings_file(environment, (texts or {}).get(environment))
         if source is None or not isinstance(source.data, dict):
             continue
         files[environment] = source
@@ -416,11 +426,18 @@ def look_up(
     return CachedRenders(cache, keys, found, files)
 
 
-def _settings_file(environment: str) -> SettingsFile | None:
-    """The environment's settings file, read, or None if it cannot be (loading the settings then says why)."""
-    from environment_model.settings_file import SettingsFileError, read_settings_file
+def _settings_file(environment: str, text: str | None) -> SettingsFile | None:
+    """The environment's settings file, parsed from `text` if the caller read it already, or None if it cannot be
+    (loading the settings then says why)."""
+    from environment_model.settings_file import (
+        SettingsFileError,
+        display_name,
+        read_settings_file,
+        read_settings_text,
+    )
 
+    path = environments_dir() / f"{environment}.yaml"
     try:
-        return read_settings_file(environments_dir() / f"{environment}.yaml")
+        return read_settings_file(path) if text is None else read_settings_text(text, display_name(path))
     except (SettingsFileError, OSError):
         return None

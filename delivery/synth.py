@@ -4,8 +4,6 @@ at all, under the output lock, after putting right what a killed synth left."""
 from __future__ import annotations
 
 import contextlib
-import re
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from constructs_lib.errors import PropsError
 from delivery import pipeline
-from delivery.argocd_fleet import FLEET_FOLDER, FleetError, fleet_application_sets
+from delivery.argocd_fleet import FleetError, fleet_application_sets
 from delivery.checks import RenderCheckError
 from delivery.interrupts import interrupts_deferred
 from delivery.output import (
+    FLEET_FOLDER,
     OutputError,
     StackFolders,
     commit_swaps,
@@ -26,7 +25,7 @@ from delivery.output import (
     recover_leftovers,
     stack_folders,
     stage_environments,
-    stale_environments,
+    stale_environment_folders,
     write_stack,
 )
 from engine import Engine, Manifest, RenderedEnvironment
@@ -37,10 +36,6 @@ from environment_model.settings_file import SettingsFileError, read_settings_fil
 if TYPE_CHECKING:
     from delivery.render_cache import CachedRenders
     from environment_model.settings import EnvironmentSettings
-
-# What marks a source tree rather than an output folder: a synth there would mix environments into it.
-PROJECT_MARKERS = (".git", "pyproject.toml")
-_ARGOCD_FILE = re.compile(r"^(application|appproject)-[a-z0-9][-a-z0-9.]*\.yaml$")
 
 
 class SynthError(Exception):
@@ -53,18 +48,6 @@ class Written:
     stale: list[str]  # one line per environment folder without a settings file: kept, or pruned
 
 
-def output_folder_problem(out: Path) -> str | None:
-    """Why `out` cannot be written as an output folder, if it cannot."""
-    if out.exists() and not out.is_dir():
-        return f"--out {display_path(out)} is a file; it must name a folder"
-    if any((out / marker).exists() for marker in PROJECT_MARKERS):
-        return (
-            f"--out {display_path(out)} holds a project ({' or '.join(PROJECT_MARKERS)}), not rendered "
-            f"output; name a folder of its own, such as dist/"
-        )
-    return None
-
-
 def write(
     renderer: Engine | None,
     settings: Mapping[str, EnvironmentSettings],
@@ -75,12 +58,14 @@ def write(
     prune: bool,
     note: Callable[[str], None],
     cached: CachedRenders | None = None,
+    committed: Callable[[], None] | None = None,
 ) -> Written:
     """Render `stacks` of every environment of `settings` into `out`/<env>/<stack>/ (Argo CD's into
     `out`/argocd/<env>/), each environment swapped in whole or not at all; with `whole_environments` false, the
     stacks not rendered are kept as they are (and checked with the rendered ones). SynthError for a mistake, with
     `out` as it was; a failed synth leaves no trace, not even the output folder, or its argocd/ folder, if it made
-    them. The pairs found in `cached` are written from it (see pipeline.render)."""
+    them. The pairs found in `cached` are written from it (see pipeline.render). `committed` is called once every
+    environment is swapped in, still holding the output folder (see synth_record)."""
     environments = list(settings)
     staged: dict[str, Path] = {}
     staged_argocd: dict[str, Path] = {}
@@ -123,11 +108,13 @@ def write(
                         *prepare_swaps(out / "argocd", staged_fleet, replace_whole_environment=True),
                     ]
                 )
+                if committed is not None:
+                    committed()
             finally:
                 discard_staging(staged)  # what is left of them: nothing, once committed
                 discard_staging(staged_argocd)
                 discard_staging(staged_fleet)
-            stale = _stale_environment_folders(out, prune=prune)
+            stale = stale_environment_folders(out, prune=prune)
     except (PropsError, RenderCheckError, OutputError, FleetError) as error:
         _remove_empty(created)
         raise SynthError(f"{error}\nnothing was written to {display_path(out)}") from None
@@ -187,38 +174,3 @@ def _remove_empty(folders: list[Path]) -> None:
     for folder in reversed(folders):  # argocd/ before the output folder that holds it
         with contextlib.suppress(OSError):
             folder.rmdir()  # only if empty: never what another process put there meanwhile
-
-
-def _stale_environment_folders(out: Path, *, prune: bool) -> list[str]:
-    """The folders of environments whose settings file is gone: removed with --prune, else kept and named. One
-    line each for the summary. Only folders holding exactly what a synth renders count: whatever else is in the
-    output folder is never listed or removed."""
-    known = available_environments()
-    stacks = set(stack_names())
-
-    def holds_only(entry_is_rendered: Callable[[Path], bool]) -> Callable[[Path], bool]:
-        def check(folder: Path) -> bool:  # something, and only what a synth renders there (hidden leftovers aside)
-            entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
-            return bool(entries) and all(entry_is_rendered(entry) for entry in entries)
-
-        return check
-
-    # <out>/<env>/: a folder per stack; <out>/argocd/<env>/: the Argo CD stack's files.
-    stack_folders_only = holds_only(lambda entry: entry.is_dir() and entry.name in stacks)
-    argocd_objects_only = holds_only(lambda entry: entry.is_file() and bool(_ARGOCD_FILE.match(entry.name)))
-
-    lines = []
-    for folder in [
-        *stale_environments(out, known, stack_folders_only),
-        *stale_environments(out / "argocd", [*known, FLEET_FOLDER], argocd_objects_only),
-    ]:
-        if prune:
-            try:
-                shutil.rmtree(folder)
-            except OSError as error:  # the render itself is committed: say what could not be removed, go on
-                lines.append(f"could not prune {display_path(folder)}: {error.strerror or error}")
-                continue
-            lines.append(f"pruned {display_path(folder)}: no settings file for it")
-        else:
-            lines.append(f"kept {display_path(folder)}: no settings file for it (`synth --prune` removes it)")
-    return lines

@@ -88,6 +88,12 @@ def read_settings_file(path: Path) -> SettingsFile:
     return read_settings_text(_read_text(path, display), display)
 
 
+def settings_text(path: Path) -> str:
+    """The text of the settings file `path`, or SettingsFileError saying why it cannot be read as one (size,
+    encoding, what kind of file it is): what read_settings_file parses."""
+    return _read_text(path, display_name(path))
+
+
 def read_settings_text(text: str, display: str) -> SettingsFile:
     """The one mapping in `text` (the content a file named `display` would have, e.g. an edit not yet written), or
     SettingsFileError saying what is wrong with it. Size and encoding are the reader's: see read_settings_file."""

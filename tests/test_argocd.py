@@ -91,7 +91,7 @@ def test_root_app_of_apps_bootstraps_the_environment(rendered: dict[str, Rendere
 
 
 def test_dist_layout_has_one_argocd_folder_per_environment_and_the_fleet() -> None:
-    from delivery.argocd_fleet import FLEET_FOLDER
+    from delivery.output import FLEET_FOLDER
 
     assert sorted(p.name for p in Path(ROOT / "dist" / "argocd").iterdir()) == sorted([*ENVIRONMENTS, FLEET_FOLDER])
 

@@ -17,7 +17,8 @@ import pytest
 
 import main
 from delivery import output
-from delivery.argocd_fleet import ENVIRONMENT_LABEL, FLEET_FOLDER, fleet_application_sets
+from delivery.argocd_fleet import ENVIRONMENT_LABEL, fleet_application_sets
+from delivery.output import FLEET_FOLDER
 from engine import RenderedEnvironment
 from environment_model.paths import ENVIRONMENTS_DIR, ROOT
 from environment_model.registry import STACKS

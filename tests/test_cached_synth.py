@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 import main
 from delivery import render_cache
+from delivery.synth_record import previous_synth
 from environment_model.paths import ROOT
 from environment_model.registry import ARGOCD, STACKS, StackDefinition
 
@@ -102,12 +103,22 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "project"
     for package in (*PACKAGES, "imports"):
         shutil.copytree(ROOT / package, root / package, copy_function=os.link, ignore=shutil.ignore_patterns("*.pyc"))
+    os.link(ROOT / "main.py", root / "main.py")  # the synth record's key follows main.py's imports
     (tmp_path / "environments").mkdir()
     shutil.copy(ROOT / "environments" / "dev.yaml", tmp_path / "environments" / "dev.yaml")
     monkeypatch.setenv("ENVIRONMENTS_DIR", str(tmp_path / "environments"))
     monkeypatch.setenv("RENDER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(render_cache, "ROOT", root)
     return root
+
+
+def record_of(out: Path, stack: StackDefinition) -> list[str] | None:
+    """The summary a dev synth of `stack` into `out` would print without rendering (synth_record), if any."""
+    folder = render_cache.cache_folder()
+    assert folder is not None
+    index = render_cache.source_index(folder)
+    toolchain = render_cache.toolchain_versions()
+    return previous_synth(folder, ["dev"], [stack], out, index=index, toolchain=toolchain).summary
 
 
 def found(stack: StackDefinition) -> set[str]:
@@ -129,6 +140,7 @@ def test_random_edits_give_the_same_bytes_as_no_cache_and_miss_every_pair_they_t
         for entry in Path(folder).glob("*.dist-info"):
             (site / entry.name).mkdir(parents=True, exist_ok=True)
     monkeypatch.setattr(sysconfig, "get_paths", lambda: {"purelib": str(site), "platlib": str(site)})
+    chart_modules = [other.chart.partition(":")[0] for other in ALL_STACKS]
     for step in range(6):
         stack = rng.choice(STACKS)
         kind = (
@@ -137,6 +149,9 @@ def test_random_edits_give_the_same_bytes_as_no_cache_and_miss_every_pair_they_t
         # The pairs stored before the edit (rendered now if an earlier edit touched them), so that a miss is the edit's.
         synth(tmp_path / f"before-{step}", "--stack", stack.name, capsys=capsys)
         stored = found(stack)
+        # A folder this stack was last rendered into before the edit: the synth record of that render is there.
+        assert synth(tmp_path / f"same-{stack.name}", "--stack", stack.name, capsys=capsys)[0] == 0
+        assert record_of(tmp_path / f"same-{stack.name}", stack) is not None
         must_miss: set[str] = set()
         if kind == "settings":
             valid_settings = settings_path.read_text()
@@ -167,9 +182,22 @@ def test_random_edits_give_the_same_bytes_as_no_cache_and_miss_every_pair_they_t
             pinned.rename(site / f"{name}-{version}.post{step}.dist-info")
             must_miss = {stack.name, ARGOCD.name}
         assert must_miss <= stored and not (must_miss & found(stack)), f"step {step}: a {kind} edit left a pair cached"
+        synthesised = set().union(*(imported_closure(project, module) for module in ["main", *chart_modules]))
+        if kind != "source" or edited in synthesised:
+            assert record_of(tmp_path / f"same-{stack.name}", stack) is None, (
+                f"step {step}: a {kind} edit kept the record"
+            )
         cached = synth(tmp_path / f"cached-{step}", "--stack", stack.name, capsys=capsys)
         fresh = synth(tmp_path / f"fresh-{step}", "--stack", stack.name, "--no-cache", capsys=capsys)
         assert cached == fresh, f"step {step}: {kind} edit of {stack.name}"
+        # Over the folder rendered before the edit, the synth record must not stand in for the render either.
+        again = synth(tmp_path / f"same-{stack.name}", "--stack", stack.name, capsys=capsys)
+        if fresh[0] == 0:
+            assert again == fresh, f"step {step}: {kind} edit of {stack.name}, over the folder rendered before it"
+        else:  # refused alike, the folder as it was
+            assert again[:2] == fresh[:2], (
+                f"step {step}: {kind} edit of {stack.name}, over the folder rendered before it"
+            )
         if cached[0] == 0:
             assert found(stack) == {stack.name, ARGOCD.name}, "a rendered pair is stored"
         elif kind == "settings":  # refused alike: back to valid settings, so that the next steps render

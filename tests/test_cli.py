@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from delivery.argocd_fleet import FLEET_FOLDER, fleet_application_sets
-from delivery.output import manifest_files, read_tree
+from delivery.argocd_fleet import fleet_application_sets
+from delivery.output import FLEET_FOLDER, manifest_files, read_tree
 from engine import RenderedEnvironment
 from environment_model.paths import ENVIRONMENTS_DIR, ROOT
 from environment_model.settings import load_environment
