@@ -57,12 +57,20 @@ $(PROMTOOL):
 	rm -rf .tools/download
 	$(PROMTOOL) --version > /dev/null
 
+# The project's own packages, compiled before each command (a no-op when up to date, about 0.06 s): with
+# PYTHONDONTWRITEBYTECODE set, Python would compile every module it imports again on every run (a tenth of a second
+# of a synth with nothing to render, and as much again in each render worker).
+PROJECT_PACKAGES := value_types constructs_lib stacks environment_model delivery engine bench tests
+COMPILE_PROJECT = $(PY) -m compileall -q -o 0 -o 1 $(PROJECT_PACKAGES) > /dev/null
+
 ## Render every environment (or ENV=prod, STACK=core-pipeline) into dist/.
 synth: setup-render
+	@$(COMPILE_PROJECT)
 	$(PY) main.py synth $(if $(ENV),--env $(ENV)) $(if $(STACK),--stack $(STACK))
 
 ## What the working tree would change in dist/ (FORMAT=markdown for a PR comment).
 diff: setup-render
+	@$(COMPILE_PROJECT)
 	$(PY) main.py diff $(if $(ENV),--env $(ENV)) $(if $(STACK),--stack $(STACK)) $(if $(FORMAT),--format $(FORMAT))
 
 ## Lint, type-check and run all tests (what CI runs).
@@ -70,6 +78,7 @@ test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	@$(COMPILE_PROJECT)
 	$(PY) -m pytest -n auto
 
 lint: setup

@@ -342,6 +342,7 @@ def _synth(args: argparse.Namespace) -> int:
         # Last: the workers' Node processes finish exiting while the objects are checked and dist/ is written.
         if renderer is not None:
             renderer.close(stop=stop)
+    warm = renderer is not None and renderer.warm
     summary = [
         f"{env}: {', '.join(f'{stack} {len(manifests)}' for stack, manifests in by_stack.items())} objects -> "
         f"{display_path(args.out / env)}"
@@ -355,7 +356,8 @@ def _synth(args: argparse.Namespace) -> int:
     print("\n".join([*summary, *written.stale]))
     pairs = sum(len(by_stack) for by_stack in written.rendered.values())
     from_cache = f", {len(cached.found)} of {pairs} stacks from the cache" if cached is not None else ""
-    print(f"rendered {len(written.rendered)} environment(s) in {elapsed:.2f}s{from_cache}")
+    server = " (workers from the render server: RENDER_SERVER=off turns it off)" if warm else ""
+    print(f"rendered {len(written.rendered)} environment(s) in {elapsed:.2f}s{from_cache}{server}")
     return 0
 
 

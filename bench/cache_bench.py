@@ -1,12 +1,15 @@
 """The render cache's figures: whole `python main.py synth` processes over a copy of dist/, with the cache.
 
 Cases, taking turns run by run so that a change in the VM's speed touches each alike:
-- nothing changed: every (environment, stack) pair comes from the cache;
-- one value changed: dev's core-pipeline image tag set to a tag no run used before (one stack and dev's Argo CD
-  stack render anew, the other 16 pairs come from the cache);
-- full synth, `--no-cache`: every pair rendered.
+- nothing changed: the synth record and every (environment, stack) pair are in the cache;
+- one value changed: dev's core-pipeline image tag set to a tag no run used before (that stack renders anew, the
+  other 23 pairs come from the cache);
+- full synth, `--no-cache`: every pair rendered;
+each as `make synth` runs it from the second synth on, with the render server warm (engine/render_server.py), and
+the last two also cold (RENDER_SERVER=off: workers started by the synth, as the first synth after a code change).
 The settings are a copy of environments/ (ENVIRONMENTS_DIR), the cache a folder of its own; both are removed at the
-end. Prints min, median and max of each, and the machine's load. Run with `python -m bench.cache_bench`.
+end (the server exits when its socket goes). The project's bytecode is compiled first, as `make synth` does.
+Prints min, median and max of each, and the machine's load. Run with `python -m bench.cache_bench`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = {"nothing changed": 0.4, "one value changed": 0.9, "full synth, --no-cache": 1.5}
+TARGETS = {
+    "nothing changed": 0.4,
+    "one value changed": 0.9,
+    "full synth, --no-cache": 1.5,
+    "one value changed, cold": 0.9,
+    "full synth, --no-cache, cold": 1.5,
+}
+COLD = {"RENDER_SERVER": "off"}
+PROJECT_PACKAGES = ("value_types", "constructs_lib", "stacks", "environment_model", "delivery", "engine")
 _DEV_TAG = re.compile(r'^(core_pipeline:\n(?:  .*\n)*?    tag: )"[^"]*"', re.MULTILINE)
 
 
@@ -36,6 +47,26 @@ def timed_synth(out: Path, environment: dict[str, str], *options: str) -> float:
         env=environment,
     )
     return time.perf_counter() - started
+
+
+def server_ready(cache: Path, within: float = 60.0) -> bool:
+    """Whether a render server has been started in `cache` and has loaded everything (its kernels' Node processes
+    are up): as a user finds it a few seconds after a synth."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        sockets = list(cache.glob("server-*.sock"))
+        if sockets:
+            servers = subprocess.run(["pgrep", "-f", str(sockets[0])], capture_output=True, text=True).stdout.split()
+            kernels = [
+                pid
+                for server in servers
+                for pid in subprocess.run(["pgrep", "-P", server], capture_output=True, text=True).stdout.split()
+            ]
+            if len(kernels) >= (os.cpu_count() or 1):
+                time.sleep(1.0)  # the kernels load their assemblies
+                return True
+        time.sleep(0.2)
+    return False
 
 
 def main() -> int:
@@ -57,19 +88,32 @@ def main() -> int:
         original = dev.read_text(encoding="utf-8")
         if not _DEV_TAG.search(original):
             raise SystemExit("bench: dev.yaml has no core_pipeline image tag to change")
-        timed_synth(scratch / "out", environment)  # fills the cache (not timed)
-        for run in range(args.runs):
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "-o", "0", "-o", "1", *PROJECT_PACKAGES], cwd=ROOT)
+        timed_synth(scratch / "out", environment)  # fills the cache and starts the server (not timed)
+        if not server_ready(scratch / "cache"):
+            print("note: no render server started; the warm cases ran cold")
+        tag = iter(range(100, 100 + 2 * args.runs))
+
+        def change_one_value() -> None:
+            dev.write_text(_DEV_TAG.sub(rf'\g<1>"1.0.{next(tag)}"', original, count=1), encoding="utf-8")
+
+        for _ in range(args.runs):
             times["nothing changed"].append(timed_synth(scratch / "out", environment))
-            dev.write_text(_DEV_TAG.sub(rf'\g<1>"1.0.{run + 100}"', original, count=1), encoding="utf-8")
+            change_one_value()
             times["one value changed"].append(timed_synth(scratch / "out", environment))
             times["full synth, --no-cache"].append(timed_synth(scratch / "out", environment, "--no-cache"))
+            change_one_value()
+            times["one value changed, cold"].append(timed_synth(scratch / "out", {**environment, **COLD}))
+            times["full synth, --no-cache, cold"].append(
+                timed_synth(scratch / "out", {**environment, **COLD}, "--no-cache")
+            )
     print(
         f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; load average "
         f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {args.runs} runs per case, taking turns"
     )
     for case, values in times.items():
         print(
-            f"{case:<24} min {min(values):5.2f}s  median {statistics.median(values):5.2f}s  "
+            f"{case:<29} min {min(values):5.2f}s  median {statistics.median(values):5.2f}s  "
             f"max {max(values):5.2f}s  (target <= {TARGETS[case]}s)"
         )
     nothing, full = statistics.median(times["nothing changed"]), statistics.median(times["full synth, --no-cache"])

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from delivery.pod_security import label_namespaces
+from delivery.render_cache import render_server
 from delivery.sync_waves import assign_sync_waves
 from engine import Engine, EngineName, Job, Manifest, RenderedEnvironment
 from engine.start import start_engine as start_engine_of_kind
@@ -48,7 +49,12 @@ def start_engine(
     # model, which imports every stack's settings (a fifth of a second a worker spends only when it is rendered).
     whole_environment = any(stack.covers_environment for stack in missing)
     return start_engine_of_kind(
-        kind, missing, jobs, settings_modules=(SETTINGS_MODULE,) if whole_environment else (), note=note
+        kind,
+        missing,
+        jobs,
+        settings_modules=(SETTINGS_MODULE,) if whole_environment else (),
+        note=note,
+        server=render_server(cached.index if cached is not None else None) if kind == "fast" else None,
     )
 
 
@@ -90,14 +96,20 @@ def render(
         if stack_rendered is not None:
             stack_rendered(job.environment, job.stack.name, manifests)
 
-    for environment, stack in pairs:
-        if (environment, stack.name) in found:
-            label_namespaces(found[environment, stack.name], settings[environment])
-            if stack_rendered is not None:
-                stack_rendered(environment, stack.name, found[environment, stack.name])
+    def take_found() -> None:
+        for environment, stack in pairs:
+            if (environment, stack.name) in found:
+                label_namespaces(found[environment, stack.name], settings[environment])
+                if stack_rendered is not None:
+                    stack_rendered(environment, stack.name, found[environment, stack.name])
+
     if jobs and renderer is None:
         raise ValueError("pairs outside the cache need an engine")
-    fresh = renderer.render(jobs, finished) if jobs and renderer is not None else {}
+    if jobs and renderer is not None:  # the stacks found in the cache are written while the others render
+        fresh = renderer.render(jobs, finished, meanwhile=take_found)
+    else:
+        take_found()
+        fresh = {}
     rendered: dict[str, RenderedEnvironment] = {}
     for environment in settings:  # in the order the engine gives: environments, then stacks, as asked
         for stack in rendered_with(stacks) if argocd else stacks:

@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from environment_model.paths import ROOT, environments_dir
-from environment_model.registry import SETTINGS_MODULE, STACKS, StackDefinition
+from environment_model.registry import ARGOCD, SETTINGS_MODULE, STACKS, StackDefinition
 from stacks.argocd.reads import settings_read
 
 if TYPE_CHECKING:
+    from engine.fast import RenderServer
     from environment_model.settings_file import SettingsFile
 
 Manifest = dict[str, Any]
@@ -95,9 +96,11 @@ class SourceIndex:
 
     root: Path
     memo: Path | None = None
-    _files: dict[str, tuple[Path, ...]] = field(default_factory=dict)
-    _digests: dict[Path, str] = field(default_factory=dict)
-    _imports: dict[Path, tuple[str, ...]] = field(default_factory=dict)
+    # Files by their path under `root` ("delivery/pipeline.py"): plain strings, as paths cost several times more
+    # to make and to compare, and a synth makes thousands of such steps.
+    _files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _digests: dict[str, str] = field(default_factory=dict)
+    _imports: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _known: dict[str, list[Any]] = field(default_factory=dict)
     _changed: bool = False
 
@@ -118,68 +121,71 @@ class SourceIndex:
 
     def fingerprint(self, modules: Iterable[str]) -> str:
         """One hash over the files of `modules` and of every project module they import, transitively."""
-        seen: set[Path] = set()
+        seen: set[str] = set()
         pending = list(modules)
         while pending:
-            for path in self._module_files(pending.pop()):
-                if path not in seen:
-                    seen.add(path)
-                    pending.extend(self._imported_modules(path))
+            for name in self._module_files(pending.pop()):
+                if name not in seen:
+                    seen.add(name)
+                    pending.extend(self._imported_modules(name))
         digest = hashlib.sha256()
-        for path in sorted(seen):
-            digest.update(f"{path.relative_to(self.root).as_posix()}\0{self._digest(path)}\0".encode())
+        for name in sorted(seen):
+            digest.update(f"{name}\0{self._digest(name)}\0".encode())
         return digest.hexdigest()
 
-    def _module_files(self, module: str) -> tuple[Path, ...]:
+    def _module_files(self, module: str) -> tuple[str, ...]:
         """The project files a module stands for: its .py file, or every file of its package folder (a package's
         modules are loaded lazily, and a generated binding keeps its jsii assembly beside its code). Not a project
         module (the standard library, an installed package): none."""
         if module not in self._files:
-            base = self.root.joinpath(*module.split("."))
-            if base.is_dir():
-                files = tuple(
-                    path
-                    for path in sorted(base.rglob("*"))
-                    if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
-                )
-            elif base.with_suffix(".py").is_file():
-                files = (base.with_suffix(".py"),)
+            relative = module.replace(".", "/")
+            base = os.path.join(self.root, relative)
+            if os.path.isdir(base):
+                files: list[str] = []
+                for folder, subfolders, names in os.walk(base):
+                    subfolders[:] = [name for name in subfolders if name != "__pycache__"]
+                    at = os.path.relpath(folder, self.root).replace(os.sep, "/")
+                    files.extend(f"{at}/{name}" for name in names if not name.endswith(".pyc"))
+                self._files[module] = tuple(sorted(files))
+            elif os.path.isfile(base + ".py"):
+                self._files[module] = (relative + ".py",)
             else:
-                files = ()
-            self._files[module] = files
+                self._files[module] = ()
         return self._files[module]
 
-    def _imported_modules(self, path: Path) -> tuple[str, ...]:
+    def _imported_modules(self, name: str) -> tuple[str, ...]:
         """The modules a project file imports, read off its import statements (a line scan: parsing the whole file
         costs a hundred times more). Generated bindings import only jsii and their own assembly: not followed."""
-        if path.suffix != ".py" or path.relative_to(self.root).parts[0] == GENERATED_BINDINGS:
+        if not name.endswith(".py") or name.startswith(GENERATED_BINDINGS + "/"):
             return ()
-        if path not in self._imports:
-            package = ".".join(path.relative_to(self.root).with_suffix("").parts[:-1])
-            text = path.read_text(encoding="utf-8")
+        if name not in self._imports:
+            package = ".".join(name.removesuffix(".py").split("/")[:-1])
+            with open(os.path.join(self.root, name), encoding="utf-8") as source:
+                text = source.read()
             names = [_resolve(match["module"], package) for match in _FROM_IMPORT.finditer(text)]
             for match in _IMPORT.finditer(text):
-                names.extend(name.split(" as ")[0].strip() for name in match["modules"].split(","))
+                names.extend(module.split(" as ")[0].strip() for module in match["modules"].split(","))
             names.extend(match["module"] for match in _IMPORT_MODULE_CALL.finditer(text))
-            self._imports[path] = tuple(dict.fromkeys(names))
-        return self._imports[path]
+            self._imports[name] = tuple(dict.fromkeys(names))
+        return self._imports[name]
 
-    def _digest(self, path: Path) -> str:
-        if path not in self._digests:
-            stat = path.stat()
+    def _digest(self, name: str) -> str:
+        if name not in self._digests:
+            path = os.path.join(self.root, name)
+            stat = os.stat(path)
             signature = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
-            name = path.relative_to(self.root).as_posix()
             known = self._known.get(name)
             # A file modified within the clock's last tick may change again with the same signature: not trusted.
             settled = time.time_ns() - stat.st_mtime_ns > 2_000_000_000
             if isinstance(known, list) and known[:3] == signature and settled:
-                self._digests[path] = str(known[3])
+                self._digests[name] = str(known[3])
             else:
-                self._digests[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+                with open(path, "rb") as content:
+                    self._digests[name] = hashlib.sha256(content.read()).hexdigest()
                 if settled:
-                    self._known[name] = [*signature, self._digests[path]]
+                    self._known[name] = [*signature, self._digests[name]]
                     self._changed = True
-        return self._digests[path]
+        return self._digests[name]
 
 
 GENERATED_BINDINGS = "imports"
@@ -342,6 +348,38 @@ def source_index(folder: Path, root: Path | None = None) -> SourceIndex:
     return SourceIndex(ROOT if root is None else root, memo=folder / "sources.json")
 
 
+# Bumped whenever what a render server imports or how it is asked changes: older servers are then never asked.
+SERVER_FORMAT = 1
+# AF_UNIX socket paths are at most 108 bytes; a project folder deeper than that renders without a server.
+_MAX_SOCKET_PATH = 100
+
+
+def render_server(index: SourceIndex | None = None) -> RenderServer | None:
+    """Where the fast engine's render server for this code listens (engine/render_server.py): a socket in the
+    cache folder whose name hashes the sources of everything the server imports (every stack's modules, their
+    bindings, the settings models, the engine), the toolchain and this Python, as the cache's keys do. None with
+    RENDER_SERVER=off or RENDER_CACHE=off (the tests set both), or a path too long for a socket. In CI (`CI` set),
+    a server is used if one listens, never started."""
+    from engine.fast import RenderServer
+
+    folder = cache_folder()
+    if folder is None or os.environ.get("RENDER_SERVER", "").strip() == "off":
+        return None
+    modules = tuple(
+        dict.fromkeys([SETTINGS_MODULE, *(module for stack in (*STACKS, ARGOCD) for module in stack.modules())])
+    )
+    index = source_index(folder) if index is None else index
+    sources = index.fingerprint([*modules, *RENDER_MODULES])
+    index.save()
+    identity = json.dumps([SERVER_FORMAT, sys.executable, toolchain_versions(), sources])
+    path = folder / f"server-{hashlib.sha256(identity.encode()).hexdigest()[:24]}.sock"
+    if len(os.fsencode(path)) > _MAX_SOCKET_PATH:
+        return None
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+    return RenderServer(path, modules, start_after_cold_render=not os.environ.get("CI"))
+
+
 def cache_folder() -> Path | None:
     """The cache folder a render uses: $RENDER_CACHE if set (`off`: no cache; the tests set it), else CACHE_FOLDER."""
     chosen = os.environ.get("RENDER_CACHE", "").strip()
@@ -361,6 +399,8 @@ class CachedRenders:
     # Each environment's settings file as the keys were made from it: the settings are validated from the same
     # read, so an edit during the synth can never store objects under the key of the text before it.
     settings_files: dict[str, SettingsFile] = field(default_factory=dict)
+    # The sources' hashes the keys were made from (the render server's address is made from them too).
+    index: SourceIndex | None = None
     stored: int = 0
 
     def store(self, environment: str, stack: str, manifests: Sequence[Mapping[str, Any]]) -> None:
@@ -423,7 +463,7 @@ def look_up(
             if manifests is not None:
                 found[environment, stack.name] = manifests
     index.save()
-    return CachedRenders(cache, keys, found, files)
+    return CachedRenders(cache, keys, found, files, index)
 
 
 def _settings_file(environment: str, text: str | None) -> SettingsFile | None:

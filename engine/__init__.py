@@ -72,10 +72,18 @@ class Engine(Protocol):
 
     name: EngineName
 
-    def render(self, jobs: Sequence[Job], finished: Finished | None = None) -> dict[str, RenderedEnvironment]:
+    @property
+    def warm(self) -> bool:
+        """Whether its workers came ready from a render server (engine/render_server.py), not started cold."""
+        ...
+
+    def render(
+        self, jobs: Sequence[Job], finished: Finished | None = None, meanwhile: Callable[[], None] | None = None
+    ) -> dict[str, RenderedEnvironment]:
         """Every job: environment -> stack -> objects, in the jobs' order. `finished` is called for each job as it
         is rendered, and has returned for all of them when this returns; the first failure (of a render or of
-        `finished`) is raised."""
+        `finished`) is raised. `meanwhile` is called once, in the calling thread, while the jobs render if the
+        engine renders elsewhere (the caller's other work, such as writing the stacks found in the cache)."""
         ...
 
     def close(self, stop: bool = False) -> None:

@@ -15,14 +15,16 @@ import pickle
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from engine import EngineName, Finished, Job, Manifest, RenderedEnvironment, RenderError, Stack, in_job_order
 
@@ -42,11 +44,28 @@ class RenderPool:
     name: EngineName = "fast"
 
     def __init__(
-        self, workers: int | None = None, stacks: Sequence[Stack] = (), settings_modules: Sequence[str] = ()
+        self,
+        workers: int | None = None,
+        stacks: Sequence[Stack] = (),
+        settings_modules: Sequence[str] = (),
+        server: RenderServer | None = None,
     ) -> None:
         """`stacks`: what will be rendered, and `settings_modules`: where the classes of the jobs' settings are
-        defined, so the workers can import those modules before they fork."""
+        defined, so the workers can import those modules before they fork. `server`: the render server to ask
+        for workers (engine/render_server.py), if one listens there; else workers start cold, and the server is
+        started once they are done, for the next render."""
         count = max(1, workers if workers is not None else (os.cpu_count() or 1))
+        self._rendered = False
+        self._server = server
+        self._starter: subprocess.Popen[bytes] | None = None
+        self._temp: str | None = None
+        self._jobs: list[_Sink] = []
+        self._results: list[BinaryIO] = []
+        self._connections = _connect(server.socket, count) if server is not None else []
+        if self._connections:
+            self._jobs = [_SocketJobs(connection) for connection in self._connections]
+            self._results = [connection.makefile("rb") for connection in self._connections]
+            return
         preload = dict.fromkeys([*settings_modules, *(module for stack in stacks for module in stack.modules())])
         job_pipes = [os.pipe() for _ in range(count)]
         result_pipes = [os.pipe() for _ in range(count)]
@@ -54,7 +73,7 @@ class RenderPool:
         # The workers' temporary files (jsii unpacks each assembly into one) go to a folder of this pool's, removed
         # in close(): a Node kernel ended with SIGKILL (a failed or interrupted render) cannot clean up after itself.
         _remove_orphaned_temp_folders()
-        self._temp = tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{os.getpid()}-")
+        self._temp = temporary = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-")
         self._starter = subprocess.Popen(
             [
                 *(sys.executable, "-O", "-m", "engine.fast_worker"),
@@ -64,17 +83,23 @@ class RenderPool:
             pass_fds=[fd for pair in worker_ends for fd in pair],
             stdin=subprocess.DEVNULL,
             cwd=_PROJECT_ROOT,
-            env={**os.environ, "TMPDIR": self._temp},
+            env={**os.environ, "TMPDIR": temporary},
             process_group=0,  # see close()
         )
         for pair in worker_ends:
             for fd in pair:
                 os.close(fd)
-        self._rendered = False
         self._jobs = [os.fdopen(jobs[1], "wb") for jobs in job_pipes]
         self._results = [os.fdopen(results[0], "rb") for results in result_pipes]
 
-    def render(self, jobs: Sequence[Job], finished: Finished | None = None) -> dict[str, RenderedEnvironment]:
+    @property
+    def warm(self) -> bool:
+        """Whether a render server gave the workers."""
+        return bool(self._connections)
+
+    def render(
+        self, jobs: Sequence[Job], finished: Finished | None = None, meanwhile: Callable[[], None] | None = None
+    ) -> dict[str, RenderedEnvironment]:
         """Every job, shared out among the workers in turn; environment -> stack -> objects.
 
         Jobs are (environment, stack) pairs rather than whole environments, so that three environments on two cores
@@ -86,6 +111,8 @@ class RenderPool:
         self._rendered = True
         shares = [list(jobs[index :: len(self._jobs)]) for index in range(len(self._jobs))]
         self._send(shares)
+        if meanwhile is not None:  # the workers render their shares while the caller goes on
+            meanwhile()
         objects: dict[tuple[str, str], list[Manifest]] = {}
         with ThreadPoolExecutor(max_workers=len(self._jobs)) as finishing:
             calls: list[Future[None]] = []
@@ -159,24 +186,113 @@ class RenderPool:
         The pool's processes form a process group of their own, so a Ctrl-C at the terminal reaches only the
         parent, which ends them here; and the process that forked the workers waits for them all, so waiting for
         it leaves no process behind."""
-        if stop or not self._rendered:  # before closing the pipes, which a worker would find broken
+        if self._starter is not None and (stop or not self._rendered):  # before closing the pipes
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._starter.pid, signal.SIGKILL)
         for stream in (*self._jobs, *self._results):
             if not stream.closed:
                 with contextlib.suppress(BrokenPipeError):
                     stream.close()
-        self._starter.wait()
-        shutil.rmtree(self._temp, ignore_errors=True)  # every process that wrote there has ended
+        for connection in self._connections:  # a server's worker whose client is gone ends (SIGPIPE)
+            connection.close()
+        if self._starter is not None:
+            self._starter.wait()
+        if self._temp is not None:
+            shutil.rmtree(self._temp, ignore_errors=True)  # every process that wrote there has ended
+        if self._server is not None and not self._connections and not stop:
+            self._server.start()
 
 
-_TEMP_PREFIX = "k8s-workloads-render-"
+TEMP_PREFIX = "k8s-workloads-render-"
+
+
+@dataclass(frozen=True)
+class RenderServer:
+    """Where a render server for this code listens (or would), and what it imports: engine/render_server.py.
+
+    Attributes:
+        socket: its Unix socket; the name carries a hash of everything the server imports (see
+            delivery/render_cache.render_server), so a server of other code is never asked.
+        modules: what it imports before it forks workers: every stack's, and the settings models.
+        start_after_cold_render: start one when a render had none (not in CI, where no second synth follows).
+        idle_seconds: how long it waits for a render before it exits.
+    """
+
+    socket: Path
+    modules: tuple[str, ...]
+    start_after_cold_render: bool = True
+    idle_seconds: float = 600.0
+
+    def start(self) -> None:
+        """Start the server, detached (its own session, no terminal, no inherited files), and do not wait: it
+        imports while this process exits. A server that finds another listening at its socket exits at once."""
+        if not self.start_after_cold_render:
+            return
+        with contextlib.suppress(OSError):
+            subprocess.Popen(
+                self.command(),
+                cwd=_PROJECT_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def command(self) -> list[str]:
+        """The server's command line (run from the project's folder)."""
+        return [
+            *(sys.executable, "-O", "-m", "engine.render_server"),
+            *(str(self.socket), str(self.idle_seconds), *self.modules),
+        ]
+
+
+class _Sink(Protocol):
+    @property
+    def closed(self) -> bool: ...
+
+    def write(self, data: bytes) -> object: ...
+
+    def close(self) -> None: ...
+
+
+class _SocketJobs:
+    """A worker's job pipe, on a render server's connection: closing it ends the sending side only (the worker
+    reads its share to the end, then answers on the same connection)."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        self._connection = connection
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self._connection.sendall(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            with contextlib.suppress(OSError):
+                self._connection.shutdown(socket.SHUT_WR)
+
+
+def _connect(path: Path, count: int) -> list[socket.socket]:
+    """`count` connections to the render server at `path`, or none if it does not answer (none started yet, or one
+    that was killed: its socket file is left, and the next server replaces it)."""
+    connections: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            connections.append(connection)
+            connection.connect(str(path))
+    except OSError:
+        for connection in connections:
+            connection.close()
+        return []
+    return connections
 
 
 def _remove_orphaned_temp_folders() -> None:
     """Temporary folders of render pools whose synth was killed outright (kill -9): their process is gone."""
-    for folder in Path(tempfile.gettempdir()).glob(f"{_TEMP_PREFIX}*-*"):
-        owner = folder.name.removeprefix(_TEMP_PREFIX).split("-", 1)[0]
+    for folder in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*-*"):
+        owner = folder.name.removeprefix(TEMP_PREFIX).split("-", 1)[0]
         if owner.isdigit() and not _alive(int(owner)):
             shutil.rmtree(folder, ignore_errors=True)
 

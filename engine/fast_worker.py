@@ -27,7 +27,7 @@ from engine.fast_runtime import run_jsii_kernel_directly, speed_up_jsii_serialis
 
 # What every render needs; the parent adds the modules of the stacks it will send and of their settings. Not
 # delivery.output: the parent writes the files.
-_PRELOADED = ("cdk8s", "cdk8s_plus_27", "engine.plain")
+PRELOADED = ("cdk8s", "cdk8s_plus_27", "engine.plain")
 
 
 def main(argv: list[str]) -> None:
@@ -36,7 +36,7 @@ def main(argv: list[str]) -> None:
     channels = [tuple(int(fd) for fd in pair.split(":")) for pair in argv if ":" in pair]
     channel_fds = {fd for pair in channels for fd in pair}
     stack_modules = [module for module in argv if ":" not in module]
-    kernels = _import_for_workers(len(channels), [*_PRELOADED, *stack_modules])
+    kernels = _import_for_workers(len(channels), [*PRELOADED, *stack_modules])
     # A worker lives for seconds and builds many small containers; the cyclic collector would keep re-scanning them
     # (and the imported modules) for garbage there is next to none of. Freezing also keeps the forked workers from
     # touching (and so copying) the memory pages of every imported object.
@@ -52,7 +52,7 @@ def main(argv: list[str]) -> None:
                     os.close(other)
                 kernels.adopt(index)
                 speed_up_jsii_serialisation()
-                _serve(job_fd, result_fd)  # exits the process
+                serve(job_fd, result_fd)  # exits the process
             except BaseException:  # e.g. a kernel that failed to load: the parent reports a worker without result
                 traceback.print_exc()
             os._exit(1)  # a worker never returns into this loop
@@ -88,7 +88,7 @@ def _import_for_workers(workers: int, modules: list[str]) -> _WorkerKernels:
     if prestarted_kernels.available():
         kernels = prestarted_kernels.PrestartedKernels(workers)
         with kernels.forwarding_loads():
-            _import(modules)
+            import_modules(modules)
         return kernels
     return _ReplayedLoads(modules)
 
@@ -102,7 +102,7 @@ class _ReplayedLoads:
         self._loads: list[tuple[Any, ...]] = []
         kernel.load = lambda *args: self._loads.append(args)  # type: ignore[method-assign]
         try:
-            _import(modules)
+            import_modules(modules)
         finally:
             del kernel.load  # back to the class's method
 
@@ -116,12 +116,12 @@ class _ReplayedLoads:
         pass
 
 
-def _import(modules: list[str]) -> None:
+def import_modules(modules: list[str]) -> None:
     for module in modules:
         importlib.import_module(module)
 
 
-def _serve(job_fd: int, result_fd: int) -> None:
+def serve(job_fd: int, result_fd: int) -> None:
     from constructs_lib.errors import PropsError
     from engine.plain import render_jobs
 

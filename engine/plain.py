@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from engine import EngineName, Finished, Job, Manifest, RenderedEnvironment, in_job_order, use_bundled_node
@@ -14,8 +14,13 @@ class PlainEngine:
     type checks; nothing to start beforehand or to stop."""
 
     name: EngineName = "plain"
+    warm = False
 
-    def render(self, jobs: Sequence[Job], finished: Finished | None = None) -> dict[str, RenderedEnvironment]:
+    def render(
+        self, jobs: Sequence[Job], finished: Finished | None = None, meanwhile: Callable[[], None] | None = None
+    ) -> dict[str, RenderedEnvironment]:
+        if meanwhile is not None:  # this engine renders in the calling thread: nothing runs beside it
+            meanwhile()
         objects = {}
         for job, manifests in render_jobs(jobs):
             if finished is not None:

@@ -42,16 +42,22 @@ class PrestartedKernels:
     `release` in the process that forked them."""
 
     def __init__(self, count: int) -> None:
-        # The command and environment jsii uses to start its kernel (jsii/_kernel/providers/process.py).
+        self._loads: list[bytes] = []  # each load request sent, as its line
+        self._kernels = [self._start() for _ in range(count)]
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        """A kernel, started now with the command and environment jsii uses (jsii/_kernel/providers/process.py),
+        and sent every load request so far."""
         environment = {**os.environ, "JSII_AGENT": f"Python/{platform.python_version()}"}
         command = [os.environ.get("JSII_NODE", "node"), "--max-old-space-size=4069", os.environ["JSII_RUNTIME"]]
-        self._kernels = [
-            subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment
-            )
-            for _ in range(count)
-        ]
-        self._loads = 0
+        node = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment
+        )
+        assert node.stdin is not None
+        for line in self._loads:
+            node.stdin.write(line)
+        node.stdin.flush()
+        return node
 
     @contextmanager
     def forwarding_loads(self) -> Iterator[None]:
@@ -63,7 +69,7 @@ class PrestartedKernels:
                 assert node.stdin is not None
                 node.stdin.write(line)
                 node.stdin.flush()
-            self._loads += 1
+            self._loads.append(line)
 
         kernel.load = load  # type: ignore[method-assign]
         try:
@@ -76,13 +82,23 @@ class PrestartedKernels:
         for node in self._kernels:
             _close_pipes(node)
 
+    def let_go(self, index: int) -> None:
+        """In the forking process, once a worker has adopted kernel `index`: close its ends of that kernel's pipes
+        (the kernel then exits with its worker)."""
+        _close_pipes(self._kernels[index])
+
+    def restart(self, index: int) -> None:
+        """In the forking process: a new kernel in place of kernel `index` (let go of before), with the same
+        assemblies loading: the render server keeps a kernel ready for each next worker."""
+        self._kernels[index] = self._start()
+
     def adopt(self, index: int) -> None:
         """In a forked worker: make kernel `index` this process's jsii kernel and let go of the others."""
         mine = self._kernels[index]
         for other in self._kernels:
             if other is not mine:
                 _close_pipes(other)
-        loads = self._loads
+        loads = len(self._loads)
 
         def start(node_process: Any) -> None:
             # What _NodeProcess.start does after starting Node: the stderr sink, the exit hook, the handshake.

@@ -163,7 +163,7 @@ def test_both_ways_a_worker_gets_its_kernel_render_what_the_tests_render(
         if not {prestarted}:
             prestarted_kernels.available = lambda: False
         kernels = render_worker._import_for_workers(
-            2, [*render_worker._PRELOADED, *STACKS[0].modules()]
+            2, [*render_worker.PRELOADED, *STACKS[0].modules()]
         )
         kernels.adopt(1)
         from engine.plain import render_jobs
@@ -183,7 +183,7 @@ def test_both_ways_a_worker_gets_its_kernel_render_what_the_tests_render(
 def test_an_unused_pool_stops_its_workers() -> None:
     pool = RenderPool(2, STACKS)
     pool.close()
-    assert pool._starter.returncode is not None
+    assert pool._starter is not None and pool._starter.returncode is not None
 
 
 @pytest.mark.parametrize("stack", [*STACKS, ARGOCD], ids=lambda stack: stack.name)
@@ -221,7 +221,9 @@ def test_a_failing_worker_fails_the_render(
             render_writing(pool, environments, outputs)
     finally:
         pool.close()
-    assert pool._starter.returncode == 0, "the forking process waited for both workers and exited"
+    assert pool._starter is not None and pool._starter.returncode == 0, (
+        "the forking process waited for both workers and exited"
+    )
 
 
 def render_writing(

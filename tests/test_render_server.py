@@ -1,0 +1,231 @@
+"""The render server (engine/render_server.py): the fast engine's workers kept warm between synths. It renders the
+same bytes as the plain engine, is never asked when its code is out of date, a dead one is replaced without an error,
+and it exits when idle, when its socket is removed, or when a server of newer code starts beside it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from delivery import render_cache
+from delivery.output import manifest_files, read_tree
+from delivery.render_cache import render_server
+from engine import Job, RenderedEnvironment
+from engine.fast import RenderPool, RenderServer
+from engine.plain import PlainEngine
+from environment_model.paths import ROOT
+from environment_model.registry import ARGOCD, SETTINGS_MODULE, STACKS
+from environment_model.settings import load_environment
+from tests.test_render_workers import fast_engine_only
+
+ALL_STACKS = [*STACKS, ARGOCD]
+MODULES = tuple(dict.fromkeys([SETTINGS_MODULE, *(module for stack in ALL_STACKS for module in stack.modules())]))
+
+
+def listening(path: Path, within: float = 90.0) -> bool:
+    """Whether a server answers at `path`, waiting up to `within` seconds for it to start."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+            return True
+        except OSError:
+            time.sleep(0.1)
+        finally:
+            probe.close()
+    return False
+
+
+def exited(server: subprocess.Popen[bytes], within: float = 15.0) -> bool:
+    try:
+        server.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+@pytest.fixture
+def socket_folder() -> Iterator[Path]:
+    """A short folder for sockets (a Unix socket's path is at most 108 bytes; pytest's tmp_path can be longer)."""
+    folder = Path(tempfile.mkdtemp(prefix="rs-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder)
+
+
+@pytest.fixture
+def started(socket_folder: Path) -> Iterator[tuple[RenderServer, subprocess.Popen[bytes]]]:
+    """A server of this code, started as RenderServer.start starts one (not detached: the test waits for it)."""
+    server = RenderServer(socket_folder / "server-a.sock", MODULES, idle_seconds=120)
+    process = subprocess.Popen(server.command(), cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert listening(server.socket), "the server did not start"
+        yield server, process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def jobs_of(environments: list[str]) -> list[Job]:
+    settings = {env: load_environment(env) for env in environments}
+    return [Job(env, stack, stack.settings_for(env, settings[env])) for env in environments for stack in ALL_STACKS]
+
+
+def render(pool: RenderPool, environments: list[str]) -> dict[str, RenderedEnvironment]:
+    try:
+        return pool.render(jobs_of(environments))
+    finally:
+        pool.close()
+
+
+def files(rendered: dict[str, RenderedEnvironment]) -> dict[str, str]:
+    return {
+        f"{env}/{stack}/{name}": text
+        for env, by_stack in rendered.items()
+        for stack, manifests in by_stack.items()
+        for name, text in manifest_files(manifests).items()
+    }
+
+
+@fast_engine_only
+def test_a_warm_server_renders_what_the_plain_engine_renders(
+    started: tuple[RenderServer, subprocess.Popen[bytes]],
+) -> None:
+    server, process = started
+    expected = files(PlainEngine().render(jobs_of(["dev", "prod"])))
+    for round_ in range(2):  # the kernels used by the first round are replaced for the second
+        pool = RenderPool(2, STACKS, server=server)
+        assert pool.warm, f"round {round_}: the server did not give the workers"
+        assert files(render(pool, ["dev", "prod"])) == expected
+    assert process.poll() is None, "the server serves the next synth"
+
+
+@fast_engine_only
+def test_an_interrupted_render_leaves_the_server_serving(started: tuple[RenderServer, subprocess.Popen[bytes]]) -> None:
+    server, process = started
+    pool = RenderPool(2, STACKS, server=server)
+    pool.close(stop=True)  # as a Ctrl-C before the jobs were sent
+    pool = RenderPool(1, STACKS, server=server)
+    assert pool.warm and set(render(pool, ["dev"])["dev"]) == {stack.name for stack in ALL_STACKS}
+    assert process.poll() is None
+
+
+@fast_engine_only
+def test_a_dead_servers_socket_renders_cold_and_a_new_server_takes_its_place(socket_folder: Path) -> None:
+    path = socket_folder / "server-a.sock"
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(path))  # a server killed outright leaves its socket file, and nobody answers
+    dead.close()
+    server = RenderServer(path, MODULES, idle_seconds=1)
+    pool = RenderPool(1, STACKS, server=server)
+    assert not pool.warm
+    assert set(render(pool, ["dev"])["dev"]) == {stack.name for stack in ALL_STACKS}
+    # Started detached once the cold render closed, it replaces the dead socket, then exits when idle (1 s).
+    assert listening(path), "no server took the dead one's place"
+    deadline = time.monotonic() + 30
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not path.exists(), "an idle server exits and removes its socket"
+
+
+@fast_engine_only
+def test_a_server_exits_when_its_socket_is_removed_or_a_server_of_newer_code_starts(
+    started: tuple[RenderServer, subprocess.Popen[bytes]], socket_folder: Path
+) -> None:
+    server, process = started
+    newer = RenderServer(socket_folder / "server-b.sock", MODULES, idle_seconds=120)
+    other = subprocess.Popen(newer.command(), cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert listening(newer.socket)
+        assert exited(process), "the server of older code exits once a newer one starts beside it"
+        assert not RenderPool(1, STACKS, server=server).warm, "and nobody asks it any more"
+        newer.socket.unlink()
+        assert exited(other), "a server whose socket is removed exits"
+    finally:
+        if other.poll() is None:
+            os.killpg(other.pid, signal.SIGKILL)
+            other.wait()
+
+
+def test_the_servers_address_follows_the_code_and_is_off_in_tests(
+    tmp_path: Path, socket_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert render_server() is None, "the tests turn it off (RENDER_SERVER=off)"
+    monkeypatch.setenv("RENDER_SERVER", "on")
+    monkeypatch.setenv("RENDER_CACHE", "off")
+    assert render_server() is None, "nor with the cache off"
+    monkeypatch.setenv("RENDER_CACHE", str(socket_folder))
+    root = tmp_path / "project"
+    for package in ("constructs_lib", "value_types", "stacks", "engine", "delivery", "environment_model", "imports"):
+        shutil.copytree(ROOT / package, root / package, copy_function=os.link)
+    monkeypatch.setattr(render_cache, "ROOT", root)
+    first = render_server()
+    assert first is not None and first.socket.parent == socket_folder and first.modules == MODULES
+    assert render_server() == first, "the same code, the same server"
+    edited = root / "constructs_lib" / "app_service.py"
+    text = edited.read_text()
+    edited.unlink()
+    edited.write_text(text + "\n# edited\n")
+    second = render_server()
+    assert second is not None and second.socket != first.socket, "a server of other code is never asked"
+    monkeypatch.setenv("CI", "true")
+    third = render_server()
+    assert third is not None and not third.start_after_cold_render, "in CI a server is used, never started"
+
+
+@fast_engine_only
+def test_make_synth_starts_a_server_after_a_cold_render_and_the_next_synth_uses_it(
+    socket_folder: Path, tmp_path: Path
+) -> None:
+    """Whole processes, as a user runs `make synth`: the first synth renders cold and leaves a server behind; the
+    next one, after a settings edit, renders its changed stack on the server's workers, and writes what a plain
+    render writes. Removing the cache folder's socket ends the server."""
+    environments = tmp_path / "environments"
+    environments.mkdir()
+    shutil.copy(ROOT / "environments" / "dev.yaml", environments / "dev.yaml")
+    user = {key: value for key, value in os.environ.items() if key not in ("RENDER_SERVER", "CI")}
+    user.update(RENDER_CACHE=str(socket_folder), ENVIRONMENTS_DIR=str(environments))
+
+    def synth(out: Path, *options: str, **env: str) -> str:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "main.py"), "synth", "--out", str(out), *options],
+            cwd=ROOT,
+            env={**user, **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "render server" not in synth(tmp_path / "out")
+    deadline = time.monotonic() + 30  # it starts detached, as the synth exits
+    while not (sockets := list(socket_folder.glob("server-*.sock"))) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (server,) = sockets
+    assert listening(server)
+    settings = environments / "dev.yaml"
+    settings.write_text(settings.read_text().replace('tag: "1.4.0"', 'tag: "1.4.1"', 1))
+    warm = synth(tmp_path / "out")
+    assert "5 of 6 stacks from the cache" in warm and "workers from the render server" in warm, warm
+    synth(tmp_path / "plain", "--no-cache", "--engine", "plain", RENDER_SERVER="off")
+    assert read_tree(tmp_path / "out") == read_tree(tmp_path / "plain")
+    owner = subprocess.run(["pgrep", "-f", str(server)], capture_output=True, text=True).stdout.split()
+    server.unlink()
+    deadline = time.monotonic() + 15
+    while owner and time.monotonic() < deadline:
+        owner = [pid for pid in owner if Path(f"/proc/{pid}").exists()]
+        time.sleep(0.2)
+    assert not owner, "the server exits once its socket is removed"
