@@ -30,9 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output folder (rendered over, as make synth does)")
     parser.add_argument("--stacks", type=int, help=f"stacks per environment (default: one per {SERVICES_PER_STACK})")
     parser.add_argument("--engine", choices=ENGINES, default="fast")
+    parser.add_argument(
+        "--render-server",
+        type=Path,
+        metavar="SOCKET",
+        help="ask the render server at SOCKET for the workers (one is started after a render that found none): "
+        "to measure the render without the workers' start-up; not a whole-process figure then",
+    )
     args = parser.parse_args(argv)
     stacks = args.stacks or max(1, -(-args.services // SERVICES_PER_STACK))
-    objects = render_scale(str(args.out), args.services, args.environments, stacks, args.engine)
+    objects = render_scale(str(args.out), args.services, args.environments, stacks, args.engine, args.render_server)
     peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     print(f"peak memory of one process: {peak / 1024:.0f} MiB")
     print(objects)
