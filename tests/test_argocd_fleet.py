@@ -124,7 +124,7 @@ def test_a_failed_fleet_swap_leaves_the_output_as_it_was(
 
     monkeypatch.setattr(output, "_rename", broken)
     before = tree_digest(out)
-    code = main.main(["synth", "--env", "dev", "--stack", "hivemind-bot", "--out", str(out)])
+    code = main.main(["synth", "--engine", "plain", "--env", "dev", "--stack", "hivemind-bot", "--out", str(out)])
     text = capsys.readouterr().err
     assert code == 1, text
     assert "Permission denied" in text and f"argocd/{FLEET_FOLDER}" in text and "nothing was written" in text
@@ -141,10 +141,10 @@ def test_diff_shows_a_change_to_the_fleet_when_it_renders_every_environment(
     shutil.copy(ENVIRONMENTS_DIR / "dev.yaml", environments / "dev.yaml")
     monkeypatch.setenv("ENVIRONMENTS_DIR", str(environments))
     out = tmp_path / "dist"
-    assert main.main(["synth", "--out", str(out)]) == 0
-    assert main.main(["diff", "--dist", str(out), "--exit-code"]) == 0
+    assert main.main(["synth", "--engine", "plain", "--out", str(out)]) == 0
+    assert main.main(["diff", "--engine", "plain", "--dist", str(out), "--exit-code"]) == 0
     edited = next((out / "argocd" / FLEET_FOLDER).glob("applicationset-*.yaml"))
     edited.write_text(edited.read_text().replace("RollingSync", "AllAtOnce"))
     capsys.readouterr()
-    assert main.main(["diff", "--dist", str(out), "--exit-code"]) == 1
+    assert main.main(["diff", "--engine", "plain", "--dist", str(out), "--exit-code"]) == 1
     assert f"argocd/{FLEET_FOLDER}/{edited.name}" in capsys.readouterr().out

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
+import main
 from delivery.diff import REDACTED, diff_trees, format_markdown, format_text
 from delivery.output import read_tree
-from tests.test_cli import run
 
 DEPLOYMENT = {
     "apiVersion": "apps/v1",
@@ -90,7 +92,14 @@ def test_no_changes() -> None:
     assert "No differences" in format_text(report)
 
 
-def test_cli_diff_against_a_stale_copy(tmp_path: Path) -> None:
+def test_cli_diff_against_a_stale_copy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """In this process, with the plain engine (tests/test_cli.py runs diff as a whole process)."""
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        code = main.main([argv[0], "--engine", "plain", *argv[1:]])
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(argv, code, captured.out, captured.err)
+
     stale = tmp_path / "dist"
     shutil.copytree(Path(__file__).resolve().parent.parent / "dist", stale)
     same = run("diff", "--env", "staging", "--exit-code", "--dist", str(stale))  # every environment: test_cli

@@ -269,7 +269,7 @@ def test_a_synth_refuses_a_privileged_root_pod_and_writes_nothing(
     path.write_text(yaml.safe_dump(deployment))
     before = tree_digest(out)
 
-    code = main.main(["synth", "--env", "dev", "--stack", "core-pipeline", "--out", str(out)])
+    code = main.main(["synth", "--engine", "plain", "--env", "dev", "--stack", "core-pipeline", "--out", str(out)])
 
     text = capsys.readouterr().err
     assert code == 1, text

@@ -28,6 +28,8 @@ def environments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "environments"
     shutil.copytree(ENVIRONMENTS_DIR, folder)
     monkeypatch.setenv("ENVIRONMENTS_DIR", str(folder))
+    # The diff they show renders in this process (cdk8s is loaded here already), not in cold render workers.
+    monkeypatch.setattr(main, "DEFAULT_ENGINE", "plain")
     return folder
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import main
 from delivery import render_cache
 from delivery.output import manifest_files, read_tree
 from delivery.render_cache import render_server
@@ -66,7 +67,21 @@ def socket_folder() -> Iterator[Path]:
 @pytest.fixture
 def started(socket_folder: Path) -> Iterator[tuple[RenderServer, subprocess.Popen[bytes]]]:
     """A server of this code, started as RenderServer.start starts one (not detached: the test waits for it)."""
-    server = RenderServer(socket_folder / "server-a.sock", MODULES, idle_seconds=120)
+    yield from _server(socket_folder)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RenderServer, subprocess.Popen[bytes]]]:
+    """One server for the tests that only render through it (starting one takes a few seconds)."""
+    folder = Path(tempfile.mkdtemp(prefix="rs-", dir="/tmp"))
+    try:
+        yield from _server(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _server(folder: Path) -> Iterator[tuple[RenderServer, subprocess.Popen[bytes]]]:
+    server = RenderServer(folder / "server-a.sock", MODULES, idle_seconds=120)
     process = subprocess.Popen(server.command(), cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         assert listening(server.socket), "the server did not start"
@@ -100,9 +115,9 @@ def files(rendered: dict[str, RenderedEnvironment]) -> dict[str, str]:
 
 @fast_engine_only
 def test_a_warm_server_renders_what_the_plain_engine_renders(
-    started: tuple[RenderServer, subprocess.Popen[bytes]],
+    shared: tuple[RenderServer, subprocess.Popen[bytes]],
 ) -> None:
-    server, process = started
+    server, process = shared
     expected = files(PlainEngine().render(jobs_of(["dev", "prod"])))
     for round_ in range(2):  # the kernels used by the first round are replaced for the second
         pool = RenderPool(2, STACKS, server=server)
@@ -112,8 +127,8 @@ def test_a_warm_server_renders_what_the_plain_engine_renders(
 
 
 @fast_engine_only
-def test_an_interrupted_render_leaves_the_server_serving(started: tuple[RenderServer, subprocess.Popen[bytes]]) -> None:
-    server, process = started
+def test_an_interrupted_render_leaves_the_server_serving(shared: tuple[RenderServer, subprocess.Popen[bytes]]) -> None:
+    server, process = shared
     pool = RenderPool(2, STACKS, server=server)
     pool.close(stop=True)  # as a Ctrl-C before the jobs were sent
     pool = RenderPool(1, STACKS, server=server)
@@ -220,7 +235,9 @@ def test_make_synth_starts_a_server_after_a_cold_render_and_the_next_synth_uses_
     settings.write_text(settings.read_text().replace('tag: "1.4.0"', 'tag: "1.4.1"', 1))
     warm = synth(tmp_path / "out")
     assert "5 of 6 stacks from the cache" in warm and "workers from the render server" in warm, warm
-    synth(tmp_path / "plain", "--no-cache", "--engine", "plain", RENDER_SERVER="off")
+    with pytest.MonkeyPatch.context() as patch:  # in this process: cdk8s is loaded here already
+        patch.setenv("ENVIRONMENTS_DIR", str(environments))
+        assert main.main(["synth", "--no-cache", "--engine", "plain", "--out", str(tmp_path / "plain")]) == 0
     assert read_tree(tmp_path / "out") == read_tree(tmp_path / "plain")
     owner = subprocess.run(["pgrep", "-f", str(server)], capture_output=True, text=True).stdout.split()
     server.unlink()

@@ -657,7 +657,9 @@ def edit_yaml(path: Path, edit: Callable[[dict[str, Any]], object]) -> None:
 
 
 def diff_exit_code(dist: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
-    status = main.main(["diff", "--env", "prod", "--stack", "core-pipeline", "--dist", str(dist), *extra])
+    status = main.main(
+        ["diff", "--engine", "plain", "--env", "prod", "--stack", "core-pipeline", "--dist", str(dist), *extra]
+    )
     return status, capsys.readouterr().out
 
 
