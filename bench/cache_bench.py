@@ -83,6 +83,7 @@ def main() -> int:
             **os.environ,
             "ENVIRONMENTS_DIR": str(scratch / "environments"),
             "RENDER_CACHE": str(scratch / "cache"),
+            "RENDER_SERVER": "on",  # as from a terminal (the bench's synths have none)
         }
         dev = scratch / "environments" / "dev.yaml"
         original = dev.read_text(encoding="utf-8")

@@ -358,12 +358,15 @@ def render_server(index: SourceIndex | None = None) -> RenderServer | None:
     """Where the fast engine's render server for this code listens (engine/render_server.py): a socket in the
     cache folder whose name hashes the sources of everything the server imports (every stack's modules, their
     bindings, the settings models, the engine), the toolchain and this Python, as the cache's keys do. None with
-    RENDER_SERVER=off or RENDER_CACHE=off (the tests set both), or a path too long for a socket. In CI (`CI` set),
-    a server is used if one listens, never started."""
+    RENDER_SERVER=off or RENDER_CACHE=off (the tests set both), or a path too long for a socket.
+
+    A server is used wherever one listens, but started only for a synth run from a terminal (standard input is
+    one) outside CI (`CI` unset), or with RENDER_SERVER=on: scripts and CI jobs never find a process left behind."""
     from engine.fast import RenderServer
 
     folder = cache_folder()
-    if folder is None or os.environ.get("RENDER_SERVER", "").strip() == "off":
+    setting = os.environ.get("RENDER_SERVER", "").strip().lower()
+    if folder is None or setting == "off":
         return None
     modules = tuple(
         dict.fromkeys([SETTINGS_MODULE, *(module for stack in (*STACKS, ARGOCD) for module in stack.modules())])
@@ -377,7 +380,8 @@ def render_server(index: SourceIndex | None = None) -> RenderServer | None:
         return None
     with contextlib.suppress(OSError):
         folder.mkdir(parents=True, exist_ok=True)
-    return RenderServer(path, modules, start_after_cold_render=not os.environ.get("CI"))
+    interactive = sys.stdin is not None and sys.stdin.isatty() and not os.environ.get("CI")
+    return RenderServer(path, modules, start_after_cold_render=setting == "on" or interactive)
 
 
 def cache_folder() -> Path | None:

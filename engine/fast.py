@@ -214,7 +214,8 @@ class RenderServer:
         socket: its Unix socket; the name carries a hash of everything the server imports (see
             delivery/render_cache.render_server), so a server of other code is never asked.
         modules: what it imports before it forks workers: every stack's, and the settings models.
-        start_after_cold_render: start one when a render had none (not in CI, where no second synth follows).
+        start_after_cold_render: start one when a render had none (from a terminal: see
+            delivery/render_cache.render_server).
         idle_seconds: how long it waits for a render before it exits.
     """
 

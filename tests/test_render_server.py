@@ -177,7 +177,8 @@ def test_the_servers_address_follows_the_code_and_is_off_in_tests(
     tmp_path: Path, socket_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert render_server() is None, "the tests turn it off (RENDER_SERVER=off)"
-    monkeypatch.setenv("RENDER_SERVER", "on")
+    monkeypatch.delenv("RENDER_SERVER")  # as for a user, outside CI (whatever runs these tests)
+    monkeypatch.delenv("CI", raising=False)
     monkeypatch.setenv("RENDER_CACHE", "off")
     assert render_server() is None, "nor with the cache off"
     monkeypatch.setenv("RENDER_CACHE", str(socket_folder))
@@ -194,9 +195,15 @@ def test_the_servers_address_follows_the_code_and_is_off_in_tests(
     edited.write_text(text + "\n# edited\n")
     second = render_server()
     assert second is not None and second.socket != first.socket, "a server of other code is never asked"
-    monkeypatch.setenv("CI", "true")
+    assert not second.start_after_cold_render, "a synth whose standard input is no terminal starts none"
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
     third = render_server()
-    assert third is not None and not third.start_after_cold_render, "in CI a server is used, never started"
+    assert third is not None and third.start_after_cold_render, "one run from a terminal does"
+    monkeypatch.setenv("CI", "true")
+    fourth = render_server()
+    assert fourth is not None and not fourth.start_after_cold_render, "in CI a server is used, never started"
+    monkeypatch.setenv("RENDER_SERVER", "on")
+    assert render_server() == third, "unless asked for"
 
 
 @fast_engine_only
@@ -209,8 +216,9 @@ def test_make_synth_starts_a_server_after_a_cold_render_and_the_next_synth_uses_
     environments = tmp_path / "environments"
     environments.mkdir()
     shutil.copy(ROOT / "environments" / "dev.yaml", environments / "dev.yaml")
-    user = {key: value for key, value in os.environ.items() if key not in ("RENDER_SERVER", "CI")}
-    user.update(RENDER_CACHE=str(socket_folder), ENVIRONMENTS_DIR=str(environments))
+    user = {key: value for key, value in os.environ.items() if key != "CI"}
+    # A terminal's synth starts a server; this one's standard input is not a terminal, so it asks for one.
+    user.update(RENDER_CACHE=str(socket_folder), ENVIRONMENTS_DIR=str(environments), RENDER_SERVER="on")
 
     def synth(out: Path, *options: str, **env: str) -> str:
         result = subprocess.run(
