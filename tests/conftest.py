@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 from typing import Any
 
@@ -35,6 +36,10 @@ def _session_temp_folder() -> str:
 
 
 SESSION_TEMP = _session_temp_folder()
+# Ctrl-C as at a terminal, however the suite was started: a shell starts a background job (`make test &`, some CI
+# runners) with SIGINT ignored, Python then keeps it ignored, and the processes the tests start inherit that, so
+# the tests of what a Ctrl-C does would see no Ctrl-C. A handler set here is reset to the default in every child.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 # Every render under test renders (a test that compares two renders must not read one from the cache); the
 # tests of the cache name a folder of their own.
 os.environ["RENDER_CACHE"] = "off"
