@@ -250,20 +250,10 @@ class RenderCache:
 
     def get(self, key: str) -> list[Manifest] | None:
         """The objects stored under `key`, or None: absent, unreadable, corrupt, or written by another format."""
-        path = self._path(key)
-        try:
-            entry = json.loads(path.read_bytes())
-        except (OSError, ValueError):
+        entry = read_entry(self._path(key), key, FORMAT)
+        if entry is None or not isinstance(entry.get("manifests"), list):
             return None
-        if not (
-            isinstance(entry, dict)
-            and entry.get("format") == FORMAT
-            and entry.get("key") == key
-            and isinstance(entry.get("manifests"), list)
-        ):
-            return None
-        with contextlib.suppress(OSError):  # the recently-used order that pruning follows
-            os.utime(path)
+        touch(self._path(key))
         manifests: list[Manifest] = entry["manifests"]
         return manifests
 
@@ -300,6 +290,24 @@ class RenderCache:
             removed += _unlink(path)
             total -= size
         return removed
+
+
+def read_entry(path: Path, key: str, format: int) -> dict[str, Any] | None:
+    """The JSON object in the file `path` if it records `key` in `format`; None if it is absent, unreadable,
+    corrupt, or written for another key or by another format (each such file is a miss, and is replaced)."""
+    try:
+        entry = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(entry, dict) and entry.get("format") == format and entry.get("key") == key):
+        return None
+    return entry
+
+
+def touch(path: Path) -> None:
+    """Mark an entry used now: the recently-used order that pruning follows."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
 
 
 def write_atomically(path: Path, data: str) -> None:

@@ -20,7 +20,6 @@ successful synth records itself.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from delivery.output import FLEET_FOLDER, OutputError, leftovers, output_lock
-from delivery.render_cache import RENDER_MODULES, SourceIndex, write_atomically
+from delivery.render_cache import RENDER_MODULES, SourceIndex, read_entry, touch, write_atomically
 from environment_model.paths import available_environments, environments_dir
 from environment_model.registry import ARGOCD, STACKS, StackDefinition
 from environment_model.settings_file import SettingsFileError, settings_text
@@ -104,22 +103,15 @@ def previous_synth(
     }
     key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     record = SynthRecord(folder, key, texts)
-    try:
-        stored = json.loads(record._path().read_bytes())
-    except (OSError, ValueError):
+    stored = read_entry(record._path(), key, FORMAT)
+    if stored is None:
         return record
-    if not (
-        isinstance(stored, dict)
-        and stored.get("format") == FORMAT
-        and stored.get("key") == key
-        and isinstance(stored.get("summary"), list)
-        and all(isinstance(line, str) for line in stored["summary"])
-    ):
+    summary = stored.get("summary")
+    if not (isinstance(summary, list) and all(isinstance(line, str) for line in summary)):
         return record
     if output_digest(out, environments) == stored.get("output"):
-        record.summary = stored["summary"]
-        with contextlib.suppress(OSError):  # the recently-used order the cache's pruning follows
-            os.utime(record._path())
+        record.summary = summary
+        touch(record._path())
     return record
 
 
