@@ -109,7 +109,7 @@ class RenderPool:
         worker's next render nor waits for the worker with the most to do.
         """
         self._rendered = True
-        shares = [list(jobs[index :: len(self._jobs)]) for index in range(len(self._jobs))]
+        shares = _shares(jobs, len(self._jobs))
         self._send(shares)
         if meanwhile is not None:  # the workers render their shares while the caller goes on
             meanwhile()
@@ -201,6 +201,16 @@ class RenderPool:
             shutil.rmtree(self._temp, ignore_errors=True)  # every process that wrote there has ended
         if self._server is not None and not self._connections and not stop:
             self._server.start()
+
+
+def _shares(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
+    """Each worker's jobs: every environment's stacks dealt out in turn, so that each worker gets a part of every
+    environment. Dealing the jobs in the order given (each stack's environments in turn) gave, with an even number
+    of environments, each worker whole environments: dev and staging to one, prod and test (the larger ones) to the
+    other, which then finished last."""
+    environments = list(dict.fromkeys(job.environment for job in jobs))
+    dealt = sorted(jobs, key=lambda job: environments.index(job.environment))  # stable: stacks keep their order
+    return [dealt[index::workers] for index in range(workers)]
 
 
 TEMP_PREFIX = "k8s-workloads-render-"
