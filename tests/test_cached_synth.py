@@ -299,3 +299,25 @@ def test_the_argocd_chart_reads_only_what_its_cache_key_holds() -> None:
     keyed = {stack.settings_field for stack in STACKS} | {f"{stack.settings_field}.namespace" for stack in STACKS}
     assert {f"{stack.settings_field}.namespace" for stack in STACKS} <= reads  # the recording works
     assert [read for read in sorted(reads) if read not in keyed and read.split(".")[0] != "argocd"] == []
+
+
+def test_a_pod_security_change_writes_the_cached_namespaces_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Namespace's Pod Security labels are put on after the cache, from the argocd section the stack's key leaves
+    out: with the stack found in the cache, its Namespace still gets the new labels, as with --no-cache."""
+    monkeypatch.setenv("RENDER_CACHE", str(tmp_path / "cache"))
+    environments = tmp_path / "environments"
+    environments.mkdir()
+    shutil.copy(ROOT / "environments" / "dev.yaml", environments / "dev.yaml")
+    monkeypatch.setenv("ENVIRONMENTS_DIR", str(environments))
+    kairoflow = next(stack for stack in STACKS if stack.name == "kairoflow")
+    assert synth(tmp_path / "first", "--stack", "kairoflow", capsys=capsys)[0] == 0
+    settings = environments / "dev.yaml"
+    settings.write_text(settings.read_text().replace("argocd:\n", "argocd:\n  pod_security: {version: v1.28}\n", 1))
+    assert "kairoflow" in found(kairoflow), "the stack's own key leaves the argocd section out"
+    cached = synth(tmp_path / "cached", "--stack", "kairoflow", capsys=capsys)
+    fresh = synth(tmp_path / "fresh", "--stack", "kairoflow", "--no-cache", capsys=capsys)
+    assert cached == fresh
+    namespaces = [text for name, text in cached[2].items() if name.startswith("dev/kairoflow/namespace-")]
+    assert namespaces and all(b"enforce-version: v1.28" in text for text in namespaces)
