@@ -8,8 +8,9 @@ Cases, taking turns run by run so that a change in the VM's speed touches each a
 each as `make synth` runs it from the second synth on, with the render server warm (engine/render_server.py), and
 the last two also cold (RENDER_SERVER=off: workers started by the synth, as the first synth after a code change).
 The settings are a copy of environments/ (ENVIRONMENTS_DIR), the cache a folder of its own; both are removed at the
-end (the server exits when its socket goes). The project's bytecode is compiled first, as `make synth` does.
-Prints min, median and max of each, and the machine's load. Run with `python -m bench.cache_bench`.
+end (the server exits when its socket goes). The project's bytecode is compiled first, as `make synth` does. The
+synths run back to back (`--pause S` spaces them). Prints min, median and max of each, and the machine's load. Run
+with `python -m bench.cache_bench`.
 """
 
 from __future__ import annotations
@@ -38,7 +39,12 @@ PROJECT_PACKAGES = ("value_types", "constructs_lib", "stacks", "environment_mode
 _DEV_TAG = re.compile(r'^(core_pipeline:\n(?:  .*\n)*?    tag: )"[^"]*"', re.MULTILINE)
 
 
+# Seconds between one synth's end and the next one's start (--pause).
+PAUSE = [0.0]
+
+
 def timed_synth(out: Path, environment: dict[str, str], *options: str) -> float:
+    time.sleep(PAUSE[0])
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, str(ROOT / "main.py"), "synth", "--out", str(out), *options],
@@ -72,7 +78,15 @@ def server_ready(cache: Path, within: float = 60.0) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        help="seconds between one synth and the next (default 0: back to back, while the render server still "
+        "reloads the kernels the previous synth used; 1 s apart, as a user runs them, measured no different)",
+    )
     args = parser.parse_args()
+    PAUSE[0] = args.pause
     times: dict[str, list[float]] = {case: [] for case in TARGETS}
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix=".bench-", dir=ROOT) as folder:
@@ -110,7 +124,8 @@ def main() -> int:
             )
     print(
         f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; load average "
-        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {args.runs} runs per case, taking turns"
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {args.runs} runs per case, taking turns, "
+        f"{args.pause:g} s apart"
     )
     for case, values in times.items():
         print(
