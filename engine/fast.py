@@ -49,6 +49,7 @@ class RenderPool:
         stacks: Sequence[Stack] = (),
         settings_modules: Sequence[str] = (),
         server: RenderServer | None = None,
+        note: Callable[[str], None] | None = None,
     ) -> None:
         """`stacks`: what will be rendered, and `settings_modules`: where the classes of the jobs' settings are
         defined, so the workers can import those modules before they fork. `server`: the render server to ask
@@ -57,6 +58,7 @@ class RenderPool:
         count = max(1, workers if workers is not None else (os.cpu_count() or 1))
         self._rendered = False
         self._server = server
+        self._note = note if note is not None else (lambda line: None)
         self._starter: subprocess.Popen[bytes] | None = None
         self._temp: str | None = None
         self._jobs: list[_Sink] = []
@@ -199,8 +201,11 @@ class RenderPool:
             self._starter.wait()
         if self._temp is not None:
             shutil.rmtree(self._temp, ignore_errors=True)  # every process that wrote there has ended
-        if self._server is not None and not self._connections and not stop:
-            self._server.start()
+        if self._server is not None and not self._connections and not stop and self._server.start():
+            self._note(
+                f"a render server now runs in the background for the next synths (it exits after "
+                f"{self._server.idle_seconds / 60:g} minutes without one; RENDER_SERVER=off turns it off)"
+            )
 
 
 def _shares(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
@@ -234,12 +239,13 @@ class RenderServer:
     start_after_cold_render: bool = True
     idle_seconds: float = 600.0
 
-    def start(self) -> None:
+    def start(self) -> bool:
         """Start the server, detached (its own session, no terminal, no inherited files), and do not wait: it
-        imports while this process exits. A server that finds another listening at its socket exits at once."""
+        imports while this process exits. A server that finds another listening at its socket exits at once.
+        Whether one was started."""
         if not self.start_after_cold_render:
-            return
-        with contextlib.suppress(OSError):
+            return False
+        try:
             subprocess.Popen(
                 self.command(),
                 cwd=_PROJECT_ROOT,
@@ -248,6 +254,9 @@ class RenderServer:
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        except OSError:
+            return False
+        return True
 
     def command(self) -> list[str]:
         """The server's command line (run from the project's folder)."""

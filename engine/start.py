@@ -31,7 +31,7 @@ def start_engine(
             from engine.fast import RenderPool
 
             # At most one worker per core: more is slower (see RenderPool).
-            return RenderPool(min(jobs, os.cpu_count() or 1), stacks, settings_modules, server)
+            return RenderPool(min(jobs, os.cpu_count() or 1), stacks, settings_modules, server, note)
         note(f"the fast engine is off ({problem}): rendering with the plain engine, jsii as shipped")
     from engine.plain import PlainEngine
 

@@ -231,9 +231,11 @@ def test_make_synth_starts_a_server_after_a_cold_render_and_the_next_synth_uses_
             check=False,
         )
         assert result.returncode == 0, result.stderr
-        return result.stdout
+        return result.stdout + result.stderr
 
-    assert "render server" not in synth(tmp_path / "out")
+    cold = synth(tmp_path / "out")
+    assert "workers from the render server" not in cold
+    assert "note: a render server now runs in the background" in cold, "the user is told a process stays"
     deadline = time.monotonic() + 30  # it starts detached, as the synth exits
     while not (sockets := list(socket_folder.glob("server-*.sock"))) and time.monotonic() < deadline:
         time.sleep(0.1)
