@@ -176,7 +176,15 @@ class RenderPool:
                 if kind == "error" and failure is None:
                     failure = value if isinstance(value, BaseException) else RenderError(str(value))
             if index not in finished and failure is None:
-                failure = RenderError("a render worker exited with no result (see the messages above)")
+                failure = RenderError(
+                    "a render worker exited with no result "
+                    + (
+                        "(a render server's worker: its messages are not kept; RENDER_SERVER=off renders with "
+                        "workers whose messages show here)"
+                        if self.warm
+                        else "(see the messages above)"
+                    )
+                )
         for reader in readers:
             reader.join()
         return failure

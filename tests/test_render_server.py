@@ -5,6 +5,7 @@ and it exits when idle, when its socket is removed, or when a server of newer co
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,12 +22,13 @@ import main
 from delivery import render_cache
 from delivery.output import manifest_files, read_tree
 from delivery.render_cache import render_server
-from engine import Job, RenderedEnvironment
+from engine import Job, RenderedEnvironment, RenderError
 from engine.fast import RenderPool, RenderServer
 from engine.plain import PlainEngine
 from environment_model.paths import ROOT
 from environment_model.registry import ARGOCD, SETTINGS_MODULE, STACKS
 from environment_model.settings import load_environment
+from tests.failing_chart import FAILING, FailingEnvironment
 from tests.test_render_workers import fast_engine_only
 
 ALL_STACKS = [*STACKS, ARGOCD]
@@ -256,3 +258,20 @@ def test_make_synth_starts_a_server_after_a_cold_render_and_the_next_synth_uses_
         owner = [pid for pid in owner if Path(f"/proc/{pid}").exists()]
         time.sleep(0.2)
     assert not owner, "the server exits once its socket is removed"
+
+
+@fast_engine_only
+def test_a_server_worker_that_dies_fails_the_render_saying_how_to_see_why(
+    shared: tuple[RenderServer, subprocess.Popen[bytes]],
+) -> None:
+    """A worker that dies without a result (its messages go nowhere: the server has no terminal) fails the render
+    with one line that says how to see them; the server goes on serving."""
+    server, process = shared
+    pool = RenderPool(1, [FAILING], server=server)
+    assert pool.warm
+    try:
+        with pytest.raises(RenderError, match=re.escape("RENDER_SERVER=off renders with workers whose messages")):
+            pool.render([Job("prod", FAILING, FAILING.settings_for("prod", FailingEnvironment("worker dies")))])
+    finally:
+        pool.close()
+    assert process.poll() is None
