@@ -40,6 +40,28 @@ def synth(out: Path, *options: str, capsys: pytest.CaptureFixture[str]) -> tuple
     return code, "\n".join(line.replace(str(out), "<out>") for line in lines), files
 
 
+def synth_process(options: list[str], watched: tuple[str, ...]) -> tuple[list[str], float, str]:
+    """`main.py synth OPTIONS` as a whole process, as a user runs it (exit 0 asserted): which of the `watched`
+    modules it loaded, the CPU seconds of the processes it started and waited for, and what it printed."""
+    program = (
+        "import resource, runpy, sys\n"
+        f"sys.argv = ['main.py', 'synth', *{options!r}]\n"
+        "try:\n    runpy.run_path('main.py', run_name='__main__')\n"
+        "except SystemExit as exit_:\n    assert exit_.code == 0, exit_.code\n"
+        f"print('loaded:', sorted(m for m in {watched!r} if m in sys.modules))\n"
+        "children = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print('children:', children.ru_utime + children.ru_stime)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    loaded = next(line for line in lines if line.startswith("loaded: "))
+    children = next(line for line in lines if line.startswith("children: "))
+    return ast.literal_eval(loaded.removeprefix("loaded: ")), float(children.removeprefix("children: ")), result.stdout
+
+
 def imported_closure(root: Path, module: str) -> set[Path]:
     """The project files `module` imports, transitively: an oracle read with `ast` (every import statement, at any
     depth, and `import_module("literal")` calls), independent of the cache's own line scan. `from a import b`
@@ -210,21 +232,11 @@ def test_a_synth_with_every_pair_cached_loads_neither_cdk8s_nor_node_and_writes_
     monkeypatch.setenv("RENDER_CACHE", str(tmp_path / "cache"))
     code, _, warm = synth(tmp_path / "warm", capsys=capsys)
     assert code == 0
-    program = (
-        "import resource, runpy, sys\n"
-        f"sys.argv = ['main.py', 'synth', '--env', 'dev', '--out', {str(tmp_path / 'out')!r}]\n"
-        "try:\n    runpy.run_path('main.py', run_name='__main__')\n"
-        "except SystemExit as exit_:\n    assert exit_.code == 0, exit_.code\n"
-        "children = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-        "print('loaded:', sorted(m for m in ('cdk8s', 'jsii', 'constructs', 'engine.fast') if m in sys.modules))\n"
-        "print('children:', children.ru_utime + children.ru_stime)\n"
+    loaded, children, stdout = synth_process(
+        ["--env", "dev", "--out", str(tmp_path / "out")], ("cdk8s", "jsii", "constructs", "engine.fast")
     )
-    result = subprocess.run(
-        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert "loaded: []" in result.stdout and "children: 0.0" in result.stdout, result.stdout
-    assert f"{len(ALL_STACKS)} of {len(ALL_STACKS)} stacks from the cache" in result.stdout, result.stdout
+    assert loaded == [] and children == 0.0, stdout
+    assert f"{len(ALL_STACKS)} of {len(ALL_STACKS)} stacks from the cache" in stdout, stdout
     out = tmp_path / "out"
     written = {str(path.relative_to(out)): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()}
     assert written == warm

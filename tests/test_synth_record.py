@@ -7,8 +7,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ import yaml
 
 import main
 from environment_model.paths import ROOT
+from tests.test_cached_synth import synth_process
 
 NOTHING_CHANGED = "nothing changed since the last synth"
 
@@ -162,19 +161,9 @@ def test_a_synth_with_nothing_changed_loads_neither_the_settings_models_nor_cdk8
     Node are loaded, and none of them is."""
     out = tmp_path / "out"
     assert synth(out, capsys)[0] == 0
-    program = (
-        "import resource, runpy, sys\n"
-        f"sys.argv = ['main.py', 'synth', '--out', {str(out)!r}]\n"
-        "try:\n    runpy.run_path('main.py', run_name='__main__')\n"
-        "except SystemExit as exit_:\n    assert exit_.code == 0, exit_.code\n"
-        "modules = ('pydantic', 'environment_model.settings', 'cdk8s', 'jsii', 'engine.fast', 'delivery.checks')\n"
-        "print('loaded:', sorted(m for m in modules if m in sys.modules))\n"
-        "children = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-        "print('children:', children.ru_utime + children.ru_stime)\n"
+    loaded, children, stdout = synth_process(
+        ["--out", str(out)],
+        ("pydantic", "environment_model.settings", "cdk8s", "jsii", "engine.fast", "delivery.checks"),
     )
-    result = subprocess.run(
-        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert "loaded: []" in result.stdout and "children: 0.0" in result.stdout, result.stdout
-    assert NOTHING_CHANGED in result.stdout, result.stdout
+    assert loaded == [] and children == 0.0, stdout
+    assert NOTHING_CHANGED in stdout, stdout
