@@ -54,7 +54,10 @@ def start_engine(
         jobs,
         settings_modules=(SETTINGS_MODULE,) if whole_environment else (),
         note=note,
-        server=render_server(cached.index if cached is not None else None) if kind == "fast" else None,
+        # The look-up's source hashes and toolchain serve again: nothing is read twice.
+        server=(render_server(cached.index, cached.toolchain) if cached is not None else render_server())
+        if kind == "fast"
+        else None,
     )
 
 

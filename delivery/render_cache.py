@@ -362,7 +362,7 @@ SERVER_FORMAT = 1
 _MAX_SOCKET_PATH = 100
 
 
-def render_server(index: SourceIndex | None = None) -> RenderServer | None:
+def render_server(index: SourceIndex | None = None, toolchain: str | None = None) -> RenderServer | None:
     """Where the fast engine's render server for this code listens (engine/render_server.py): a socket in the
     cache folder whose name hashes the sources of everything the server imports (every stack's modules, their
     bindings, the settings models, the engine), the toolchain and this Python, as the cache's keys do. None with
@@ -382,7 +382,8 @@ def render_server(index: SourceIndex | None = None) -> RenderServer | None:
     index = source_index(folder) if index is None else index
     sources = index.fingerprint([*modules, *RENDER_MODULES])
     index.save()
-    identity = json.dumps([SERVER_FORMAT, sys.executable, toolchain_versions(), sources])
+    toolchain = toolchain_versions() if toolchain is None else toolchain
+    identity = json.dumps([SERVER_FORMAT, sys.executable, toolchain, sources])
     path = folder / f"server-{hashlib.sha256(identity.encode()).hexdigest()[:24]}.sock"
     if len(os.fsencode(path)) > _MAX_SOCKET_PATH:
         return None
@@ -411,8 +412,10 @@ class CachedRenders:
     # Each environment's settings file as the keys were made from it: the settings are validated from the same
     # read, so an edit during the synth can never store objects under the key of the text before it.
     settings_files: dict[str, SettingsFile] = field(default_factory=dict)
-    # The sources' hashes the keys were made from (the render server's address is made from them too).
+    # The sources' hashes and the toolchain the keys were made from (the render server's address is made from them
+    # too: see render_server).
     index: SourceIndex | None = None
+    toolchain: str | None = None
     stored: int = 0
 
     def store(self, environment: str, stack: str, manifests: Sequence[Mapping[str, Any]]) -> None:
@@ -475,7 +478,7 @@ def look_up(
             if manifests is not None:
                 found[environment, stack.name] = manifests
     index.save()
-    return CachedRenders(cache, keys, found, files, index)
+    return CachedRenders(cache, keys, found, files, index, toolchain)
 
 
 def _settings_file(environment: str, text: str | None) -> SettingsFile | None:
