@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command not in _STARTS_ENGINE_FIRST:
             _import_pydantic()
-        if args.command in _NEEDS_ENVIRONMENTS and (problem := environments_problem()):
+        if args.command in _NEEDS_ENVIRONMENTS and (problem := environments_problem() or _render_server_problem()):
             print(f"error: {problem}", file=sys.stderr)
             return failed
         command: int = args.handler(args)
@@ -107,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
 
 # Commands that start their render engine before importing anything else (see _synth), pydantic included.
 _STARTS_ENGINE_FIRST = frozenset({"synth"})
+
+
+def _render_server_problem() -> str | None:
+    from delivery.render_cache import render_server_problem
+
+    return render_server_problem()
 
 
 def _import_pydantic() -> None:

@@ -362,6 +362,18 @@ SERVER_FORMAT = 1
 _MAX_SOCKET_PATH = 100
 
 
+RENDER_SERVER_SETTINGS = ("on", "off")
+
+
+def render_server_problem() -> str | None:
+    """Why $RENDER_SERVER cannot be read, if it cannot: a typo such as `of` must not start servers it meant to stop."""
+    setting = os.environ.get("RENDER_SERVER", "").strip().lower()
+    if setting and setting not in RENDER_SERVER_SETTINGS:
+        shown = setting if len(setting) <= 20 else setting[:20] + "..."
+        return f"RENDER_SERVER={shown!r}: must be on or off (or unset: started from a terminal outside CI)"
+    return None
+
+
 def render_server(index: SourceIndex | None = None, toolchain: str | None = None) -> RenderServer | None:
     """Where the fast engine's render server for this code listens (engine/render_server.py): a socket in the
     cache folder whose name hashes the sources of everything the server imports (every stack's modules, their
