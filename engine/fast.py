@@ -57,6 +57,7 @@ class RenderPool:
         started once they are done, for the next render."""
         count = max(1, workers if workers is not None else (os.cpu_count() or 1))
         self._rendered = False
+        self._warm_up: list[Job] = []
         self._server = server
         self._note = note if note is not None else (lambda line: None)
         self._starter: subprocess.Popen[bytes] | None = None
@@ -111,6 +112,8 @@ class RenderPool:
         worker's next render nor waits for the worker with the most to do.
         """
         self._rendered = True
+        # A render server started after this render warms its kernels up on one environment's stacks.
+        self._warm_up = [job for job in jobs if job.environment == jobs[0].environment] if jobs else []
         shares = _shares(jobs, len(self._jobs))
         self._send(shares)
         if meanwhile is not None:  # the workers render their shares while the caller goes on
@@ -209,7 +212,7 @@ class RenderPool:
             self._starter.wait()
         if self._temp is not None:
             shutil.rmtree(self._temp, ignore_errors=True)  # every process that wrote there has ended
-        if self._server is not None and not self._connections and not stop and self._server.start():
+        if self._server is not None and not self._connections and not stop and self._server.start(self._warm_up):
             self._note(
                 f"a render server now runs in the background for the next synths (it exits after "
                 f"{self._server.idle_seconds / 60:g} minutes without one; RENDER_SERVER=off turns it off)"
@@ -247,12 +250,15 @@ class RenderServer:
     start_after_cold_render: bool = True
     idle_seconds: float = 600.0
 
-    def start(self) -> bool:
+    def start(self, warm_up: Sequence[Job] = ()) -> bool:
         """Start the server, detached (its own session, no terminal, no inherited files), and do not wait: it
         imports while this process exits. A server that finds another listening at its socket exits at once.
-        Whether one was started."""
+        `warm_up`: jobs its kernels render once, objects thrown away, before they serve (see
+        engine/render_server.py). Whether one was started."""
         if not self.start_after_cold_render:
             return False
+        if warm_up:
+            _write_atomically(warm_up_file(self.socket), pickle.dumps(list(warm_up)))
         try:
             subprocess.Popen(
                 self.command(),
@@ -272,6 +278,26 @@ class RenderServer:
             *(sys.executable, "-O", "-m", "engine.render_server"),
             *(str(self.socket), str(self.idle_seconds), *self.modules),
         ]
+
+
+def warm_up_file(socket_path: Path) -> Path:
+    """Where a synth leaves the warm-up jobs (pickled) for the render server it starts at `socket_path`."""
+    return socket_path.with_suffix(".warm-up")
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """`content` in `path`, whole or not at all (a warm-up is only for speed: a failure is left at that)."""
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    except OSError:
+        return
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(content)
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
 
 
 class _Sink(Protocol):

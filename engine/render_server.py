@@ -2,11 +2,19 @@
 
 A cold render worker spends about a second before it renders anything: importing cdk8s, cdk8s-plus-27, the
 bindings, the constructs and the settings models, and loading the same assemblies into its Node kernel. A synth that
-renders one changed stack, or a full synth on two cores, is mostly that second. The server does it once, then
-forks a worker for each connection, exactly as engine/fast_worker.py forks its workers after the same imports: a
-forked worker adopts one of the Node kernels the server keeps loaded (engine/prestarted_kernels.py), reads its share
-of the jobs from the connection and sends each stack back on it, in fast_worker's messages, then exits. No state
-outlives a job share: every share gets a new process and a new kernel, as in a cold render.
+renders one changed stack, or a full synth on two cores, is mostly that second. The server does it once, then keeps
+a standby worker per kernel: a process forked after the same imports (as engine/fast_worker.py forks its workers),
+that has adopted one of the Node kernels the server keeps loaded (engine/prestarted_kernels.py) and waits for a
+connection. Each connection goes to one standby, which reads its share of the jobs from it and sends each stack back
+on it, in fast_worker's messages, then exits. Every share gets a process and a kernel no other share used.
+
+A kernel's first render of a stack is about twice as slow as the next: Node compiles each function of cdk8s,
+cdk8s-plus-27 and jsii's kernel the first time it runs, and jsii's Python side fills its caches. So a standby first
+renders the warm-up jobs (one environment of the synth that started the server, handed over in the file
+`server-<hash>.warm-up` beside the socket), throws the objects away, and only then takes a connection; one that
+arrives meanwhile ends the warm-up at the next stack. The warm-up's objects stay in that kernel, unused: nothing in
+cdk8s or the constructs is shared between Apps, and tests/test_render_server.py compares the bytes with the plain
+engine's.
 
 `python -O -m engine.render_server SOCKET IDLE_SECONDS MODULE ...` (started by engine.fast's RenderPool, detached,
 once a cold render has ended). The socket's name carries a hash of everything the server imported (the project's
@@ -20,6 +28,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import pickle
+import select
 import shutil
 import signal
 import socket
@@ -31,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine import use_bundled_node
-from engine.fast import TEMP_PREFIX
+from engine.fast import TEMP_PREFIX, warm_up_file
 from engine.fast_runtime import run_jsii_kernel_directly, speed_up_jsii_serialisation
 from engine.fast_worker import PRELOADED, import_modules, serve
 
@@ -47,6 +57,7 @@ _POLL_SECONDS = 1.0
 
 def main(argv: list[str]) -> None:
     path, idle, modules = Path(argv[0]), float(argv[1]), argv[2:]
+    warm_up = _take_warm_up(path)
     use_bundled_node()
     run_jsii_kernel_directly()
     from engine import prestarted_kernels
@@ -63,19 +74,32 @@ def main(argv: list[str]) -> None:
                 other.unlink()
     temporary = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-")
     os.environ["TMPDIR"] = temporary  # what the kernels unpack: removed when the server exits
+    standbys = _Standbys(listener, warm_up)
     try:
-        kernels = prestarted_kernels.PrestartedKernels(KERNELS)
-        with kernels.forwarding_loads():
+        standbys.kernels = prestarted_kernels.PrestartedKernels(KERNELS)
+        with standbys.kernels.forwarding_loads():
             import_modules([*PRELOADED, *modules])
         gc.freeze()  # as in fast_worker: the forked workers neither scan nor copy the imported objects
         gc.disable()
-        _accept(listener, path, own, idle, kernels)
+        _accept(listener, path, own, idle, standbys)
     finally:
+        standbys.close()  # a standby whose handover socket closes exits, and its kernel with it
         listener.close()
         with contextlib.suppress(OSError):
             if os.stat(path).st_ino == own:
                 path.unlink()
         shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _take_warm_up(path: Path) -> bytes | None:
+    """The warm-up jobs' pickle the starting synth left, removed once read (the server keeps it)."""
+    file = warm_up_file(path)
+    try:
+        content = file.read_bytes()
+        file.unlink()
+    except OSError:
+        return None
+    return content or None
 
 
 def _listen(path: Path) -> socket.socket | None:
@@ -102,25 +126,19 @@ def _listen(path: Path) -> socket.socket | None:
     return None
 
 
-def _accept(listener: socket.socket, path: Path, own: int, idle: float, kernels: PrestartedKernels) -> None:
-    """Fork a worker for each connection, each adopting a loaded kernel; restart the kernels used once no worker
-    runs (not during a render: on two cores, a kernel loading would slow it); return when it is time to exit."""
-    ready = list(range(KERNELS))
-    used: list[int] = []
-    workers: set[int] = set()
+def _accept(listener: socket.socket, path: Path, own: int, idle: float, standbys: _Standbys) -> None:
+    """Hand each connection to a standby; replace the standbys used (their kernels restarted) once no worker runs
+    (not during a render: on two cores, a kernel loading would slow it); return when it is time to exit."""
     last_used = time.monotonic()
     listener.settimeout(_POLL_SECONDS)
     while True:
-        _reap(workers)
-        if not workers and used:
-            for index in used:
-                kernels.restart(index)
-            ready.extend(used)
-            used.clear()
+        standbys.reap()
+        if not standbys.busy:
+            standbys.fill()
         try:
             connection, _ = listener.accept()
         except TimeoutError:
-            if not workers and time.monotonic() - last_used > idle:
+            if not standbys.busy and time.monotonic() - last_used > idle:
                 return
             try:
                 if os.stat(path).st_ino != own:
@@ -129,43 +147,125 @@ def _accept(listener: socket.socket, path: Path, own: int, idle: float, kernels:
                 return
             continue
         last_used = time.monotonic()
-        if not ready:  # more connections at once than kernels kept: one more, loading now
-            kernels.restart(used[0])
-            ready.append(used.pop(0))
-        index = ready.pop(0)
-        worker = os.fork()
-        if worker == 0:
-            _work(connection, listener, kernels, index)
-        connection.close()
-        kernels.let_go(index)
-        used.append(index)
-        workers.add(worker)
+        with connection:
+            standbys.hand_over(connection)
 
 
-def _work(connection: socket.socket, listener: socket.socket, kernels: PrestartedKernels, index: int) -> None:
-    """In a forked worker: render the share the connection sends, on kernel `index`; never returns."""
+class _Standbys:
+    """A standby worker per kernel (engine/prestarted_kernels.py): forked, its kernel adopted and warmed up, waiting
+    for a connection on a socket pair with the server, which passes it the connection's descriptor."""
+
+    def __init__(self, listener: socket.socket, warm_up: bytes | None) -> None:
+        self.kernels: PrestartedKernels | None = None
+        self._listener = listener
+        self._warm_up = warm_up
+        self._fresh = list(range(KERNELS))  # kernels started with the server that no standby has adopted yet
+        self._used: list[int] = []  # kernels a standby adopted that has since been handed a connection, or died
+        self._waiting: dict[int, tuple[int, socket.socket]] = {}  # kernel index -> (standby's pid, server's end)
+        #: The pids of the standbys handed a connection that have not exited yet.
+        self.busy: set[int] = set()
+
+    def fill(self) -> None:
+        """A standby for each kernel: a new kernel in place of each used one."""
+        while self._fresh or self._used:
+            self._start_one()
+
+    def hand_over(self, connection: socket.socket) -> None:
+        """Pass `connection` to a waiting standby (one started now if none waits: more connections at once than
+        kernels kept, its kernel loading now)."""
+        while True:
+            if not self._waiting:
+                self._start_one()
+            index, (pid, ours) = next(iter(self._waiting.items()))
+            del self._waiting[index]
+            self._used.append(index)
+            try:
+                socket.send_fds(ours, [b"c"], [connection.fileno()])
+            except OSError:  # it died warming up: no more warm-ups, and the next standby
+                self._warm_up = None
+                continue
+            finally:
+                ours.close()
+            self.busy.add(pid)
+            return
+
+    def reap(self) -> None:
+        """Forget the workers that have exited, and collect every child that has (kernels included). A standby that
+        exited before it was handed a connection died warming up: no more warm-ups, and its kernel is replaced."""
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.busy.discard(pid)
+            for index, (standby, ours) in list(self._waiting.items()):
+                if standby == pid:
+                    ours.close()
+                    del self._waiting[index]
+                    self._used.append(index)
+                    self._warm_up = None
+
+    def close(self) -> None:
+        """Close the server's ends of the waiting standbys' sockets: each then exits, and its kernel with it."""
+        for _, ours in self._waiting.values():
+            ours.close()
+        self._waiting.clear()
+
+    def _start_one(self) -> None:
+        assert self.kernels is not None
+        if self._fresh:
+            index = self._fresh.pop(0)
+        else:
+            index = self._used.pop(0)
+            self.kernels.restart(index)
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            for _, other in self._waiting.values():  # else a standby would outlive a killed server
+                other.close()
+            _standby(theirs, self._listener, self.kernels, index, self._warm_up)
+        theirs.close()
+        self.kernels.let_go(index)
+        self._waiting[index] = (pid, ours)
+
+
+def _standby(
+    handover: socket.socket, listener: socket.socket, kernels: PrestartedKernels, index: int, warm_up: bytes | None
+) -> None:
+    """In a forked standby: adopt kernel `index`, warm it up, then render the share of the connection the server
+    hands over (none: the server has gone; exit); never returns."""
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # a client gone: end quietly, as fast_worker's workers do
     try:
         listener.close()
         kernels.adopt(index)
         speed_up_jsii_serialisation()
-        channel = connection.detach()
-        serve(channel, os.dup(channel))  # exits the process
+        if warm_up is not None:
+            _warm(warm_up, handover)
+        _, descriptors, _, _ = socket.recv_fds(handover, 1, 1)
+        handover.close()
+        if not descriptors:
+            os._exit(0)
+        serve(descriptors[0], os.dup(descriptors[0]))  # exits the process
     except BaseException:
         traceback.print_exc()
     os._exit(1)
 
 
-def _reap(workers: set[int]) -> None:
-    """Forget the workers that have exited, and collect every child that has (kernels included)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        workers.discard(pid)
+def _warm(warm_up: bytes, handover: socket.socket) -> None:
+    """Render the warm-up jobs one stack at a time, objects thrown away, until done or a connection is handed over.
+    A warm-up only saves time: one that fails is left at that (a chart that exits the process ends this standby,
+    and the server warms up no more)."""
+    from engine.plain import render_jobs
+
+    with contextlib.suppress(Exception):
+        for job in pickle.loads(warm_up):
+            if select.select([handover], [], [], 0)[0]:
+                return
+            for _ in render_jobs([job]):
+                pass
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """The render server (engine/render_server.py): the fast engine's workers kept warm between synths. It renders the
-same bytes as the plain engine, is never asked when its code is out of date, a dead one is replaced without an error,
-and it exits when idle, when its socket is removed, or when a server of newer code starts beside it."""
+same bytes as the plain engine (its kernels warmed up on a synth's jobs first), is never asked when its code is out
+of date, a dead one is replaced without an error, a warm-up that fails costs nothing but the warm-up, and it exits
+when idle, when its socket is removed, or when a server of newer code starts beside it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pickle
 import re
 import shutil
 import signal
@@ -23,7 +26,7 @@ from delivery import render_cache
 from delivery.output import manifest_files, read_tree
 from delivery.render_cache import render_server
 from engine import Job, RenderedEnvironment, RenderError
-from engine.fast import RenderPool, RenderServer
+from engine.fast import RenderPool, RenderServer, warm_up_file
 from engine.plain import PlainEngine
 from environment_model.paths import ROOT
 from environment_model.registry import ARGOCD, SETTINGS_MODULE, STACKS
@@ -74,19 +77,23 @@ def started(socket_folder: Path) -> Iterator[tuple[RenderServer, subprocess.Pope
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RenderServer, subprocess.Popen[bytes]]]:
-    """One server for the tests that only render through it (starting one takes a few seconds)."""
+    """One server for the tests that only render through it (starting one takes a few seconds), its kernels warmed
+    up on staging's stacks, as after a synth of all environments."""
     folder = Path(tempfile.mkdtemp(prefix="rs-", dir="/tmp"))
     try:
-        yield from _server(folder)
+        yield from _server(folder, warm_up=jobs_of(["staging"]))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _server(folder: Path) -> Iterator[tuple[RenderServer, subprocess.Popen[bytes]]]:
+def _server(folder: Path, warm_up: list[Job] | None = None) -> Iterator[tuple[RenderServer, subprocess.Popen[bytes]]]:
     server = RenderServer(folder / "server-a.sock", MODULES, idle_seconds=120)
+    if warm_up is not None:  # as RenderServer.start leaves them
+        warm_up_file(server.socket).write_bytes(pickle.dumps(warm_up))
     process = subprocess.Popen(server.command(), cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         assert listening(server.socket), "the server did not start"
+        assert not warm_up_file(server.socket).exists(), "the server takes its warm-up jobs"
         yield server, process
     finally:
         if process.poll() is None:
@@ -126,6 +133,31 @@ def test_a_warm_server_renders_what_the_plain_engine_renders(
         assert pool.warm, f"round {round_}: the server did not give the workers"
         assert files(render(pool, ["dev", "prod"])) == expected
     assert process.poll() is None, "the server serves the next synth"
+
+
+@fast_engine_only
+def test_a_warm_up_that_kills_its_worker_leaves_the_server_serving(socket_folder: Path) -> None:
+    """A warm-up only saves time: a standby that dies warming up is replaced by one that does not warm up."""
+    dies = [Job("prod", FAILING, FAILING.settings_for("prod", FailingEnvironment("worker dies")))]
+    with contextlib.contextmanager(_server)(socket_folder, warm_up=dies) as (server, process):
+        # The first standbys die warming up; their replacements do not warm up, so they stay (no loop of deaths).
+        deadline = time.monotonic() + 60
+        seen: set[int] = set()
+        while (len(now := standbys(process.pid)) != 2 or now != seen) and time.monotonic() < deadline:
+            seen = now
+            time.sleep(1.5)  # longer than the server takes to notice a death and replace the standby
+        assert len(seen) == 2 and standbys(process.pid) == seen, "the standbys settle, without a warm-up"
+        for _ in range(2):  # on their replacements, then on theirs
+            pool = RenderPool(2, STACKS, server=server)
+            assert pool.warm
+            assert set(render(pool, ["dev"])["dev"]) == {stack.name for stack in ALL_STACKS}
+        assert process.poll() is None
+
+
+def standbys(server: int) -> set[int]:
+    """The server's forked workers (its other children are Node kernels)."""
+    children = subprocess.run(["pgrep", "-P", str(server)], capture_output=True, text=True).stdout.split()
+    return {int(pid) for pid in children if "engine.render_server" in Path(f"/proc/{pid}/cmdline").read_text()}
 
 
 @fast_engine_only
