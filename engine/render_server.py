@@ -48,8 +48,9 @@ from engine.fast_worker import PRELOADED, import_modules, serve
 if TYPE_CHECKING:  # imported at run time only once Node is set up (prestarted_kernels imports jsii)
     from engine.prestarted_kernels import PrestartedKernels
 
-# Kernels kept loaded: one per core, as many as a synth asks for workers, but at most 4 (each holds about 105 MiB
-# while it waits; on a larger machine a synth's further workers load their kernel when they start).
+# Standbys kept, each with a loaded kernel: one per core, as many as a synth asks for workers, but at most 4 (a
+# standby and its warmed-up kernel hold about 135 MiB while they wait; on a larger machine a synth's further workers
+# get a kernel loading when they connect).
 KERNELS = min(os.cpu_count() or 1, 4)
 # How often the server looks whether its socket is still its own, and its workers have exited.
 _POLL_SECONDS = 1.0
