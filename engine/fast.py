@@ -16,6 +16,7 @@ import queue
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -329,18 +330,31 @@ class _SocketJobs:
 
 def _connect(path: Path, count: int) -> list[socket.socket]:
     """`count` connections to the render server at `path`, or none if it does not answer (none started yet, or one
-    that was killed: its socket file is left, and the next server replaces it)."""
+    that was killed: its socket file is left, and the next server replaces it) or is run by another user (what a
+    server sends back is unpickled: only our own is trusted, as in a cache folder others can write to)."""
     connections: list[socket.socket] = []
     try:
         for _ in range(count):
             connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             connections.append(connection)
             connection.connect(str(path))
+            if not same_user(connection):
+                raise ConnectionRefusedError(f"{path} is another user's")
     except OSError:
         for connection in connections:
             connection.close()
         return []
     return connections
+
+
+def same_user(connection: socket.socket) -> bool:
+    """Whether the process at the other end of a Unix socket runs as this process's user (Linux: SO_PEERCRED;
+    elsewhere the socket file's permissions are the only guard)."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return True
+    _, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i")))
+    return bool(uid == os.getuid())
 
 
 def _remove_orphaned_temp_folders() -> None:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine import use_bundled_node
-from engine.fast import TEMP_PREFIX, warm_up_file
+from engine.fast import TEMP_PREFIX, same_user, warm_up_file
 from engine.fast_runtime import run_jsii_kernel_directly, speed_up_jsii_serialisation
 from engine.fast_worker import PRELOADED, import_modules, serve
 
@@ -93,10 +93,17 @@ def main(argv: list[str]) -> None:
 
 
 def _take_warm_up(path: Path) -> bytes | None:
-    """The warm-up jobs' pickle the starting synth left, removed once read (the server keeps it)."""
+    """The warm-up jobs' pickle the starting synth left, removed once read (the server keeps it). Only a file of
+    this user's that nobody else may write is loaded: a pickle runs code when it is loaded."""
     file = warm_up_file(path)
     try:
-        content = file.read_bytes()
+        descriptor = os.open(file, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(descriptor, "rb") as opened:
+            status = os.fstat(opened.fileno())
+            content = opened.read() if status.st_uid == os.getuid() and not status.st_mode & 0o022 else b""
         file.unlink()
     except OSError:
         return None
@@ -122,6 +129,7 @@ def _listen(path: Path) -> socket.socket | None:
             finally:
                 probe.close()
             continue
+        os.chmod(path, 0o600)  # only this user may connect (it sends pickles); the server checks each peer too
         listener.listen(16)
         return listener
     return None
@@ -147,8 +155,10 @@ def _accept(listener: socket.socket, path: Path, own: int, idle: float, standbys
             except OSError:
                 return
             continue
-        last_used = time.monotonic()
         with connection:
+            if not same_user(connection):  # it would send a pickle for a standby to load: never another user's
+                continue
+            last_used = time.monotonic()
             standbys.hand_over(connection)
 
 

@@ -1,7 +1,8 @@
 """The render server (engine/render_server.py): the fast engine's workers kept warm between synths. It renders the
 same bytes as the plain engine (its kernels warmed up on a synth's jobs first), is never asked when its code is out
-of date, a dead one is replaced without an error, a warm-up that fails costs nothing but the warm-up, and it exits
-when idle, when its socket is removed, or when a server of newer code starts beside it."""
+of date, a dead one is replaced without an error, a warm-up that fails costs nothing but the warm-up, no pickle of
+another user's is loaded on either side, and it exits when idle, when its socket is removed, or when a server of
+newer code starts beside it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -157,6 +159,63 @@ def standbys(server: int) -> set[int]:
     """The server's forked workers (its other children are Node kernels)."""
     children = subprocess.run(["pgrep", "-P", str(server)], capture_output=True, text=True).stdout.split()
     return {int(pid) for pid in children if "engine.render_server" in Path(f"/proc/{pid}/cmdline").read_text()}
+
+
+class Hostile:
+    """A pickle that creates `marker` when it is loaded: what another user could leave or send to run code as us."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return open, (str(self.marker), "w")
+
+
+@fast_engine_only
+def test_a_server_loads_no_pickle_another_user_leaves_or_sends(socket_folder: Path) -> None:
+    """The server unpickles the warm-up file and each connection's jobs: from this user only. Run here as a server
+    that takes itself for another user (its os.getuid changed), so this process and its files are the stranger's."""
+    server = RenderServer(socket_folder / "server-a.sock", MODULES, idle_seconds=120)
+    left, sent = socket_folder / "left", socket_folder / "sent"
+    warm_up_file(server.socket).write_bytes(pickle.dumps(Hostile(left)))
+    program = f"import os, sys; os.getuid = lambda: {os.getuid() + 1}; from engine.render_server import main; "
+    program += "main(sys.argv[1:])"
+    command = [*server.command()[:2], "-c", program, *server.command()[4:]]
+    process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert listening(server.socket)
+        assert stat.S_IMODE(server.socket.stat().st_mode) == 0o600, "only its user may connect"
+        stranger = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with stranger:
+            stranger.connect(str(server.socket))
+            stranger.sendall(pickle.dumps([Hostile(sent)]))
+            stranger.shutdown(socket.SHUT_WR)
+            stranger.settimeout(30)
+            try:
+                answer = stranger.recv(1)
+            except ConnectionResetError:  # closed with the pickle unread
+                answer = b""
+            assert answer == b"", "the server closes a stranger's connection unanswered"
+        time.sleep(1)  # as long as a standby would need to load a pickle it had been handed
+        assert not left.exists() and not sent.exists(), "no stranger's pickle was loaded"
+        assert not warm_up_file(server.socket).exists(), "the stranger's warm-up file is removed"
+        assert process.poll() is None
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@fast_engine_only
+def test_a_synth_trusts_no_server_another_user_runs(
+    shared: tuple[RenderServer, subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a server sends back is unpickled: a server of another user's (this one, as seen by a process that takes
+    itself for another user) is never asked, and the synth renders cold."""
+    server, _ = shared
+    monkeypatch.setattr(os, "getuid", lambda: os.geteuid() + 1)
+    pool = RenderPool(1, STACKS, server=RenderServer(server.socket, MODULES, start_after_cold_render=False))
+    assert not pool.warm
+    pool.close(stop=True)
 
 
 @fast_engine_only
