@@ -183,8 +183,9 @@ class _Standbys:
 
     def hand_over(self, connection: socket.socket) -> None:
         """Pass `connection` to a waiting standby (one started now if none waits: more connections at once than
-        kernels kept, its kernel loading now)."""
-        while True:
+        kernels kept, its kernel loading now). If every standby tried has died, the connection is closed unanswered
+        and that synth says its worker gave no result."""
+        for _ in range(KERNELS + 1):
             if not self._waiting:
                 self._start_one()
             index, (pid, ours) = next(iter(self._waiting.items()))
