@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from environment_model.paths import ROOT, environments_dir
+from environment_model.paths import ROOT, environments_dir, read_own_file
 from environment_model.registry import ARGOCD, SETTINGS_MODULE, STACKS, StackDefinition
 from stacks.argocd.reads import settings_read
 
@@ -107,7 +107,7 @@ class SourceIndex:
     def __post_init__(self) -> None:
         if self.memo is not None:
             try:
-                known = json.loads(self.memo.read_bytes())
+                known = json.loads(read_own_file(self.memo))
             except (OSError, ValueError):
                 known = None
             if isinstance(known, dict) and known.get("format") == FORMAT and isinstance(known.get("files"), dict):
@@ -294,9 +294,10 @@ class RenderCache:
 
 def read_entry(path: Path, key: str, format: int) -> dict[str, Any] | None:
     """The JSON object in the file `path` if it records `key` in `format`; None if it is absent, unreadable,
-    corrupt, or written for another key or by another format (each such file is a miss, and is replaced)."""
+    corrupt, written for another key or by another format, or not this user's alone (each such file is a miss, and
+    is replaced: in a cache folder others can write to, a stranger's entry never reaches dist/)."""
     try:
-        entry = json.loads(path.read_bytes())
+        entry = json.loads(read_own_file(path))
     except (OSError, ValueError):
         return None
     if not (isinstance(entry, dict) and entry.get("format") == format and entry.get("key") == key):

@@ -44,6 +44,7 @@ from engine import use_bundled_node
 from engine.fast import TEMP_PREFIX, same_user, warm_up_file
 from engine.fast_runtime import run_jsii_kernel_directly, speed_up_jsii_serialisation
 from engine.fast_worker import PRELOADED, import_modules, serve
+from environment_model.paths import read_own_file
 
 if TYPE_CHECKING:  # imported at run time only once Node is set up (prestarted_kernels imports jsii)
     from engine.prestarted_kernels import PrestartedKernels
@@ -97,16 +98,11 @@ def _take_warm_up(path: Path) -> bytes | None:
     this user's that nobody else may write is loaded: a pickle runs code when it is loaded."""
     file = warm_up_file(path)
     try:
-        descriptor = os.open(file, os.O_RDONLY | os.O_NOFOLLOW)
+        content = read_own_file(file)
     except OSError:
-        return None
-    try:
-        with os.fdopen(descriptor, "rb") as opened:
-            status = os.fstat(opened.fileno())
-            content = opened.read() if status.st_uid == os.getuid() and not status.st_mode & 0o022 else b""
+        content = b""
+    with contextlib.suppress(OSError):
         file.unlink()
-    except OSError:
-        return None
     return content or None
 
 

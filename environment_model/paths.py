@@ -1,4 +1,5 @@
-"""Where the project's files are (no pydantic or cdk8s import: the command line needs these before either)."""
+"""Where the project's files are, and how its private ones are read (no pydantic or cdk8s import: the command line
+needs these before either)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,16 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(ROOT))
     except ValueError:
         return str(path)
+
+
+def read_own_file(path: Path) -> bytes:
+    """The bytes of `path` if it is a file of this user's that nobody else may write; else OSError, as for a
+    missing file. For what the project itself wrote where another user might write too (a shared RENDER_CACHE
+    folder): the render cache's entries go into dist/, and the render server's warm-up is a pickle, which runs code
+    when it is loaded. A symbolic link is refused, whoever owns what it points to."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(descriptor, "rb") as file:
+        status = os.fstat(file.fileno())
+        if status.st_uid != os.getuid() or status.st_mode & 0o022:
+            raise PermissionError(f"{path} is not this user's alone")
+        return file.read()

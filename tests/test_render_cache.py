@@ -70,6 +70,22 @@ class TestEntries:
         cache.put("k1", OBJECTS)
         assert cache.get("k1") == OBJECTS
 
+    @pytest.mark.parametrize("how", ["others may write it", "group may write it", "a link to it"])
+    def test_an_entry_another_user_could_have_written_is_a_miss_and_is_replaced(self, tmp_path: Path, how: str) -> None:
+        """A cache folder may be shared (RENDER_CACHE): an entry's objects go into dist/, so only a file of this
+        user's that nobody else may write counts."""
+        cache = RenderCache(tmp_path)
+        cache.put("k1", OBJECTS)
+        entry = tmp_path / "k1.json"
+        if how == "a link to it":
+            entry.rename(tmp_path / "elsewhere")
+            entry.symlink_to(tmp_path / "elsewhere")
+        else:
+            entry.chmod(0o646 if how == "others may write it" else 0o664)
+        assert cache.get("k1") is None
+        cache.put("k1", OBJECTS)
+        assert cache.get("k1") == OBJECTS and not entry.is_symlink()
+
     def test_a_cache_that_cannot_be_written_is_only_a_miss(self, tmp_path: Path) -> None:
         (tmp_path / "file").write_text("in the way")
         cache = RenderCache(tmp_path / "file" / "cache")
@@ -174,6 +190,21 @@ class TestSourceFingerprints:
         assert "lib/values.py" not in json.loads(memo.read_text())["files"]
         (project / "lib/values.py").write_text("PORT = 90\n")
         assert SourceIndex(project, memo=memo).fingerprint(["app.chart"]) != fingerprint
+
+    def test_a_memo_others_may_write_is_ignored(self, project: Path, tmp_path: Path) -> None:
+        """The memo says which digest a file of a given size and time has: one a stranger wrote could make an edited
+        source look unchanged, and a stale render be taken from the cache."""
+        memo = tmp_path / "memo.json"
+        index = SourceIndex(project, memo=memo)
+        fingerprint = index.fingerprint(["app.chart"])
+        index.save()
+        files = json.loads(memo.read_text())["files"]
+        files["lib/values.py"][3] = "0" * 64  # a false digest for the file as it stands
+        memo.write_text(json.dumps({"format": FORMAT, "files": files}))
+        memo.chmod(0o600)
+        assert SourceIndex(project, memo=memo).fingerprint(["app.chart"]) != fingerprint, "an own memo is trusted"
+        memo.chmod(0o666)
+        assert SourceIndex(project, memo=memo).fingerprint(["app.chart"]) == fingerprint
 
     @pytest.mark.parametrize("content", ["", "[]", "{", '{"format": 0, "files": {}}'])
     def test_a_corrupt_memo_is_ignored(self, project: Path, tmp_path: Path, content: str) -> None:
