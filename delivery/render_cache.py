@@ -26,14 +26,13 @@ import os
 import re
 import sys
 import sysconfig
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from environment_model.paths import ROOT, environments_dir, read_own_file
+from environment_model.paths import ROOT, TEMPORARY_PREFIX, environments_dir, read_own_file, write_atomically
 from environment_model.registry import ARGOCD, SETTINGS_MODULE, STACKS, StackDefinition
 from stacks.argocd.reads import settings_read
 
@@ -278,7 +277,7 @@ class RenderCache:
             except OSError:
                 continue
             path = Path(item.path)
-            stale_temporary = item.name.startswith(".entry-") and now - stat.st_mtime > 60
+            stale_temporary = item.name.startswith(TEMPORARY_PREFIX) and now - stat.st_mtime > 60
             if stale_temporary or (item.name.endswith(".json") and now - stat.st_mtime > MAX_AGE_SECONDS):
                 removed += _unlink(path)
             elif item.name.endswith(".json"):
@@ -309,24 +308,6 @@ def touch(path: Path) -> None:
     """Mark an entry used now: the recently-used order that pruning follows."""
     with contextlib.suppress(OSError):
         os.utime(path)
-
-
-def write_atomically(path: Path, data: str) -> None:
-    """`data` into `path` by renaming a complete temporary file over it; a cache that cannot be written is only a
-    slower synth, so a failure to write is ignored."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".entry-", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(data)
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
-    except OSError:
-        return
 
 
 def _unlink(path: Path) -> int:

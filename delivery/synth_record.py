@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from delivery.output import FLEET_FOLDER, OutputError, leftovers, output_lock
-from delivery.render_cache import RENDER_MODULES, SourceIndex, read_entry, touch, write_atomically
-from environment_model.paths import available_environments, environments_dir
+from delivery.render_cache import RENDER_MODULES, SourceIndex, read_entry, touch
+from environment_model.paths import available_environments, environments_dir, write_atomically
 from environment_model.registry import ARGOCD, STACKS, StackDefinition
 from environment_model.settings_file import SettingsFileError, settings_text
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from engine import EngineName, Finished, Job, Manifest, RenderedEnvironment, RenderError, Stack, in_job_order
+from environment_model.paths import write_atomically
 
 
 class RenderPool:
@@ -259,7 +260,7 @@ class RenderServer:
         if not self.start_after_cold_render:
             return False
         if warm_up:
-            _write_atomically(warm_up_file(self.socket), pickle.dumps(list(warm_up)))
+            write_atomically(warm_up_file(self.socket), pickle.dumps(list(warm_up)))
         try:
             subprocess.Popen(
                 self.command(),
@@ -284,21 +285,6 @@ class RenderServer:
 def warm_up_file(socket_path: Path) -> Path:
     """Where a synth leaves the warm-up jobs (pickled) for the render server it starts at `socket_path`."""
     return socket_path.with_suffix(".warm-up")
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    """`content` in `path`, whole or not at all (a warm-up is only for speed: a failure is left at that)."""
-    try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    except OSError:
-        return
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(content)
-        os.replace(temporary, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
 
 
 class _Sink(Protocol):

@@ -3,7 +3,9 @@ needs these before either)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +52,31 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(ROOT))
     except ValueError:
         return str(path)
+
+
+# What write_atomically's temporary files start with: one is left only by a killed process (the render cache prunes
+# them).
+TEMPORARY_PREFIX = ".entry-"
+
+
+def write_atomically(path: Path, data: str | bytes) -> None:
+    """`data` into `path` by renaming a complete temporary file (created 0600: this user's alone, as read_own_file
+    asks) over it, the folder made if missing. A failure to write is ignored: what is written this way (the render
+    cache, the render server's warm-up) only saves time."""
+    content = data.encode() if isinstance(data, str) else data
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX, suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(content)
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+    except OSError:
+        return
 
 
 def read_own_file(path: Path) -> bytes:
