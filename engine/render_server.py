@@ -76,16 +76,18 @@ def main(argv: list[str]) -> None:
                 other.unlink()
     temporary = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-")
     os.environ["TMPDIR"] = temporary  # what the kernels unpack: removed when the server exits
-    standbys = _Standbys(listener, warm_up)
+    standbys: _Standbys | None = None
     try:
-        standbys.kernels = prestarted_kernels.PrestartedKernels(KERNELS)
-        with standbys.kernels.forwarding_loads():
+        kernels = prestarted_kernels.PrestartedKernels(KERNELS)
+        with kernels.forwarding_loads():
             import_modules([*PRELOADED, *modules])
         gc.freeze()  # as in fast_worker: the forked workers neither scan nor copy the imported objects
         gc.disable()
+        standbys = _Standbys(listener, kernels, warm_up)
         _accept(listener, path, own, idle, standbys)
     finally:
-        standbys.close()  # a standby whose handover socket closes exits, and its kernel with it
+        if standbys is not None:
+            standbys.close()  # a standby whose handover socket closes exits, and its kernel with it
         listener.close()
         with contextlib.suppress(OSError):
             if os.stat(path).st_ino == own:
@@ -162,8 +164,8 @@ class _Standbys:
     """A standby worker per kernel (engine/prestarted_kernels.py): forked, its kernel adopted and warmed up, waiting
     for a connection on a socket pair with the server, which passes it the connection's descriptor."""
 
-    def __init__(self, listener: socket.socket, warm_up: bytes | None) -> None:
-        self.kernels: PrestartedKernels | None = None
+    def __init__(self, listener: socket.socket, kernels: PrestartedKernels, warm_up: bytes | None) -> None:
+        self._kernels = kernels
         self._listener = listener
         self._warm_up = warm_up
         self._fresh = list(range(KERNELS))  # kernels started with the server that no standby has adopted yet
@@ -222,21 +224,20 @@ class _Standbys:
         self._waiting.clear()
 
     def _start_one(self) -> None:
-        assert self.kernels is not None
         if self._fresh:
             index = self._fresh.pop(0)
         else:
             index = self._used.pop(0)
-            self.kernels.restart(index)
+            self._kernels.restart(index)
         ours, theirs = socket.socketpair()
         pid = os.fork()
         if pid == 0:
             ours.close()
             for _, other in self._waiting.values():  # else a standby would outlive a killed server
                 other.close()
-            _standby(theirs, self._listener, self.kernels, index, self._warm_up)
+            _standby(theirs, self._listener, self._kernels, index, self._warm_up)
         theirs.close()
-        self.kernels.let_go(index)
+        self._kernels.let_go(index)
         self._waiting[index] = (pid, ours)
 
 
