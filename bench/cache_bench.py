@@ -2,15 +2,15 @@
 
 Cases, taking turns run by run so that a change in the VM's speed touches each alike:
 - nothing changed: the synth record and every (environment, stack) pair are in the cache;
-- one value changed: dev's core-pipeline image tag set to a tag no run used before (that stack renders anew, the
-  other 23 pairs come from the cache);
+- one value changed: dev's core-pipeline image tag set to a tag no run used before (dev's six stacks render anew:
+  a key holds the whole settings file; the other 18 pairs come from the cache);
 - full synth, `--no-cache`: every pair rendered;
-each as `make synth` runs it from the second synth on, with the render server warm (engine/render_server.py), and
-the last two also cold (RENDER_SERVER=off: workers started by the synth, as the first synth after a code change).
-The settings are a copy of environments/ (ENVIRONMENTS_DIR), the cache a folder of its own; both are removed at the
-end (the server exits when its socket goes). The project's bytecode is compiled first, as `make synth` does. The
-synths run back to back (`--pause S` spaces them). Prints min, median and max of each, and the machine's load. Run
-with `python -m bench.cache_bench`.
+- nothing changed, no synth record: as the first, with the synth records removed from the cache before the run (every
+  pair still in the cache): what the synth record saves.
+Every synth is a fresh process that starts its own workers, as every `make synth` does. The settings are a copy of
+environments/ (ENVIRONMENTS_DIR), the cache a folder of its own; both are removed at the end. The project's bytecode
+is compiled first, as `make synth` does. The synths run back to back (`--pause S` spaces them). Prints min, median
+and max of each, and the machine's load. Run with `python -m bench.cache_bench`.
 """
 
 from __future__ import annotations
@@ -28,13 +28,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {
-    "nothing changed": 0.4,
-    "one value changed": 0.9,
-    "full synth, --no-cache": 1.5,
-    "one value changed, cold": 0.9,
-    "full synth, --no-cache, cold": 1.5,
+    "nothing changed": 0.5,
+    "one value changed": 1.3,
+    "full synth, --no-cache": 1.8,
+    "nothing changed, no synth record": 0.5,
 }
-COLD = {"RENDER_SERVER": "off"}
 PROJECT_PACKAGES = ("value_types", "constructs_lib", "stacks", "environment_model", "delivery", "engine")
 _DEV_TAG = re.compile(r'^(core_pipeline:\n(?:  .*\n)*?    tag: )"[^"]*"', re.MULTILINE)
 
@@ -55,26 +53,6 @@ def timed_synth(out: Path, environment: dict[str, str], *options: str) -> float:
     return time.perf_counter() - started
 
 
-def server_ready(cache: Path, within: float = 60.0) -> bool:
-    """Whether a render server has been started in `cache` and has loaded everything (its kernels' Node processes
-    are up): as a user finds it a few seconds after a synth."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        sockets = list(cache.glob("server-*.sock"))
-        if sockets:
-            servers = subprocess.run(["pgrep", "-f", str(sockets[0])], capture_output=True, text=True).stdout.split()
-            kernels = [
-                pid
-                for server in servers
-                for pid in subprocess.run(["pgrep", "-P", server], capture_output=True, text=True).stdout.split()
-            ]
-            if len(kernels) >= (os.cpu_count() or 1):
-                time.sleep(1.0)  # the kernels load their assemblies
-                return True
-        time.sleep(0.2)
-    return False
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -82,8 +60,7 @@ def main() -> int:
         "--pause",
         type=float,
         default=0.0,
-        help="seconds between one synth and the next (default 0: back to back, while the render server still "
-        "reloads the kernels the previous synth used; 1 s apart, as a user runs them, measured no different)",
+        help="seconds between one synth and the next (default 0: back to back)",
     )
     args = parser.parse_args()
     PAUSE[0] = args.pause
@@ -97,16 +74,13 @@ def main() -> int:
             **os.environ,
             "ENVIRONMENTS_DIR": str(scratch / "environments"),
             "RENDER_CACHE": str(scratch / "cache"),
-            "RENDER_SERVER": "on",  # as from a terminal (the bench's synths have none)
         }
         dev = scratch / "environments" / "dev.yaml"
         original = dev.read_text(encoding="utf-8")
         if not _DEV_TAG.search(original):
             raise SystemExit("bench: dev.yaml has no core_pipeline image tag to change")
         subprocess.run([sys.executable, "-m", "compileall", "-q", "-o", "0", "-o", "1", *PROJECT_PACKAGES], cwd=ROOT)
-        timed_synth(scratch / "out", environment)  # fills the cache and starts the server (not timed)
-        if not server_ready(scratch / "cache"):
-            print("note: no render server started; the warm cases ran cold")
+        timed_synth(scratch / "out", environment)  # fills the cache (not timed)
         tag = iter(range(100, 100 + 2 * args.runs))
 
         def change_one_value() -> None:
@@ -117,11 +91,9 @@ def main() -> int:
             change_one_value()
             times["one value changed"].append(timed_synth(scratch / "out", environment))
             times["full synth, --no-cache"].append(timed_synth(scratch / "out", environment, "--no-cache"))
-            change_one_value()
-            times["one value changed, cold"].append(timed_synth(scratch / "out", {**environment, **COLD}))
-            times["full synth, --no-cache, cold"].append(
-                timed_synth(scratch / "out", {**environment, **COLD}, "--no-cache")
-            )
+            for record in (scratch / "cache").glob("synth-*.json"):
+                record.unlink()
+            times["nothing changed, no synth record"].append(timed_synth(scratch / "out", environment))
     print(
         f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; load average "
         f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {args.runs} runs per case, taking turns, "
@@ -129,7 +101,7 @@ def main() -> int:
     )
     for case, values in times.items():
         print(
-            f"{case:<29} min {min(values):5.2f}s  median {statistics.median(values):5.2f}s  "
+            f"{case:<33} min {min(values):5.2f}s  median {statistics.median(values):5.2f}s  "
             f"max {max(values):5.2f}s  (target <= {TARGETS[case]}s)"
         )
     nothing, full = statistics.median(times["nothing changed"]), statistics.median(times["full synth, --no-cache"])

@@ -36,7 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine import EngineName, Manifest, use_bundled_node  # noqa: E402
-from engine.fast import RenderServer  # noqa: E402
 from engine.start import start_engine  # noqa: E402
 
 use_bundled_node()
@@ -93,23 +92,14 @@ def render_scale(
     environments: int,
     stacks: int = 1,
     engine: EngineName = "fast",
-    server: Path | None = None,
 ) -> int:
     """`services` AppServices per environment, split evenly over `stacks` stacks, rendered as main.py synth does:
     the engine started first, then the pipeline writing each stack into staging folders as it is rendered; then each
-    environment is swapped in, and the engine's processes are waited for. `server`: a render server's socket for the
-    fast engine to ask (started after the first render that finds none there)."""
+    environment is swapped in, and the engine's processes are waited for."""
     use_bundled_node()
     names = ["dev", "staging", "prod", "qa", "perf"][:environments]
     definitions = scale_stacks(stacks)
-    modules = tuple(dict.fromkeys(["bench.scale_settings", *(m for stack in definitions for m in stack.modules())]))
-    renderer = start_engine(
-        engine,
-        definitions,
-        len(names) * stacks,
-        note=print,
-        server=RenderServer(server, modules) if server is not None else None,
-    )
+    renderer = start_engine(engine, definitions, len(names) * stacks, note=print)
     try:
         share, rest = divmod(services, stacks)
         sizes = [share + (1 if index < rest else 0) for index in range(stacks)]

@@ -7,8 +7,9 @@ references name objects that exist, that no Secret value is about to be committe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from constructs_lib.labels import VERSION_LABEL
@@ -16,7 +17,7 @@ from constructs_lib.pod_security_labels import missing_labels
 from constructs_lib.scratch import NO_WRITABLE_TMP_ANNOTATION, SCRATCH_PATH
 from constructs_lib.sync_options import sync_options
 from delivery.pod_security import DEFAULT_LEVEL, enforced_levels, violations
-from delivery.pod_templates import pod_template_of
+from delivery.pod_templates import POD_TEMPLATE_KINDS, pod_template_of
 from delivery.sync_waves import is_hook
 from engine import Manifest
 from value_types.images import mutable_tag_problem
@@ -73,6 +74,34 @@ def selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
 
+class _PodIndex:
+    """Pod templates by namespace and by each (label, value) pair they carry, in the order given.
+
+    A selector is tried only on the templates that carry its rarest pair: every match carries every pair, so none is
+    missed, and checking every selector of an environment stays linear in the number of objects (a selector holds a
+    unique name, so its rarest pair is carried by its own pods alone), not pods times selectors."""
+
+    def __init__(self, templates: Iterable[PodTemplate]) -> None:
+        self._in_namespace: dict[str | None, list[PodTemplate]] = {}
+        self._by_label: dict[tuple[str | None, str, str], list[PodTemplate]] = {}
+        for template in templates:
+            self._in_namespace.setdefault(template.namespace, []).append(template)
+            for label, value in template.labels.items():
+                self._by_label.setdefault((template.namespace, label, value), []).append(template)
+
+    def select(self, namespace: str | None, selector: Mapping[str, str]) -> Iterator[PodTemplate]:
+        """The templates in `namespace` that `selector` selects (all of them for an empty one), in the order given."""
+        candidates = min(
+            (self._by_label.get((namespace, label, value), []) for label, value in selector.items()),
+            key=len,
+            default=self._in_namespace.get(namespace, []),
+        )
+        return (template for template in candidates if selects(selector, template.labels))
+
+    def selects_any(self, namespace: str | None, selector: Mapping[str, str]) -> bool:
+        return next(self.select(namespace, selector), None) is not None
+
+
 def check_environment(manifests: list[Manifest]) -> None:
     """RenderCheckError listing every problem in one environment's objects."""
     problems = list(find_problems(manifests))
@@ -92,23 +121,43 @@ def check_stacks(by_stack: Mapping[str, list[Manifest]]) -> None:
 
 
 def _shared_objects(by_stack: Mapping[str, list[Manifest]]) -> Iterator[str]:
-    owners: dict[tuple[str, str | None, str], list[str]] = {}
+    first_stack: dict[tuple[str, str | None, str], str] = {}
+    # Only the objects rendered more than once get a list (every stack that renders them) and are sorted.
+    shared: dict[tuple[str, str | None, str], list[str]] = {}
     for stack, manifests in by_stack.items():
         for manifest in manifests:
             key = (str(manifest.get("kind")), _namespace(manifest), str(manifest["metadata"]["name"]))
-            owners.setdefault(key, []).append(stack)
-    for (kind, namespace, name), stacks in sorted(owners.items(), key=lambda item: str(item[0])):
-        if len(stacks) > 1:
-            where = f" in namespace {namespace}" if namespace else ""
-            yield (
-                f"{kind}/{name}{where}: rendered by stacks {', '.join(sorted(stacks))}; one object can belong to one "
-                f"Argo CD Application only (rename one, or move it to one stack)"
-            )
+            if key in first_stack:
+                shared.setdefault(key, [first_stack[key]]).append(stack)
+            else:
+                first_stack[key] = stack
+    for (kind, namespace, name), stacks in sorted(shared.items(), key=lambda item: str(item[0])):
+        where = f" in namespace {namespace}" if namespace else ""
+        yield (
+            f"{kind}/{name}{where}: rendered by stacks {', '.join(sorted(stacks))}; one object can belong to one "
+            f"Argo CD Application only (rename one, or move it to one stack)"
+        )
 
 
 def find_problems(manifests: list[Manifest]) -> Iterator[str]:
-    templates = pod_templates(manifests)
-    by_reference = {(m.get("kind"), _namespace(m), m["metadata"]["name"]): m for m in manifests}
+    by_reference: dict[tuple[Any, str | None, Any], Manifest] = {}
+    # kind -> (position, object): each rule below reads the kinds it is about, not every object again (in a large
+    # environment the objects outgrow the CPU's cache, and each pass over all of them is paid in memory reads).
+    by_kind: dict[Any, list[tuple[int, Manifest]]] = {}
+    for position, manifest in enumerate(manifests):
+        by_reference[manifest.get("kind"), _namespace(manifest), manifest["metadata"]["name"]] = manifest
+        by_kind.setdefault(manifest.get("kind"), []).append((position, manifest))
+    owners = _of_kinds(by_kind, *POD_TEMPLATE_KINDS)
+    templates = pod_templates(owners)  # one per owner: zipped with them below
+    pods = _PodIndex(templates)
+    # (namespace, claim name) -> the pod templates that mount the claim, each once, in order.
+    mounted_by: dict[tuple[str | None, Any], list[PodTemplate]] = {}
+    for template in templates:
+        volumes = template.spec.get("volumes", [])
+        for claim_name in dict.fromkeys(
+            v["persistentVolumeClaim"]["claimName"] for v in volumes if "persistentVolumeClaim" in v
+        ):
+            mounted_by.setdefault((template.namespace, claim_name), []).append(template)
     for manifest in manifests:
         kind = manifest.get("kind")
         name = manifest["metadata"]["name"]
@@ -147,9 +196,7 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
                     f"a selector cannot be changed in place, so it holds only labels that never change"
                 )
         pod_selector = _pod_selector(manifest)
-        if pod_selector is not None and not any(
-            t.namespace == namespace and selects(pod_selector, t.labels) for t in templates
-        ):
+        if pod_selector is not None and not pods.selects_any(namespace, pod_selector):
             yield f"{where}: selector {pod_selector} matches no pod rendered in namespace {namespace}"
         if kind == "HorizontalPodAutoscaler":
             target = spec.get("scaleTargetRef", {})
@@ -183,25 +230,25 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
                     if problem:
                         yield problem
         if kind == "NetworkPolicy":
-            yield from _policy_peer_problems(where, namespace, spec, templates)
-    yield from _overlapping_workloads(manifests)
-    yield from _rbac_problems(manifests, by_reference)
-    yield from _single_node_claim_problems(manifests, templates, by_reference)
-    yield from _route_conflicts(manifests)
-    yield from _pod_security_problems(manifests, templates)
-    claimed = {
-        (template.namespace, volume["persistentVolumeClaim"]["claimName"])
-        for template in templates
-        for volume in template.spec.get("volumes", [])
-        if "persistentVolumeClaim" in volume
-    }
-    for claim in (m for m in manifests if m.get("kind") == "PersistentVolumeClaim"):
-        if (_namespace(claim), claim["metadata"]["name"]) not in claimed:
+            yield from _policy_peer_problems(where, namespace, spec, pods)
+    claims = _of_kinds(by_kind, "PersistentVolumeClaim")
+    bindings = _of_kinds(by_kind, "RoleBinding")
+    workloads = [
+        (owner, template)
+        for owner, template in zip(owners, templates, strict=True)
+        if owner.get("kind") in WORKLOAD_KINDS
+    ]
+    yield from _overlapping_workloads(workloads, pods)
+    yield from _rbac_problems(bindings, _of_kinds(by_kind, "Role"), by_reference)
+    yield from _single_node_claim_problems(claims, mounted_by, by_reference)
+    yield from _route_conflicts(_of_kinds(by_kind, "Ingress", "IngressRoute"))
+    yield from _pod_security_problems(_of_kinds(by_kind, "Namespace", "Application"), templates)
+    for claim in claims:
+        if (_namespace(claim), claim["metadata"]["name"]) not in mounted_by:
             yield f"PersistentVolumeClaim/{claim['metadata']['name']}: no rendered pod mounts it"
     bound_accounts = {
         (_namespace(binding), subject.get("name"))
-        for binding in manifests
-        if binding.get("kind") == "RoleBinding"
+        for binding in bindings
         for subject in binding.get("subjects", [])
         if subject.get("kind") == "ServiceAccount"
     }
@@ -209,6 +256,12 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
         yield from _pod_reference_problems(template, by_reference, bound_accounts)
         yield from _image_problems(template)
         yield from _writable_tmp_problems(template)
+
+
+def _of_kinds(by_kind: Mapping[Any, list[tuple[int, Manifest]]], *kinds: str) -> list[Manifest]:
+    """The objects of `kinds`, in their order among all the objects."""
+    entries = [entry for kind in kinds for entry in by_kind.get(kind, [])]
+    return [manifest for _, manifest in sorted(entries, key=itemgetter(0))]
 
 
 def _writable_tmp_problems(template: PodTemplate) -> Iterator[str]:
@@ -229,24 +282,19 @@ def _writable_tmp_problems(template: PodTemplate) -> Iterator[str]:
             )
 
 
-def _overlapping_workloads(manifests: list[Manifest]) -> Iterator[str]:
+def _overlapping_workloads(workloads: list[tuple[Manifest, PodTemplate]], pods: _PodIndex) -> Iterator[str]:
     """Two workloads whose selector matches the other's pods fight over them (each controller counts the other's
-    pods as its own), and a Service or policy built from one selector reaches both."""
-    workloads = [m for m in manifests if m.get("kind") in WORKLOAD_KINDS]
-    for workload in workloads:
+    pods as its own), and a Service or policy built from one selector reaches both. `workloads`: each workload with
+    its pod template, in order."""
+    for workload, template in workloads:
         selector = workload.get("spec", {}).get("selector", {}).get("matchLabels", {})
-        for other in workloads:
-            labels = other.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
-            if (
-                other is not workload
-                and _namespace(other) == _namespace(workload)
-                and selector
-                and selects(selector, labels)
-            ):
+        if not selector:
+            continue
+        for other in pods.select(template.namespace, selector):
+            if other is not template and other.owner.partition("/")[0] in WORKLOAD_KINDS:
                 yield (
-                    f"{workload['kind']}/{workload['metadata']['name']}: selector {selector} also matches the pods of "
-                    f"{other['kind']}/{other['metadata']['name']}; each workload's name, instance and component must "
-                    f"together select its pods alone"
+                    f"{template.owner}: selector {selector} also matches the pods of {other.owner}; each workload's "
+                    f"name, instance and component must together select its pods alone"
                 )
 
 
@@ -262,11 +310,12 @@ def _image_problems(template: PodTemplate) -> Iterator[str]:
             yield f"{template.owner}: container {container.get('name')} image {image}: {problem}"
 
 
-def _pod_security_problems(manifests: list[Manifest], templates: list[PodTemplate]) -> Iterator[str]:
+def _pod_security_problems(namespace_sources: list[Manifest], templates: list[PodTemplate]) -> Iterator[str]:
     """Every namespace the project creates enforces a Pod Security level (labels on the Namespace, or Argo CD's
     managedNamespaceMetadata), and no pod breaks the level of its namespace: the API server would refuse to create
-    it, and a Deployment would roll out nothing, with the sync reported as progressing."""
-    for manifest in manifests:
+    it, and a Deployment would roll out nothing, with the sync reported as progressing. `namespace_sources`: the
+    Namespaces and Argo CD Applications, in order."""
+    for manifest in namespace_sources:
         where = f"{manifest.get('kind')}/{manifest['metadata']['name']}"
         if manifest.get("kind") == "Namespace":
             labels, owner = manifest["metadata"].get("labels", {}), "its labels"
@@ -280,7 +329,7 @@ def _pod_security_problems(manifests: list[Manifest], templates: list[PodTemplat
         missing = missing_labels(labels)
         if missing:
             yield f"{where}: creates a namespace without the Pod Security labels {missing} in {owner}"
-    levels = enforced_levels(manifests)
+    levels = enforced_levels(namespace_sources)
     for template in templates:
         level = levels.get(template.namespace or "", DEFAULT_LEVEL)
         pod = {"metadata": {"annotations": template.annotations}, "spec": template.spec}
@@ -298,23 +347,18 @@ def _replaced_or_hook(manifest: Manifest) -> bool:
 
 
 def _single_node_claim_problems(
-    manifests: list[Manifest], templates: list[PodTemplate], by_reference: Mapping[Any, Manifest]
+    claims: list[Manifest],
+    mounted_by: Mapping[tuple[str | None, Any], list[PodTemplate]],
+    by_reference: Mapping[Any, Manifest],
 ) -> Iterator[str]:
     """A ReadWriteOnce claim attaches to one node at a time: every pod that mounts it must be scheduled onto the
     same node, or the pods placed elsewhere wait for it forever (on a multi-node cluster with block storage)."""
-    for claim in (m for m in manifests if m.get("kind") == "PersistentVolumeClaim"):
+    for claim in claims:
         modes = set(claim.get("spec", {}).get("accessModes", []))
         if not modes or not modes <= _SINGLE_NODE_ACCESS:
             continue
         namespace, name = _namespace(claim), claim["metadata"]["name"]
-        users = [
-            template
-            for template in templates
-            if template.namespace == namespace
-            and any(
-                v.get("persistentVolumeClaim", {}).get("claimName") == name for v in template.spec.get("volumes", [])
-            )
-        ]
+        users = mounted_by.get((namespace, name), [])
         for template in users:
             owner_kind, _, owner_name = template.owner.partition("/")
             if owner_kind != "Deployment":
@@ -346,7 +390,9 @@ def _on_one_node(templates: list[PodTemplate]) -> bool:
     nodes = {_pinned_node(template) for template in templates}
     if len(nodes) == 1 and None not in nodes:
         return True
-    return any(all(other is anchor or _requires_node_of(other, anchor) for other in templates) for anchor in templates)
+    # The anchor is the first template or one the first requires: only those are tried against all the others.
+    anchors = templates[:1] + [anchor for anchor in templates[1:] if _requires_node_of(templates[0], anchor)]
+    return any(all(other is anchor or _requires_node_of(other, anchor) for other in templates) for anchor in anchors)
 
 
 def _requires_node_of(template: PodTemplate, anchor: PodTemplate) -> bool:
@@ -376,11 +422,11 @@ _PATH_MATCHER = re.compile(r"Path(?:Prefix)?\(([^)]*)\)")
 _BACKTICKED = re.compile(r"`([^`]*)`")
 
 
-def _route_conflicts(manifests: list[Manifest]) -> Iterator[str]:
+def _route_conflicts(routes: list[Manifest]) -> Iterator[str]:
     """Two Ingresses (of one class), or two IngressRoutes (on one entry point), routing the same host and path:
     which backend gets the traffic is then up to the controller, and changes without any change in git."""
     claims: dict[tuple[str, str, str], list[str]] = {}
-    for manifest in manifests:
+    for manifest in routes:
         kind, spec = manifest.get("kind"), manifest.get("spec", {})
         owner = f"{kind}/{manifest['metadata']['name']}"
         if kind == "Ingress":
@@ -397,9 +443,9 @@ def _route_conflicts(manifests: list[Manifest]) -> Iterator[str]:
                     for host in hosts:
                         for path in paths:
                             claims.setdefault((f"entry point {entry_point}", host, path), []).append(owner)
-    for (scope, host, path), owners in sorted(claims.items()):
-        if len(set(owners)) > 1:
-            yield f"{' and '.join(sorted(set(owners)))}: both route host {host} path {path} ({scope})"
+    conflicts = {claim: sorted(set(owners)) for claim, owners in claims.items() if len(set(owners)) > 1}
+    for (scope, host, path), owners in sorted(conflicts.items()):
+        yield f"{' and '.join(owners)}: both route host {host} path {path} ({scope})"
 
 
 def _service_port_problem(
@@ -415,9 +461,7 @@ def _service_port_problem(
     return None
 
 
-def _policy_peer_problems(
-    where: str, namespace: str | None, spec: Mapping[str, Any], templates: list[PodTemplate]
-) -> Iterator[str]:
+def _policy_peer_problems(where: str, namespace: str | None, spec: Mapping[str, Any], pods: _PodIndex) -> Iterator[str]:
     """A same-namespace pod selector in a rule must pick rendered pods, or the rule allows nothing intended."""
     rules = [*(r.get("from", []) for r in spec.get("ingress", [])), *(r.get("to", []) for r in spec.get("egress", []))]
     for peers in rules:
@@ -425,12 +469,13 @@ def _policy_peer_problems(
             if "namespaceSelector" in peer or "podSelector" not in peer:
                 continue
             labels = peer["podSelector"].get("matchLabels", {})
-            if labels and not any(t.namespace == namespace and selects(labels, t.labels) for t in templates):
+            if labels and not pods.selects_any(namespace, labels):
                 yield f"{where}: peer selector {labels} matches no pod rendered in namespace {namespace}"
 
 
-def _rbac_problems(manifests: list[Manifest], by_reference: Mapping[Any, Manifest]) -> Iterator[str]:
-    bindings = [m for m in manifests if m.get("kind") == "RoleBinding"]
+def _rbac_problems(
+    bindings: list[Manifest], roles: list[Manifest], by_reference: Mapping[Any, Manifest]
+) -> Iterator[str]:
     for binding in bindings:
         where = f"RoleBinding/{binding['metadata']['name']}"
         namespace = _namespace(binding)
@@ -442,14 +487,13 @@ def _rbac_problems(manifests: list[Manifest], by_reference: Mapping[Any, Manifes
                 continue
             if ("ServiceAccount", namespace, subject.get("name")) not in by_reference:
                 yield f"{where}: binds ServiceAccount/{subject.get('name')}, which is not rendered"
-    for role in (m for m in manifests if m.get("kind") == "Role"):
-        namespace = _namespace(role)
-        if not any(
-            _namespace(b) == namespace
-            and b.get("roleRef", {}).get("name") == role["metadata"]["name"]
-            and b.get("roleRef", {}).get("kind") == "Role"
-            for b in bindings
-        ):
+    bound_roles = {
+        (_namespace(b), b.get("roleRef", {}).get("name"))
+        for b in bindings
+        if b.get("roleRef", {}).get("kind") == "Role"
+    }
+    for role in roles:
+        if (_namespace(role), role["metadata"]["name"]) not in bound_roles:
             yield f"Role/{role['metadata']['name']}: is bound by no RoleBinding (dead permissions)"
 
 

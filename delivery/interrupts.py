@@ -45,3 +45,10 @@ def interrupts_deferred() -> Iterator[None]:
         handler(received[0], None)  # Python's default SIGINT handler raises KeyboardInterrupt; ours, Terminated
     elif received[0] == signal.SIGTERM and handler == signal.SIG_DFL:
         raise Terminated()  # the default would have ended the process: end it the orderly way instead
+
+
+def import_pydantic() -> None:
+    """The first import of pydantic, with interrupts deferred: a signal while its Rust extension initialises makes
+    it panic (a traceback, not an interrupt)."""
+    with interrupts_deferred():
+        import pydantic_core  # noqa: F401

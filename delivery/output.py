@@ -20,7 +20,7 @@ import yaml
 
 from delivery.interrupts import interrupts_deferred
 from engine import Manifest, RenderedEnvironment
-from environment_model.paths import available_environments, display_path
+from environment_model.paths import display_path
 from environment_model.registry import stack_names
 
 # dist/argocd/<FLEET_FOLDER>/: a folder beside the environments' Argo CD folders, never an environment itself.
@@ -507,11 +507,10 @@ def read_tree(folder: Path) -> dict[str, Any]:
 _ARGOCD_FILE = re.compile(r"^(application|appproject)-[a-z0-9][-a-z0-9.]*\.yaml$")
 
 
-def stale_environment_folders(out: Path, *, prune: bool) -> list[str]:
+def stale_environment_folders(out: Path, *, prune: bool, known: Sequence[str]) -> list[str]:
     """The folders of environments whose settings file is gone: removed with --prune, else kept and named. One
     line each for the summary. Only folders holding exactly what a synth renders count: whatever else is in the
-    output folder is never listed or removed."""
-    known = available_environments()
+    output folder is never listed or removed. `known`: the environments that have a settings file."""
     stacks = set(stack_names())
 
     def holds_only(entry_is_rendered: Callable[[Path], bool]) -> Callable[[Path], bool]:

@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from delivery.pod_security import label_namespaces
-from delivery.render_cache import render_server
 from delivery.sync_waves import assign_sync_waves
 from engine import Engine, EngineName, Job, Manifest, RenderedEnvironment
 from engine.start import start_engine as start_engine_of_kind
@@ -49,15 +48,7 @@ def start_engine(
     # model, which imports every stack's settings (a fifth of a second a worker spends only when it is rendered).
     whole_environment = any(stack.covers_environment for stack in missing)
     return start_engine_of_kind(
-        kind,
-        missing,
-        jobs,
-        settings_modules=(SETTINGS_MODULE,) if whole_environment else (),
-        note=note,
-        # The look-up's source hashes and toolchain serve again: nothing is read twice.
-        server=(render_server(cached.index, cached.toolchain) if cached is not None else render_server())
-        if kind == "fast"
-        else None,
+        kind, missing, jobs, settings_modules=(SETTINGS_MODULE,) if whole_environment else (), note=note
     )
 
 
@@ -118,6 +109,8 @@ def render(
         for stack in rendered_with(stacks) if argocd else stacks:
             pair = (environment, stack.name)
             objects = found[pair] if pair in found else fresh[environment][stack.name]
+            if not objects:  # every stack renders objects in every environment: none would prune a whole system
+                raise RenderCheckError(f"{environment}/{stack.name}: rendered no objects; refusing to write it empty")
             rendered.setdefault(environment, {})[stack.name] = objects
     for environment, by_stack in rendered.items():
         try:

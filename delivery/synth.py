@@ -58,6 +58,7 @@ def write(
     prune: bool,
     note: Callable[[str], None],
     cached: CachedRenders | None = None,
+    available: Sequence[str] | None = None,
     committed: Callable[[], None] | None = None,
 ) -> Written:
     """Render `stacks` of every environment of `settings` into `out`/<env>/<stack>/ (Argo CD's into
@@ -65,14 +66,17 @@ def write(
     stacks not rendered are kept as they are (and checked with the rendered ones). SynthError for a mistake, with
     `out` as it was; a failed synth leaves no trace, not even the output folder, or its argocd/ folder, if it made
     them. The pairs found in `cached` are written from it (see pipeline.render). `committed` is called once every
-    environment is swapped in, still holding the output folder (see synth_record)."""
+    environment is swapped in, still holding the output folder (see synth_record). `available`: every environment
+    there is (default: those of environments_dir()): the fleet is written when all are rendered, and the folders of
+    the others are stale."""
     environments = list(settings)
+    available = available_environments() if available is None else available
     staged: dict[str, Path] = {}
     staged_argocd: dict[str, Path] = {}
     staged_fleet: dict[str, Path] = {}
     created = [folder for folder in (out, out / "argocd") if not folder.exists()]
     try:
-        fleet = fleet_objects(settings)
+        fleet = fleet_objects(settings, available)
         with output_lock(out):
             for line in recover_leftovers(out):
                 note(line)
@@ -114,7 +118,7 @@ def write(
                 discard_staging(staged)  # what is left of them: nothing, once committed
                 discard_staging(staged_argocd)
                 discard_staging(staged_fleet)
-            stale = stale_environment_folders(out, prune=prune)
+            stale = stale_environment_folders(out, prune=prune, known=available)
     except (PropsError, RenderCheckError, OutputError, FleetError) as error:
         _remove_empty(created)
         raise SynthError(f"{error}\nnothing was written to {display_path(out)}") from None
@@ -130,11 +134,11 @@ def write(
     return Written(rendered, stale)
 
 
-def fleet_objects(settings: Mapping[str, EnvironmentSettings]) -> dict[str, list[Manifest]]:
-    """<out>/argocd/fleet/'s objects when `settings` holds every environment, else nothing: the fleet is made of
-    all environments' settings, and a synth of some of them has not loaded (nor validated) the others', so it
-    leaves the folder as it is (CI's check that dist/ is current catches a fleet left behind)."""
-    if set(settings) != set(available_environments()):
+def fleet_objects(settings: Mapping[str, EnvironmentSettings], available: Sequence[str]) -> dict[str, list[Manifest]]:
+    """<out>/argocd/fleet/'s objects when `settings` holds every environment of `available`, else nothing: the fleet
+    is made of all environments' settings, and a synth of some of them has not loaded (nor validated) the others',
+    so it leaves the folder as it is (CI's check that dist/ is current catches a fleet left behind)."""
+    if set(settings) != set(available):
         return {}
     return {FLEET_FOLDER: fleet_application_sets(settings)}
 

@@ -8,8 +8,8 @@ that too. Its key hashes everything that decides what such a synth writes, and w
   CD fleet is written only when all of them are rendered);
 - the text of each rendered environment's settings file: validating the same text with the same code gives the
   same settings, or the same error;
-- the source of every project module a synth imports (main.py and everything it imports, transitively, and every
-  stack's chart and bindings), and the toolchain's versions, as the render cache hashes them.
+- the project's files and the toolchain, as the render cache's keys hash them (render_cache.code_version), and the
+  engine.
 Its value is a hash of the folders that synth replaced in the output folder, as it left them (every file's bytes
 and every folder's name), and the summary it printed. A synth whose key has a record, over folders that hash the
 same, has nothing to write: the same inputs validate, render and pass the checks exactly as before, and the files
@@ -23,42 +23,38 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from delivery.output import FLEET_FOLDER, OutputError, leftovers, output_lock
-from delivery.render_cache import RENDER_MODULES, SourceIndex, read_entry, touch
-from environment_model.paths import available_environments, environments_dir, write_atomically
-from environment_model.registry import ARGOCD, STACKS, StackDefinition
-from environment_model.settings_file import SettingsFileError, settings_text
+from delivery.render_cache import read_entry, touch
+from environment_model.paths import write_atomically
+from environment_model.registry import StackDefinition
 
 # Bumped whenever a record's layout or the meaning of its key changes: older records then miss.
-FORMAT = 1
-# Besides the stacks' charts and bindings and what shapes a rendered stack (RENDER_MODULES): the command line, which
-# imports the synth, its checks and its writer.
-SYNTH_MODULES = ("main",)
+FORMAT = 2
 
 
 @dataclass
 class SynthRecord:
-    """One synth request's record: its key, the settings texts the key was made from (the synth validates those
-    very texts, see render_cache.look_up), and the summary recorded under it if the output is as it left it."""
+    """One synth request's record: its key, and the summary recorded under it if the output is as it left it."""
 
     folder: Path
     key: str | None
-    texts: dict[str, str] = field(default_factory=dict)
     summary: list[str] | None = None
     _output: str | None = None
+    _environments: list[str] = field(default_factory=list)
+    _available: list[str] = field(default_factory=list)
 
     def _path(self) -> Path:
         return self.folder / f"synth-{self.key}.json"
 
-    def output_written(self, out: Path, environments: Sequence[str]) -> None:
+    def output_written(self, out: Path) -> None:
         """Note what the synth left in `out`: call it holding the output folder (synth.write's `committed`), so
         that what is noted is this synth's output and not another's that came after it."""
         try:
-            self._output = _tree_digest(out, environments)
+            self._output = _tree_digest(out, self._environments, self._available)
         except (OSError, _NotPlainError):
             self._output = None
 
@@ -72,64 +68,52 @@ class SynthRecord:
 
 def previous_synth(
     folder: Path,
-    environments: Sequence[str],
+    texts: Mapping[str, str | None],
     stacks: Sequence[StackDefinition],
     out: Path,
     *,
-    index: SourceIndex,
-    toolchain: str,
+    code: str,
+    engine: str,
+    available: Sequence[str],
 ) -> SynthRecord:
-    """The record of a synth of `environments` x `stacks` into `out` with the same inputs, looked up in the cache at
-    `folder`; its `summary` is set only when `out` holds exactly what that synth left there. Reads each settings
-    file once (the texts are kept for the synth, which validates them if it has to render)."""
-    texts: dict[str, str] = {}
-    settings: dict[str, str] = {}
-    for environment in environments:
-        try:
-            texts[environment] = settings_text(environments_dir() / f"{environment}.yaml")
-        except (SettingsFileError, OSError):  # the synth reports it; a failed synth is never recorded
-            return SynthRecord(folder, None, texts)
-        settings[environment] = hashlib.sha256(texts[environment].encode()).hexdigest()
-    modules = [*SYNTH_MODULES, *RENDER_MODULES, *(module for stack in [*STACKS, ARGOCD] for module in stack.modules())]
-    payload = {
-        "format": FORMAT,
-        "environments": list(environments),
-        "stacks": [stack.name for stack in stacks],
-        "out": str(out.resolve()),
-        "available": available_environments(),
-        "settings": settings,
-        "sources": index.fingerprint(modules),
-        "toolchain": toolchain,
-    }
-    key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-    record = SynthRecord(folder, key, texts)
+    """The record of a synth of the environments of `texts` (environment -> its settings file's text, None where it
+    could not be read) x `stacks` into `out` with the same inputs, looked up in the cache at `folder`; its `summary`
+    is set only when `out` holds exactly what that synth left there. `code`: render_cache.code_version();
+    `available`: every environment there is (the fleet is written when all are rendered)."""
+    environments = list(texts)
+    if any(text is None for text in texts.values()):  # the synth reports it; a failed synth is never recorded
+        return SynthRecord(folder, None)
+    payload = [FORMAT, environments, [stack.name for stack in stacks], str(out.resolve()), list(available)]
+    payload += [engine, code, texts]
+    key = hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    record = SynthRecord(folder, key, _environments=environments, _available=list(available))
     stored = read_entry(record._path(), key, FORMAT)
     if stored is None:
         return record
     summary = stored.get("summary")
     if not (isinstance(summary, list) and all(isinstance(line, str) for line in summary)):
         return record
-    if output_digest(out, environments) == stored.get("output"):
+    if output_digest(out, environments, available) == stored.get("output"):
         record.summary = summary
         touch(record._path())
     return record
 
 
-def output_digest(out: Path, environments: Sequence[str]) -> str | None:
+def output_digest(out: Path, environments: Sequence[str], available: Sequence[str]) -> str | None:
     """One hash over the folders a synth of `environments` replaces in `out` (<env>/, argocd/<env>/, and argocd's
-    fleet folder when every environment is rendered): each entry's path, kind and, for a file, its bytes. None when
-    one of them is missing or is not a plain folder, or when a killed synth's leftovers wait to be put right: the
-    synth must run then."""
+    fleet folder when every environment of `available` is rendered): each entry's path, kind and, for a file, its
+    bytes. None when one of them is missing or is not a plain folder, or when a killed synth's leftovers wait to be
+    put right: the synth must run then."""
     try:
         with output_lock(out, create=False):  # not while another synth swaps folders in
-            return None if leftovers(out) else _tree_digest(out, environments)
+            return None if leftovers(out) else _tree_digest(out, environments, available)
     except (OSError, OutputError, _NotPlainError):
         return None
 
 
-def _tree_digest(out: Path, environments: Sequence[str]) -> str | None:
+def _tree_digest(out: Path, environments: Sequence[str], available: Sequence[str]) -> str | None:
     folders = [out / env for env in environments] + [out / "argocd" / env for env in environments]
-    if set(environments) == set(available_environments()):
+    if set(environments) == set(available):
         folders.append(out / "argocd" / FLEET_FOLDER)
     digest = hashlib.sha256()
     for folder in folders:

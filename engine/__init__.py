@@ -72,11 +72,6 @@ class Engine(Protocol):
 
     name: EngineName
 
-    @property
-    def warm(self) -> bool:
-        """Whether its workers came ready from a render server (engine/render_server.py), not started cold."""
-        ...
-
     def render(
         self, jobs: Sequence[Job], finished: Finished | None = None, meanwhile: Callable[[], None] | None = None
     ) -> dict[str, RenderedEnvironment]:

@@ -15,20 +15,16 @@ import pickle
 import queue
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
 from engine import EngineName, Finished, Job, Manifest, RenderedEnvironment, RenderError, Stack, in_job_order
-from environment_model.paths import write_atomically
 
 
 class RenderPool:
@@ -50,27 +46,11 @@ class RenderPool:
         workers: int | None = None,
         stacks: Sequence[Stack] = (),
         settings_modules: Sequence[str] = (),
-        server: RenderServer | None = None,
-        note: Callable[[str], None] | None = None,
     ) -> None:
         """`stacks`: what will be rendered, and `settings_modules`: where the classes of the jobs' settings are
-        defined, so the workers can import those modules before they fork. `server`: the render server to ask
-        for workers (engine/render_server.py), if one listens there; else workers start cold, and the server is
-        started once they are done, for the next render."""
+        defined, so the workers can import those modules before they fork."""
         count = max(1, workers if workers is not None else (os.cpu_count() or 1))
         self._rendered = False
-        self._warm_up: list[Job] = []
-        self._server = server
-        self._note = note if note is not None else (lambda line: None)
-        self._starter: subprocess.Popen[bytes] | None = None
-        self._temp: str | None = None
-        self._jobs: list[_Sink] = []
-        self._results: list[BinaryIO] = []
-        self._connections = _connect(server.socket, count) if server is not None else []
-        if self._connections:
-            self._jobs = [_SocketJobs(connection) for connection in self._connections]
-            self._results = [connection.makefile("rb") for connection in self._connections]
-            return
         preload = dict.fromkeys([*settings_modules, *(module for stack in stacks for module in stack.modules())])
         job_pipes = [os.pipe() for _ in range(count)]
         result_pipes = [os.pipe() for _ in range(count)]
@@ -97,11 +77,6 @@ class RenderPool:
         self._jobs = [os.fdopen(jobs[1], "wb") for jobs in job_pipes]
         self._results = [os.fdopen(results[0], "rb") for results in result_pipes]
 
-    @property
-    def warm(self) -> bool:
-        """Whether a render server gave the workers."""
-        return bool(self._connections)
-
     def render(
         self, jobs: Sequence[Job], finished: Finished | None = None, meanwhile: Callable[[], None] | None = None
     ) -> dict[str, RenderedEnvironment]:
@@ -114,8 +89,6 @@ class RenderPool:
         worker's next render nor waits for the worker with the most to do.
         """
         self._rendered = True
-        # A render server started after this render warms its kernels up on one environment's stacks.
-        self._warm_up = [job for job in jobs if job.environment == jobs[0].environment] if jobs else []
         shares = _shares(jobs, len(self._jobs))
         self._send(shares)
         if meanwhile is not None:  # the workers render their shares while the caller goes on
@@ -181,15 +154,7 @@ class RenderPool:
                 if kind == "error" and failure is None:
                     failure = value if isinstance(value, BaseException) else RenderError(str(value))
             if index not in finished and failure is None:
-                failure = RenderError(
-                    "a render worker exited with no result "
-                    + (
-                        "(a render server's worker: its messages are not kept; RENDER_SERVER=off renders with "
-                        "workers whose messages show here)"
-                        if self.warm
-                        else "(see the messages above)"
-                    )
-                )
+                failure = RenderError("a render worker exited with no result (see the messages above)")
         for reader in readers:
             reader.join()
         return failure
@@ -201,24 +166,15 @@ class RenderPool:
         The pool's processes form a process group of their own, so a Ctrl-C at the terminal reaches only the
         parent, which ends them here; and the process that forked the workers waits for them all, so waiting for
         it leaves no process behind."""
-        if self._starter is not None and (stop or not self._rendered):  # before closing the pipes
+        if stop or not self._rendered:  # before closing the pipes
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._starter.pid, signal.SIGKILL)
         for stream in (*self._jobs, *self._results):
             if not stream.closed:
                 with contextlib.suppress(BrokenPipeError):
                     stream.close()
-        for connection in self._connections:  # a server's worker whose client is gone ends (SIGPIPE)
-            connection.close()
-        if self._starter is not None:
-            self._starter.wait()
-        if self._temp is not None:
-            shutil.rmtree(self._temp, ignore_errors=True)  # every process that wrote there has ended
-        if self._server is not None and not self._connections and not stop and self._server.start(self._warm_up):
-            self._note(
-                f"a render server now runs in the background for the next synths (it exits after "
-                f"{self._server.idle_seconds / 60:g} minutes without one; RENDER_SERVER=off turns it off)"
-            )
+        self._starter.wait()
+        shutil.rmtree(self._temp, ignore_errors=True)  # every process that wrote there has ended
 
 
 def _shares(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
@@ -232,115 +188,6 @@ def _shares(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
 
 
 TEMP_PREFIX = "k8s-workloads-render-"
-
-
-@dataclass(frozen=True)
-class RenderServer:
-    """Where a render server for this code listens (or would), and what it imports: engine/render_server.py.
-
-    Attributes:
-        socket: its Unix socket; the name carries a hash of everything the server imports (see
-            delivery/render_cache.render_server), so a server of other code is never asked.
-        modules: what it imports before it forks workers: every stack's, and the settings models.
-        start_after_cold_render: start one when a render had none (from a terminal: see
-            delivery/render_cache.render_server).
-        idle_seconds: how long it waits for a render before it exits.
-    """
-
-    socket: Path
-    modules: tuple[str, ...]
-    start_after_cold_render: bool = True
-    idle_seconds: float = 600.0
-
-    def start(self, warm_up: Sequence[Job] = ()) -> bool:
-        """Start the server, detached (its own session, no terminal, no inherited files), and do not wait: it
-        imports while this process exits. A server that finds another listening at its socket exits at once.
-        `warm_up`: jobs its kernels render once, objects thrown away, before they serve (see
-        engine/render_server.py). Whether one was started."""
-        if not self.start_after_cold_render:
-            return False
-        if warm_up:
-            write_atomically(warm_up_file(self.socket), pickle.dumps(list(warm_up)))
-        try:
-            subprocess.Popen(
-                self.command(),
-                cwd=_PROJECT_ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError:
-            return False
-        return True
-
-    def command(self) -> list[str]:
-        """The server's command line (run from the project's folder)."""
-        return [
-            *(sys.executable, "-O", "-m", "engine.render_server"),
-            *(str(self.socket), str(self.idle_seconds), *self.modules),
-        ]
-
-
-def warm_up_file(socket_path: Path) -> Path:
-    """Where a synth leaves the warm-up jobs (pickled) for the render server it starts at `socket_path`."""
-    return socket_path.with_suffix(".warm-up")
-
-
-class _Sink(Protocol):
-    @property
-    def closed(self) -> bool: ...
-
-    def write(self, data: bytes) -> object: ...
-
-    def close(self) -> None: ...
-
-
-class _SocketJobs:
-    """A worker's job pipe, on a render server's connection: closing it ends the sending side only (the worker
-    reads its share to the end, then answers on the same connection)."""
-
-    def __init__(self, connection: socket.socket) -> None:
-        self._connection = connection
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self._connection.sendall(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            with contextlib.suppress(OSError):
-                self._connection.shutdown(socket.SHUT_WR)
-
-
-def _connect(path: Path, count: int) -> list[socket.socket]:
-    """`count` connections to the render server at `path`, or none if it does not answer (none started yet, or one
-    that was killed: its socket file is left, and the next server replaces it) or is run by another user (what a
-    server sends back is unpickled: only our own is trusted, as in a cache folder others can write to)."""
-    connections: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            connections.append(connection)
-            connection.connect(str(path))
-            if not same_user(connection):
-                raise ConnectionRefusedError(f"{path} is another user's")
-    except OSError:
-        for connection in connections:
-            connection.close()
-        return []
-    return connections
-
-
-def same_user(connection: socket.socket) -> bool:
-    """Whether the process at the other end of a Unix socket runs as this process's user (Linux: SO_PEERCRED;
-    elsewhere the socket file's permissions are the only guard)."""
-    option = getattr(socket, "SO_PEERCRED", None)
-    if option is None:
-        return True
-    _, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i")))
-    return bool(uid == os.getuid())
 
 
 def _remove_orphaned_temp_folders() -> None:

@@ -14,7 +14,6 @@ class PlainEngine:
     type checks; nothing to start beforehand or to stop."""
 
     name: EngineName = "plain"
-    warm = False
 
     def render(
         self, jobs: Sequence[Job], finished: Finished | None = None, meanwhile: Callable[[], None] | None = None

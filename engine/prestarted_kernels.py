@@ -82,16 +82,6 @@ class PrestartedKernels:
         for node in self._kernels:
             _close_pipes(node)
 
-    def let_go(self, index: int) -> None:
-        """In the forking process, once a worker has adopted kernel `index`: close its ends of that kernel's pipes
-        (the kernel then exits with its worker)."""
-        _close_pipes(self._kernels[index])
-
-    def restart(self, index: int) -> None:
-        """In the forking process: a new kernel in place of kernel `index` (let go of before), with the same
-        assemblies loading: the render server keeps a kernel ready for each next worker."""
-        self._kernels[index] = self._start()
-
     def adopt(self, index: int) -> None:
         """In a forked worker: make kernel `index` this process's jsii kernel and let go of the others."""
         mine = self._kernels[index]

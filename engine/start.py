@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from engine import Engine, EngineName, Stack
-
-if TYPE_CHECKING:
-    from engine.fast import RenderServer
 
 
 def start_engine(
@@ -19,19 +15,17 @@ def start_engine(
     *,
     settings_modules: Sequence[str] = (),
     note: Callable[[str], None],
-    server: RenderServer | None = None,
 ) -> Engine:
     """An engine of kind `name`, ready for up to `jobs` jobs of `stacks` whose settings are instances of classes
     defined in `settings_modules` (or in the stacks' own modules). A `fast` engine that cannot run here
-    (`fast_engine_problem`) is reported through `note`, in one line, and a plain engine is returned instead. A fast
-    engine asks `server` for its workers (engine/render_server.py)."""
+    (`fast_engine_problem`) is reported through `note`, in one line, and a plain engine is returned instead."""
     if name == "fast":
         problem = fast_engine_problem()
         if problem is None:
             from engine.fast import RenderPool
 
             # At most one worker per core: more is slower (see RenderPool).
-            return RenderPool(min(jobs, os.cpu_count() or 1), stacks, settings_modules, server, note)
+            return RenderPool(min(jobs, os.cpu_count() or 1), stacks, settings_modules)
         note(f"the fast engine is off ({problem}): rendering with the plain engine, jsii as shipped")
     from engine.plain import PlainEngine
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -19,9 +20,9 @@ def environments_dir() -> Path:
     return Path(os.environ.get("ENVIRONMENTS_DIR", ENVIRONMENTS_DIR)).resolve()
 
 
-def available_environments() -> list[str]:
-    """The environments, one per YAML file in the environments folder, sorted by name."""
-    return sorted(path.stem for path in environments_dir().glob("*.yaml"))
+def available_environments(folder: Path | None = None) -> list[str]:
+    """The environments, one per YAML file in `folder` (default: environments_dir()), sorted by name."""
+    return sorted(path.stem for path in (folder or environments_dir()).glob("*.yaml"))
 
 
 def environments_problem() -> str | None:
@@ -62,7 +63,7 @@ TEMPORARY_PREFIX = ".entry-"
 def write_atomically(path: Path, data: str | bytes) -> None:
     """`data` into `path` by renaming a complete temporary file (created 0600: this user's alone, as read_own_file
     asks) over it, the folder made if missing. A failure to write is ignored: what is written this way (the render
-    cache, the render server's warm-up) only saves time."""
+    cache, the synth record) only saves time."""
     content = data.encode() if isinstance(data, str) else data
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,13 +81,15 @@ def write_atomically(path: Path, data: str | bytes) -> None:
 
 
 def read_own_file(path: Path) -> bytes:
-    """The bytes of `path` if it is a file of this user's that nobody else may write; else OSError, as for a
+    """The bytes of `path` if it is a regular file of this user's that nobody else may write; else OSError, as for a
     missing file. For what the project itself wrote where another user might write too (a shared RENDER_CACHE
-    folder): the render cache's entries go into dist/, and the render server's warm-up is a pickle, which runs code
-    when it is loaded. A symbolic link is refused, whoever owns what it points to."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    folder): the render cache's entries go into dist/. A symbolic link is refused, whoever owns what it points to,
+    and so is a pipe or a device (opened without waiting: a pipe would wait for a writer)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(descriptor, "rb") as file:
         status = os.fstat(file.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise IsADirectoryError(f"{path} is not a regular file")
         if status.st_uid != os.getuid() or status.st_mode & 0o022:
             raise PermissionError(f"{path} is not this user's alone")
         return file.read()

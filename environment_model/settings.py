@@ -25,6 +25,8 @@ from value_types.model import StrictModel
 from value_types.names import DNS_LABEL, Labels
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from environment_model.settings_file import SettingsFile
 
 # Settings that were removed, and what replaced them: named in the error instead of a bare "unknown key".
@@ -112,14 +114,14 @@ class SettingsError(Exception):
     """Settings that cannot be rendered; the message lists every problem, one per line."""
 
 
-def load_environment(name: str, source: SettingsFile | None = None) -> EnvironmentSettings:
-    """Load and validate environments/<name>.yaml; SettingsError with every problem found, each naming the file.
-    `source`: that file as already read (the render cache's look-up read it), so a synth keys and renders the same
-    text even when the file changes meanwhile."""
+def load_environment(name: str, source: SettingsFile | None = None, folder: Path | None = None) -> EnvironmentSettings:
+    """Load and validate <folder>/<name>.yaml (default folder: environments_dir()); SettingsError with every
+    problem found, each naming the file. `source`: that file as already read (the render cache's keys were made
+    from it), so a synth keys and renders the same text even when the file changes meanwhile."""
     # Imported here (it imports yaml): render workers unpickle settings and never read a file.
     from environment_model.settings_file import SettingsFileError, display_name, read_settings_file
 
-    folder = environments_dir()
+    folder = folder or environments_dir()
     path = folder / f"{name}.yaml"
     problem = environment_name_problem(name)
     if problem is not None:

@@ -43,8 +43,6 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 # Every render under test renders (a test that compares two renders must not read one from the cache); the
 # tests of the cache name a folder of their own.
 os.environ["RENDER_CACHE"] = "off"
-# No render server outlives a test (tests/test_render_server.py starts and stops its own).
-os.environ["RENDER_SERVER"] = "off"
 
 ENVIRONMENTS = available_environments()
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,7 +15,7 @@ from constructs import Construct
 from constructs_lib.errors import PropsError
 from environment_model.registry import StackDefinition
 
-Outcome = Literal["renders", "props error", "raises", "worker dies"]
+Outcome = Literal["renders", "props error", "raises", "worker dies", "hangs"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class FailingChart(Chart):
             raise RuntimeError("the chart broke")
         if outcome == "worker dies":
             os._exit(3)  # as if killed: no result, no traceback
+        while outcome == "hangs":
+            time.sleep(60)
         k8s.KubeConfigMap(self, "Config", metadata=k8s.ObjectMeta(name="failing"), data={"a": "1"})
 
 

@@ -438,8 +438,6 @@ CASES = [
         _set("dev", "verta.ingress.hosts", ["core-pipeline-dev.example.com"]),
         ("core-pipeline-dev.example.com", "both route"),
     ),
-    # The render server's switch: a typo must not start servers it meant to stop.
-    Case("render-server-typo", SYNTH, None, ("RENDER_SERVER='of'", "on or off"), env={"RENDER_SERVER": "of"}),
     # The environments folder.
     Case("environments-dir-missing", SYNTH, None, ("ENVIRONMENTS_DIR",), env={"ENVIRONMENTS_DIR": "{tmp}/nowhere"}),
     Case(

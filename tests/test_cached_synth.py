@@ -1,335 +1,392 @@
-"""The render cache inside a synth: a cached synth writes the same bytes (or fails with the same message) as
-`--no-cache` after any edit, every pair its edit touches is rendered anew, and a synth with every pair cached loads
-neither cdk8s nor Node. The store itself is tested in test_render_cache.py."""
+"""The render cache inside a synth: after random edits (settings values in any section of any environment, sources
+anywhere in the project, damaged entries) a cached synth writes exactly what `--no-cache` writes, or both fail with
+the same message; `--no-cache` never reads the cache. The store, its keys and the project's fingerprint alone are
+tested in test_render_cache.py, the synth record in test_synth_record.py."""
 
 from __future__ import annotations
 
-import ast
-import os
+import functools
+import json
 import random
-import shutil
-import subprocess
-import sys
-import sysconfig
-from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from pydantic import BaseModel
 
 import main
-from delivery import render_cache
-from delivery.synth_record import previous_synth
-from environment_model.paths import ROOT
-from environment_model.registry import ARGOCD, STACKS, StackDefinition
+from delivery import pipeline, render_cache
+from delivery.synth_record import FORMAT as RECORD_FORMAT
+from delivery.synth_record import output_digest, previous_synth
+from environment_model.paths import write_atomically
+from environment_model.registry import STACKS, get_stack, rendered_with
+from environment_model.settings_file import settings_text
+from tests.cache_edits import (
+    COUNT_VARIABLE,
+    DAMAGES,
+    ENVIRONMENTS,
+    SEED_VARIABLE,
+    SETTINGS_EDITS,
+    SOURCE_EDITS,
+    SynthOutcome,
+    copy_environments,
+    copy_project,
+    damage_entry,
+    edit_settings,
+    edit_sources,
+    edits_count,
+    edits_seed,
+    part,
+    run_synth,
+    tree,
+)
 
-# The project's Python packages: what a source edit may touch (imports/ is linked too, for the bindings' digests).
-PACKAGES = ("constructs_lib", "value_types", "stacks", "engine", "delivery", "environment_model")
-ALL_STACKS = [*STACKS, ARGOCD]
-
-
-def synth(out: Path, *options: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, dict[str, bytes]]:
-    """An in-process `synth` of dev with the plain engine (cdk8s is loaded in this process already): its exit code,
-    its messages without the timing line, and the files it wrote."""
-    code = main.main(["synth", "--engine", "plain", "--env", "dev", "--out", str(out), *options])
-    captured = capsys.readouterr()
-    lines = [line for line in (captured.err + captured.out).splitlines() if not line.startswith("rendered ")]
-    files = {str(path.relative_to(out)): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()}
-    return code, "\n".join(line.replace(str(out), "<out>") for line in lines), files
-
-
-def synth_process(options: list[str], watched: tuple[str, ...]) -> tuple[list[str], float, str]:
-    """`main.py synth OPTIONS` as a whole process, as a user runs it (exit 0 asserted): which of the `watched`
-    modules it loaded, the CPU seconds of the processes it started and waited for, and what it printed."""
-    program = (
-        "import resource, runpy, sys\n"
-        f"sys.argv = ['main.py', 'synth', *{options!r}]\n"
-        "try:\n    runpy.run_path('main.py', run_name='__main__')\n"
-        "except SystemExit as exit_:\n    assert exit_.code == 0, exit_.code\n"
-        f"print('loaded:', sorted(m for m in {watched!r} if m in sys.modules))\n"
-        "children = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-        "print('children:', children.ru_utime + children.ru_stime)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    loaded = next(line for line in lines if line.startswith("loaded: "))
-    children = next(line for line in lines if line.startswith("children: "))
-    return ast.literal_eval(loaded.removeprefix("loaded: ")), float(children.removeprefix("children: ")), result.stdout
+ENGINE = "plain"
+# (code, environment, settings text, stack): the inputs of one cache entry.
+Pair = tuple[str, str, str, str]
+# (environments of a synth, code, their settings texts): the inputs of one synth record.
+RecordInputs = tuple[tuple[str, ...], str, tuple[str, ...]]
+# The edits a differential run makes, by family, with their weights; the settings edits that make a sampled synth
+# worth comparing (output changed, refused) are forced into the sample.
+SETTINGS_WEIGHTS = {"value": 6, "text": 2, "comment": 1, "reorder": 1, "image tag": 1, "prometheus labels": 1}
+FAMILY_WEIGHTS = {"settings": 50, "source": 35, "damage": 15}
+FORCED = [("settings", "image tag"), ("settings", "prometheus labels"), ("settings", "unknown key")]
+FORCED += [("damage", "damage"), ("damage", "damage")]
 
 
-def imported_closure(root: Path, module: str) -> set[Path]:
-    """The project files `module` imports, transitively: an oracle read with `ast` (every import statement, at any
-    depth, and `import_module("literal")` calls), independent of the cache's own line scan. `from a import b`
-    counts a.b as well as a; a package counts as its __init__."""
-    seen: set[Path] = set()
-    pending = [module]
-    while pending:
-        name = pending.pop()
-        base = root.joinpath(*name.split("."))
-        path = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
-        if not path.is_file() or path in seen or path.relative_to(root).parts[0] == "imports":
-            continue
-        seen.add(path)
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                pending.extend(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                parts = package.split(".") if node.level else []
-                anchor = ".".join([*parts[: len(parts) - node.level + 1], *([node.module] if node.module else [])])
-                pending.append(anchor)
-                pending.extend(f"{anchor}.{alias.name}" for alias in node.names)
-            elif (
-                isinstance(node, ast.Call)
-                and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-            ):
-                pending.append(str(node.args[0].value))
-        for parent in range(1, len(name.split("."))):  # importing a.b runs a/__init__.py
-            pending.append(".".join(name.split(".")[:parent]))
-    return seen
+@dataclass
+class Expected:
+    """What the cache folder must hold, from the synths the test ran: the entries stored (found by every look-up of
+    the same inputs until damaged), those a failed synth may have stored, and each synth record into the output
+    folder with the folders as that synth left them."""
+
+    stored: set[Pair] = field(default_factory=set)
+    maybe: set[Pair] = field(default_factory=set)
+    records: dict[RecordInputs, dict[str, bytes | None]] = field(default_factory=dict)
 
 
-def scalar_paths(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    if isinstance(data, dict):
-        for key, item in data.items():
-            yield from scalar_paths(item, (*path, key))
-    elif isinstance(data, list):
-        for index, item in enumerate(data):
-            yield from scalar_paths(item, (*path, index))
-    else:
-        yield path
+class EditRun:
+    """One seeded run of random edits over copies of the settings and of the project's sources, each checked
+    against the cache and, for a sample, by a synth with the cache and one without."""
 
+    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+        self.tmp_path, self.seed = tmp_path, seed
+        self.rng = random.Random(seed)
+        self.environments = copy_environments(tmp_path / "environments")
+        self.project = copy_project(tmp_path / "project")
+        self.cache = tmp_path / "cache"
+        self.output = tmp_path / "dist"  # where every whole synth goes, as `make synth` writes dist/
+        monkeypatch.setenv("ENVIRONMENTS_DIR", str(self.environments))
+        monkeypatch.setenv("RENDER_CACHE", str(self.cache))
+        # The synths key their entries on the copy's code, so that a source edit there is what a real one is to
+        # the cache (they render the real sources, which the copy equals whenever a synth runs: edits are undone).
+        self.code_of_copy = functools.partial(render_cache.code_version, self.project)
+        monkeypatch.setattr(render_cache, "code_version", self.code_of_copy)
+        self.code = self.code_of_copy()
+        self.expected = Expected()
+        self.output_tree: dict[str, bytes | None] = {}
+        self.history: list[str] = []
+        self.synths = 0
+        self.found_checked = 0
+        self.compared: dict[str, int] = {"changed output": 0, "refused": 0, "damaged": 0}
 
-def mutated(value: Any, rng: random.Random) -> Any:
-    """Another value of the same YAML type (valid or not: an invalid one must fail alike with and without cache)."""
-    if isinstance(value, bool):
-        return not value
-    if isinstance(value, int):
-        return value + rng.choice([1, 2, -1])
-    if isinstance(value, str):
-        return value + rng.choice(["x", "-2", "1"])
-    return value
+    # -- reporting --------------------------------------------------------------------------------------------
 
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the project's sources (hard links: an edit replaces a file, never writes through a link) as the
-    cache's source root, dev's settings file alone in ENVIRONMENTS_DIR, a cache folder of its own."""
-    root = tmp_path / "project"
-    for package in (*PACKAGES, "imports"):
-        shutil.copytree(ROOT / package, root / package, copy_function=os.link, ignore=shutil.ignore_patterns("*.pyc"))
-    os.link(ROOT / "main.py", root / "main.py")  # the synth record's key follows main.py's imports
-    (tmp_path / "environments").mkdir()
-    shutil.copy(ROOT / "environments" / "dev.yaml", tmp_path / "environments" / "dev.yaml")
-    monkeypatch.setenv("ENVIRONMENTS_DIR", str(tmp_path / "environments"))
-    monkeypatch.setenv("RENDER_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(render_cache, "ROOT", root)
-    return root
-
-
-def record_of(out: Path, stack: StackDefinition) -> list[str] | None:
-    """The summary a dev synth of `stack` into `out` would print without rendering (synth_record), if any."""
-    folder = render_cache.cache_folder()
-    assert folder is not None
-    index = render_cache.source_index(folder)
-    toolchain = render_cache.toolchain_versions()
-    return previous_synth(folder, ["dev"], [stack], out, index=index, toolchain=toolchain).summary
-
-
-def found(stack: StackDefinition) -> set[str]:
-    """The stacks of a dev synth of `stack` (with Argo CD's) the cache holds now."""
-    folder = render_cache.cache_folder()
-    assert folder is not None
-    cached = render_cache.look_up(["dev"], [stack, ARGOCD], folder)
-    return {name for _, name in cached.found}
-
-
-def test_random_edits_give_the_same_bytes_as_no_cache_and_miss_every_pair_they_touch(
-    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    rng = random.Random(13)
-    settings_path = tmp_path / "environments" / "dev.yaml"
-    # The installed distributions as the cache reads them (dist-info folder names), in a folder a step may edit.
-    site = tmp_path / "site-packages"
-    for folder in {sysconfig.get_paths()[kind] for kind in ("purelib", "platlib")}:
-        for entry in Path(folder).glob("*.dist-info"):
-            (site / entry.name).mkdir(parents=True, exist_ok=True)
-    monkeypatch.setattr(sysconfig, "get_paths", lambda: {"purelib": str(site), "platlib": str(site)})
-    chart_modules = [other.chart.partition(":")[0] for other in ALL_STACKS]
-    for step in range(6):
-        stack = rng.choice(STACKS)
-        kind = (
-            ["settings", "source", "version"][step % 3] if step < 3 else rng.choice(["settings", "source", "version"])
+    def context(self, moment: str) -> str:
+        recent = "\n  ".join(self.history[-4:])
+        return (
+            f"{moment}; replay with {SEED_VARIABLE}={self.seed} {COUNT_VARIABLE}={edits_count()}\n"
+            f"last edits:\n  {recent}"
         )
-        # The pairs stored before the edit (rendered now if an earlier edit touched them), so that a miss is the edit's.
-        synth(tmp_path / f"before-{step}", "--stack", stack.name, capsys=capsys)
-        stored = found(stack)
-        # A folder this stack was last rendered into before the edit: the synth record of that render is there.
-        assert synth(tmp_path / f"same-{stack.name}", "--stack", stack.name, capsys=capsys)[0] == 0
-        assert record_of(tmp_path / f"same-{stack.name}", stack) is not None
-        must_miss: set[str] = set()
-        if kind == "settings":
-            valid_settings = settings_path.read_text()
-            data = yaml.safe_load(valid_settings)
-            path = rng.choice(list(scalar_paths(data[stack.settings_field])))
-            holder = data[stack.settings_field]
-            for part in path[:-1]:
-                holder = holder[part]
-            holder[path[-1]] = mutated(holder[path[-1]], rng)
-            settings_path.write_text(yaml.safe_dump(data, sort_keys=False))
-            # Argo CD's objects name each stack's namespace, and nothing else of its section.
-            must_miss = {stack.name, *([ARGOCD.name] if path[0] == "namespace" else [])}
-        elif kind == "source":
-            closure = imported_closure(project, stack.chart.partition(":")[0])
-            candidates = sorted(closure) if rng.random() < 0.7 else sorted(project.glob("*/**/*.py"))
-            edited = rng.choice([path for path in candidates if path.parts[len(project.parts)] != "imports"])
-            text = edited.read_text(encoding="utf-8")
-            edited.unlink()
-            edited.write_text(f"{text}\n_EDIT_{step} = {step}\n", encoding="utf-8")
-            must_miss = {
-                other.name
-                for other in (stack, ARGOCD)
-                if edited in imported_closure(project, other.chart.partition(":")[0])
-            }
-        else:  # a package upgraded: its dist-info folder renamed, as pip leaves it
-            pinned = rng.choice(sorted(site.glob("*.dist-info")))
-            name, _, version = pinned.name.removesuffix(".dist-info").partition("-")
-            pinned.rename(site / f"{name}-{version}.post{step}.dist-info")
-            must_miss = {stack.name, ARGOCD.name}
-        assert must_miss <= stored and not (must_miss & found(stack)), f"step {step}: a {kind} edit left a pair cached"
-        synthesised = set().union(*(imported_closure(project, module) for module in ["main", *chart_modules]))
-        if kind != "source" or edited in synthesised:
-            assert record_of(tmp_path / f"same-{stack.name}", stack) is None, (
-                f"step {step}: a {kind} edit kept the record"
-            )
-        cached = synth(tmp_path / f"cached-{step}", "--stack", stack.name, capsys=capsys)
-        fresh = synth(tmp_path / f"fresh-{step}", "--stack", stack.name, "--no-cache", capsys=capsys)
-        assert cached == fresh, f"step {step}: {kind} edit of {stack.name}"
-        # Over the folder rendered before the edit, the synth record must not stand in for the render either.
-        again = synth(tmp_path / f"same-{stack.name}", "--stack", stack.name, capsys=capsys)
-        if fresh[0] == 0:
-            assert again == fresh, f"step {step}: {kind} edit of {stack.name}, over the folder rendered before it"
-        else:  # refused alike, the folder as it was
-            assert again[:2] == fresh[:2], (
-                f"step {step}: {kind} edit of {stack.name}, over the folder rendered before it"
-            )
-        if cached[0] == 0:
-            assert found(stack) == {stack.name, ARGOCD.name}, "a rendered pair is stored"
-        elif kind == "settings":  # refused alike: back to valid settings, so that the next steps render
-            settings_path.write_text(valid_settings)
+
+    # -- settings ---------------------------------------------------------------------------------------------
+
+    def texts(self) -> dict[str, str]:
+        return {env: settings_text(self.environments / f"{env}.yaml") for env in ENVIRONMENTS}
+
+    def write_settings(self, env: str, text: str) -> None:
+        (self.environments / f"{env}.yaml").write_text(text, encoding="utf-8")
+
+    # -- synths and what they leave in the cache ----------------------------------------------------------------
+
+    def synth(self, out: Path, *options: str) -> SynthOutcome:
+        """A synth with the cache, and what it leaves in the cache folder noted in `expected`."""
+        environments = [options[index + 1] for index, option in enumerate(options) if option == "--env"]
+        environments = environments or list(ENVIRONMENTS)
+        texts = self.texts()
+        outcome = run_synth(out, *options)
+        pairs = {(self.code, env, texts[env], stack.name) for env in environments for stack in rendered_with(STACKS)}
+        if outcome.code != 0:
+            self.expected.maybe |= pairs - self.expected.stored  # what rendered before the failure is stored
+        elif not outcome.unchanged:
+            self.expected.stored |= pairs
+            if out == self.output:
+                inputs = (tuple(environments), self.code, tuple(texts[env] for env in environments))
+                self.expected.records[inputs] = part(outcome.files, environments)
+        if out == self.output:
+            self.output_tree = outcome.files
+        return outcome
+
+    def no_cache(self, *options: str) -> SynthOutcome:
+        self.synths += 1
+        return run_synth(self.tmp_path / f"fresh-{self.synths}", *options, "--no-cache")
+
+    def compare(self, env: str, moment: str) -> SynthOutcome:
+        """A cached synth of `env` into a new folder (no synth record there: every pair comes from the cache or the
+        engine) against `--no-cache`: the same files and report, or the same failure."""
+        self.synths += 1
+        cached = self.synth(self.tmp_path / f"cached-{self.synths}", "--env", env)
+        fresh = self.no_cache("--env", env)
+        assert cached == fresh, self.context(f"{moment}: a cached synth of {env} differs from --no-cache")
+        return fresh
+
+    def synth_everything(self, moment: str) -> None:
+        """A cached synth of every environment into the output folder against `--no-cache`."""
+        cached = self.synth(self.output)
+        fresh = self.no_cache()
+        assert cached.code == 0, self.context(f"{moment}: {cached.report}")
+        assert cached == fresh, self.context(f"{moment}: a cached synth of every environment differs from --no-cache")
+
+    # -- what the cache must answer -----------------------------------------------------------------------------
+
+    def check(self, moment: str) -> set[tuple[str, str]]:
+        """look_up finds exactly the pairs stored under the current inputs, and previous_synth gives the summary
+        of a synth into the output folder exactly when its inputs are the current ones and the folders it wrote
+        are as it left them. The pairs found."""
+        texts = self.texts()
+        cached = render_cache.look_up(texts, rendered_with(STACKS), self.cache, code=self.code, engine=ENGINE)
+        for env in ENVIRONMENTS:
+            for stack in rendered_with(STACKS):
+                pair = (self.code, env, texts[env], stack.name)
+                found = (env, stack.name) in cached.found
+                if pair in self.expected.stored:
+                    self.found_checked += 1
+                    assert found, self.context(f"{moment}: {env}/{stack.name} is stored but not found")
+                elif pair not in self.expected.maybe:
+                    assert not found, self.context(f"{moment}: {env}/{stack.name} found with other inputs")
+        request = tuple(ENVIRONMENTS)
+        recorded = self.expected.records.get((request, self.code, tuple(texts[env] for env in request)))
+        expected = recorded is not None and recorded == part(self.output_tree, request)
+        record = previous_synth(
+            self.cache, texts, STACKS, self.output, code=self.code, engine=ENGINE, available=ENVIRONMENTS
+        )
+        assert (record.summary is not None) == expected, self.context(
+            f"{moment}: the record of the last synth {'missed' if expected else 'was found'}"
+        )
+        return set(cached.found)
+
+    # -- the steps ----------------------------------------------------------------------------------------------
+
+    def settings_step(self, step: int, kind: str, sampled: bool) -> None:
+        env = self.rng.choice(ENVIRONMENTS)
+        before = self.texts()[env]
+        edit = edit_settings(before, kind, self.rng, step)
+        assert edit.text != before
+        self.history.append(f"step {step}: {env} settings, {kind}: {edit.description}")
+        self.write_settings(env, edit.text)
+        found = self.check(f"step {step}, after the edit")
+        assert not any(pair_env == env for pair_env, _ in found), self.context(f"step {step}: the edit was found")
+        if not sampled:
+            self.write_settings(env, before)
+            self.check(f"step {step}, after undoing it")
+            return
+        output_before = self.output_tree
+        fresh = self.compare(env, f"step {step}")
+        if fresh.code != 0:
+            self.compared["refused"] += 1
+            self.write_settings(env, before)
+            self.check(f"step {step}, after undoing the refused edit")
+            return
+        # Kept: the next edits start from it; the output folder is rendered again, as a user would.
+        whole = self.synth(self.output)
+        if whole.code != 0:  # valid alone, refused with the others (the fleet): as it is without the cache
+            refused = self.no_cache()
+            assert (whole.code, whole.report) == (refused.code, refused.report), self.context(f"step {step}")
+            self.compared["refused"] += 1
+            self.write_settings(env, before)
+            self.check(f"step {step}, after undoing the refused edit")
+            return
+        others = [other for other in ENVIRONMENTS if other != env]
+        assert part(whole.files, [env]) == part(fresh.files, [env]), self.context(f"step {step}: the output")
+        assert part(whole.files, others) == part(output_before, others), self.context(f"step {step}: the others")
+        if part(whole.files, [env]) != part(output_before, [env]):
+            self.compared["changed output"] += 1
+        self.check(f"step {step}, after rendering it")
+
+    def source_step(self, step: int, kind: str) -> None:
+        edit = edit_sources(self.project, kind, self.rng, step)
+        self.history.append(f"step {step}: source, {kind}: {edit.description}")
+        before = self.code
+        self.code = self.code_of_copy()
+        assert self.code != before, self.context(f"step {step}: the edit left the code's version as it was")
+        found = self.check(f"step {step}, after the edit")
+        assert not found, self.context(f"step {step}: pairs found after a source edit: {sorted(found)}")
+        edit.undo()
+        self.code = self.code_of_copy()
+        assert self.code == before, self.context(f"step {step}: undoing the edit did not give the code back")
+        self.check(f"step {step}, after undoing it")
+
+    def damage_step(self, step: int, sampled: bool) -> None:
+        texts = self.texts()
+        env = self.rng.choice(ENVIRONMENTS)
+        stored = [
+            stack for stack in rendered_with(STACKS) if (self.code, env, texts[env], stack.name) in self.expected.stored
+        ]
+        assert stored, self.context(f"step {step}: nothing of {env} to damage")  # every step leaves it rendered
+        damaged = self.rng.sample(stored, k=min(len(stored), self.rng.randint(1, 3) if sampled else 1))
+        cached = render_cache.look_up(texts, damaged, self.cache, code=self.code, engine=ENGINE)
+        saved = []
+        for stack in damaged:
+            damage = self.rng.choice(sorted(DAMAGES))
+            self.history.append(f"step {step}: {env}/{stack.name}'s entry damaged: {damage}")
+            saved.append(damage_entry(self.cache / f"{cached.keys[env, stack.name]}.json", damage))
+            self.expected.stored.discard((self.code, env, texts[env], stack.name))
+        found = self.check(f"step {step}, after the damage")
+        assert not {(env, stack.name) for stack in damaged} & found, self.context(f"step {step}: a damaged entry hit")
+        if sampled:
+            self.compared["damaged"] += 1
+            assert self.compare(env, f"step {step}").code == 0, self.context(f"step {step}: refused")
+        else:
+            for entry in saved:
+                entry.restore()
+            self.expected.stored |= {(self.code, env, texts[env], stack.name) for stack in damaged}
+        self.check(f"step {step}, after {'rendering' if sampled else 'restoring'} the entries")
+
+    def plan(self, count: int) -> list[tuple[str, str, bool]]:
+        """(family, kind, sampled) for each step: sampled steps are compared with --no-cache by a real synth."""
+        steps = []
+        for _ in range(count):
+            family = self.rng.choices(list(FAMILY_WEIGHTS), weights=list(FAMILY_WEIGHTS.values()))[0]
+            kinds = {"settings": list(SETTINGS_WEIGHTS), "source": list(SOURCE_EDITS), "damage": ["damage"]}[family]
+            weights = [SETTINGS_WEIGHTS[kind] for kind in kinds] if family == "settings" else None
+            steps.append((family, self.rng.choices(kinds, weights=weights)[0], False))
+        samples = max(len(FORCED), min(14, count // 15))
+        forced = self.rng.sample(FORCED, len(FORCED))
+        for index, position in enumerate(sorted(self.rng.sample(range(count), k=min(count, samples)))):
+            family, kind, _ = steps[position]
+            if index < len(forced):
+                family, kind = forced[index]
+            elif family == "source":  # a source edit renders nothing new: the copy is not what renders
+                family, kind = "settings", "value"
+            steps[position] = (family, kind, True)
+        return steps
 
 
-def test_a_synth_with_every_pair_cached_loads_neither_cdk8s_nor_node_and_writes_the_same_bytes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_random_edits_give_what_no_cache_gives_and_miss_every_pair_they_touch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The issue's differential test. Every step edits, checks what the cache answers (look_up finds exactly the
+    pairs whose inputs were rendered before; previous_synth gives a summary only for the same inputs over an
+    untouched output), then undoes the edit and checks again; a sample of steps renders instead, cached and not,
+    and must write the same bytes or fail alike. CACHE_EDITS and CACHE_EDITS_SEED change the run."""
+    run = EditRun(tmp_path, monkeypatch, edits_seed())
+    assert set(SETTINGS_WEIGHTS) | {"unknown key"} == set(SETTINGS_EDITS)
+    run.synth_everything("the first synth")
+    run.check("after the first synth")
+    for step, (family, kind, sampled) in enumerate(run.plan(edits_count())):
+        try:
+            if family == "settings":
+                run.settings_step(step, kind, sampled)
+            elif family == "source":
+                run.source_step(step, kind)
+            else:
+                run.damage_step(step, sampled)
+        except AssertionError:
+            raise
+        except Exception as error:  # the test's own mistake or the code's crash: replayable too
+            error.add_note(run.context(f"step {step} ({family}, {kind})"))
+            raise
+    run.synth_everything("the last synth")
+    run.check("after the last synth")
+    if edits_count() >= 100:  # the sample did what it is for
+        assert all(run.compared.values()) and run.found_checked > 1000, run.context(f"{run.compared}")
+
+
+def test_no_cache_never_reads_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Well-formed but false entries under the real keys (a label added to every object), and a false synth record
+    for an output folder edited by hand: a cached synth takes them, `--no-cache` writes the true bytes."""
+    environments = copy_environments(tmp_path / "environments")
+    monkeypatch.setenv("ENVIRONMENTS_DIR", str(environments))
     monkeypatch.setenv("RENDER_CACHE", str(tmp_path / "cache"))
-    code, _, warm = synth(tmp_path / "warm", capsys=capsys)
-    assert code == 0
-    loaded, children, stdout = synth_process(
-        ["--env", "dev", "--out", str(tmp_path / "out")], ("cdk8s", "jsii", "constructs", "engine.fast")
-    )
-    assert loaded == [] and children == 0.0, stdout
-    assert f"{len(ALL_STACKS)} of {len(ALL_STACKS)} stacks from the cache" in stdout, stdout
     out = tmp_path / "out"
-    written = {str(path.relative_to(out)): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()}
-    assert written == warm
-    # The committed dist/ is rendered without the cache: the cached files are those bytes too.
-    assert written == {name: (ROOT / "dist" / name).read_bytes() for name in written}
+    truth = run_synth(out, "--env", "dev")
+    assert truth.code == 0, truth.report
+    texts = {"dev": settings_text(environments / "dev.yaml")}
+    code = render_cache.code_version()
+    cached = render_cache.look_up(texts, rendered_with(STACKS), tmp_path / "cache", code=code, engine=ENGINE)
+    assert set(cached.found) == {("dev", stack.name) for stack in rendered_with(STACKS)}
+    for pair, manifests in cached.found.items():
+        for manifest in manifests:
+            manifest["metadata"].setdefault("labels", {})["planted"] = "yes"
+        cached.cache.put(cached.keys[pair], manifests)
+    edited = next(path for path in sorted((out / "dev").rglob("*.yaml")))
+    edited.write_text("# edited by hand\n")
+    record = previous_synth(tmp_path / "cache", texts, STACKS, out, code=code, engine=ENGINE, available=ENVIRONMENTS)
+    planted_record = {"summary": ["planted"], "output": output_digest(out, ["dev"], ENVIRONMENTS)}
+    record_file = tmp_path / "cache" / f"synth-{record.key}.json"
+    write_atomically(record_file, json.dumps({"format": RECORD_FORMAT, "key": record.key, **planted_record}))
+
+    kept = run_synth(out, "--env", "dev")
+    assert kept.unchanged and kept.report == "planted" and edited.read_text() == "# edited by hand\n"
+    planted = run_synth(tmp_path / "planted", "--env", "dev")
+    assert planted.code == 0
+    assert all(b"planted: " in content for content in planted.files.values() if content is not None)
+    assert run_synth(out, "--env", "dev", "--no-cache") == truth
+    assert run_synth(tmp_path / "fresh", "--env", "dev", "--no-cache") == truth
 
 
-def test_no_cache_renders_every_pair_and_the_summary_counts_the_cached_ones(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_a_synth_with_every_pair_cached_starts_no_engine_and_counts_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("ENVIRONMENTS_DIR", str(copy_environments(tmp_path / "environments")))
     monkeypatch.setenv("RENDER_CACHE", str(tmp_path / "cache"))
-    argv = ["synth", "--engine", "plain", "--env", "dev", "--stack", "hivemind-bot", "--out", str(tmp_path / "o")]
-    assert main.main(argv) == 0
+    synth = ["synth", "--engine", ENGINE, "--env", "dev", "--stack", "hivemind-bot", "--out"]
+    assert main.main([*synth, str(tmp_path / "first")]) == 0
     assert "0 of 2 stacks from the cache" in capsys.readouterr().out
-    assert main.main(argv) == 0
-    assert "2 of 2 stacks from the cache" in capsys.readouterr().out
-    assert main.main([*argv, "--no-cache"]) == 0
+    assert main.main([*synth, str(tmp_path / "no-cache"), "--no-cache"]) == 0
     assert "from the cache" not in capsys.readouterr().out
 
+    def no_engine(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an engine was started with every pair in the cache")
 
-def test_a_settings_mistake_is_reported_when_the_stack_is_cached(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch.setattr(pipeline, "start_engine_of_kind", no_engine)
+    assert main.main([*synth, str(tmp_path / "second")]) == 0
+    assert "2 of 2 stacks from the cache" in capsys.readouterr().out
+    assert tree(tmp_path / "second") == tree(tmp_path / "first") == tree(tmp_path / "no-cache")
+
+
+def test_a_settings_file_edited_during_a_synth_renders_and_stores_the_text_it_was_keyed_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The settings are validated on every synth: with every pair cached, a mistake elsewhere in the file is still
-    reported, and nothing is written."""
-    monkeypatch.setenv("RENDER_CACHE", str(tmp_path / "cache"))
-    environments = tmp_path / "environments"
-    environments.mkdir()
-    shutil.copy(ROOT / "environments" / "dev.yaml", environments / "dev.yaml")
+    """The settings are validated from the text the keys were made from: an edit landing after the look-up is not
+    rendered, and nothing but the old text's objects is stored under the old text's key."""
+    environments = copy_environments(tmp_path / "environments")
     monkeypatch.setenv("ENVIRONMENTS_DIR", str(environments))
-    out = tmp_path / "out"
-    assert synth(out, "--stack", "hivemind-bot", capsys=capsys)[0] == 0
-    before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
-    data = yaml.safe_load((environments / "dev.yaml").read_text())
-    data["verta"]["replicaz"] = 2  # another stack's section: hivemind-bot's own key is unchanged
-    (environments / "dev.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    assert found(next(stack for stack in STACKS if stack.name == "hivemind-bot")) == {"hivemind-bot", "argocd"}  # all
-    code, text, _ = synth(out, "--stack", "hivemind-bot", capsys=capsys)
-    assert code == 1 and "dev.verta.replicaz: unknown key" in text, text
-    assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
-
-
-class RecordedSettings:
-    """Settings that record the path of every attribute read through them (sections and values alike)."""
-
-    def __init__(self, value: Any, path: str, reads: set[str]) -> None:
-        object.__setattr__(self, "_recorded", (value, path, reads))
-
-    def __getattr__(self, name: str) -> Any:
-        value, path, reads = object.__getattribute__(self, "_recorded")
-        read = f"{path}.{name}" if path else name
-        reads.add(read)
-        item = getattr(value, name)
-        return RecordedSettings(item, read, reads) if isinstance(item, BaseModel) else item
-
-
-def test_the_argocd_chart_reads_only_what_its_cache_key_holds() -> None:
-    """The cache keys the Argo CD stack on its own section and each stack's namespace (stacks/argocd/reads.py), not
-    on the whole file: the chart must read nothing else, or a change to it would leave stale Applications."""
-    import cdk8s
-
-    from environment_model.settings import load_environment
-    from stacks.argocd.chart import ArgoCdChart
-    from stacks.argocd.settings import ArgoCdInputs
-
-    reads: set[str] = set()
-    settings = RecordedSettings(load_environment("prod"), "", reads)
-    chart = ArgoCdChart(
-        cdk8s.Testing.app(), "argocd", ArgoCdInputs(environment="prod", settings=settings, stacks=STACKS)
-    )
-    cdk8s.Testing.synth(chart)
-    keyed = {stack.settings_field for stack in STACKS} | {f"{stack.settings_field}.namespace" for stack in STACKS}
-    assert {f"{stack.settings_field}.namespace" for stack in STACKS} <= reads  # the recording works
-    assert [read for read in sorted(reads) if read not in keyed and read.split(".")[0] != "argocd"] == []
-
-
-def test_a_pod_security_change_writes_the_cached_namespaces_anew(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A Namespace's Pod Security labels are put on after the cache, from the argocd section the stack's key leaves
-    out: with the stack found in the cache, its Namespace still gets the new labels, as with --no-cache."""
     monkeypatch.setenv("RENDER_CACHE", str(tmp_path / "cache"))
-    environments = tmp_path / "environments"
-    environments.mkdir()
-    shutil.copy(ROOT / "environments" / "dev.yaml", environments / "dev.yaml")
-    monkeypatch.setenv("ENVIRONMENTS_DIR", str(environments))
-    kairoflow = next(stack for stack in STACKS if stack.name == "kairoflow")
-    assert synth(tmp_path / "first", "--stack", "kairoflow", capsys=capsys)[0] == 0
     settings = environments / "dev.yaml"
-    settings.write_text(settings.read_text().replace("argocd:\n", "argocd:\n  pod_security: {version: v1.28}\n", 1))
-    assert "kairoflow" in found(kairoflow), "the stack's own key leaves the argocd section out"
-    cached = synth(tmp_path / "cached", "--stack", "kairoflow", capsys=capsys)
-    fresh = synth(tmp_path / "fresh", "--stack", "kairoflow", "--no-cache", capsys=capsys)
-    assert cached == fresh
-    namespaces = [text for name, text in cached[2].items() if name.startswith("dev/kairoflow/namespace-")]
-    assert namespaces and all(b"enforce-version: v1.28" in text for text in namespaces)
+    original = settings.read_text()
+    data = yaml.safe_load(original)
+    data["hivemind_bot"]["image"]["tag"] = "7.7.7"
+    edited = yaml.safe_dump(data, sort_keys=False)
+    look_up = render_cache.look_up
+
+    def edited_meanwhile(*args: Any, **kwargs: Any) -> render_cache.CachedRenders:
+        settings.write_text(edited)
+        return look_up(*args, **kwargs)
+
+    stacks = [get_stack("hivemind-bot")]
+    options = ["--env", "dev", "--stack", "hivemind-bot"]
+    monkeypatch.setattr(render_cache, "look_up", edited_meanwhile)
+    during = run_synth(tmp_path / "during", *options)
+    monkeypatch.setattr(render_cache, "look_up", look_up)
+    settings.write_text(original)
+    assert during == run_synth(tmp_path / "original", *options, "--no-cache")
+    code = render_cache.code_version()
+    kept = look_up({"dev": original}, rendered_with(stacks), tmp_path / "cache", code=code, engine=ENGINE).found
+    assert set(kept) == {("dev", "hivemind-bot"), ("dev", "argocd")} and "7.7.7" not in json.dumps(list(kept.values()))
+    assert not look_up({"dev": edited}, rendered_with(stacks), tmp_path / "cache", code=code, engine=ENGINE).found
+    settings.write_text(edited)
+    after = run_synth(tmp_path / "after", *options)
+    assert after == run_synth(tmp_path / "after-fresh", *options, "--no-cache")
+    assert b"7.7.7" in b"".join(content or b"" for content in after.files.values())

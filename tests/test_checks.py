@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import re
 from typing import Any
 
 import pytest
@@ -446,3 +448,56 @@ def test_two_workloads_may_not_select_each_others_pods() -> None:
     other["spec"]["selector"]["matchLabels"] = {**SELECTOR, "app.kubernetes.io/component": "worker"}
     other["spec"]["template"]["metadata"]["labels"] = {**LABELS, "app.kubernetes.io/component": "worker"}
     assert [p for p in find_problems(manifests) if "also matches" in p] == []
+
+
+class _CountedLookups(dict[str, Any]):
+    """An object (or any mapping in one) that counts the look-ups into it: how much work the checks do."""
+
+    lookups = 0
+
+    def get(self, key: str, default: Any = None, /) -> Any:
+        _CountedLookups.lookups += 1
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        _CountedLookups.lookups += 1
+        return super().__getitem__(key)
+
+
+def _services(count: int) -> list[dict[str, Any]]:
+    """`count` copies of the web service, each under its own name (so each selector selects its own pods alone):
+    good()'s objects, a CronJob sharing a ReadWriteOnce claim with the Deployment, and a Role bound to the web
+    ServiceAccount."""
+    meta = {"name": "web", "namespace": "apps", "labels": LABELS}
+    web = [
+        *_claim_users(_affinity(SELECTOR)),
+        _claim("ReadWriteOnce"),
+        {"kind": "ServiceAccount", "metadata": meta},
+        {"kind": "Role", "metadata": meta},
+        {
+            "kind": "RoleBinding",
+            "metadata": meta,
+            "roleRef": {"kind": "Role", "name": "web"},
+            "subjects": [{"kind": "ServiceAccount", "name": "web"}],
+        },
+    ]
+    next(m for m in web if m["kind"] == "Ingress")["spec"]["rules"][0]["host"] = "web"
+    one = json.dumps(web)
+    return [
+        manifest
+        for index in range(count)
+        for manifest in json.loads(re.sub(r'"(web|cron|data)"', rf'"\1-{index}"', one), object_hook=_CountedLookups)
+    ]
+
+
+def test_the_checks_work_in_proportion_to_the_objects() -> None:
+    """Four times the services, four times the look-ups into the objects (nothing timed): a check that tries every
+    selector on every pod (or every claim on every pod, every Role on every binding, every workload on every other)
+    does sixteen times as many."""
+    lookups = {}
+    for count in (10, 40):
+        manifests = _services(count)
+        _CountedLookups.lookups = 0
+        assert list(find_problems(manifests)) == []
+        lookups[count] = _CountedLookups.lookups
+    assert lookups[40] <= 4.2 * lookups[10], lookups

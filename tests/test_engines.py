@@ -82,7 +82,7 @@ def test_both_engines_write_the_same_bytes_for_every_environment(
     }
     assert {path.split("/")[0] for path in plain} == {"argocd", "dev", "staging", "prod", "test"}
     # The fleet's ApplicationSets are plain dicts from the settings, no engine's output (tests/test_argocd_fleet.py).
-    fleet = fleet_objects({env: load_environment(env) for env in rendered})
+    fleet = fleet_objects({env: load_environment(env) for env in rendered}, list(rendered))
     plain |= {
         f"argocd/{folder}/{name}": text for folder, objs in fleet.items() for name, text in manifest_files(objs).items()
     }

@@ -294,6 +294,39 @@ def test_ctrl_c_during_a_synth_ends_every_process_and_leaves_dist_as_it_was(tmp_
     assert _processes_in_session(synth.pid) == []
 
 
+@fast_engine_only
+@pytest.mark.parametrize("signal_sent", [signal.SIGTERM, signal.SIGINT])
+def test_a_render_whose_worker_hangs_stops_on_sigterm_and_ctrl_c(signal_sent: signal.Signals) -> None:
+    """A worker that never answers (a chart stuck in a loop) does not keep a synth from stopping: the signal
+    interrupts the wait for results, and closing the pool ends the worker, its Node process and the forking
+    process."""
+    program = textwrap.dedent(
+        """
+        import signal, sys
+        from delivery.interrupts import raise_terminated
+        from engine import Job
+        from engine.fast import RenderPool
+        from tests.failing_chart import FAILING, FailingEnvironment
+        signal.signal(signal.SIGTERM, raise_terminated)
+        pool = RenderPool(1, [FAILING])
+        try:
+            print("rendering", flush=True)
+            pool.render([Job("dev", FAILING, FAILING.settings_for("dev", FailingEnvironment("hangs")))])
+        except KeyboardInterrupt:
+            pool.close(stop=True)
+            sys.exit(130)
+        """
+    )
+    render = subprocess.Popen(
+        [sys.executable, "-c", program], cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert render.stdout is not None and render.stdout.readline() == "rendering\n"
+    time.sleep(1.5)  # the worker is in the chart by now (or still starting: a signal then stops it all the same)
+    os.kill(render.pid, signal_sent)
+    assert render.wait(timeout=20) == 130
+    assert _processes_in_session(render.pid) == []
+
+
 def test_a_synth_killed_at_any_moment_leaves_nothing_the_next_synth_or_git_keeps(tmp_path: Path) -> None:
     """kill -9 and SIGTERM at random moments (seeded) of synths that change every environment. After each kill every
     environment folder is whole (the render before or the render after), the workers left behind end by themselves

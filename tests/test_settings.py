@@ -167,8 +167,8 @@ def test_exported_json_schema_is_current() -> None:
 
 
 def test_settings_reference_is_current() -> None:
+    from delivery.commands import REFERENCE_PATH
     from environment_model.reference import settings_reference
-    from main import REFERENCE_PATH
 
     assert REFERENCE_PATH.read_text(encoding="utf-8") == settings_reference(), "run `python main.py schema`"
 

@@ -1,22 +1,25 @@
 """The synth record (delivery/synth_record.py): a synth whose inputs and output folder are as the last synth of the
-same request left them writes nothing and loads nothing; any difference in either renders as usual and gives the
-same bytes as `--no-cache`."""
+same request left them writes nothing and loads nothing; any difference in either (a settings edit anywhere in the
+file, a change to the code, a hand edit of the output) renders as usual and gives the same bytes as `--no-cache`."""
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 import yaml
 
 import main
+from delivery.render_cache import code_version
+from delivery.synth_record import FORMAT, SynthRecord, previous_synth
 from environment_model.paths import ROOT
-from tests.test_cached_synth import synth_process
-
-NOTHING_CHANGED = "nothing changed since the last synth"
+from environment_model.registry import STACKS, StackDefinition, get_stack
+from tests.cache_edits import NOTHING_CHANGED, synth_process
 
 
 @pytest.fixture
@@ -162,8 +165,104 @@ def test_a_synth_with_nothing_changed_loads_neither_the_settings_models_nor_cdk8
     out = tmp_path / "out"
     assert synth(out, capsys)[0] == 0
     loaded, children, stdout = synth_process(
-        ["--out", str(out)],
+        ["--engine", "plain", "--out", str(out)],
         ("pydantic", "environment_model.settings", "cdk8s", "jsii", "engine.fast", "delivery.checks"),
     )
     assert loaded == [] and children == 0.0, stdout
     assert NOTHING_CHANGED in stdout, stdout
+
+
+def recorded(
+    environments: Path,
+    out: Path,
+    *,
+    texts: dict[str, str | None] | None = None,
+    stacks: Sequence[StackDefinition] = STACKS,
+    code: str | None = None,
+    engine: str = "plain",
+    available: Sequence[str] = ("dev",),
+) -> SynthRecord:
+    """The record a synth into `out` finds now: by default, a synth of dev's settings as they stand, every stack,
+    the code as it stands, the plain engine, dev the only environment there is."""
+    return previous_synth(
+        environments.parent / "cache",
+        {"dev": (environments / "dev.yaml").read_text()} if texts is None else texts,
+        stacks,
+        out,
+        code=code_version() if code is None else code,
+        engine=engine,
+        available=available,
+    )
+
+
+def test_the_record_misses_after_any_change_to_its_inputs(
+    environments: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The record is keyed on the whole settings text, the code (render_cache.code_version), the engine and the
+    request: a change to any of them is a miss, even one that renders the same bytes."""
+    out = tmp_path / "out"
+    assert synth(out, capsys)[0] == 0
+    assert recorded(environments, out).summary is not None
+    text = (environments / "dev.yaml").read_text()
+    data = yaml.safe_load(text)
+    data["monitoring"]["prometheus_labels"]["team"] = "platform"
+    labelled = yaml.safe_dump(data, sort_keys=False)
+    misses: dict[str, Callable[[], SynthRecord]] = {
+        "monitoring.prometheus_labels": lambda: recorded(environments, out, texts={"dev": labelled}),
+        "a comment": lambda: recorded(environments, out, texts={"dev": text.replace("# ", "#  ", 1)}),
+        "a blank line at the end": lambda: recorded(environments, out, texts={"dev": text + "\n"}),
+        "an unreadable file": lambda: recorded(environments, out, texts={"dev": None}),
+        "the code": lambda: recorded(environments, out, code="0" * 64),
+        "the engine": lambda: recorded(environments, out, engine="fast"),
+        "the stacks": lambda: recorded(environments, out, stacks=[get_stack("verta")]),
+        "the environments there are": lambda: recorded(environments, out, available=["dev", "prod"]),
+        "the output folder": lambda: recorded(environments, tmp_path / "elsewhere"),
+    }
+    for change, record in misses.items():
+        assert record().summary is None, change
+    (environments / "dev.yaml").write_text(text.replace("# ", "#  ", 1))
+    code, report = synth(out, capsys)
+    assert code == 0 and NOTHING_CHANGED not in report, report  # a comment: rendered again
+    assert recorded(environments, out).summary is not None
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "truncated",
+        "another key",
+        "another format",
+        "summary not lines",
+        "not an object",
+        "group may write it",
+        "a link",
+    ],
+)
+def test_a_damaged_record_is_a_miss(
+    damage: str, environments: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert synth(out, capsys)[0] == 0
+    record = recorded(environments, out)
+    assert record.summary is not None
+    path = tmp_path / "cache" / f"synth-{record.key}.json"
+    content = json.loads(path.read_text())
+    if damage == "truncated":
+        path.write_text(path.read_text()[:-10])
+    elif damage == "group may write it":
+        path.chmod(0o664)
+    elif damage == "a link":
+        path.rename(tmp_path / "aside.json")
+        path.symlink_to(tmp_path / "aside.json")
+    else:
+        changed = {
+            "another key": {**content, "key": "0" * 64},
+            "another format": {**content, "format": FORMAT + 1},
+            "summary not lines": {**content, "summary": [1]},
+            "not an object": [content],
+        }[damage]
+        path.write_text(json.dumps(changed))
+    assert recorded(environments, out).summary is None
+    code, report = synth(out, capsys)
+    assert code == 0 and NOTHING_CHANGED not in report, report
+    assert recorded(environments, out).summary is not None
