@@ -46,10 +46,13 @@ class RenderPool:
         workers: int | None = None,
         stacks: Sequence[Stack] = (),
         settings_modules: Sequence[str] = (),
+        public_jsii: bool = False,
     ) -> None:
         """`stacks`: what will be rendered, and `settings_modules`: where the classes of the jobs' settings are
-        defined, so the workers can import those modules before they fork."""
+        defined, so the workers can import those modules before they fork. `public_jsii`: jsii as shipped in each
+        worker, none of the speed-ups that rely on its private parts (engine/fast_worker.py)."""
         count = max(1, workers if workers is not None else (os.cpu_count() or 1))
+        self.public_jsii = public_jsii
         self._rendered = False
         preload = dict.fromkeys([*settings_modules, *(module for stack in stacks for module in stack.modules())])
         job_pipes = [os.pipe() for _ in range(count)]
@@ -62,6 +65,7 @@ class RenderPool:
         self._starter = subprocess.Popen(
             [
                 *(sys.executable, "-O", "-m", "engine.fast_worker"),
+                *(["--public-jsii"] if public_jsii else []),
                 *(f"{job}:{result}" for job, result in worker_ends),
                 *preload,
             ],

@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 
 # The versions the fast engine was written against, and the SHA-256 of the kernel program (jsii's embedded
-# lib/program.js) whose text it patches and whose fd-3 channel jsii_kernel.js relies on. Anything else: the plain
-# engine renders (see `unsupported`). After a jsii or cdk8s upgrade: re-check every jsii internal named in this
+# lib/program.js) whose text it patches and whose fd-3 channel jsii_kernel.js relies on. Anything else: the workers
+# run jsii as shipped, without these speed-ups (see `unsupported`). After a jsii or cdk8s upgrade: re-check every jsii internal named in this
 # package (grep jsii), then update these; tests/test_engines.py says when they no longer match.
 KNOWN_VERSIONS = {"jsii": "1.142.0", "cdk8s": "2.70.115"}
 KNOWN_KERNEL_PROGRAM_SHA256 = "ae39a922c041b41d2fc0acc0164699f779b7afd48f50aad05b3f70d3b96a0841"

@@ -1,13 +1,17 @@
 """Worker processes of engine.fast.
 
-`python -O -m engine.fast_worker JOB_FD:RESULT_FD ... [MODULE ...]` imports what rendering needs (and the
-stacks' MODULEs) once, then forks one worker per pair of pipes. Each worker has its own jsii kernel (a Node process
+`python -O -m engine.fast_worker [--public-jsii] JOB_FD:RESULT_FD ... [MODULE ...]` imports what rendering needs
+(and the stacks' MODULEs) once, then forks one worker per pair of pipes. Each worker has its own jsii kernel (a Node process
 cannot be shared or forked), reads its share of the jobs (engine.Job) pickled from its job pipe, and writes to its
 result pipe one pickled ("job", (environment, stack, objects)) per job as soon as it is rendered, then ("ok", None)
 or ("error", ...).
 
 Forking is what makes the second worker cheap: the Python imports (cdk8s, cdk8s-plus-27's bindings, the CRD
 bindings, the constructs, the settings models) were more than half of a worker's start-up, and are now done once.
+
+With `--public-jsii` (a jsii or cdk8s the speed-ups were not written against: engine/fast_runtime.py), nothing of
+jsii's private parts is touched: the workers are forked first, and each imports and starts jsii as shipped, so the
+render stays parallel on any version.
 """
 
 from __future__ import annotations
@@ -32,11 +36,17 @@ PRELOADED = ("cdk8s", "cdk8s_plus_27", "engine.plain")
 
 def main(argv: list[str]) -> None:
     use_bundled_node()
-    run_jsii_kernel_directly()
+    _reap_every_descendant()
+    public_jsii = "--public-jsii" in argv
+    argv = [argument for argument in argv if argument != "--public-jsii"]
     channels = [tuple(int(fd) for fd in pair.split(":")) for pair in argv if ":" in pair]
     channel_fds = {fd for pair in channels for fd in pair}
     stack_modules = [module for module in argv if ":" not in module]
-    kernels = _import_for_workers(len(channels), [*PRELOADED, *stack_modules])
+    if public_jsii:
+        kernels: _WorkerKernels = _ImportedInEachWorker([*PRELOADED, *stack_modules])
+    else:
+        run_jsii_kernel_directly()
+        kernels = _import_for_workers(len(channels), [*PRELOADED, *stack_modules])
     # A worker lives for seconds and builds many small containers; the cyclic collector would keep re-scanning them
     # (and the imported modules) for garbage there is next to none of. Freezing also keeps the forked workers from
     # touching (and so copying) the memory pages of every imported object.
@@ -51,7 +61,8 @@ def main(argv: list[str]) -> None:
                 for other in channel_fds - {job_fd, result_fd}:
                     os.close(other)
                 kernels.adopt(index)
-                speed_up_jsii_serialisation()
+                if not public_jsii:
+                    speed_up_jsii_serialisation()
                 serve(job_fd, result_fd)  # exits the process
             except BaseException:  # e.g. a kernel that failed to load: the parent reports a worker without result
                 traceback.print_exc()
@@ -66,6 +77,17 @@ def main(argv: list[str]) -> None:
         while True:
             os.wait()
     os._exit(0)
+
+
+def _reap_every_descendant() -> None:
+    """Make this process the one that reaps its descendants' orphans (Linux's child subreaper): a Node kernel that a
+    worker started and left to exit on its own becomes this process's child, so the wait below covers it and no
+    process of a render outlives the synth that waits for this one."""
+    if sys.platform == "linux":
+        import ctypes
+
+        child_subreaper = 36  # PR_SET_CHILD_SUBREAPER
+        ctypes.CDLL(None, use_errno=True).prctl(child_subreaper, 1, 0, 0, 0)
 
 
 class _WorkerKernels(Protocol):
@@ -91,6 +113,19 @@ def _import_for_workers(workers: int, modules: list[str]) -> _WorkerKernels:
             import_modules(modules)
         return kernels
     return _ReplayedLoads(modules)
+
+
+class _ImportedInEachWorker:
+    """jsii as shipped: each forked worker imports the modules itself, which starts its own kernel."""
+
+    def __init__(self, modules: list[str]) -> None:
+        self._modules = modules
+
+    def adopt(self, index: int) -> None:
+        import_modules(self._modules)
+
+    def release(self) -> None:
+        pass
 
 
 class _ReplayedLoads:

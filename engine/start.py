@@ -1,4 +1,4 @@
-"""Starting an engine by name: the fast one where it can run, else the plain one."""
+"""Starting an engine by name."""
 
 from __future__ import annotations
 
@@ -17,16 +17,17 @@ def start_engine(
     note: Callable[[str], None],
 ) -> Engine:
     """An engine of kind `name`, ready for up to `jobs` jobs of `stacks` whose settings are instances of classes
-    defined in `settings_modules` (or in the stacks' own modules). A `fast` engine that cannot run here
-    (`fast_engine_problem`) is reported through `note`, in one line, and a plain engine is returned instead."""
+    defined in `settings_modules` (or in the stacks' own modules). Where the fast engine's jsii speed-ups cannot run
+    (`fast_engine_problem`: a jsii or cdk8s it was not written against), that is said through `note`, in one line,
+    and its workers render with jsii as shipped: still in parallel."""
     if name == "fast":
-        problem = fast_engine_problem()
-        if problem is None:
-            from engine.fast import RenderPool
+        from engine.fast import RenderPool
 
-            # At most one worker per core: more is slower (see RenderPool).
-            return RenderPool(min(jobs, os.cpu_count() or 1), stacks, settings_modules)
-        note(f"the fast engine is off ({problem}): rendering with the plain engine, jsii as shipped")
+        problem = fast_engine_problem()
+        if problem is not None:
+            note(f"the fast engine's jsii speed-ups are off ({problem}): its workers render with jsii as shipped")
+        # At most one worker per core: more is slower (see RenderPool).
+        return RenderPool(min(jobs, os.cpu_count() or 1), stacks, settings_modules, public_jsii=problem is not None)
     from engine.plain import PlainEngine
 
     return PlainEngine()

@@ -1,5 +1,5 @@
-"""The engine's two implementations: `fast` runs on the pinned jsii and cdk8s, gives way to `plain` on any other
-without failing a render, and both write the same bytes for every environment."""
+"""The engine's two implementations: `fast` runs its jsii speed-ups on the pinned jsii and cdk8s, renders in
+parallel with jsii as shipped on any other, and both write the same bytes for every environment."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from delivery.output import manifest_files, read_tree
 from delivery.synth import fleet_objects
 from engine import RenderedEnvironment, fast_runtime
 from engine.fast import RenderPool
-from engine.plain import PlainEngine
 from engine.start import fast_engine_problem, start_engine
 from environment_model.paths import ROOT
 from environment_model.registry import ARGOCD, STACKS
@@ -42,29 +41,65 @@ def test_the_fast_engine_is_on_for_the_pinned_jsii_and_cdk8s() -> None:
     ],
     ids=["jsii", "cdk8s", "kernel-text"],
 )
-def test_on_a_jsii_it_does_not_know_the_fast_engine_gives_way_to_plain_in_one_line(
+def test_on_a_jsii_it_does_not_know_the_fast_engine_turns_its_speed_ups_off_in_one_line(
     known: dict[str, object], said: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in known.items():
         monkeypatch.setattr(fast_runtime, name, value)
     notes: list[str] = []
     engine = start_engine("fast", STACKS, 3, note=notes.append)
-    assert isinstance(engine, PlainEngine)
-    assert len(notes) == 1 and said in notes[0] and "rendering with the plain engine" in notes[0], notes
+    try:
+        assert isinstance(engine, RenderPool) and engine.public_jsii
+    finally:
+        engine.close()
+    assert len(notes) == 1 and said in notes[0] and "jsii as shipped" in notes[0], notes
 
 
-def test_a_synth_on_a_jsii_the_fast_engine_does_not_know_renders_with_plain(
+def test_a_synth_on_a_jsii_the_fast_engine_does_not_know_renders_in_parallel_with_jsii_as_shipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Two workers, each with jsii's own two-process kernel and run-time type checks, none of the private speed-ups:
+    the same bytes as the committed dist/."""
     monkeypatch.setattr(fast_runtime, "KNOWN_VERSIONS", {**fast_runtime.KNOWN_VERSIONS, "jsii": "0.1.0"})
     out = tmp_path / "dist"
-    assert main.main(["synth", "--env", "dev", "--stack", "hivemind-bot", "--out", str(out)]) == 0
+    assert main.main(["synth", "--env", "dev", "--env", "test", "--out", str(out)]) == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and "jsii 0.1.0" in notes[0]
     committed = read_tree(ROOT / "dist")
     assert read_tree(out) == {
-        path: text for path, text in committed.items() if path.startswith("dev/hivemind-bot/")
-    } | {path: text for path, text in committed.items() if path.startswith("argocd/dev/")}
+        path: text
+        for path, text in committed.items()
+        if path.startswith(("dev/", "test/", "argocd/dev/", "argocd/test/"))
+    }
+
+
+def test_the_workers_with_jsii_as_shipped_touch_none_of_its_private_parts() -> None:
+    """The public path imports and starts jsii in each forked worker, and neither patches jsii's serialisation nor
+    replaces its kernel program (engine/fast_runtime.py) nor adopts prestarted kernels (engine/prestarted_kernels.py)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    program = textwrap.dedent(
+        """
+        import os, sys
+        from engine import fast_worker, fast_runtime
+        calls = []
+        fast_worker.run_jsii_kernel_directly = lambda: calls.append("kernel")
+        fast_worker.speed_up_jsii_serialisation = lambda: calls.append("serialisation")
+        fast_worker._import_for_workers = lambda *args: calls.append("prestarted")
+        job_r, job_w = os.pipe(); result_r, result_w = os.pipe()
+        os.close(job_w)  # no jobs: the worker exits once it has imported and started jsii
+        pid = os.fork()
+        if pid == 0:
+            fast_worker.main(["--public-jsii", f"{job_r}:{result_w}"])
+        os.close(result_w)
+        os.waitpid(pid, 0)
+        print(calls, "JSII_RUNTIME" in os.environ)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "[] False", result.stderr
 
 
 def test_both_engines_write_the_same_bytes_for_every_environment(
