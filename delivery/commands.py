@@ -61,10 +61,20 @@ class Selection:
             object.__setattr__(self, "available", available_environments(self.folder))
 
 
-def synth(selection: Selection, out: Path, *, prune: bool, note: Note) -> list[str]:
+def synth(selection: Selection, out: Path, *, prune: bool, note: Note, mirror_into: Path | None = None) -> list[str]:
     """Render the selection into `out`, every environment swapped in whole or none; the summary lines. With the
     cache on, a synth whose inputs and output are exactly as the last one left them writes nothing
-    (delivery/synth_record.py), and pairs whose key is in the cache are not rendered again."""
+    (delivery/synth_record.py), and pairs whose key is in the cache are not rendered again. `mirror_into`: a folder
+    (the cdk8s CLI's, which it lists) that gets hard links to `out`'s files afterwards."""
+    lines = _synth(selection, out, prune=prune, note=note)
+    if mirror_into is not None:
+        from delivery.output import mirror_tree
+
+        mirror_tree(out, mirror_into)
+    return lines
+
+
+def _synth(selection: Selection, out: Path, *, prune: bool, note: Note) -> list[str]:
     from delivery.output import output_folder_problem
 
     started = time.perf_counter()

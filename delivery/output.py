@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -63,153 +63,13 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
-_STR, _INT, _BOOL, _NULL = (f"tag:yaml.org,2002:{name}" for name in ("str", "int", "bool", "null"))
-_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-
-
-class _NotPlainDataError(Exception):
-    pass
-
-
-def _node(value: Any) -> yaml.Node:
-    """The YAML node of plain JSON-like data, built directly: the same nodes PyYAML's representer builds for it
-    (sorted keys, block style, literal blocks for multi-line strings), without its per-value type dispatch, which
-    was most of the time spent writing YAML."""
-    kind = type(value)
-    if kind is str:
-        return yaml.ScalarNode(_STR, value, style="|" if "\n" in value else None)
-    if kind is dict:
-        if not all(type(key) is str for key in value):
-            raise _NotPlainDataError(dict)
-        return yaml.MappingNode(
-            _MAP, [(yaml.ScalarNode(_STR, key), _node(value[key])) for key in sorted(value)], flow_style=False
-        )
-    if kind is list:
-        return yaml.SequenceNode(_SEQ, [_node(item) for item in value], flow_style=False)
-    if kind is bool:
-        return yaml.ScalarNode(_BOOL, "true" if value else "false")
-    if kind is int:
-        return yaml.ScalarNode(_INT, str(value))
-    if value is None:
-        return yaml.ScalarNode(_NULL, "null")
-    raise _NotPlainDataError(kind)
-
-
 def to_yaml(manifest: Manifest) -> str:
-    """One object as YAML: keys sorted, so the same object is always the same bytes.
-
-    Exactly what PyYAML writes (`pyyaml_text`), written faster where the object allows (`_BlockWriter`).
-    """
-    try:
-        return _BlockWriter().document(manifest)
-    except _NotPlainDataError:
-        return pyyaml_text(manifest)
-
-
-def pyyaml_text(manifest: Manifest) -> str:
-    """One object as PyYAML writes it: block style, sorted keys, literal blocks for multi-line strings."""
-    try:
-        root = _node(manifest)
-    except _NotPlainDataError:  # a float, or a non-string key: PyYAML's representer handles those
-        return yaml.dump(
-            manifest, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096
-        )
-    text: str = yaml.serialize(root, Dumper=_Dumper, allow_unicode=True, width=4096)
+    """One object as YAML: keys sorted (the same object is always the same bytes), block style, literal blocks for
+    multi-line strings, no line folding."""
+    text: str = yaml.dump(
+        manifest, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096
+    )
     return text
-
-
-# What YAML counts as a line break (a key containing one is written in the `? key` form).
-_LINE_BREAKS = ("\n", "\r", "\x85", "\u2028", "\u2029")
-# PyYAML writes a mapping key longer than this in the `? key` form.
-_SIMPLE_KEY_LIMIT = 128
-
-
-class _BlockWriter:
-    """Writes plain JSON-like data in exactly PyYAML's block layout, about eight times faster than its emitter.
-
-    The layout is fixed (two-space indents, sequences in mappings not indented, `- ` opening the first key of a
-    mapping in a sequence, `{}` and `[]` for empty collections). How each string is written (plain or quoted, and
-    how quoted) is PyYAML's own decision, asked once per distinct string and remembered. Anything else raises
-    _NotPlainDataError and goes to PyYAML whole: floats, non-string keys, keys PyYAML would write as `? key`,
-    strings it would write over several lines, lists directly in lists. tests/test_output.py compares the two on
-    every rendered object and on generated data.
-    """
-
-    # How each string seen so far is written (None: only PyYAML can write it), shared by every writer.
-    _strings: ClassVar[dict[str, str | None]] = {}
-
-    def __init__(self) -> None:
-        self._out: list[str] = []
-
-    def document(self, value: Any) -> str:
-        if type(value) is not dict:
-            raise _NotPlainDataError(type(value))
-        if not value:
-            return "{}\n"
-        self._mapping(value, "", "")
-        return "".join(self._out)
-
-    def _mapping(self, mapping: dict[Any, Any], indent: str, first_indent: str) -> None:
-        out, lead = self._out, first_indent
-        for key in sorted(mapping):
-            if type(key) is not str or len(key) >= _SIMPLE_KEY_LIMIT:
-                raise _NotPlainDataError(key)
-            value = mapping[key]
-            kind = type(value)
-            if kind is dict and value:
-                out.append(f"{lead}{self._string(key)}:\n")
-                self._mapping(value, indent + "  ", indent + "  ")
-            elif kind is list and value:
-                out.append(f"{lead}{self._string(key)}:\n")
-                self._sequence(value, indent)
-            else:
-                out.append(f"{lead}{self._string(key)}: {self._scalar(value)}\n")
-            lead = indent
-
-    def _sequence(self, items: list[Any], indent: str) -> None:
-        out = self._out
-        for item in items:
-            kind = type(item)
-            if kind is dict and item:
-                self._mapping(item, indent + "  ", indent + "- ")
-            elif kind is list and item:
-                raise _NotPlainDataError(list)
-            else:
-                out.append(f"{indent}- {self._scalar(item)}\n")
-
-    def _scalar(self, value: Any) -> str:
-        kind = type(value)
-        if kind is str:
-            return self._string(value)
-        if kind is bool:
-            return "true" if value else "false"
-        if kind is int:
-            return str(value)
-        if value is None:
-            return "null"
-        if kind is dict:
-            return "{}"
-        if kind is list:
-            return "[]"
-        raise _NotPlainDataError(kind)
-
-    def _string(self, text: str) -> str:
-        written = self._strings.get(text)
-        if written is None:
-            if text in self._strings:  # known to need PyYAML's multi-line forms
-                raise _NotPlainDataError(str)
-            emitted = yaml.serialize(
-                yaml.MappingNode(_MAP, [(yaml.ScalarNode(_STR, "k"), _node(text))], flow_style=False),
-                Dumper=_Dumper,
-                allow_unicode=True,
-                width=4096,
-            )
-            body = emitted[len("k: ") : -1]
-            multiline = "\n" in body or any(brk in text for brk in _LINE_BREAKS)
-            written = self._strings[text] = None if multiline else body
-            if written is None:
-                raise _NotPlainDataError(str)
-        return written
 
 
 def stack_yaml(manifests: Iterable[Manifest]) -> str:
@@ -539,3 +399,12 @@ def stale_environment_folders(out: Path, *, prune: bool, known: Sequence[str]) -
         else:
             lines.append(f"kept {display_path(folder)}: no settings file for it (`synth --prune` removes it)")
     return lines
+
+
+def mirror_tree(source: Path, target: Path) -> None:
+    """`target` made anew with hard links to every file of `source` (copies across file systems), hidden entries
+    left out: for the cdk8s CLI, which lists the manifests of its own output folder. A synth replaces files by
+    renaming new ones into place, so a link never shows a later synth's bytes."""
+
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, copy_function=_link_or_copy, ignore=shutil.ignore_patterns(".*"))

@@ -24,7 +24,7 @@ import pickle
 import signal
 import sys
 import traceback
-from typing import Any, Protocol
+from typing import Protocol
 
 from engine import use_bundled_node
 from engine.fast_runtime import run_jsii_kernel_directly, speed_up_jsii_serialisation
@@ -102,17 +102,17 @@ def _import_for_workers(workers: int, modules: list[str]) -> _WorkerKernels:
     """Import `modules`, and return what gives each worker its jsii kernel once it is forked.
 
     A kernel (a Node process) cannot be forked, so the assembly loads that imports ask for go to kernels started
-    beforehand, one per worker (engine/prestarted_kernels.py). Without those, the loads are recorded and each
-    worker replays them into a kernel of its own.
+    beforehand, one per worker (engine/prestarted_kernels.py). Where this jsii lacks what that needs, each worker
+    imports the modules itself, as with jsii as shipped.
     """
     from engine import prestarted_kernels
 
-    if prestarted_kernels.available():
-        kernels = prestarted_kernels.PrestartedKernels(workers)
-        with kernels.forwarding_loads():
-            import_modules(modules)
-        return kernels
-    return _ReplayedLoads(modules)
+    if not prestarted_kernels.available():
+        return _ImportedInEachWorker(modules)
+    kernels = prestarted_kernels.PrestartedKernels(workers)
+    with kernels.forwarding_loads():
+        import_modules(modules)
+    return kernels
 
 
 class _ImportedInEachWorker:
@@ -123,29 +123,6 @@ class _ImportedInEachWorker:
 
     def adopt(self, index: int) -> None:
         import_modules(self._modules)
-
-    def release(self) -> None:
-        pass
-
-
-class _ReplayedLoads:
-    """The assembly loads the imports ask for, recorded, for each worker to replay into a kernel it starts."""
-
-    def __init__(self, modules: list[str]) -> None:
-        from jsii._runtime import kernel
-
-        self._loads: list[tuple[Any, ...]] = []
-        kernel.load = lambda *args: self._loads.append(args)  # type: ignore[method-assign]
-        try:
-            import_modules(modules)
-        finally:
-            del kernel.load  # back to the class's method
-
-    def adopt(self, index: int) -> None:
-        from jsii._runtime import kernel
-
-        for args in self._loads:
-            kernel.load(*args)
 
     def release(self) -> None:
         pass

@@ -93,3 +93,18 @@ def read_own_file(path: Path) -> bytes:
         if status.st_uid != os.getuid() or status.st_mode & 0o022:
             raise PermissionError(f"{path} is not this user's alone")
         return file.read()
+
+
+def not_set_up(module: str | None) -> str:
+    """What to run instead, when this Python lacks the project's packages (started outside the virtualenv)."""
+    import shlex
+    import sys
+
+    venv_python = ROOT / ".venv" / "bin" / "python"
+    with contextlib.suppress(ValueError):
+        venv_python = venv_python.relative_to(Path.cwd())
+    if Path(sys.prefix).resolve() == ROOT / ".venv":  # the virtualenv itself is short
+        return f"the virtualenv lacks {module}, which the project needs: run `make setup`, then this command again"
+    command = shlex.join([str(venv_python), *sys.argv])
+    first = "" if venv_python.exists() else "`make setup` (it creates the virtualenv), then "
+    return f"this Python ({sys.executable}) lacks the project's packages ({module} is missing): run {first}`{command}`"

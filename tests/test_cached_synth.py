@@ -273,6 +273,7 @@ class EditRun:
         return steps
 
 
+@pytest.mark.slow
 def test_random_edits_give_what_no_cache_gives_and_miss_every_pair_they_touch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,6 +17,8 @@ from engine import RenderedEnvironment
 from environment_model.paths import ENVIRONMENTS_DIR, ROOT
 from environment_model.settings import load_environment
 
+pytestmark = pytest.mark.slow  # whole main.py processes
+
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -177,21 +179,42 @@ def test_an_environment_without_settings_is_removed_only_when_asked(fresh_render
     assert read_tree(out) == read_tree(fresh_render)
 
 
-def test_cdk8s_cli_synth_renders_the_same_files(fresh_render: Path, tmp_path: Path) -> None:
+def cdk8s_cli(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The pinned cdk8s CLI (`make setup` installs it), run from the project as a user runs it."""
     cli = ROOT / "node_modules" / ".bin" / "cdk8s"
     assert cli.exists(), "the cdk8s CLI is installed by `make setup` (npm ci)"
     bin_dir = str(Path(sys.executable).parent)
+    path = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    command = [str(cli), "synth", "--no-check-upgrade", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env={**os.environ, **path, **(env or {})})
+
+
+def test_cdk8s_cli_synth_renders_the_same_files(fresh_render: Path, tmp_path: Path) -> None:
     out = tmp_path / "cdk8s.out"  # what cdk8s.yaml names, but outside the project: the test leaves nothing behind
-    result = subprocess.run(
-        [str(cli), "synth", "--no-check-upgrade", "--output", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
-        check=False,
-    )
+    result = cdk8s_cli("--output", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     assert read_tree(out) == read_tree(fresh_render)
+
+
+def test_cdk8s_cli_selects_environments_and_stacks_as_make_synth_does(fresh_render: Path, tmp_path: Path) -> None:
+    """SYNTH_ENV and SYNTH_STACK when the CLI runs the app as configured; arguments through `--app`, whose output
+    goes to the CLI's folder unless it names another (dist/ the cdk8s way: rendered all or nothing, linked into the
+    CLI's folder for it to list)."""
+    committed = read_tree(fresh_render)
+
+    def of(*prefixes: str) -> dict[str, str]:
+        return {path: text for path, text in committed.items() if path.startswith(prefixes)}
+
+    selected = tmp_path / "selected"
+    result = cdk8s_cli("--output", str(selected), env={"SYNTH_ENV": "prod", "SYNTH_STACK": "verta,hivemind-bot"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert read_tree(selected) == of("prod/verta/", "prod/hivemind-bot/", "argocd/prod/")
+
+    app = f"{sys.executable} main.py synth --env staging --out {tmp_path / 'dist'}"
+    result = cdk8s_cli("--app", app, "--output", str(tmp_path / "listed"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert read_tree(tmp_path / "dist") == read_tree(tmp_path / "listed") == of("staging/", "argocd/staging/")
+    assert "staging/verta/deployment-verta-backend.yaml" in result.stdout, "the CLI lists what was rendered"
 
 
 def test_a_python_without_the_packages_is_told_what_to_run() -> None:

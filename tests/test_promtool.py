@@ -15,6 +15,7 @@ import yaml
 from environment_model.paths import ROOT
 from environment_model.registry import STACKS
 
+pytestmark = pytest.mark.slow  # whole processes
 PROMTOOL = ROOT / ".tools" / "prometheus" / "usr" / "bin" / "promtool"
 UNIT_TESTS = Path(__file__).parent / "promtool"
 

@@ -30,6 +30,7 @@ from environment_model.paths import ENVIRONMENTS_DIR, ROOT
 from environment_model.registry import ARGOCD, STACKS
 from tests.failing_chart import FAILING, FailingEnvironment, Outcome
 
+pytestmark = pytest.mark.slow  # whole processes
 JSII_EMBEDDED = runtime.jsii_embedded_files() or Path("jsii-not-installed")
 # The fast engine's own machinery, tested only where it runs: after a jsii or cdk8s bump that turns it off, synth
 # renders with the plain engine, and tests/test_engines.py alone fails, saying what to re-check.
@@ -150,7 +151,7 @@ def test_both_ways_a_worker_gets_its_kernel_render_what_the_tests_render(
     prestarted: bool, rendered: dict[str, RenderedEnvironment]
 ) -> None:
     """A worker adopts a kernel that loaded the assemblies while the imports ran, or (when this jsii lacks what
-    that needs) replays the loads into a kernel of its own. Here without forking: worker 1 of 2."""
+    that needs) imports the modules itself, starting a kernel of its own. Here without forking: worker 1 of 2."""
     result = run_python(
         f"""
         import json

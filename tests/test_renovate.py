@@ -89,3 +89,19 @@ def test_prod_bumps_wait_for_approval_and_never_automerge() -> None:
     assert prod_rules and all(rule["dependencyDashboardApproval"] is True for rule in prod_rules)
     assert all(rule.get("automerge") is False for rule in prod_rules)
     assert not any(rule.get("automerge") for rule in CONFIG["packageRules"])
+
+
+def test_the_python_locks_are_kept_fresh_and_cdk8s_moves_with_jsii() -> None:
+    """The locks in requirements/ are rewritten by Renovate's lock maintenance with the command in their header, and
+    one pull request moves the jsii-built packages together (a bump of one alone would pair bindings built for
+    different versions)."""
+    assert CONFIG["lockFileMaintenance"]["enabled"] is True
+    patterns = [re.compile(pattern.strip("/")) for pattern in CONFIG["pip-compile"]["managerFilePatterns"]]
+    locks = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "requirements").glob("*.txt"))
+    assert locks == ["requirements/checkov.txt", "requirements/dev.txt", "requirements/render.txt"]
+    for lock in locks:
+        assert any(pattern.match(lock) for pattern in patterns), lock
+        header = (ROOT / lock).read_text(encoding="utf-8").splitlines()[1]
+        assert header.startswith("#    uv pip compile ") and "--generate-hashes" in header and f"-o {lock}" in header
+    (group,) = [rule for rule in CONFIG["packageRules"] if rule.get("groupName") == "cdk8s and jsii"]
+    assert sorted(group["matchPackageNames"]) == ["cdk8s", "cdk8s-plus-27", "constructs", "jsii"]
