@@ -73,7 +73,7 @@ def to_yaml(manifest: Manifest) -> str:
 
 
 def stack_yaml(manifests: Iterable[Manifest]) -> str:
-    """A stack as one multi-document YAML stream, in file-name order (what the snapshot tests pin)."""
+    """Objects as one multi-document YAML stream, in file-name order (what the construct snapshots pin)."""
     files = manifest_files(list(manifests))
     return "".join(f"---\n# {name}\n{files[name]}" for name in sorted(files))
 

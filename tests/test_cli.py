@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -210,7 +211,7 @@ def test_cdk8s_cli_selects_environments_and_stacks_as_make_synth_does(fresh_rend
     assert result.returncode == 0, result.stdout + result.stderr
     assert read_tree(selected) == of("prod/verta/", "prod/hivemind-bot/", "argocd/prod/")
 
-    app = f"{sys.executable} main.py synth --env staging --out {tmp_path / 'dist'}"
+    app = shlex.join([sys.executable, "main.py", "synth", "--env", "staging", "--out", str(tmp_path / "dist")])
     result = cdk8s_cli("--app", app, "--output", str(tmp_path / "listed"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert read_tree(tmp_path / "dist") == read_tree(tmp_path / "listed") == of("staging/", "argocd/staging/")
@@ -233,7 +234,7 @@ def test_a_python_without_the_packages_is_told_what_to_run() -> None:
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: this Python (")
     # The very command to run instead, with the arguments given (the virtualenv exists; cwd is the project).
-    assert result.stderr.rstrip().endswith(f"run `.venv/bin/python {ROOT / 'main.py'} list`")
+    assert result.stderr.rstrip().endswith(f"run `{shlex.join(['.venv/bin/python', str(ROOT / 'main.py'), 'list'])}`")
     assert result.stderr.count("\n") == 1
 
 
