@@ -37,7 +37,7 @@ FILTERS_KEY = "filters.json"
 WATCHER_UID = 65532
 ParityMode = Literal["full", "parity"]
 PARITY_MODES: tuple[ParityMode, ...] = ("full", "parity")
-# Every variable the watcher may receive; the seed's value-to-env mapping (README: "WatcherSidecar env mapping").
+# Every variable the watcher may receive; the seed's value-to-env mapping (docs/architecture.md: "WatcherSidecar env mapping").
 ENV_MAPPING = (
     "DISCORD_WEBHOOK_URL",
     "WORKSPACE_PATH",

@@ -152,7 +152,7 @@ class VertaChart(SystemChart):
                 part_of=NAME,
                 # One installation, as Helm's release: `kubectl get pods -l app.kubernetes.io/instance=verta` (the
                 # seed's check) finds the three services; name and component still tell them apart in selectors.
-                # It is in the immutable Deployment selectors: README "Upgrade notes" says how it was rolled out.
+                # It is in the immutable Deployment selectors: docs/gitops.md "Upgrade notes" says how it was rolled out.
                 instance=NAME,
                 image=service.image,
                 port=service.port,
