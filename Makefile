@@ -26,12 +26,12 @@ STACK ?=
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK8S_CHECK_UPGRADE := false
 
-.PHONY: setup setup-render synth test check lint typecheck bench imports diff cdk8s-synth lock clean
+.PHONY: setup setup-render system-commands synth test check lint typecheck bench imports diff cdk8s-synth lock clean
 
 # What rendering needs: the render packages, their bytecode.
 setup-render: $(VENV)/.installed $(VENV)/.bytecode
 # Everything: test and lint tools, the policy scanner, the cdk8s CLI and promtool too.
-setup: setup-render $(VENV)/.installed-dev $(CHECKOV_VENV)/.installed node_modules/.installed $(PROMTOOL)
+setup: system-commands setup-render $(VENV)/.installed-dev $(CHECKOV_VENV)/.installed node_modules/.installed $(PROMTOOL)
 
 $(VENV)/.installed: requirements/render.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,18 +59,25 @@ node_modules/.installed: package.json package-lock.json | $(VENV)/.installed
 	NODE_DISABLE_COMPILE_CACHE=1 npm ci --no-audit --no-fund --loglevel=error  # npm would leave its cache in $$TMPDIR
 	touch $@
 
-# promtool from the distribution's prometheus package, whatever its version on this Debian or Ubuntu (unpacked into
-# .tools/: no root, nothing installed), checked against the minimum the tests need.
+# promtool from the distribution's package, whatever its version on this Debian or Ubuntu (unpacked into .tools/: no
+# root, nothing installed): Debian 13 ships it as `promtool`, Debian 12 and Ubuntu inside `prometheus`. Its version
+# is checked against the minimum the tests need.
 $(PROMTOOL):
 	@command -v apt-get > /dev/null && command -v dpkg-deb > /dev/null || { echo "promtool: this machine has no apt-get: install Prometheus' promtool $(PROMTOOL_MINIMUM) or newer and copy it to $(PROMTOOL)" >&2; exit 1; }
 	rm -rf .tools/download .tools/prometheus && mkdir -p .tools/download
-	cd .tools/download && apt-get download -q prometheus || { echo "promtool: apt-get could not download the prometheus package (run 'apt-get update' first)" >&2; exit 1; }
-	dpkg-deb -x .tools/download/prometheus_*.deb .tools/prometheus
+	cd .tools/download && { apt-get download -q promtool 2> /dev/null || apt-get download -q prometheus; } || { echo "promtool: apt-get could download neither the promtool nor the prometheus package (run 'apt-get update' first)" >&2; exit 1; }
+	dpkg-deb -x .tools/download/*.deb .tools/prometheus
 	rm -rf .tools/download
+	@test -x $(PROMTOOL) || { echo "promtool: the downloaded package holds no usr/bin/promtool" >&2; rm -rf .tools/prometheus; exit 1; }
 	@version=$$($(PROMTOOL) --version 2>&1 | sed -n 's/^promtool, version \([0-9.]*\).*/\1/p'); \
 	  if [ -z "$$version" ] || [ "$$(printf '%s\n' $(PROMTOOL_MINIMUM) "$$version" | sort -V | head -1)" != $(PROMTOOL_MINIMUM) ]; then \
 	    echo "promtool: $(PROMTOOL) is version '$$version'; the tests need $(PROMTOOL_MINIMUM) or newer" >&2; rm -rf .tools/prometheus; exit 1; \
 	  fi
+
+# Commands the tests run that a minimal system may lack: said in one line, before anything is installed.
+system-commands:
+	@missing=$$(for command in curl git; do command -v $$command > /dev/null || echo -n " $$command"; done); \
+	  if [ -n "$$missing" ]; then echo "make test needs$$missing on PATH (Debian and Ubuntu: apt-get install$$missing)" >&2; exit 1; fi
 
 # The project's own packages, compiled before each command (a no-op when up to date, about 0.06 s): with
 # PYTHONDONTWRITEBYTECODE set, Python would compile every module it imports again on every run.

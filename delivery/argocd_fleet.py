@@ -5,6 +5,14 @@ the environments of `argocd.rollout_step` 1 first, then 2, and so on, each step 
 It is the alternative bootstrap for many clusters (one Argo CD, one object per stack); the app of apps in
 dist/argocd/<env>/ stays the bootstrap of one cluster. Both generate Applications named `<env>-<stack>`: use one.
 
+Each environment goes to its own cluster, by the name the fleet's Argo CD knows it by (`argocd.cluster`, default the
+environment's name), and no two environments may send a stack to one namespace of one cluster: their Applications
+would fight over the same objects. The generated Applications carry the app of apps' sync policy field for field
+(the automated policy through a `templatePatch`, as it differs between environments); RollingSync then turns their
+automated sync off and syncs each step itself, pruning where the policy prunes (Argo CD's Progressive Syncs). Removing
+an environment or an ApplicationSet leaves the workloads running (`preserveResourcesOnDeletion`, and no resources
+finalizer on the generated Applications, as on the root app).
+
 Built as plain dicts, without cdk8s: the generated ApplicationSet binding is a 1.4 MB module, slow to import, and
 these objects need nothing from a construct tree. tests/test_argocd_fleet.py validates them against the upstream CRD.
 """
@@ -19,10 +27,19 @@ from constructs_lib.labels import VERSION_LABEL, RecommendedLabels
 from constructs_lib.pod_security_labels import namespace_labels
 from delivery.output import FLEET_FOLDER
 from environment_model.registry import STACKS, StackDefinition
-from stacks.argocd.settings import FINALIZER, creates_namespace
+from stacks.argocd.settings import creates_namespace, fleet_cluster
 
 # The label of each generated Application that the rollout steps select.
 ENVIRONMENT_LABEL = "environment"
+# Merged into each generated Application: the environment's automated sync policy, as the app of apps has it.
+AUTOMATED_PATCH = """{{- if .automated }}
+spec:
+  syncPolicy:
+    automated:
+      prune: {{ .prune }}
+      selfHeal: {{ .selfHeal }}
+{{- end }}
+"""
 
 
 class FleetError(Exception):
@@ -32,7 +49,9 @@ class FleetError(Exception):
 def fleet_application_sets(
     environments: Mapping[str, Any], stacks: Sequence[StackDefinition] = STACKS
 ) -> list[dict[str, Any]]:
-    """One ApplicationSet per stack for the environments `environments` (name -> EnvironmentSettings)."""
+    """One ApplicationSet per stack for the environments `environments` (name -> EnvironmentSettings); FleetError
+    when they cannot share one Argo CD or two of them would deploy a stack to one namespace of one cluster."""
+    _refuse_shared_destinations(environments, stacks)
     namespaces = {settings.argocd.namespace for settings in environments.values()}
     if len(namespaces) != 1:
         listed = ", ".join(f"{env}: {settings.argocd.namespace}" for env, settings in sorted(environments.items()))
@@ -42,6 +61,27 @@ def fleet_application_sets(
         )
     (argocd_namespace,) = namespaces
     return [_application_set(stack, environments, argocd_namespace) for stack in stacks]
+
+
+def _refuse_shared_destinations(environments: Mapping[str, Any], stacks: Sequence[StackDefinition]) -> None:
+    """Two environments whose stacks land in one namespace of one cluster: their Applications, fleet or app of apps,
+    would fight over the same objects (each pruning what the other applies)."""
+    first: dict[tuple[str, str], tuple[str, str]] = {}
+    for env in sorted(environments):
+        for stack in stacks:
+            destination = (
+                fleet_cluster(env, environments[env].argocd),
+                getattr(environments[env], stack.settings_field).namespace,
+            )
+            if destination in first:
+                other_env, other_stack = first[destination]
+                raise FleetError(
+                    f"environments/{other_env}.yaml and environments/{env}.yaml: {other_stack} of {other_env} and "
+                    f"{stack.name} of {env} would both deploy to namespace {destination[1]!r} of cluster "
+                    f"{destination[0]!r}; give each environment its own cluster (argocd.cluster, default the "
+                    f"environment's name) or the stacks their own namespaces"
+                )
+            first[destination] = (env, stack.name)
 
 
 def rollout_steps(environments: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -75,10 +115,13 @@ def _application_set(stack: StackDefinition, environments: Mapping[str, Any], na
                 "project": argocd.project,
                 "repoURL": argocd.repo_url,
                 "targetRevision": argocd.target_revision,
-                "server": argocd.destination_server,
+                "cluster": fleet_cluster(env, argocd),
                 "namespace": getattr(settings, stack.settings_field).namespace,
                 "podSecurityLevel": argocd.pod_security.level,
                 "podSecurityVersion": argocd.pod_security.version,
+                "automated": argocd.automated.enabled,
+                "prune": argocd.automated.prune,
+                "selfHeal": argocd.automated.self_heal,
             }
         )
     sync_policy: dict[str, Any] = {}
@@ -112,13 +155,19 @@ def _application_set(stack: StackDefinition, environments: Mapping[str, Any], na
             "goTemplateOptions": ["missingkey=error"],
             "generators": [{"list": {"elements": elements}}],
             "strategy": {"type": "RollingSync", "rollingSync": {"steps": rollout_steps(environments)}},
+            # An environment removed from the list, or the ApplicationSet deleted, takes its Applications away but
+            # leaves what they deployed running (Argo CD's ApplicationSet "Application Deletion Behavior").
+            "syncPolicy": {"preserveResourcesOnDeletion": True},
+            # The app of apps' automated policy, where the environment has one (a boolean cannot come from a string
+            # template: the patch is YAML made by a Go template). RollingSync reads its prune, then turns it off.
+            "templatePatch": AUTOMATED_PATCH,
             "template": {
                 "metadata": {
                     "name": "{{.environment}}-" + stack.name,
                     # The version is the revision each environment follows (set here: RecommendedLabels would
                     # reduce the template expression to a label value).
                     "labels": {**labels, VERSION_LABEL: "{{.targetRevision}}", ENVIRONMENT_LABEL: "{{.environment}}"},
-                    "finalizers": [FINALIZER],
+                    # No resources finalizer, as on the root app: deleting a generated Application orphans its objects.
                 },
                 "spec": {
                     "project": "{{.project}}",
@@ -127,8 +176,7 @@ def _application_set(stack: StackDefinition, environments: Mapping[str, Any], na
                         "targetRevision": "{{.targetRevision}}",
                         "path": "dist/{{.environment}}/" + stack.name,
                     },
-                    "destination": {"server": "{{.server}}", "namespace": "{{.namespace}}"},
-                    # RollingSync syncs the Applications itself, step by step: no automated policy here.
+                    "destination": {"name": "{{.cluster}}", "namespace": "{{.namespace}}"},
                     "syncPolicy": sync_policy,
                 },
             },

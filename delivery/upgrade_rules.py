@@ -435,6 +435,10 @@ NAMESPACE_SOURCE = "kubernetes.io/docs/concepts/overview/working-with-objects/na
 # Application deletes all its resources (cascading delete).
 APPLICATION_SOURCE = "argo-cd docs/user-guide/app_deletion.md"
 APPLICATION_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+# Argo CD operator manual, ApplicationSet "Application Deletion Behavior": the Applications an ApplicationSet no
+# longer generates (or all of them, when it is deleted) are deleted, and with them what they deployed, unless
+# `syncPolicy.preserveResourcesOnDeletion` is true (the controller then adds no resources finalizer to them).
+APPLICATION_SET_SOURCE = "argo-cd docs/operator-manual/applicationset/Application-Deletion.md"
 
 
 def classify_change(old: Manifest, new: Manifest) -> list[Finding]:
@@ -451,7 +455,46 @@ def classify_change(old: Manifest, new: Manifest) -> list[Finding]:
     ]
     if findings and replaces_on_sync(_annotations(new)):
         return [_replaced(finding, new) for finding in findings]
-    return findings
+    return findings + _environments_leaving_the_fleet(old, new)
+
+
+def _environments_leaving_the_fleet(old: Manifest, new: Manifest) -> list[Finding]:
+    """An ApplicationSet whose list generator no longer names an environment deletes that environment's
+    Application, and (unprotected) everything the Application deployed."""
+    if _kind(new) != "ApplicationSet" or _fleet_protected(new):
+        return []
+    gone = sorted(_generated_environments(old) - _generated_environments(new))
+    if not gone:
+        return []
+    return [
+        Finding(
+            Impact.DESTROYS_DATA,
+            "spec.generators",
+            f"Removing {', '.join(gone)} from the ApplicationSet deletes the Applications it generated for them and, "
+            "without spec.syncPolicy.preserveResourcesOnDeletion: true (and no resources finalizer in the "
+            "template), every resource they deployed (claims and Namespaces included)",
+            "Set spec.syncPolicy.preserveResourcesOnDeletion: true first (the fleet renders it), so that the "
+            "workloads keep running when an environment leaves the fleet.",
+            APPLICATION_SET_SOURCE,
+        )
+    ]
+
+
+def _fleet_protected(application_set: Manifest) -> bool:
+    """Whether the Applications an ApplicationSet deletes leave their resources running: preserveResourcesOnDeletion,
+    and no resources finalizer written into the template by hand."""
+    finalizers = _get(application_set, "spec.template.metadata.finalizers") or []
+    preserved = _get(application_set, "spec.syncPolicy.preserveResourcesOnDeletion") is True
+    return preserved and APPLICATION_FINALIZER not in finalizers
+
+
+def _generated_environments(application_set: Manifest) -> set[str]:
+    return {
+        str(element.get("environment"))
+        for generator in _get(application_set, "spec.generators") or []
+        for element in ((generator or {}).get("list") or {}).get("elements") or []
+        if isinstance(element, Mapping)
+    }
 
 
 def classify_removal(old: Manifest) -> list[Finding]:
@@ -530,6 +573,14 @@ def _deleting(old: Manifest) -> Consequence | None:
             "deletes the Namespace and everything in it: every claim (and its volume's data), Secret, ConfigMap and "
             "workload, including objects no Application manages",
             NAMESPACE_SOURCE,
+        )
+    if kind == "ApplicationSet" and not _fleet_protected(old):
+        return Consequence(
+            "spec.syncPolicy.preserveResourcesOnDeletion",
+            "deletes the ApplicationSet, the Applications it generated and, without preserveResourcesOnDeletion: "
+            "true (and no resources finalizer in the template), every resource they deployed in every environment "
+            "(claims and Namespaces included)",
+            APPLICATION_SET_SOURCE,
         )
     if kind == "Application" and APPLICATION_FINALIZER in (_get(old, "metadata.finalizers") or []):
         return Consequence(

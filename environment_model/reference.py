@@ -32,7 +32,8 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
     for name, field in model.model_fields.items():
         path = f"{prefix}{name}"
         nested = _nested_model(field.annotation)
-        description = (field.description or (nested.__doc__ or "" if nested else "")).strip().replace("\n", " ")
+        # Whitespace collapsed: Python 3.13 strips docstrings' indentation, 3.11 does not.
+        description = " ".join((field.description or (nested.__doc__ or "" if nested else "")).split())
         rows.append(f"| `{path}` | {_type_name(field.annotation)} | {_default(field)} | {description} |")
         if nested is not None:
             rows.extend(_rows(nested, f"{path}."))

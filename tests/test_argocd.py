@@ -61,8 +61,14 @@ def test_project_allows_exactly_what_the_stacks_render(rendered: dict[str, Rende
     stacks = [m for stack in STACKS for m in rendered[env][stack.name]]
     assert project["sourceRepos"] == [settings.repo_url]
     namespaces = {m["metadata"]["namespace"] for m in stacks if "namespace" in m["metadata"]}
-    assert {d["namespace"] for d in project["destinations"]} == namespaces
-    assert {d["server"] for d in project["destinations"]} == {settings.destination_server}
+    # Each namespace on the cluster as the environment's own Argo CD reaches it (its address) and as the fleet's
+    # names it (argocd.cluster, default the environment's name): exactly those, no wildcard.
+    cluster = settings.cluster or env
+    destinations = [(d.get("server", ""), d.get("name", ""), d["namespace"]) for d in project["destinations"]]
+    assert sorted(destinations) == sorted(
+        [(settings.destination_server, "", namespace) for namespace in namespaces]
+        + [("", cluster, namespace) for namespace in namespaces]
+    )
     cluster_scoped = {
         (m["apiVersion"].rpartition("/")[0], m["kind"]) for m in stacks if "namespace" not in m["metadata"]
     }

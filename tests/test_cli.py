@@ -59,13 +59,15 @@ def test_unknown_environment_exits_2_listing_valid_names() -> None:
     result = run("synth", "--env", "qa")
     assert result.returncode == 2
     assert "invalid choice: 'qa'" in result.stderr
-    assert "'dev'" in result.stderr and "'prod'" in result.stderr and "'staging'" in result.stderr
+    # The choices are listed quoted up to Python 3.12, bare from 3.13.
+    choices = result.stderr.split("choose from", 1)[1].replace("'", "")
+    assert all(env in choices for env in ("dev", "prod", "staging", "test")), result.stderr
 
 
 def test_unknown_stack_exits_2_listing_valid_names() -> None:
     result = run("synth", "--stack", "nope")
     assert result.returncode == 2
-    assert "'core-pipeline'" in result.stderr
+    assert "core-pipeline" in result.stderr.split("choose from", 1)[1]
 
 
 def test_committed_dist_is_current(fresh_render: Path) -> None:

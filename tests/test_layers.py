@@ -1,4 +1,4 @@
-"""The layers of the code (../shared/STYLE.md, docs/architecture.md "Layers"): each imports only the ones below it,
+"""The layers of the code (STYLE.md of the shared guide, docs/architecture.md "Layers"): each imports only the ones below it,
 and no modules import each other in a circle. Every import statement counts, including those inside functions and under TYPE_CHECKING."""
 
 from __future__ import annotations

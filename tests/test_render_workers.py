@@ -29,6 +29,7 @@ from engine.start import fast_engine_problem
 from environment_model.paths import ENVIRONMENTS_DIR, ROOT
 from environment_model.registry import ARGOCD, STACKS
 from tests.failing_chart import FAILING, FailingEnvironment, Outcome
+from tests.processes import in_session
 
 pytestmark = pytest.mark.slow  # whole processes
 JSII_EMBEDDED = runtime.jsii_embedded_files() or Path("jsii-not-installed")
@@ -92,17 +93,16 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_jsii_runs_its_kernel_in_one_node_process() -> None:
     result = run_python(
         """
-        import os, subprocess
+        import os
         from engine import use_bundled_node
         from engine.fast_runtime import run_jsii_kernel_directly
+        from tests.processes import children
         use_bundled_node()
         run_jsii_kernel_directly()
         import cdk8s
         cdk8s.App()
-        children = subprocess.run(["ps", "--ppid", str(os.getpid()), "-o", "args="], capture_output=True, text=True)
-        kernels = [line for line in children.stdout.splitlines() if "node" in line]
-        grandchildren = subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True).stdout.split()
-        nested = [pid for pid in grandchildren if subprocess.run(["pgrep", "-P", pid], capture_output=True).stdout]
+        kernels = [pid for pid, command in children(os.getpid()) if "node" in command]
+        nested = [pid for pid, _ in children(os.getpid()) if children(pid)]
         print(len(kernels), len(nested), os.environ["JSII_RUNTIME"])
         """
     )
@@ -398,13 +398,7 @@ def test_git_ignores_what_a_killed_synth_leaves(tmp_path: Path) -> None:
 
 def _processes_in_session(session: int) -> list[str]:
     """Processes of a session still alive (zombies not yet reaped by init count as ended)."""
-    found = subprocess.run(["pgrep", "-s", str(session)], capture_output=True, text=True).stdout.split()
-    alive = []
-    for pid in found:
-        with contextlib.suppress(OSError):
-            if Path(f"/proc/{pid}/cmdline").read_bytes():
-                alive.append(pid)
-    return alive
+    return [str(pid) for pid, _ in in_session(session)]
 
 
 @fast_engine_only

@@ -11,7 +11,7 @@ from cdk8s import Chart
 from constructs import Construct
 
 from constructs_lib.labels import RecommendedLabels
-from stacks.argocd.settings import FINALIZER, ArgoCdInputs, ProjectRoleSettings, creates_namespace
+from stacks.argocd.settings import FINALIZER, ArgoCdInputs, ProjectRoleSettings, creates_namespace, fleet_cluster
 
 # API group of each cluster-scoped kind a stack may declare.
 CLUSTER_KIND_GROUPS = {
@@ -78,9 +78,14 @@ class ArgoCdChart(Chart):
             spec=AppProjectSpec(
                 description=f"Every stack of the {env} environment, rendered by this repository",
                 source_repos=[argocd.repo_url],
+                # Its own Argo CD reaches the cluster by address; the fleet's (dist/argocd/fleet/) by name.
                 destinations=[
-                    AppProjectSpecDestinations(server=argocd.destination_server, namespace=namespace)
+                    destination
                     for namespace in sorted(set(namespaces.values()))
+                    for destination in (
+                        AppProjectSpecDestinations(server=argocd.destination_server, namespace=namespace),
+                        AppProjectSpecDestinations(name=fleet_cluster(env, argocd), namespace=namespace),
+                    )
                 ],
                 cluster_resource_whitelist=[
                     AppProjectSpecClusterResourceWhitelist(group=CLUSTER_KIND_GROUPS[kind], kind=kind)

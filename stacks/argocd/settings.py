@@ -25,6 +25,11 @@ class AutomatedSyncSettings(StrictModel):
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 
 
+def fleet_cluster(environment: str, argocd: ArgoCdSettings) -> str:
+    """The name the fleet's Argo CD knows the environment's cluster by: `argocd.cluster`, or the environment's."""
+    return argocd.cluster or environment
+
+
 def creates_namespace(stack: Any) -> bool:
     """Whether Argo CD creates the namespace of `stack` (an environment_model.registry.StackDefinition; this layer
     may not import it) with CreateNamespace=true: a stack that renders its own Namespace owns it."""
@@ -130,7 +135,24 @@ class ArgoCdSettings(StrictModel):
     ] = Field(description="Branch, tag or commit Argo CD follows for this environment (pinned: never HEAD).")
     destination_server: HttpsUrl = Field(
         "https://kubernetes.default.svc",
-        description="API server URL of the environment's cluster (as registered in Argo CD).",
+        description="API server URL of the environment's cluster, as this environment's own Argo CD reaches it "
+        "(dist/argocd/<env>/; the in-cluster address when that Argo CD runs in the same cluster).",
+    )
+    cluster: (
+        Annotated[
+            str,
+            matching(
+                r"^[A-Za-z0-9]([A-Za-z0-9._:-]*[A-Za-z0-9])?$",
+                "an Argo CD cluster name: letters, digits, '.', '_', ':' and '-'",
+                253,
+            ),
+        ]
+        | None
+    ) = Field(
+        None,
+        description="The environment's cluster as the fleet's one Argo CD names it (dist/argocd/fleet/; "
+        "`argocd cluster add CONTEXT --name NAME`): `in-cluster` for the cluster that Argo CD runs in. Default: the "
+        "environment's name. Two environments may not send a stack to one namespace of one cluster.",
     )
     namespace: DnsLabel = Field("argocd", description="Namespace Argo CD runs in (Applications live there).")
     project: DnsLabel = Field(description="The AppProject of this environment's Applications.")
