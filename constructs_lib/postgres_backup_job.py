@@ -12,6 +12,7 @@ from constructs import Construct
 
 from constructs_lib.container import ContainerSpec, PodSecurity, SecretKeyRef, VolumeMount
 from constructs_lib.errors import PropsError
+from constructs_lib.existing_objects import EXISTING_CLAIMS_ANNOTATION
 from constructs_lib.labels import RecommendedLabels
 from constructs_lib.network_policy import EgressRule
 from constructs_lib.sync_hook_job import HookJobConstruct, SyncHookJobProps
@@ -206,7 +207,10 @@ class PostgresBackupJob(HookJobConstruct):
                 backoff_limit=props.backoff_limit,
                 active_deadline_seconds=props.active_deadline_seconds,
                 security=props.security,
-                annotations=BEFORE_OTHER_HOOKS,
+                # A claim the job does not render: said in the output, for readers and the whole-output check.
+                annotations={**BEFORE_OTHER_HOOKS, EXISTING_CLAIMS_ANNOTATION: target.claim}
+                if isinstance(target, ClaimTarget)
+                else BEFORE_OTHER_HOOKS,
             ),
             [EgressRule(ports=sorted(set(egress_ports)))] if props.isolated else None,
         )

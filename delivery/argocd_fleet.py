@@ -27,7 +27,7 @@ from constructs_lib.labels import VERSION_LABEL, RecommendedLabels
 from constructs_lib.pod_security_labels import namespace_labels
 from delivery.output import FLEET_FOLDER
 from environment_model.registry import STACKS, StackDefinition
-from stacks.argocd.settings import creates_namespace, fleet_cluster
+from stacks.argocd.settings import about_annotations, creates_namespace, fleet_cluster
 
 # The label of each generated Application that the rollout steps select.
 ENVIRONMENT_LABEL = "environment"
@@ -167,6 +167,7 @@ def _application_set(stack: StackDefinition, environments: Mapping[str, Any], na
                     # The version is the revision each environment follows (set here: RecommendedLabels would
                     # reduce the template expression to a label value).
                     "labels": {**labels, VERSION_LABEL: "{{.targetRevision}}", ENVIRONMENT_LABEL: "{{.environment}}"},
+                    **({"annotations": about} if (about := about_annotations(stack.about)) else {}),
                     # No resources finalizer, as on the root app: deleting a generated Application orphans its objects.
                 },
                 "spec": {

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
+from constructs_lib.existing_objects import EXISTING_CLAIMS_ANNOTATION
 from constructs_lib.labels import VERSION_LABEL
 from constructs_lib.pod_security_labels import missing_labels
 from constructs_lib.scratch import NO_WRITABLE_TMP_ANNOTATION, SCRATCH_PATH
@@ -523,10 +524,15 @@ def _pod_reference_problems(
         for ref in config_maps:
             if not ref.get("optional") and ("ConfigMap", namespace, ref.get("name")) not in by_reference:
                 yield f"{where}: container {container['name']} reads ConfigMap {ref.get('name')}, which is not rendered"
+    owner_annotations = (owner or {}).get("metadata", {}).get("annotations") or {}
+    existing = {name.strip() for name in str(owner_annotations.get(EXISTING_CLAIMS_ANNOTATION, "")).split(",")}
     for volume in spec.get("volumes", []):
         claim = volume.get("persistentVolumeClaim", {}).get("claimName")
-        if claim and ("PersistentVolumeClaim", namespace, claim) not in by_reference:
-            yield f"{where}: volume {volume['name']} claims PersistentVolumeClaim {claim}, which is not rendered"
+        if claim and claim not in existing and ("PersistentVolumeClaim", namespace, claim) not in by_reference:
+            yield (
+                f"{where}: volume {volume['name']} claims PersistentVolumeClaim {claim}, which is not rendered (nor "
+                f"named in {EXISTING_CLAIMS_ANNOTATION} as one that exists before the first sync)"
+            )
         config_map = volume.get("configMap", {}).get("name")
         if config_map and ("ConfigMap", namespace, config_map) not in by_reference:
             yield f"{where}: volume {volume['name']} uses ConfigMap {config_map}, which is not rendered"

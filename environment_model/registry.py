@@ -11,6 +11,16 @@ SETTINGS_MODULE = "environment_model.settings"
 
 
 @dataclass(frozen=True)
+class StackAbout:
+    """A system's descriptive metadata, as a Helm chart's Chart.yaml holds it."""
+
+    home: str
+    sources: tuple[str, ...]
+    keywords: tuple[str, ...]
+    maintainers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StackDefinition:
     """One system's stack.
 
@@ -27,6 +37,9 @@ class StackDefinition:
             list against what a render imports).
         covers_environment: its chart takes the whole environment (`ArgoCdInputs`: its name, all its settings and the
             stacks), not only its own section: the Argo CD stack, whose AppProject and Applications cover every stack.
+        about: what a Helm chart's Chart.yaml says of it beyond its description (keywords, home, sources,
+            maintainers); its Argo CD Applications carry it as annotations, the home and sources as links in Argo CD's
+            UI. Default: none.
     """
 
     name: str
@@ -34,6 +47,7 @@ class StackDefinition:
     cluster_kinds: tuple[str, ...] = ()
     bindings: tuple[str, ...] = ()
     covers_environment: bool = False
+    about: StackAbout | None = None
     # By convention from the name (`kairoflow-web` -> `kairoflow_web`, `stacks.kairoflow_web.chart:KairoflowWebChart`).
     settings_field: str = ""
     chart: str = ""
@@ -73,7 +87,7 @@ STACKS: tuple[StackDefinition, ...] = (
     StackDefinition(
         "hivemind-bot",
         "Hivemind Discord bot: 3 replicas with leader election RBAC, PDB, NetworkPolicy",
-        bindings=(MONITORING,),
+        bindings=(MONITORING, "imports.io.external_secrets"),
     ),
     StackDefinition(
         "kairoflow",
@@ -85,6 +99,14 @@ STACKS: tuple[StackDefinition, ...] = (
         "verta",
         "Verta: backend, frontend and ML AppServices, shared ConfigMap, Redis, path-routed Ingress",
         bindings=(MONITORING,),
+        # The seed's Chart.yaml (verta-helm-chart.md task 1.2: "Tenant Static Archive System"; keywords, home,
+        # sources, maintainers); its images are ghcr.io/niekcandaele/verta-*.
+        about=StackAbout(
+            home="https://github.com/niekcandaele/verta",
+            sources=("https://github.com/niekcandaele/verta",),
+            keywords=("verta", "archive", "static-site", "multi-tenant", "discord"),
+            maintainers=("niekcandaele",),
+        ),
     ),
 )
 

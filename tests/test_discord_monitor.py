@@ -101,3 +101,50 @@ def test_bridge_policies_meet(rendered: dict[str, RenderedEnvironment], env: str
         and any(selects(peer["podSelector"]["matchLabels"], job_labels) for peer in egress.get("to", []))
         for egress in bot_policy["egress"]
     )
+
+
+def _rendered_with_retention(enabled: bool) -> dict[tuple[str, str], Manifest]:
+    import cdk8s
+
+    from environment_model.settings import parse_environment
+    from stacks.discord_monitor.chart import DiscordMonitorChart
+
+    data = load_environment("prod").model_dump(mode="json")
+    data["discord_monitor"]["retention"]["enabled"] = enabled
+    settings = parse_environment("prod", data).discord_monitor
+    chart = DiscordMonitorChart(cdk8s.Testing.app(), "discord-monitor", settings)
+    return {(m["kind"], m["metadata"]["name"]): m for m in cdk8s.Testing.synth(chart)}
+
+
+def test_retention_switched_off_removes_the_worker_its_access_alerts_and_panel_and_nothing_else() -> None:
+    """`discord_monitor.retention.enabled: false` (seed: the retention worker is optional): its CronJob, the
+    NetworkPolicy that lets it reach Redis, its two alerts and its dashboard panel go; every other object is as
+    rendered with it."""
+    import json
+
+    on, off = _rendered_with_retention(True), _rendered_with_retention(False)
+    assert sorted(set(on) - set(off)) == [
+        ("CronJob", "discord-bot-retention"),
+        ("NetworkPolicy", "discord-bot-redis-from-retention"),
+    ]
+    assert set(off) <= set(on)
+
+    def alerts(rule: Manifest) -> set[str]:
+        return {r["alert"] for group in rule["spec"]["groups"] for r in group["rules"] if "alert" in r}
+
+    rule = ("PrometheusRule", "discord-monitor")
+    assert alerts(on[rule]) - alerts(off[rule]) == {"DiscordRetentionFailing", "DiscordRetentionNotScheduled"}
+    assert alerts(off[rule]) < alerts(on[rule])
+
+    def panels(config_map: Manifest) -> list[str]:
+        (dashboard,) = config_map["data"].values()
+        return [str(panel.get("title")) for panel in json.loads(dashboard)["panels"]]
+
+    board = ("ConfigMap", "discord-monitor-dashboard")
+    assert [p for p in panels(on[board]) if p not in panels(off[board])] == [
+        "CronJobs: seconds since last success / last schedule"
+    ]
+    unchanged = set(off) - {rule, board}
+    assert all(off[key] == on[key] for key in unchanged), "nothing else changes"
+    # The Redis that the retention worker pruned no longer lets any CronJob in.
+    assert not any(m["kind"] == "CronJob" for m in off.values())

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
+import cdk8s  # as a module: pytest would collect cdk8s.Testing as a test class
 import pytest
 
 from delivery.checks import pod_templates, selects
+from delivery.sync_waves import WAVE_ANNOTATION
 from engine import Manifest, RenderedEnvironment
+from environment_model.settings import SettingsError, load_environment, parse_environment
+from stacks.hivemind_bot.chart import HivemindBotChart
+from stacks.hivemind_bot.settings import SECRET_KEYS, HivemindSecretKey
 from tests.conftest import find
+from tests.test_rendered_output import crd_validator
 
 ENVS = ["dev", "staging", "prod"]
 # Seed "Create Secrets": the Secret and its keys; "Environment Variables": which variable reads which key.
@@ -127,3 +133,127 @@ def test_the_seeds_label_selector_finds_exactly_the_bot_pods(
         "app.kubernetes.io/instance": "hivemind-bot",
         "app.kubernetes.io/component": "bot",
     }
+
+
+# Seed "Production Recommendations": "Use a secrets manager ... instead of K8s Secrets". With
+# hivemind_bot.secrets.source external_secrets an ExternalSecret creates the seed's Secret from the store.
+STORE = {"store": "vault-backend", "remote_prefix": "hivemind/prod"}
+
+
+def _with_secrets(secrets: dict[str, Any], env: str = "prod") -> dict[str, Any]:
+    data: dict[str, Any] = load_environment(env).model_dump(mode="json")
+    data["hivemind_bot"]["secrets"] = secrets
+    return data
+
+
+def _synth(data: dict[str, Any], env: str = "prod") -> list[Manifest]:
+    settings = parse_environment(env, data).hivemind_bot
+    return list(cdk8s.Testing.synth(HivemindBotChart(cdk8s.Testing.app(), "hivemind-bot", settings)))
+
+
+def _secret_refs(manifests: list[Manifest]) -> dict[str, dict[str, str]]:
+    """Variable -> the secretKeyRef the bot container reads it from."""
+    (container,) = pod_spec(manifests)["containers"]
+    return {
+        e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})
+    }
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_by_default_the_bot_reads_the_existing_secret(rendered: dict[str, RenderedEnvironment], env: str) -> None:
+    """hivemind_bot.secrets.source defaults to existing: the Secret is created out of band (seed "Create Secrets"),
+    and nothing in the stack creates it."""
+    assert load_environment(env).hivemind_bot.secrets.source == "existing"
+    manifests = stack(rendered, env)
+    assert not [m for m in manifests if m["kind"] in ("ExternalSecret", "Secret")]
+    assert {ref["name"] for ref in _secret_refs(manifests).values()} == {SEED_SECRET}
+
+
+def test_the_keys_remote_keys_accepts_are_the_keys_the_bot_reads() -> None:
+    """`secrets.remote_keys` accepts exactly the Secret keys the Deployment reads (the seed's), each read once."""
+    assert SECRET_KEYS == SEED_SECRET_ENV
+    assert sorted(get_args(HivemindSecretKey)) == sorted(SECRET_KEYS.values())
+
+
+def test_the_secrets_manager_source_creates_the_secret_the_bot_reads() -> None:
+    manifests = _synth(_with_secrets({"source": "external_secrets", "external_secrets": STORE}))
+    (external,) = [m for m in manifests if m["kind"] == "ExternalSecret"]
+    assert external["apiVersion"] == "external-secrets.io/v1"
+    assert not list(crd_validator(external["apiVersion"], "ExternalSecret").iter_errors(external))
+    spec = external["spec"]
+    assert spec["secretStoreRef"] == {"name": "vault-backend", "kind": "ClusterSecretStore"}
+    assert spec["target"] == {"name": SEED_SECRET, "creationPolicy": "Owner"}
+    # The Secret the ExternalSecret creates is the one every credential variable of the Deployment reads...
+    refs = _secret_refs(manifests)
+    assert {ref["name"] for ref in refs.values()} == {spec["target"]["name"]}
+    # ...and it maps every key the bot reads: the remote key <prefix>/<secret>, one property per key.
+    assert {ref["key"] for ref in refs.values()} == set(SEED_SECRET_ENV.values())
+    assert {item["secretKey"]: item["remoteRef"] for item in spec["data"]} == {
+        key: {"key": f"hivemind/prod/{SEED_SECRET}", "property": key} for key in SEED_SECRET_ENV.values()
+    }
+    assert "annotations" not in external["metadata"]  # an ordinary object: its sync wave comes from the pipeline
+
+
+def test_the_remote_keys_are_configurable_per_secret_key() -> None:
+    secrets = {
+        "source": "external_secrets",
+        "external_secrets": {**STORE, "store_kind": "SecretStore", "refresh_interval": "15m"},
+        "remote_keys": {
+            "discord-token": {"key": "discord/hivemind-bot", "property": "token"},
+            "service-token": {"key": "hivemind-server/service-token"},
+        },
+    }
+    manifests = _synth(_with_secrets(secrets))
+    spec = find(manifests, "ExternalSecret", SEED_SECRET)["spec"]
+    assert spec["secretStoreRef"] == {"name": "vault-backend", "kind": "SecretStore"}
+    assert spec["refreshInterval"] == "15m"
+    assert {item["secretKey"]: item["remoteRef"] for item in spec["data"]} == {
+        "application-id": {"key": f"hivemind/prod/{SEED_SECRET}", "property": "application-id"},
+        "discord-token": {"key": "discord/hivemind-bot", "property": "token"},
+        "service-token": {"key": "hivemind-server/service-token"},
+    }
+
+
+def test_a_renamed_secret_is_created_and_read_under_its_new_name() -> None:
+    data = _with_secrets({"source": "external_secrets", "external_secrets": STORE})
+    data["hivemind_bot"]["secret_name"] = "hivemind-bot-credentials"
+    manifests = _synth(data)
+    external = find(manifests, "ExternalSecret", "hivemind-bot-credentials")
+    assert external["spec"]["target"]["name"] == "hivemind-bot-credentials"
+    assert {ref["name"] for ref in _secret_refs(manifests).values()} == {"hivemind-bot-credentials"}
+
+
+def test_the_test_environment_syncs_the_secret_before_the_deployment(rendered: dict[str, RenderedEnvironment]) -> None:
+    """dist/test (every feature on) renders the ExternalSecret; Argo CD applies it in an earlier sync wave than the
+    Deployment whose pods read its Secret."""
+    manifests = stack(rendered, "test")
+    external = find(manifests, "ExternalSecret", SEED_SECRET)
+    deployment = find(manifests, "Deployment", "hivemind-bot")
+    assert {ref["name"] for ref in _secret_refs(manifests).values()} == {external["spec"]["target"]["name"]}
+    assert _wave(external) < _wave(deployment)
+
+
+def _wave(manifest: Manifest) -> int:
+    return int(manifest["metadata"]["annotations"][WAVE_ANNOTATION])
+
+
+def test_the_secrets_manager_source_needs_a_store() -> None:
+    """One message, naming the field to set."""
+    with pytest.raises(SettingsError) as error:
+        parse_environment("prod", _with_secrets({"source": "external_secrets"}))
+    assert str(error.value) == (
+        "prod.hivemind_bot.secrets.external_secrets: required when source is external_secrets (got None)"
+    )
+
+
+def test_a_remote_key_for_a_key_the_bot_does_not_read_is_refused() -> None:
+    secrets = {
+        "source": "external_secrets",
+        "external_secrets": STORE,
+        "remote_keys": {"app-id": {"key": "discord/hivemind-bot"}},
+    }
+    with pytest.raises(SettingsError) as error:
+        parse_environment("prod", _with_secrets(secrets))
+    (message,) = str(error.value).splitlines()
+    assert message.startswith("prod.hivemind_bot.secrets.remote_keys.app-id: the key ")
+    assert "should be 'discord-token', 'application-id' or 'service-token'" in message

@@ -63,6 +63,8 @@ def test_a_presync_hook_before_the_unordered_hooks_onto_the_claim() -> None:
         "argocd.argoproj.io/hook": "PreSync",
         "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
         "argocd.argoproj.io/sync-wave": "-1",
+        # The claim exists before the first sync (the job does not render it): said for readers and the checks.
+        "k8s-workloads/existing-claims": "web-backups",
     }
     pod = job["spec"]["template"]["spec"]
     (dump,) = pod["containers"]

@@ -147,3 +147,43 @@ def test_minimal_resources_and_mock_endpoints(rendered: dict[str, RenderedEnviro
     ]
     for host in hosts:
         assert host.endswith((".example.test", ".svc.cluster.local")), host
+
+
+def test_the_backup_to_an_existing_claim_renders_in_the_test_environment() -> None:
+    """core-pipeline's backup to a claim that exists before the first sync (`backup.target.kind: claim`, the
+    documented case; the runbook says to create it first) passes every whole-output check: the Job names the claim in
+    its EXISTING_CLAIMS_ANNOTATION, and a claim no object names is still refused. The test environment keeps its
+    object-store backup; here its settings file is copied with the claim target instead."""
+    from constructs_lib.existing_objects import EXISTING_CLAIMS_ANNOTATION
+    from delivery.checks import RenderCheckError, check_stacks
+    from delivery.pipeline import render
+    from engine.plain import PlainEngine
+    from environment_model.registry import get_stack
+    from environment_model.settings import parse_environment
+    from environment_model.settings_file import read_settings_text
+
+    text = (ROOT / "environments" / "test.yaml").read_text(encoding="utf-8")
+    object_store = (
+        "    target:\n      kind: object_store\n      endpoint: https://minio.test-data.svc.cluster.local:9000\n"
+        "      bucket: core-pipeline-backups\n"
+    )
+    assert object_store in text
+    claim_text = text.replace(object_store, "    target:\n      kind: claim\n      claim: core-pipeline-backups\n")
+    source = read_settings_text(claim_text, "test.yaml")
+    settings = parse_environment(TEST, source.data, source)
+    stack = get_stack("core-pipeline")
+    rendered = render(PlainEngine(), {TEST: settings}, [stack])  # runs every whole-output check
+    objects = rendered[TEST][stack.name]
+    (backup,) = [m for m in objects if m["kind"] == "Job" and m["metadata"]["name"] == "core-pipeline-backup"]
+    assert backup["metadata"]["annotations"][EXISTING_CLAIMS_ANNOTATION] == "core-pipeline-backups"
+    volumes = backup["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "dumps", "persistentVolumeClaim": {"claimName": "core-pipeline-backups"}} in volumes
+    assert not any(m["kind"] == "PersistentVolumeClaim" for m in objects), "the claim is not rendered: it exists"
+
+    del backup["metadata"]["annotations"][EXISTING_CLAIMS_ANNOTATION]
+    try:
+        check_stacks({stack.name: objects})
+    except RenderCheckError as error:
+        assert "claims PersistentVolumeClaim core-pipeline-backups, which is not rendered" in str(error)
+    else:
+        raise AssertionError("a claim that is neither rendered nor named as existing must be refused")

@@ -171,3 +171,52 @@ def test_the_seeds_instance_selector_finds_exactly_the_three_service_pods(
             "app.kubernetes.io/component": service,
         }
         assert [t.owner for t in templates if selects(selector, t.labels)] == [f"Deployment/verta-{service}"]
+
+
+def test_each_service_takes_its_own_environment_variables(rendered: dict[str, RenderedEnvironment]) -> None:
+    """verta.<service>.env (seed task 2.4: env vars for each service): the test environment gives the frontend and
+    the ML service their own variables, each on its own container only, beside the shared ConfigMap."""
+    settings = load_environment("test").verta
+    assert settings.frontend.env and settings.ml.env
+    env_of = {}
+    for manifest in rendered["test"]["verta"]:
+        if manifest["kind"] == "Deployment":
+            (container,) = manifest["spec"]["template"]["spec"]["containers"]
+            env_of[manifest["metadata"]["name"]] = {e["name"]: e.get("value") for e in container["env"]}
+    for component in ("backend", "frontend", "ml"):
+        own = getattr(settings, component).env
+        others = {
+            name
+            for other in ("backend", "frontend", "ml")
+            if other != component
+            for name in getattr(settings, other).env
+        }
+        env = env_of[f"verta-{component}"]
+        assert {name: env[name] for name in own} == own
+        assert not others & set(env), f"{component} gets another service's variables"
+
+
+def test_a_service_variable_may_not_replace_what_the_stack_wires_up() -> None:
+    import cdk8s
+
+    from constructs_lib.errors import PropsError
+    from environment_model.settings import parse_environment
+    from stacks.verta.chart import VertaChart
+
+    data = load_environment("test").model_dump(mode="json")
+    data["verta"]["frontend"]["env"] = {"BACKEND_URL": "http://elsewhere"}
+    settings = parse_environment("test", data).verta
+    with pytest.raises(PropsError, match=r"prop 'frontend.env.BACKEND_URL'.*a variable the stack does not set"):
+        VertaChart(cdk8s.Testing.app(), "verta", settings)
+
+
+def test_the_charts_metadata_is_on_its_argo_cd_applications(rendered: dict[str, RenderedEnvironment]) -> None:
+    """The seed's Chart.yaml metadata (keywords, home, sources, maintainers: verta-helm-chart.md task 1.2), kept in
+    the stack's registry entry and shown where an Argo CD user looks: links and annotations on its Application."""
+    for env, by_stack in rendered.items():
+        (application,) = [m for m in by_stack["argocd"] if m["metadata"]["name"] == f"{env}-verta"]
+        annotations = application["metadata"]["annotations"]
+        assert annotations["link.argocd.argoproj.io/home"] == "https://github.com/niekcandaele/verta"
+        assert annotations["link.argocd.argoproj.io/source-1"] == "https://github.com/niekcandaele/verta"
+        assert annotations["k8s-workloads/maintainers"] == "niekcandaele"
+        assert "archive" in annotations["k8s-workloads/keywords"].split(",")

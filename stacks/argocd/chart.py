@@ -11,7 +11,14 @@ from cdk8s import Chart
 from constructs import Construct
 
 from constructs_lib.labels import RecommendedLabels
-from stacks.argocd.settings import FINALIZER, ArgoCdInputs, ProjectRoleSettings, creates_namespace, fleet_cluster
+from stacks.argocd.settings import (
+    FINALIZER,
+    ArgoCdInputs,
+    ProjectRoleSettings,
+    about_annotations,
+    creates_namespace,
+    fleet_cluster,
+)
 
 # API group of each cluster-scoped kind a stack may declare.
 CLUSTER_KIND_GROUPS = {
@@ -122,6 +129,7 @@ class ArgoCdChart(Chart):
                 f"App-{stack.name}",
                 metadata={
                     "name": f"{env}-{stack.name}",
+                    **({"annotations": annotations} if (annotations := about_annotations(stack.about)) else {}),
                     "labels": RecommendedLabels(
                         name=stack.name,
                         instance=f"{env}-{stack.name}",

@@ -25,6 +25,19 @@ class AutomatedSyncSettings(StrictModel):
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 
 
+def about_annotations(about: Any) -> dict[str, str]:
+    """A stack's descriptive metadata (environment_model.registry.StackAbout) as an Application's annotations: Argo
+    CD shows each `link.argocd.argoproj.io/<title>` as a link on the Application."""
+    if about is None:
+        return {}
+    links = {"link.argocd.argoproj.io/home": about.home}
+    links |= {f"link.argocd.argoproj.io/source-{index}": url for index, url in enumerate(about.sources, start=1)}
+    return links | {
+        "k8s-workloads/keywords": ",".join(about.keywords),
+        "k8s-workloads/maintainers": ",".join(about.maintainers),
+    }
+
+
 def fleet_cluster(environment: str, argocd: ArgoCdSettings) -> str:
     """The name the fleet's Argo CD knows the environment's cluster by: `argocd.cluster`, or the environment's."""
     return argocd.cluster or environment

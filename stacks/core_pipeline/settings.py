@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from stacks.dashboards import DashboardSettings
 from stacks.observability import AlertingSettings, PromMetricName
@@ -18,7 +18,7 @@ from value_types.names import AbsolutePath, DnsLabel, DnsName, FeatureFlagName, 
 from value_types.ports import Port
 from value_types.quantities import ResourceSettings
 from value_types.schedules import Duration
-from value_types.secrets import ExternalSecretsSettings
+from value_types.secrets import SecretSourceSettings
 from value_types.web import RateLimitSettings
 from value_types.workloads import AutoscalingSettings, SecretKey, no_fixed_replicas_with_hpa
 
@@ -255,20 +255,9 @@ class ServiceSettings(StrictModel):
     )
 
 
-class CorePipelineSecretSettings(StrictModel):
+class CorePipelineSecretSettings(SecretSourceSettings):
     """Where the credentials (postgres.user, postgres.password, redis.password) come from. Values never enter this
     repository."""
-
-    source: Literal["existing", "external_secrets"] = Field(
-        "existing", description="Reference Secrets created out of band, or render ExternalSecrets that create them."
-    )
-    external_secrets: ExternalSecretsSettings | None = Field(None, description="Needed with source external_secrets.")
-
-    @model_validator(mode="after")
-    def _store_when_external(self) -> CorePipelineSecretSettings:
-        if self.source == "external_secrets" and self.external_secrets is None:
-            raise ValueError("external_secrets: required when source is external_secrets")
-        return self
 
 
 class CorePipelineSettings(StrictModel):

@@ -15,7 +15,18 @@ from value_types.model import StrictModel
 from value_types.names import DnsLabel, DnsName, StackNamespace
 from value_types.ports import Port
 from value_types.quantities import ResourceSettings
+from value_types.secrets import RemoteRefSettings, SecretSourceSettings
 from value_types.workloads import HttpProbeSettings
+
+# The keys of the bot's Secret (seed "Create Secrets": `kubectl create secret generic hivemind-bot-secrets
+# --from-literal=discord-token=... --from-literal=application-id=... --from-literal=service-token=...`).
+HivemindSecretKey = Literal["discord-token", "application-id", "service-token"]
+# Seed "Environment Variables": which variable reads which key.
+SECRET_KEYS: dict[str, HivemindSecretKey] = {
+    "DISCORD_BOT_TOKEN": "discord-token",
+    "DISCORD_APPLICATION_ID": "application-id",
+    "BACKEND_SERVICE_TOKEN": "service-token",
+}
 
 
 class HivemindBotAlertSettings(AlertingSettings):
@@ -39,6 +50,18 @@ class HivemindNetworkPolicySettings(BotNetworkPolicyBase):
     enabled: bool = Field(True, description="Deny ingress; allow egress to DNS, the backend, the API server, HTTPS.")
 
 
+class HivemindBotSecretSettings(SecretSourceSettings):
+    """Where the bot's Secret (`secret_name`) comes from. Source external_secrets follows the seed's "Use a secrets
+    manager": an ExternalSecret creates the Secret from the store, each key from <remote_prefix>/<secret_name> with
+    the key as property, unless `remote_keys` says otherwise."""
+
+    remote_keys: dict[HivemindSecretKey, RemoteRefSettings] = Field(
+        default_factory=dict,
+        description="With source external_secrets: where a key's value lives when not at the default remote key, "
+        "e.g. discord-token: {key: discord/hivemind-bot, property: token}. Default: none.",
+    )
+
+
 class HivemindBotSettings(StrictModel):
     """The Hivemind Discord bot: replicas sharing slash commands, one leader running member syncs."""
 
@@ -54,8 +77,10 @@ class HivemindBotSettings(StrictModel):
     )
     secret_name: DnsLabel = Field(
         "hivemind-bot-secrets",
-        description="Existing Secret with keys discord-token, application-id and service-token.",
+        description="The Secret with keys discord-token, application-id and service-token that the bot reads: "
+        "existing, or created by an ExternalSecret of the same name (secrets.source).",
     )
+    secrets: HivemindBotSecretSettings = Field(default_factory=HivemindBotSecretSettings)
     backend_grpc_host: DnsName = Field("hivemind-server", description="BACKEND_GRPC_HOST: the backend Service.")
     backend_grpc_port: Port = Field(50051, description="BACKEND_GRPC_PORT.")
     web_base_url: HttpUrl = Field(description="WEB_BASE_URL: links in bot replies.")

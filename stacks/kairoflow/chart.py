@@ -174,6 +174,8 @@ class KairoflowChart(SystemChart):
                 pod_annotations={"checksum/nginx-config": config_checksum(nginx_files)},
             ),
         )
+        # Seed "Network Security": security headers and rate limiting on the HTTPS route, each on unless turned off.
+        headers, rate_limit = settings.route.security_headers, settings.route.rate_limit
         TraefikWebRoute(
             self,
             "Route",
@@ -184,12 +186,11 @@ class KairoflowChart(SystemChart):
                 service_name=self.web.service_name,
                 service_port=self.web.service_port,
                 cluster_issuer=settings.cluster_issuer,
-                security_headers=settings.route.security_headers,
+                security_headers=headers if headers.enabled else None,
                 rate_limit=RateLimit(
-                    requests_per_second=settings.route.rate_limit.requests_per_second,
-                    burst_multiplier=settings.route.rate_limit.burst_multiplier,
+                    requests_per_second=rate_limit.requests_per_second, burst_multiplier=rate_limit.burst_multiplier
                 )
-                if settings.route.rate_limit
+                if rate_limit.enabled
                 else None,
             ),
         )

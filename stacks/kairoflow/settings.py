@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field
 
 from stacks.dashboards import DashboardSettings
 from stacks.observability import CronJobAlertSettings
@@ -14,7 +14,7 @@ from value_types.names import DnsLabel, HostName, Labels, StackNamespace
 from value_types.quantities import MemoryQuantity, ResourceSettings
 from value_types.rules import matching
 from value_types.schedules import CronSchedule, TimeZone
-from value_types.secrets import ExternalSecretsSettings
+from value_types.secrets import SecretSourceSettings
 from value_types.web import RateLimitSettings, SecurityHeadersSettings
 
 
@@ -73,23 +73,10 @@ class StorageSettings(StrictModel):
     transcriptions: MemoryQuantity = Field("5Gi")
 
 
-class SecretSettings(StrictModel):
+class SecretSettings(SecretSourceSettings):
     """Where the credentials come from. Values never enter this repository."""
 
-    source: Literal["existing", "external_secrets"] = Field(
-        "existing", description="Reference Secrets created out of band, or render ExternalSecrets that create them."
-    )
-    external_secrets: ExternalSecretsSettings | None = Field(None, description="Needed with source external_secrets.")
     registry: DnsLabel = Field("ghcr-credentials", description="Image pull Secret (dockerconfigjson) for GHCR.")
-
-    @field_validator("external_secrets")
-    @classmethod
-    def _store_when_external(
-        cls, external: ExternalSecretsSettings | None, info: ValidationInfo
-    ) -> ExternalSecretsSettings | None:
-        if info.data.get("source") == "external_secrets" and external is None:
-            raise ValueError("required when source is external_secrets")
-        return external
 
 
 class CronSettings(StrictModel):
@@ -108,14 +95,46 @@ class CronJobsSettings(StrictModel):
     schema_validation: CronSettings = Field(CronSettings(schedule="30 4 * * *", active_deadline_seconds=300))
 
 
-class RouteSettings(StrictModel):
-    """Traefik Middlewares on the HTTPS IngressRoute (seed "Network Security": security headers, rate limiting)."""
+class KairoflowSecurityHeadersSettings(SecurityHeadersSettings):
+    """The headers Middleware kairoflow-security-headers: HSTS one year with subdomains, X-Frame-Options DENY,
+    X-Content-Type-Options nosniff, Referrer-Policy strict-origin-when-cross-origin; no CSP (the application's)."""
 
-    security_headers: SecurityHeadersSettings | None = Field(
-        None, description="A headers Middleware kairoflow-security-headers (`{}` for the defaults). Default: none."
+    enabled: bool = Field(
+        True,
+        description="Render the Middleware kairoflow-security-headers and reference it from the HTTPS route; false: "
+        "neither (the other keys are then ignored).",
     )
-    rate_limit: RateLimitSettings | None = Field(
-        None, description="A rateLimit Middleware kairoflow-ratelimit, per client IP. Default: none."
+
+
+class KairoflowRateLimitSettings(RateLimitSettings):
+    """The rateLimit Middleware kairoflow-ratelimit: per client IP as Traefik sees it, 50 requests per second on
+    average with bursts of 5x (250), enough for a page and its static files."""
+
+    enabled: bool = Field(
+        True,
+        description="Render the Middleware kairoflow-ratelimit and reference it from the HTTPS route; false: neither "
+        "(the other keys are then ignored).",
+    )
+    requests_per_second: int = Field(50, ge=1, le=100000, description="Average per client IP (Traefik `average`).")
+
+
+def _refuse_null(value: object) -> object:
+    if value is None:
+        raise ValueError("null is not accepted: write `enabled: false` to turn the Middleware off")
+    return value
+
+
+class RouteSettings(StrictModel):
+    """Traefik Middlewares on the HTTPS IngressRoute (seed "Network Security": security headers, rate limiting). Both
+    are on in every environment; a block names only what it tunes, and `enabled: false` turns one off."""
+
+    security_headers: Annotated[KairoflowSecurityHeadersSettings, BeforeValidator(_refuse_null)] = Field(
+        default_factory=KairoflowSecurityHeadersSettings,
+        description="The headers Middleware kairoflow-security-headers. Default: on, with the values below.",
+    )
+    rate_limit: Annotated[KairoflowRateLimitSettings, BeforeValidator(_refuse_null)] = Field(
+        default_factory=KairoflowRateLimitSettings,
+        description="The rateLimit Middleware kairoflow-ratelimit, per client IP. Default: on, 50/s, bursts of 250.",
     )
 
 

@@ -20,6 +20,7 @@ from constructs_lib import (
     SecretKeyRef,
 )
 from constructs_lib.app_service import config_checksum
+from constructs_lib.errors import PropsError
 from stacks.settings_to_props import http_probe, redis, secret_env
 from stacks.system_chart import SystemChart
 from stacks.verta import alerts
@@ -143,6 +144,15 @@ class VertaChart(SystemChart):
         network_access: NetworkAccess | None = None,
     ) -> AppService:
         scaling = service.autoscaling
+        own = {"PORT", *env, *(ref.env_name for ref in secret_env)}
+        for name, value in service.env.items():
+            if name in own:  # the service's own env may add variables, never change what the stack wires up
+                raise PropsError(
+                    "VertaChart",
+                    f"{component}.env.{name}",
+                    value,
+                    f"a variable the stack does not set ({', '.join(sorted(own))})",
+                )
         return AppService(
             self,
             component.capitalize(),
@@ -163,7 +173,7 @@ class VertaChart(SystemChart):
                 replicas=None if scaling.enabled else (service.replicas or 1),
                 autoscaling=scaling,
                 max_unavailable=service.max_unavailable,
-                env={"PORT": str(service.port), **env},
+                env={**service.env, "PORT": str(service.port), **env},
                 secret_env=secret_env,
                 env_from_config_maps=[NAME],
                 init_containers=init_containers or (),

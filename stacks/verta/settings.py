@@ -41,6 +41,12 @@ class VertaServiceSettings(StrictModel):
     max_unavailable: int | None = Field(
         None, ge=1, le=10, description="PodDisruptionBudget (HA environments); needs more than one replica."
     )
+    env: Annotated[dict[EnvironmentVariableName, str], FreeForm] = Field(
+        default_factory=dict,
+        description="Environment variables of this service alone (seed task 2.4: env vars for each service), e.g. "
+        "the frontend's NEXT_PUBLIC_* or the ML service's model settings; plain values only (credentials come from "
+        "`secrets`), and none of the variables the stack sets itself. The shared `config` reaches every service.",
+    )
 
     _no_fixed_replicas_with_hpa = field_validator("replicas")(no_fixed_replicas_with_hpa)
 
