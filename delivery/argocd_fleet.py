@@ -51,6 +51,7 @@ def fleet_application_sets(
 ) -> list[dict[str, Any]]:
     """One ApplicationSet per stack for the environments `environments` (name -> EnvironmentSettings); FleetError
     when they cannot share one Argo CD or two of them would deploy a stack to one namespace of one cluster."""
+    _refuse_shared_names(environments, stacks)
     _refuse_shared_destinations(environments, stacks)
     namespaces = {settings.argocd.namespace for settings in environments.values()}
     if len(namespaces) != 1:
@@ -61,6 +62,24 @@ def fleet_application_sets(
         )
     (argocd_namespace,) = namespaces
     return [_application_set(stack, environments, argocd_namespace) for stack in stacks]
+
+
+def _refuse_shared_names(environments: Mapping[str, Any], stacks: Sequence[StackDefinition]) -> None:
+    """Two environments that render an AppProject or an Argo CD Application of one name: in one Argo CD (the fleet)
+    the second overwrites the first. Applications are `<env>-<stack>` and `<env>-root`, so `dev` with stack
+    `discord-monitor` and an environment `dev-discord` with a stack `monitor` would meet."""
+    owners: dict[tuple[str, str], str] = {}
+    for env in sorted(environments):
+        names = [("AppProject", environments[env].argocd.project), ("Application", f"{env}-root")]
+        names += [("Application", f"{env}-{stack.name}") for stack in stacks]
+        for kind, name in names:
+            other = owners.setdefault((kind, name), env)
+            if other != env:
+                raise FleetError(
+                    f"environments/{other}.yaml and environments/{env}.yaml both render the Argo CD {kind} {name!r}: "
+                    f"in one Argo CD the second would replace the first; "
+                    + ("give each environment its own argocd.project" if kind == "AppProject" else "rename one")
+                )
 
 
 def _refuse_shared_destinations(environments: Mapping[str, Any], stacks: Sequence[StackDefinition]) -> None:

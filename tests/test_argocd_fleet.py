@@ -228,3 +228,45 @@ def test_diff_shows_a_change_to_the_fleet_when_it_renders_every_environment(
     capsys.readouterr()
     assert main.main(["diff", "--engine", "plain", "--dist", str(out), "--exit-code"]) == 1
     assert f"argocd/{FLEET_FOLDER}/{edited.name}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("env", "change", "said"),
+    [
+        # prod's AppProject named like staging's: in the fleet's one Argo CD the second replaces the first.
+        ("prod", {"project": "staging"}, "both render the Argo CD AppProject 'staging'"),
+        # A change freeze on a misspelt pattern would protect nothing.
+        (
+            "prod",
+            {
+                "sync_windows": [
+                    {"kind": "deny", "schedule": "0 16 * * 5", "duration": "64h", "applications": ["prd-*"]}
+                ]
+            },
+            "argocd.sync_windows[0].applications",
+        ),
+    ],
+    ids=["shared-appproject", "window-matching-nothing"],
+)
+def test_argo_cd_objects_that_would_collide_or_do_nothing_are_refused(
+    env: str,
+    change: dict[str, Any],
+    said: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    environments = tmp_path / "environments"
+    shutil.copytree(ENVIRONMENTS_DIR, environments)
+    path = environments / f"{env}.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["argocd"].update(change)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("ENVIRONMENTS_DIR", str(environments))
+    out = tmp_path / "dist"
+    shutil.copytree(ROOT / "dist", out)
+    before = tree_digest(out)
+    assert main.main(["synth", "--engine", "plain", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err, err
+    assert tree_digest(out) == before

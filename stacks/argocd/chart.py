@@ -7,14 +7,18 @@ kinds the stacks declare (`StackDefinition.cluster_kinds`, checked against the o
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 from cdk8s import Chart
 from constructs import Construct
 
+from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels
 from stacks.argocd.settings import (
     FINALIZER,
     ArgoCdInputs,
     ProjectRoleSettings,
+    SyncWindowSettings,
     about_annotations,
     creates_namespace,
     fleet_cluster,
@@ -36,6 +40,19 @@ def project_role_policies(project: str, role: ProjectRoleSettings) -> list[str]:
     if role.logs:
         lines.append(f"p, {subject}, logs, get, {project}/*, allow")
     return lines
+
+
+def _refuse_windows_matching_nothing(windows: list[SyncWindowSettings], applications: list[str]) -> None:
+    """A sync window whose patterns match none of the project's Applications protects nothing (a freeze on `prd-*`
+    in prod): Argo CD matches each pattern as a glob against the Application's name."""
+    for index, window in enumerate(windows):
+        if not any(fnmatchcase(name, pattern) for pattern in window.applications for name in applications):
+            raise PropsError(
+                "ArgoCdChart",
+                f"argocd.sync_windows[{index}].applications",
+                list(window.applications),
+                f"patterns ('*' wildcards) matching at least one of the project's Applications: {', '.join(applications)}",
+            )
 
 
 class ArgoCdChart(Chart):
@@ -71,6 +88,7 @@ class ArgoCdChart(Chart):
             else None
         )
         namespaces = {stack.name: getattr(inputs.settings, stack.settings_field).namespace for stack in inputs.stacks}
+        _refuse_windows_matching_nothing(argocd.sync_windows, [f"{env}-{stack.name}" for stack in inputs.stacks])
         cluster_kinds = sorted({kind for stack in inputs.stacks for kind in stack.cluster_kinds})
 
         AppProject(
