@@ -10,11 +10,13 @@ with `--out dist` it renders dist/ (all or nothing) and links the files into the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TextIO
 
 from engine import DEFAULT_ENGINE, ENGINES, use_bundled_node
 from environment_model.paths import ROOT, available_environments, display_path, not_set_up
@@ -28,7 +30,7 @@ from delivery import commands
 from delivery.commands import CommandError, Selection
 from delivery.interrupts import Terminated, import_pydantic, raise_terminated
 from environment_model import paths
-from environment_model.registry import STACKS, get_stack, stack_names
+from environment_model.registry import get_stack, stack_names
 
 # Commands that need at least one environment: refusing zero is what keeps an empty or mistyped ENVIRONMENTS_DIR
 # from rendering a dist/ without environments, which Argo CD would answer by pruning every workload.
@@ -59,53 +61,57 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command not in _NEEDS_ENVIRONMENTS:  # those start their render engine first, then import it
             import_pydantic()
-        if args.command in _NEEDS_ENVIRONMENTS and (problem := paths.environments_problem()):
-            print(f"error: {problem}", file=sys.stderr)
+        # Before anything starts: Node (jsii) would fail on a bad TMPDIR without naming it, Python would silently
+        # use another folder.
+        problem = paths.temporary_folder_problem() if args.command not in ("list", "schema") else None
+        if problem or (args.command in _NEEDS_ENVIRONMENTS and (problem := paths.environments_problem())):
+            _print(f"error: {problem}", sys.stderr)
             return failed
         result = args.handler(args)
         lines, code = result if isinstance(result, tuple) else (result, 0)
         if lines:
-            print("\n".join(lines))
+            _print("\n".join(lines), sys.stdout)
         return int(code)
     except CommandError as error:
-        print(f"error: {error}", file=sys.stderr)
+        _print(f"error: {error}", sys.stderr)
         return error.code
     except KeyboardInterrupt as interrupt:
         terminated = isinstance(interrupt, Terminated)
         what = "terminated" if terminated else "interrupted"
         if args.command == "synth":  # each environment folder is swapped in whole or not at all
-            print(
-                f"{what}: every environment in {display_path(args.out)} is as it was or completely rendered",
-                file=sys.stderr,
-            )
+            what += f": every environment in {display_path(args.out)} is as it was or completely rendered"
         else:
-            print(f"{what} before {args.command} finished; every file is written whole or not at all", file=sys.stderr)
+            what += f" before {args.command} finished; every file is written whole or not at all"
+        _print(what, sys.stderr)
         return 143 if terminated else 130
     except Exception as error:
         if args.debug:
             raise
         hint = "" if isinstance(error, ModuleNotFoundError) else "\n(run with --debug for the traceback)"
-        print(f"error: {_describe(error)}{hint}", file=sys.stderr)
+        _print(f"error: {commands.unexpected_error(error)}{hint}", sys.stderr)
         return failed
     finally:
         if on_main_thread:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _describe(error: Exception) -> str:
-    """One line for an error nobody planned for: what failed and on what, without a traceback."""
-    if isinstance(error, ModuleNotFoundError):
-        return not_set_up(error.name)
-    if isinstance(error, OSError) and error.filename:
-        return f"{display_path(Path(error.filename))}: {error.strerror or error}"
-    lines = str(error).strip().splitlines()
-    # A render worker's unexpected failure carries its traceback: its last line says what went wrong.
-    return f"{type(error).__name__}: {lines[-1] if lines else ''}"
+def _print(text: str, stream: TextIO) -> None:
+    """`text` on `stream`, credentials redacted (value_types/credentials.py). A reader that went away (`| head -1`)
+    is not a failure of the command, whose work is done: the rest is dropped, as `cat` drops it, and the exit code
+    stays the command's. SIGPIPE stays ignored (Python's default): dying of it would stop a synth at a note, and its
+    141 would fail a `set -o pipefail` job whose render went through."""
+    try:
+        print(commands.redacted(text), file=stream, flush=True)
+    except BrokenPipeError:  # later writes, and the flush at exit, go to /dev/null instead
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # a stream without a file descriptor
+            descriptor, devnull = stream.fileno(), os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, descriptor)
+            os.close(devnull)
 
 
 def _output_folder(text: str) -> Path:
-    """--out: a folder's path; an empty one would mean the current folder, and a synth there would mix
-    environments into whatever it holds."""
+    """--out and --dist: a folder's path; an empty one would mean the current folder, and a synth there would mix
+    environments into whatever it holds (a diff would compare with it)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("must name a folder (an empty value would mean the current folder)")
     return Path(text)
@@ -169,12 +175,16 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 0 when nothing differs, 1 when every change applies in place, 3 when a change is refused in place "
         "or destroys data (2: the render failed)",
     )
-    diff.add_argument("--dist", type=Path, default=ROOT / "dist", help="the folder to compare with (default: dist/)")
+    diff.add_argument(
+        "--dist", type=_output_folder, default=ROOT / "dist", help="the folder to compare with (default: dist/)"
+    )
     diff.set_defaults(handler=_diff)
 
     rendering("validate", "validate the settings and run every check a synth runs, writing nothing", stack=False)
     subcommands.choices["validate"].set_defaults(handler=lambda args: [commands.validate(_selection(args), _note)])
-    subcommands.add_parser("list", help="show the environments and stacks").set_defaults(handler=_list)
+    subcommands.add_parser("list", help="show the environments and stacks").set_defaults(
+        handler=lambda _: commands.listing()
+    )
     schema = subcommands.add_parser("schema", help="write the settings JSON Schema and docs/settings.md")
     schema.add_argument("--check", action="store_true", help="exit 1 if the committed files are out of date")
     schema.set_defaults(handler=lambda args: commands.schema(check=args.check))
@@ -223,23 +233,13 @@ def _synth(args: argparse.Namespace) -> list[str]:
 
 
 def _note(line: str) -> None:
-    print(f"note: {line}", file=sys.stderr)
+    _print(f"note: {line}", sys.stderr)
 
 
 def _diff(args: argparse.Namespace) -> tuple[list[str], int]:
     markdown = args.format == "markdown"
     text, code = commands.diff(_selection(args), args.dist, markdown=markdown, exit_code=args.exit_code, note=_note)
     return [text.removesuffix("\n")], code
-
-
-def _list(args: argparse.Namespace) -> list[str]:
-    width = max(len(stack.name) for stack in STACKS)
-    return [
-        "Environments (environments/<name>.yaml):",
-        *(f"  {env}" for env in available_environments()),
-        "Stacks (dist/<env>/<stack>/):",
-        *(f"  {stack.name:<{width}}  {stack.description}" for stack in STACKS),
-    ]
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from environment_model.paths import ROOT, SCHEMA_PATH, available_environments, display_path
+from environment_model.paths import ROOT, SCHEMA_PATH, available_environments, display_path, not_set_up
 from environment_model.registry import ARGOCD, StackDefinition, get_stack, rendered_with
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def _synth(selection: Selection, out: Path, *, prune: bool, note: Note) -> list[
     from delivery.output import output_folder_problem
 
     started = time.perf_counter()
-    if problem := output_folder_problem(out):
+    if problem := output_folder_problem(out, environments=selection.folder):
         raise CommandError(problem)
     texts = _settings_texts(selection)
     record, cached = _look_up(selection, texts, out)
@@ -141,10 +141,12 @@ def diff(selection: Selection, dist: Path, *, markdown: bool, exit_code: bool, n
     import yaml
 
     from delivery.diff import diff_documents, format_markdown, format_text
-    from delivery.output import manifest_files
+    from delivery.output import manifest_files, output_folder_problem
     from delivery.synth import read_rendered_tree
     from environment_model.settings_file import SettingsFileError
 
+    if problem := output_folder_problem(dist, "--dist", selection.folder):
+        raise CommandError(problem, 2)
     if not dist.is_dir():
         raise CommandError(
             f"--dist {display_path(dist)}: no such folder; it must be a rendered dist/ to compare with", 2
@@ -241,8 +243,14 @@ def _edit_image(plan: Callable[[], SettingsEdit], *, dry_run: bool, note: Note) 
     lines = edit.describe()
     if not edit.changes:
         return lines
+    if not dry_run and (problem := edit.write_problem()):  # before the render: it would be shown for nothing
+        raise CommandError(problem, 2)
     with edit.staged() as folder:
-        selection = Selection([edit.env], [get_stack(edit.stack)], folder, available=[edit.env])
+        # Only the edited environment is rendered, from a folder holding its file alone; `available` still names
+        # every environment, so the fleet (made of all of them) is neither rendered nor compared, and the diff shows
+        # this environment's folders only.
+        every = available_environments()
+        selection = Selection([edit.env], [get_stack(edit.stack)], folder, available=every or [edit.env])
         try:
             text, _ = diff(selection, ROOT / "dist", markdown=False, exit_code=False, note=note)
         except CommandError as error:
@@ -257,6 +265,36 @@ def _edit_image(plan: Callable[[], SettingsEdit], *, dry_run: bool, note: Note) 
     except PromoteError as error:
         raise CommandError(str(error), 2) from None
     return [*lines, f"wrote {display_path(edit.path)}; run `make synth` to render it into dist/"]
+
+
+def listing() -> list[str]:
+    """What `list` shows: the environments and the stacks."""
+    width = max(len(stack.name) for stack in _all_stacks())
+    return [
+        "Environments (environments/<name>.yaml):",
+        *(f"  {env}" for env in available_environments()),
+        "Stacks (dist/<env>/<stack>/):",
+        *(f"  {stack.name:<{width}}  {stack.description}" for stack in _all_stacks()),
+    ]
+
+
+def redacted(text: str) -> str:
+    """`text` as a command prints it: every credential-shaped part hidden (value_types/credentials.py), whatever
+    produced it: a diff, the preview of an edit, an error or a note that echoes a value."""
+    from value_types.credentials import redact_credentials  # no pydantic: a synth with nothing to do loads none
+
+    return redact_credentials(text)
+
+
+def unexpected_error(error: Exception) -> str:
+    """One line for an error nobody planned for: what failed and on what, without a traceback."""
+    if isinstance(error, ModuleNotFoundError):
+        return not_set_up(error.name)
+    if isinstance(error, OSError) and error.filename:
+        return f"{display_path(Path(error.filename))}: {error.strerror or error}"
+    lines = str(error).strip().splitlines()
+    # A render worker's unexpected failure carries its traceback: its last line says what went wrong.
+    return f"{type(error).__name__}: {lines[-1] if lines else ''}"
 
 
 def schema(*, check: bool) -> list[str]:

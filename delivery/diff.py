@@ -6,7 +6,8 @@ refuses as an update, and deletions that take data with them, are reported first
 what to do instead.
 
 Values that could be credentials are never printed: anything under a credential-like key (or env variable name),
-and everything in a Secret.
+everything in a Secret, and wherever it stands a credential-shaped part of any other value or key (a URL's user
+name and password, an Authorization token, a long random key: value_types/credentials.py).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from typing import Any
 import yaml
 
 from delivery.upgrade_rules import Finding, Impact, classify_change, classify_removal, classify_rename
-from value_types.credentials import looks_secret
+from value_types.credentials import REDACTED as REDACTED  # what stands for a hidden value, here as in messages
+from value_types.credentials import looks_secret, redact_credentials
 
-REDACTED = "<redacted>"
 # A removed and an added object of the same kind in the same folder, at least this similar, were renamed.
 RENAME_SIMILARITY = 0.8
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -149,8 +150,14 @@ def field_changes(old: Any, new: Any) -> list[FieldChange]:
         if secret or _sensitive(path):
             before = REDACTED if before is not Missing else before
             after = REDACTED if after is not Missing else after
-        changes.append(FieldChange(path, before, after))
+        # Compared before redacting: a changed password in a URL shows as a change, with both sides redacted.
+        changes.append(FieldChange(redact_credentials(path), _redacted(before), _redacted(after)))
     return changes
+
+
+def _redacted(value: Any) -> Any:
+    """A leaf with its credential-shaped parts hidden (only text can hold one)."""
+    return redact_credentials(value) if isinstance(value, str) else value
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:

@@ -30,15 +30,30 @@ FLEET_FOLDER = "fleet"
 PROJECT_MARKERS = (".git", "pyproject.toml")
 
 
-def output_folder_problem(out: Path) -> str | None:
-    """Why `out` cannot be written as an output folder, if it cannot."""
+def output_folder_problem(out: Path, option: str = "--out", environments: Path | None = None) -> str | None:
+    """Why `out` cannot be an output folder (or, with `option` --dist, the rendered tree compared with), if it cannot:
+    a file, or a folder that holds something else a synth would mix environments into, named for what it holds: a
+    project, Python source, or, when it is `environments` (the environments folder), the environment settings files.
+    Only its top level is looked at, so a folder of any size is answered at once."""
     if out.exists() and not out.is_dir():
-        return f"--out {display_path(out)} is a file; it must name a folder"
+        return f"{option} {display_path(out)} is a file; it must name a folder"
+    if not out.is_dir():
+        return None
+    instead = "name a folder of its own, such as dist/" if option == "--out" else "name a rendered tree, such as dist/"
     if any((out / marker).exists() for marker in PROJECT_MARKERS):
         return (
-            f"--out {display_path(out)} holds a project ({' or '.join(PROJECT_MARKERS)}), not rendered "
-            f"output; name a folder of its own, such as dist/"
+            f"{option} {display_path(out)} holds a project ({' or '.join(PROJECT_MARKERS)}), not rendered output; "
+            f"{instead}"
         )
+    if environments is not None and out.resolve() == environments.resolve():
+        return (
+            f"{option} {display_path(out)} is the environments folder: it holds the environment settings files, not "
+            f"rendered output; {instead}"
+        )
+    source = sorted(path.name for path in out.glob("*.py"))
+    if source:
+        shown = ", ".join(source[:3]) + (f" and {len(source) - 3} more" if len(source) > 3 else "")
+        return f"{option} {display_path(out)} holds Python source ({shown}), not rendered output; {instead}"
     return None
 
 

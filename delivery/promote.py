@@ -2,28 +2,33 @@
 environment to another, `set-image` sets one tag (what CI runs after pushing a build).
 
 Both edit the file as a person would: ruamel.yaml's round trip keeps comments, quoting, key order and layout, and
-only the tag lines change (a file whose layout the round trip would not reproduce is refused, not reformatted). The
-edited text is validated with the settings loader before anything is written, and written atomically (a temporary
-file renamed over the old one, only if the old one did not change meanwhile). Bad input is one PromoteError
-sentence, and nothing is written.
+only the tag lines change (a file whose layout the round trip would not reproduce is refused, not reformatted; a
+byte order mark and Windows line breaks are kept; a tag YAML would read as another type, such as `on` or `1.10`, is quoted). An image shared
+through a YAML anchor (`image: &img {...}` used again as `*img` or merged with `<<:`) is refused: setting its tag
+would change every place that uses it. The edited text is validated with the settings loader before anything is
+written, and written atomically (a temporary file renamed over the old one, only if the old one did not change
+meanwhile). Bad input is one PromoteError sentence, and nothing is written.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import io
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml as pyyaml
 from pydantic import BaseModel
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
-from ruamel.yaml.scalarstring import ScalarString
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, PlainScalarString, ScalarString
 
 from environment_model.paths import available_environments, environments_dir
 from environment_model.registry import StackDefinition, get_stack, stack_names
@@ -82,6 +87,10 @@ class SettingsEdit:
     changes: tuple[TagChange, ...]
     #: Settings paths of the source's images that this environment does not have (an optional part it leaves out).
     missing: tuple[str, ...] = ()
+    #: The file starts with a UTF-8 byte order mark (`text` does not hold it): written back as it was.
+    byte_order_mark: bool = False
+    #: The file's line break, "\r\n" for a file written on Windows (`text` has "\n"): written back as it was.
+    line_break: str = "\n"
 
     def describe(self) -> list[str]:
         """One line per changed tag, or one saying there is nothing to change."""
@@ -104,23 +113,48 @@ class SettingsEdit:
             (Path(folder) / f"{self.env}.yaml").write_text(self.text, encoding="utf-8")
             yield Path(folder)
 
+    def write_problem(self) -> str | None:
+        """Why the settings file cannot be replaced, if it cannot: one line naming the file, not the temporary file
+        a write goes through. A file without write permission counts as not writable even for root: the rename
+        would replace it all the same, and its owner made it read-only."""
+        target = self.path.resolve()
+        name = display_name(self.path)
+        if not target.stat().st_mode & 0o222 or not os.access(target, os.W_OK):
+            return f"{name}: not writable (its permissions or its file system forbid it); nothing was written"
+        if not os.access(target.parent, os.W_OK | os.X_OK):
+            return (
+                f"{name}: cannot be replaced, as its folder {display_name(target.parent)} is not writable (the edit is "
+                "written beside it, then renamed over it); nothing was written"
+            )
+        return None
+
     def write(self) -> None:
         """Replace the settings file with the edited text atomically, if nobody changed it since it was read."""
         target = self.path.resolve()  # a symbolic link stays one: its target is what gets replaced
+        name = display_name(self.path)
         if target.read_bytes() != self.original:
-            raise PromoteError(f"{display_name(self.path)} changed while this ran; nothing was written, run it again")
+            raise PromoteError(f"{name} changed while this ran; nothing was written, run it again")
+        if problem := self.write_problem():
+            raise PromoteError(problem)
         mode = target.stat().st_mode & 0o7777
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        except OSError as error:
+            raise PromoteError(f"{name}: cannot be written: {error.strerror or error}; nothing was written") from None
         try:
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-                stream.write(self.text)
+                stream.write(("\ufeff" if self.byte_order_mark else "") + self.text.replace("\n", self.line_break))
                 stream.flush()
                 os.fsync(stream.fileno())
             os.chmod(temporary, mode)
             os.replace(temporary, target)
-        except BaseException:
+        except BaseException as error:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+            if isinstance(error, OSError):
+                raise PromoteError(
+                    f"{name}: cannot be written: {error.strerror or error}; nothing was written"
+                ) from None
             raise
 
 
@@ -230,7 +264,11 @@ def _edit(stack: StackDefinition, env: str, new_tags: dict[SettingsPath, str]) -
     """The settings file of `env` with these tags set at these image paths, checked by the settings loader."""
     path = environments_dir() / f"{env}.yaml"
     original = path.resolve().read_bytes()
+    byte_order_mark = original.startswith(codecs.BOM_UTF8)
     text = original.decode("utf-8-sig")
+    # Windows line breaks throughout: edited as "\n" (ruamel writes those), written back as they were.
+    line_break = "\r\n" if "\r\n" in text and text.count("\r\n") == text.count("\n") else "\n"
+    text = text.replace("\r\n", "\n") if line_break == "\r\n" else text
     yaml = _round_trip(text, display_name(path))
     document = yaml.load(text)
     current = {image.path: image for image in stack_images(_load(env), stack)}
@@ -241,15 +279,18 @@ def _edit(stack: StackDefinition, env: str, new_tags: dict[SettingsPath, str]) -
         if image is None:  # an optional part the target leaves out: nothing to set there
             missing.append(".".join(str(part) for part in image_path))
         elif image.tag != tag:
+            _refuse_shared(document, image, text, f"{display_name(path)}", env)
             _set_tag(document, image, tag)
             changes.append(TagChange(image, tag))
     if not changes:
-        return SettingsEdit(stack.name, env, path, original, text, (), tuple(missing))
+        return SettingsEdit(stack.name, env, path, original, text, (), tuple(missing), byte_order_mark, line_break)
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     edited = buffer.getvalue()
     _validate(env, edited, display_name(path))
-    return SettingsEdit(stack.name, env, path, original, edited, tuple(changes), tuple(missing))
+    return SettingsEdit(
+        stack.name, env, path, original, edited, tuple(changes), tuple(missing), byte_order_mark, line_break
+    )
 
 
 def _round_trip(text: str, display: str) -> YAML:
@@ -284,9 +325,88 @@ def _set_tag(document: Any, image: StackImage, tag: str) -> None:
             node[part] = CommentedMap()
         node = node[part]
     if "repository" not in node:
-        node["repository"] = image.repository
+        node["repository"] = _as_text(image.repository)
     old = node.get("tag")
-    node["tag"] = type(old)(tag) if isinstance(old, ScalarString) else tag
+    keep_quoting = isinstance(old, ScalarString) and not isinstance(old, PlainScalarString)
+    node["tag"] = type(old)(tag) if keep_quoting else _as_text(tag)
+
+
+# How the settings loader (PyYAML, YAML 1.1) reads a plain scalar.
+_RESOLVER = pyyaml.resolver.Resolver()
+
+
+def _as_text(value: str) -> str:
+    """`value` as a plain scalar, or double-quoted where YAML 1.1 (as the settings loader reads it) would read the
+    plain scalar as something else: `on`, `yes`, `1.10`, `2024-01-01`, `~`. ruamel writes YAML 1.2, where `on` is
+    text, so it would write it plain."""
+    resolved: str = _RESOLVER.resolve(pyyaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    return value if resolved == "tag:yaml.org,2002:str" else DoubleQuotedScalarString(value)
+
+
+def _refuse_shared(document: Any, image: StackImage, text: str, display: str, env: str) -> None:
+    """PromoteError, in one line naming the line of the anchor, if setting `image`'s tag would change a node that a
+    YAML alias (`*img`) or merge key (`<<: *img`) uses elsewhere too: every place using it would change, and the
+    diff shown (of this stack alone) would leave them out."""
+    uses = _uses(document)
+    node = document
+    for depth, part in enumerate(image.path):
+        if uses[id(node)] > 1:
+            _shared(node, image.path[:depth], text, display, env)
+        if isinstance(node, CommentedMap) and isinstance(part, str) and part not in dict(node.non_merged_items()):
+            # A key brought in by `<<:`: its value belongs to the merged mapping, wherever else that is used.
+            source = next((source for source in node.merge if part in source), None)
+            if source is not None and uses[id(source)] > 1:
+                _shared(source, image.path[: depth + 1], text, display, env)
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return  # not spelled out from here on: _set_tag writes it into the (unshared) mapping above
+    if uses[id(node)] > 1:
+        _shared(node, image.path, text, display, env)
+    tag = dict(node.non_merged_items()).get("tag") if isinstance(node, CommentedMap) else None
+    if _anchor(tag) is not None and uses[id(tag)] > 1:
+        _shared(tag, (*image.path, "tag"), text, display, env)
+
+
+def _uses(node: Any, counts: Counter[int] | None = None) -> Counter[int]:
+    """How many places use each mapping, list and anchored value of a round-trip document (by identity: an alias
+    or a merge is the same object again)."""
+    counts = Counter() if counts is None else counts
+    if isinstance(node, CommentedMap | CommentedSeq) or _anchor(node) is not None:
+        counts[id(node)] += 1
+        if counts[id(node)] > 1:
+            return counts  # what it holds is counted once
+    if isinstance(node, CommentedMap):
+        for _, value in node.non_merged_items():
+            _uses(value, counts)
+        for source in node.merge:
+            _uses(source, counts)
+    elif isinstance(node, CommentedSeq):
+        for item in node:
+            _uses(item, counts)
+    return counts
+
+
+def _anchor(node: Any) -> str | None:
+    """The name of the anchor (`&name`) a round-trip node carries, if any."""
+    value = getattr(getattr(node, "anchor", None), "value", None)
+    return value if isinstance(value, str) else None
+
+
+def _shared(node: Any, path: SettingsPath, text: str, display: str, env: str) -> None:
+    """The PromoteError for a change to `node`, at settings `path`, which its anchor shares with other places."""
+    name = _anchor(node) or "?"
+    lines = (
+        event.start_mark.line + 1
+        for event in pyyaml.parse(text, Loader=pyyaml.SafeLoader)
+        if not isinstance(event, pyyaml.AliasEvent) and getattr(event, "anchor", None) == name and event.start_mark
+    )
+    where = ".".join([env, *(str(part) for part in path)])
+    raise PromoteError(
+        f"{display}:{next(lines, 0)}: {where} is shared through the YAML anchor &{name}, which an alias or a `<<:` "
+        "merge uses elsewhere too; setting the tag would change every place that uses it, so nothing was written: "
+        "write the image out in full where it is set, then run this again"
+    )
 
 
 def _validate(env: str, text: str, display: str) -> None:

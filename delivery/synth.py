@@ -4,6 +4,7 @@ at all, under the output lock, after putting right what a killed synth left."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from delivery.output import (
 from engine import Engine, Manifest, RenderedEnvironment
 from environment_model.paths import available_environments, display_path
 from environment_model.registry import ARGOCD, StackDefinition, stack_names
-from environment_model.settings_file import SettingsFileError, read_settings_file
+from environment_model.settings_file import RENDERED, SettingsFileError, display_name, read_settings_file
 
 if TYPE_CHECKING:
     from delivery.render_cache import CachedRenders
@@ -144,16 +145,52 @@ def fleet_objects(settings: Mapping[str, EnvironmentSettings], available: Sequen
 
 
 def read_rendered_tree(folder: Path, scope: Sequence[str]) -> dict[str, Any]:
-    """Relative path -> object of each YAML file in `folder` within `scope`, read with the settings files' bounds
-    (size, aliases, nesting, encoding): a rendered tree is edited by hand too, and in CI diff compares with another
-    branch's dist/, which anyone can edit."""
+    """Relative path -> object of each YAML file in `folder` within `scope` (hidden entries left out), read with the
+    settings files' bounds (size, aliases, nesting, encoding): a rendered tree is edited by hand too, and in CI diff
+    compares with another branch's dist/, which anyone can edit. A symbolic link is followed only while it stays
+    inside `folder` (one that leaves it would show what lies elsewhere): SettingsFileError, in one line, otherwise.
+    Only the folders the scope reaches are walked, however large `folder` is."""
+    root = folder.resolve()
+    prefixes = tuple(scope)
     objects: dict[str, Any] = {}
-    for path in sorted(folder.rglob("*.yaml")):
-        relative = path.relative_to(folder)
-        if any(part.startswith(".") for part in relative.parts) or not str(relative).startswith(tuple(scope)):
-            continue
-        objects[str(relative)] = read_settings_file(path).data
-    return objects
+    # The real folders on the way to each folder walked: a link back to one of them would lead round in circles.
+    chains = {os.fspath(folder): {root}}
+    for parent, folders, files in os.walk(folder, followlinks=True, onerror=_unreadable):
+        here, chain = Path(parent), chains.pop(parent)
+        for name in list(folders):
+            relative = f"{(here / name).relative_to(folder)}/"
+            reached = not name.startswith(".") and any(
+                p.startswith(relative) or relative.startswith(p) for p in prefixes
+            )
+            target = _inside(here / name, root, folder) if reached else None
+            if target is None or target in chain:
+                folders.remove(name)
+            else:
+                chains[os.path.join(parent, name)] = chain | {target}
+        for name in files:
+            relative = str((here / name).relative_to(folder))
+            if name.endswith(".yaml") and not name.startswith(".") and relative.startswith(prefixes):
+                _inside(here / name, root, folder)
+                objects[relative] = read_settings_file(here / name, RENDERED).data
+    return dict(sorted(objects.items()))
+
+
+def _inside(path: Path, root: Path, folder: Path) -> Path:
+    """Where `path` leads, refused (SettingsFileError) if a symbolic link takes it out of `root`, the resolved
+    `folder` being read."""
+    target = path.resolve()
+    if path.is_symlink() and target != root and root not in target.parents:
+        raise SettingsFileError(
+            f"{display_name(path)}: a symbolic link to {os.readlink(path)}, which leads out of {display_name(folder)}; "
+            "a rendered tree compared with must hold its own files"
+        )
+    return target
+
+
+def _unreadable(error: OSError) -> None:
+    """os.walk's errors, which it would otherwise skip in silence (an unreadable folder's files would look removed)."""
+    where = display_name(Path(error.filename)) if error.filename else "a folder"
+    raise SettingsFileError(f"{where}: cannot be read: {error.strerror or error}")
 
 
 def _kept_stacks(

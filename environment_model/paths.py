@@ -47,6 +47,31 @@ def environments_problem() -> str | None:
     return None
 
 
+# Where Node (which runs jsii) makes its temporary folders: the first of these that is set and not empty, else /tmp.
+_TEMPORARY_FOLDER_VARIABLES = ("TMPDIR", "TMP", "TEMP")
+
+
+def temporary_folder_problem() -> str | None:
+    """Why the temporary folder named by $TMPDIR (or $TMP, $TEMP: Node's order) cannot hold temporary files, if it
+    cannot; one line. Checked before a command starts: jsii would fail later with `ENOENT ... mkdtemp` without
+    naming the variable, and Python's tempfile would silently use another folder."""
+    for variable in _TEMPORARY_FOLDER_VARIABLES:
+        value = os.environ.get(variable, "")
+        if not value:
+            continue
+        folder = Path(value)
+        if not folder.is_absolute():  # Node refuses a relative one ("must be ... an absolute path string")
+            return f"{variable}={value}: not an absolute path; name the folder from / (or unset {variable} to use /tmp)"
+        if not folder.exists():
+            return f"{variable}={value}: no such folder; create it, or unset {variable} to use /tmp"
+        if not folder.is_dir():
+            return f"{variable}={value}: not a folder; it must name a folder for temporary files"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"{variable}={value}: not writable; temporary files are made there (unset {variable} to use /tmp)"
+        return None
+    return None
+
+
 def display_path(path: Path) -> str:
     """`path` as messages show it: relative to the project when inside it."""
     try:

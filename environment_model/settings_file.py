@@ -38,6 +38,40 @@ class _Mark(Protocol):
     line: int
 
 
+@dataclass(frozen=True)
+class FileKind:
+    """What the reader reads, as its messages name it: an environment's settings file, or a rendered manifest (diff
+    compares with a rendered tree, read with the same bounds)."""
+
+    noun: str  # "settings file"
+    holds: str  # what its one document is, after "expected "
+    one_document: str  # after "a second YAML document (after '---'); "
+    size: str  # how big one is, after "larger than 1024 KiB; "
+    values: str  # how many values one has, after "has more than 20000 values; "
+    depth: str  # how deep it is nested, after "nested more than 64 levels deep; "
+    numbers: str  # where numbers have at most MAX_NUMBER_LENGTH characters
+
+
+SETTINGS = FileKind(
+    noun="settings file",
+    holds="a mapping of settings keys (argocd:, core_pipeline:, ...)",
+    one_document="an environment file holds exactly one",
+    size="a settings file is a few KiB",
+    values="a settings file is a few hundred",
+    depth="settings are a few levels deep",
+    numbers="numbers in settings",
+)
+RENDERED = FileKind(
+    noun="rendered manifest",
+    holds="one Kubernetes object (apiVersion:, kind:, metadata:, ...), as synth writes each file",
+    one_document="synth writes one object per file",
+    size="a rendered manifest is a few KiB (the API server stores at most about 1 MiB per object)",
+    values="a rendered manifest has a few hundred",
+    depth="rendered objects are a few levels deep",
+    numbers="numbers in rendered manifests",
+)
+
+
 class SettingsFileError(Exception):
     """A settings file that cannot be read as one YAML mapping; the message names the file (and line)."""
 
@@ -82,10 +116,10 @@ def display_name(path: Path) -> str:
         return str(path)
 
 
-def read_settings_file(path: Path) -> SettingsFile:
-    """The one mapping in `path`, or SettingsFileError saying what is wrong with the file."""
+def read_settings_file(path: Path, kind: FileKind = SETTINGS) -> SettingsFile:
+    """The one mapping in `path`, or SettingsFileError saying what is wrong with the file (named as `kind`)."""
     display = display_name(path)
-    return read_settings_text(_read_text(path, display), display)
+    return read_settings_text(_read_text(path, display, kind), display, kind)
 
 
 def settings_text(path: Path) -> str:
@@ -94,13 +128,13 @@ def settings_text(path: Path) -> str:
     return _read_text(path, display_name(path))
 
 
-def read_settings_text(text: str, display: str) -> SettingsFile:
+def read_settings_text(text: str, display: str, kind: FileKind = SETTINGS) -> SettingsFile:
     """The one mapping in `text` (the content a file named `display` would have, e.g. an edit not yet written), or
     SettingsFileError saying what is wrong with it. Size and encoding are the reader's: see read_settings_file."""
-    root = _compose(text, display)
+    root = _compose(text, display, kind)
     lines: dict[tuple[str, ...], int] = {}
     written: dict[tuple[str, ...], str] = {}
-    _check_keys(root, display, (), lines, written)
+    _check_keys(root, display, (), lines, written, kind)
     try:
         loader = _Loader(text)
         try:
@@ -115,7 +149,7 @@ def read_settings_text(text: str, display: str) -> SettingsFile:
     return SettingsFile(display=display, data=data, lines=lines, written=written)
 
 
-def _read_text(path: Path, display: str) -> str:
+def _read_text(path: Path, display: str, kind: FileKind = SETTINGS) -> str:
     if path.is_symlink() and not path.exists():
         try:
             os.stat(path)
@@ -123,13 +157,13 @@ def _read_text(path: Path, display: str) -> str:
             if error.errno == errno.ELOOP:
                 raise SettingsFileError(
                     f"{display}: a loop of symbolic links (it points to {os.readlink(path)}, which leads back); "
-                    "it must lead to a settings file"
+                    f"it must lead to a {kind.noun}"
                 ) from None
         raise SettingsFileError(f"{display}: a symbolic link to {os.readlink(path)}, which does not exist")
     if not path.exists():
-        raise SettingsFileError(f"{display}: no such settings file")
+        raise SettingsFileError(f"{display}: no such {kind.noun}")
     if path.is_dir():
-        raise SettingsFileError(f"{display}: a folder, not a settings file")
+        raise SettingsFileError(f"{display}: a folder, not a {kind.noun}")
     if not path.is_file():  # a FIFO or a device would block the read or never end
         raise SettingsFileError(f"{display}: not a regular file")
     try:
@@ -138,7 +172,7 @@ def _read_text(path: Path, display: str) -> str:
     except OSError as error:
         raise SettingsFileError(f"{display}: cannot be read: {error.strerror or error}") from None
     if len(raw) > MAX_BYTES:
-        raise SettingsFileError(f"{display}: larger than {MAX_BYTES // 1024} KiB; a settings file is a few KiB")
+        raise SettingsFileError(f"{display}: larger than {MAX_BYTES // 1024} KiB; {kind.size}")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -149,10 +183,10 @@ def _read_text(path: Path, display: str) -> str:
     return text
 
 
-def _compose(text: str, display: str) -> yaml.MappingNode:
+def _compose(text: str, display: str, kind: FileKind) -> yaml.MappingNode:
     """The document's node tree, once its events show it is one document within the bounds."""
     try:
-        documents = _measure(_events(text), display)
+        documents = _measure(_events(text), display, kind)
     except yaml.reader.ReaderError as error:
         # libyaml counts the position in UTF-8 bytes, PyYAML's own reader in characters
         if _Loader is yaml.SafeLoader:
@@ -168,7 +202,7 @@ def _compose(text: str, display: str) -> yaml.MappingNode:
     except yaml.YAMLError as error:
         raise SettingsFileError(f"{display}: not valid YAML: {_short(str(error))}") from None
     if documents == 0:
-        raise SettingsFileError(f"{display}: empty; expected a mapping of settings keys (argocd:, core_pipeline:, ...)")
+        raise SettingsFileError(f"{display}: empty; expected {kind.holds}")
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
@@ -177,12 +211,10 @@ def _compose(text: str, display: str) -> yaml.MappingNode:
     finally:
         loader.dispose()
     if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == "tag:yaml.org,2002:null"):
-        raise SettingsFileError(f"{display}: empty; expected a mapping of settings keys (argocd:, core_pipeline:, ...)")
+        raise SettingsFileError(f"{display}: empty; expected {kind.holds}")
     if not isinstance(root, yaml.MappingNode):
-        kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
-        raise SettingsFileError(
-            f"{display}:{_line(root.start_mark)}: the document is {kind}; expected a mapping of settings keys"
-        )
+        shape = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
+        raise SettingsFileError(f"{display}:{_line(root.start_mark)}: the document is {shape}; expected {kind.holds}")
     return root
 
 
@@ -204,7 +236,7 @@ class _Open:
     height: int = 1
 
 
-def _measure(events: Iterator[yaml.Event], display: str) -> int:
+def _measure(events: Iterator[yaml.Event], display: str, kind: FileKind = SETTINGS) -> int:
     """Count the documents, refusing more than one, nesting beyond MAX_DEPTH and alias expansion beyond
     MAX_VALUES. Each anchor's expanded size and height are kept when its node ends, so an alias costs one lookup
     and the whole check is linear in the file, however much the aliases would expand."""
@@ -224,13 +256,9 @@ def _measure(events: Iterator[yaml.Event], display: str) -> int:
                 if has_aliases
                 else f"has more than {MAX_VALUES} values"
             )
-            raise SettingsFileError(
-                f"{display}:{_line(mark)}: {size}; a settings file is a few hundred", counted_values=counted
-            )
+            raise SettingsFileError(f"{display}:{_line(mark)}: {size}; {kind.values}", counted_values=counted)
         if len(open_nodes) + height > MAX_DEPTH:
-            raise SettingsFileError(
-                f"{display}:{_line(mark)}: nested more than {MAX_DEPTH} levels deep; settings are a few levels deep"
-            )
+            raise SettingsFileError(f"{display}:{_line(mark)}: nested more than {MAX_DEPTH} levels deep; {kind.depth}")
 
     def close(values: int, height: int) -> None:
         if open_nodes:
@@ -243,8 +271,7 @@ def _measure(events: Iterator[yaml.Event], display: str) -> int:
             documents += 1
             if documents > 1:
                 raise SettingsFileError(
-                    f"{display}:{_line(event.start_mark)}: a second YAML document (after '---'); "
-                    "an environment file holds exactly one"
+                    f"{display}:{_line(event.start_mark)}: a second YAML document (after '---'); {kind.one_document}"
                 )
         elif isinstance(event, yaml.AliasEvent):
             has_aliases = True
@@ -277,6 +304,7 @@ def _check_keys(
     path: tuple[str, ...],
     lines: dict[tuple[str, ...], int],
     written: dict[tuple[str, ...], str],
+    kind: FileKind = SETTINGS,
 ) -> None:
     """Refuse duplicate and non-text keys, and note the line of every settings path and the text of every value
     YAML reads as something else. The node graph may share nodes through aliases; the bounds above keep the
@@ -284,14 +312,14 @@ def _check_keys(
     if isinstance(node, yaml.ScalarNode) and node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_LENGTH:
         raise SettingsFileError(
             f"{display}:{_line(node.start_mark)}: {'.'.join(path)} is a number of {len(node.value)} characters; "
-            f"numbers in settings have at most {MAX_NUMBER_LENGTH} (quote it if it is text)"
+            f"{kind.numbers} have at most {MAX_NUMBER_LENGTH} (quote it if it is text)"
         )
     if isinstance(node, yaml.ScalarNode) and node.tag != _STR_TAG:
         written[path] = node.value
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             lines[(*path, str(index))] = _line(item.start_mark)
-            _check_keys(item, display, (*path, str(index)), lines, written)
+            _check_keys(item, display, (*path, str(index)), lines, written, kind)
         return
     if not isinstance(node, yaml.MappingNode):
         return
@@ -317,13 +345,13 @@ def _check_keys(
             )
         first_line[key.value] = line
         lines[(*path, key.value)] = line
-        _check_keys(value, display, (*path, key.value), lines, written)
+        _check_keys(value, display, (*path, key.value), lines, written, kind)
     for source in merged:  # keys brought in by `<<:` point at their own lines, unless written here too
         if isinstance(source, yaml.MappingNode):
             for key, value in source.value:
                 if isinstance(key, yaml.ScalarNode) and key.value not in first_line:
                     lines.setdefault((*path, key.value), _line(key.start_mark))
-                    _check_keys(value, display, (*path, key.value), lines, written)
+                    _check_keys(value, display, (*path, key.value), lines, written, kind)
 
 
 _KINDS = {

@@ -1,14 +1,20 @@
 """Credentials pasted where they do not belong: the one rule for what looks like a credential, in a name, a URL or
 free text, and how a message shows a value without one. Settings refuse such values at load time; constructs
-refuse a literal value under a credential-like variable name; every message redacts with `redact_credentials`."""
+refuse a literal value under a credential-like variable name; every message, and everything a command prints (a
+diff, the preview of an image edit, an error), redacts with `redact_credentials`. No pydantic import until a
+settings model asks for a validator: the command line redacts with this module before pydantic is loaded."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AfterValidator, ValidationInfo
+if TYPE_CHECKING:
+    from pydantic import ValidationInfo
+
+# What stands where a credential was.
+REDACTED = "<redacted>"
 
 # Literal values under names like these would put a credential into git; they must come from a Secret.
 # "TOKENS" (plural, as in STATS_TOKENS) counts tokens rather than holding one.
@@ -61,10 +67,11 @@ _CREDENTIAL_SHAPES = re.compile(
 
 
 # A user-info part without a scheme (`user:password@kafka:9092`, `<token>@host`): a word of its own (at the start,
-# or after a space, quote, bracket, ',' or '='), then '@' and a host. An image digest (`img:1.2@sha256:...`) is not
-# one, nor is a bare user name such as git@github.com (short, or without a digit).
+# or after a space, quote, bracket, ',', '=' or '/', as in a URL a path has made one slash of), then '@' and a host.
+# An image digest (`img:1.2@sha256:...`) is not one, nor is a bare user name such as git@github.com (short, or
+# without a digit).
 _BARE_USERINFO_IN_TEXT = re.compile(
-    r"(?<![^\s'\"(\[{,=])(?P<userinfo>[^\s/?#@'\"\[\]{}(),=]+)@(?=[\w\[])(?!sha(?:256|384|512):)"
+    r"(?<![^\s'\"(\[{,=/])(?P<userinfo>[^\s/?#@'\"\[\]{}(),=]+)@(?=[\w\[])(?!sha(?:256|384|512):)"
 )
 
 
@@ -75,25 +82,71 @@ def _bare_userinfo_is_credential(userinfo: str) -> bool:
     )
 
 
+# An HTTP Authorization value (`Bearer <token>`, `Basic <base64 of user:password>`), wherever it is written: a header
+# in a config file, a probe's httpHeaders, a command line. A plain word after the scheme is prose ("Basic auth").
+_AUTHORIZATION = re.compile(r"\b(?P<scheme>(?i:bearer|basic))(?P<space>[ \t]+)(?P<token>[A-Za-z0-9._~+/-]{6,}=*)")
+_PLAIN_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+")
+
+# A long run of token characters (base64, base64url) mixing upper case, lower case and digits and reading as no words:
+# a random key or token under any key name. Two kinds of value are left alone on purpose. Hex strings (no upper
+# case): the digests and checksums the project renders itself (`image@sha256:<hex>`, `checksum/config` annotations)
+# are hashes of public content, not credentials, and hiding them would hide the change a reviewer must see.
+# Identifiers (`DeviceClassSpecV1Alpha3`, `kube_pod_container_status_restarts_total`, URL paths): mostly words, or
+# cut by separators every few characters.
+_TOKEN_RUN = re.compile(r"(?<![A-Za-z0-9+/_-])(?!sha(?:1|256|384|512)-)[A-Za-z0-9+/_-]{24,}={0,2}(?![A-Za-z0-9+/=_-])")
+_WORD = re.compile(r"[A-Z]?[a-z]{3,}|[A-Z]{3,}(?![a-z])")
+_TOKEN_MIN_LENGTH = 24
+_TOKEN_MAX_WORDS = 0.6  # of the characters in words: 0.2 or so for a random token, 0.8 and more for an identifier
+
+
+def _is_random_token(run: str) -> bool:
+    """Whether a run of token characters (`_TOKEN_RUN`) reads as a random key rather than a hash or an identifier."""
+    core = run.rstrip("=")
+    if len(core) < _TOKEN_MIN_LENGTH or not (
+        any(c.isupper() for c in core) and any(c.islower() for c in core) and any(c.isdigit() for c in core)
+    ):
+        return False
+    if sum(core.count(separator) for separator in "-_/+") > len(core) / 8:
+        return False
+    return sum(len(word) for word in _WORD.findall(core)) <= _TOKEN_MAX_WORDS * len(core)
+
+
+def _authorization_is_credential(token: str) -> bool:
+    return _PLAIN_WORD.fullmatch(token) is None
+
+
 def text_has_credentials(text: str) -> bool:
     """Whether a text embeds a credential: a URL with credentials (url_has_credentials), a user-info part with a
-    password (or a token) without a scheme, a well-known credential shape."""
+    password (or a token) without a scheme, a well-known credential shape, an Authorization value (`Bearer ...`,
+    `Basic ...`), a long random token. Exactly what `redact_credentials` hides."""
     if any(url_has_credentials(match[0]) for match in _URL_USERINFO_IN_TEXT.finditer(text)):
         return True
     if any(_bare_userinfo_is_credential(match["userinfo"]) for match in _BARE_USERINFO_IN_TEXT.finditer(text)):
+        return True
+    if any(_authorization_is_credential(match["token"]) for match in _AUTHORIZATION.finditer(text)):
+        return True
+    if any(_is_random_token(match[0]) for match in _TOKEN_RUN.finditer(text)):
         return True
     return _CREDENTIAL_SHAPES.search(text) is not None
 
 
 def redact_credentials(text: str) -> str:
     """`text` with every URL's user-info part replaced by `***` (with a scheme, or a password or token without
-    one: `***@kafka:9092`) and every well-known credential shape by `<redacted>` (for messages: a value echoed in
-    an error must never carry a credential)."""
+    one: `***@kafka:9092`), the token of every Authorization value (`Bearer <redacted>`), and every well-known
+    credential shape and long random token by `<redacted>`: for messages and for every command's output (a value
+    echoed in an error or shown in a diff must never carry a credential). Redacting twice changes nothing."""
     text = _URL_USERINFO_IN_TEXT.sub(lambda match: f"{match['scheme']}***@", text)
     text = _BARE_USERINFO_IN_TEXT.sub(
         lambda match: "***@" if _bare_userinfo_is_credential(match["userinfo"]) else match[0], text
     )
-    return _CREDENTIAL_SHAPES.sub("<redacted>", text)
+    text = _CREDENTIAL_SHAPES.sub(REDACTED, text)
+    text = _AUTHORIZATION.sub(
+        lambda match: (
+            f"{match['scheme']}{match['space']}{REDACTED}" if _authorization_is_credential(match["token"]) else match[0]
+        ),
+        text,
+    )
+    return _TOKEN_RUN.sub(lambda match: REDACTED if _is_random_token(match[0]) else match[0], text)
 
 
 def _no_credentials(url: str) -> str:
@@ -106,14 +159,30 @@ def _no_credentials_inside(value: Any, info: ValidationInfo) -> Any:
     paths = secret_like_paths(value, str(info.field_name))
     if paths:
         raise ValueError(
-            f"holds credentials at {', '.join(paths)}: a credential-like key, or a URL or user:password@ with a user "
-            "name or password, is not allowed; credentials belong in a Secret, never in git"
+            f"holds credentials at {', '.join(paths)}: a credential-like key, a URL or user:password@ with a user "
+            "name or password, an Authorization token or a long random key is not allowed; credentials belong in a "
+            "Secret, never in git"
         )
     return value
 
 
-# A URL field (settings): refused when it carries a user name or password.
-NoCredentials = AfterValidator(_no_credentials)
-# A free-form block (a ConfigMap's entries, filter settings, a command line) is rendered as written: no value in it
-# may be, or embed, a credential.
-FreeForm = AfterValidator(_no_credentials_inside)
+# The settings' validators, made when a settings model first imports them (module __getattr__): the command line
+# redacts everything it prints with this module, and a synth that finds nothing changed must not load pydantic.
+_VALIDATORS: dict[str, Callable[..., Any]] = {
+    # A URL field (settings): refused when it carries a user name or password.
+    "NoCredentials": _no_credentials,
+    # A free-form block (a ConfigMap's entries, filter settings, a command line) is rendered as written: no value in
+    # it may be, or embed, a credential.
+    "FreeForm": _no_credentials_inside,
+}
+
+
+def __getattr__(name: str) -> Any:
+    """`NoCredentials` and `FreeForm`: pydantic AfterValidators for `Annotated[...]` settings fields."""
+    if name not in _VALIDATORS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from pydantic import AfterValidator
+
+    validator = AfterValidator(_VALIDATORS[name])
+    globals()[name] = validator
+    return validator
