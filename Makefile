@@ -138,5 +138,58 @@ imports: setup-render node_modules/.installed
 cdk8s-synth: setup-render node_modules/.installed
 	SYNTH_ENV="$(ENV)" SYNTH_STACK="$(STACK)" node_modules/.bin/cdk8s synth --no-check-upgrade
 
+# --- The cluster tests (tests/cluster/, docs/cluster-tests.md) ---------------------------------------------------
+# A real kube-apiserver and etcd, built from Go modules (tools/control-plane/: k8s.io/kubernetes and
+# go.etcd.io/etcd/server/v3 at pinned releases) through the Go module proxy, no download site: once per version into
+# .tools/control-plane/<name>-<version>/, so a version bump (or any go.mod/go.sum change) builds again. Or bring your
+# own: `make test-cluster KUBE_APISERVER=/path/kube-apiserver ETCD=/path/etcd` (setup-envtest's, for example) builds
+# nothing. Go 1.26 or newer: `go` on the PATH, or /usr/local/go/bin/go.
+GO ?= $(or $(shell command -v go 2> /dev/null),/usr/local/go/bin/go)
+CONTROL_PLANE_MODULE := tools/control-plane
+KUBERNETES_VERSION := $(shell sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$$/\1/p; s/^[[:space:]]k8s.io\/kubernetes \(v[0-9.]*\).*/\1/p' $(CONTROL_PLANE_MODULE)/go.mod)
+ETCD_VERSION := $(shell sed -n 's/^require go.etcd.io\/etcd\/server\/v3 \(v[0-9.]*\)$$/\1/p; s/^[[:space:]]go.etcd.io\/etcd\/server\/v3 \(v[0-9.]*\).*/\1/p' $(CONTROL_PLANE_MODULE)/etcd/go.mod)
+BUILT_KUBE_APISERVER := .tools/control-plane/kube-apiserver-$(KUBERNETES_VERSION)/kube-apiserver
+BUILT_ETCD := .tools/control-plane/etcd-$(ETCD_VERSION)/etcd
+KUBE_APISERVER ?=
+ETCD ?=
+# The version the binary reports (`kube-apiserver --version`, the server's /version), as Kubernetes' own build sets it.
+KUBERNETES_LDFLAGS = $(foreach package,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
+  -X $(package).gitVersion=$(KUBERNETES_VERSION) -X $(package).gitTreeState=clean \
+  -X $(package).gitMajor=$(word 1,$(subst ., ,$(KUBERNETES_VERSION:v%=%))) \
+  -X $(package).gitMinor=$(word 2,$(subst ., ,$(KUBERNETES_VERSION:v%=%))))
+# The modules' go.mod and go.sum are complete (committed): the build writes neither (-mod=readonly, Go's default).
+# nice: a first build takes minutes of both cores on a shared machine. -trimpath: no local paths in the binaries.
+GO_BUILD = nice -n 10 $(GO) build -mod=readonly -trimpath
+
+# Every k8s.io staging module pinned to the v0.x.y of the Kubernetes release (v1.36.3 -> v0.36.3): a Renovate bump
+# that moves one without the others would build a kube-apiserver from mixed releases.
+$(BUILT_KUBE_APISERVER): $(CONTROL_PLANE_MODULE)/go.mod $(CONTROL_PLANE_MODULE)/go.sum
+	@test -n "$(KUBERNETES_VERSION)" || { echo "test-cluster: no k8s.io/kubernetes version in $(CONTROL_PLANE_MODULE)/go.mod" >&2; exit 1; }
+	@staging=v0.$(KUBERNETES_VERSION:v1.%=%); \
+	  mismatched=$$(sed -n 's/^[[:space:]]*\(k8s.io\/[a-z0-9-]*\) => k8s.io\/[a-z0-9-]* \(v[^ ]*\)$$/\1 \2/p' $(CONTROL_PLANE_MODULE)/go.mod | awk -v want=$$staging '$$2 != want'); \
+	  if [ -n "$$mismatched" ]; then echo "test-cluster: $(CONTROL_PLANE_MODULE)/go.mod pins k8s.io/kubernetes $(KUBERNETES_VERSION), so every staging module must be $$staging; these are not:" >&2; echo "$$mismatched" >&2; exit 1; fi
+	@command -v $(GO) > /dev/null || { echo "test-cluster: building kube-apiserver needs Go 1.26+ ($(GO) not found); or set KUBE_APISERVER and ETCD to binaries (docs/cluster-tests.md)" >&2; exit 1; }
+	@echo "test-cluster: building kube-apiserver $(KUBERNETES_VERSION) from k8s.io/kubernetes (the first build takes minutes)"
+	mkdir -p $(@D)
+	cd $(CONTROL_PLANE_MODULE) && $(GO_BUILD) -ldflags '$(strip $(KUBERNETES_LDFLAGS))' -o $(CURDIR)/$@.partial k8s.io/kubernetes/cmd/kube-apiserver
+	mv $@.partial $@
+
+$(BUILT_ETCD): $(CONTROL_PLANE_MODULE)/etcd/go.mod $(CONTROL_PLANE_MODULE)/etcd/go.sum
+	@test -n "$(ETCD_VERSION)" || { echo "test-cluster: no go.etcd.io/etcd/server/v3 version in $(CONTROL_PLANE_MODULE)/etcd/go.mod" >&2; exit 1; }
+	@command -v $(GO) > /dev/null || { echo "test-cluster: building etcd needs Go 1.26+ ($(GO) not found); or set KUBE_APISERVER and ETCD to binaries (docs/cluster-tests.md)" >&2; exit 1; }
+	@echo "test-cluster: building etcd $(ETCD_VERSION) from go.etcd.io/etcd/server/v3"
+	mkdir -p $(@D)
+	cd $(CONTROL_PLANE_MODULE)/etcd && $(GO_BUILD) -o $(CURDIR)/$@.partial go.etcd.io/etcd/server/v3
+	mv $@.partial $@
+
+## Build (once per version) the kube-apiserver and etcd the cluster tests run, unless KUBE_APISERVER and ETCD are set.
+control-plane: $(if $(KUBE_APISERVER),,$(BUILT_KUBE_APISERVER)) $(if $(ETCD),,$(BUILT_ETCD))
+
+## The rendered output against a real kube-apiserver and etcd (docs/cluster-tests.md); fails if they cannot run.
+test-cluster: setup-render $(VENV)/.installed-dev control-plane
+	@$(COMPILE_PROJECT)
+	CLUSTER_TESTS=1 KUBE_APISERVER="$(abspath $(or $(KUBE_APISERVER),$(BUILT_KUBE_APISERVER)))" \
+	  ETCD="$(abspath $(or $(ETCD),$(BUILT_ETCD)))" $(PY) -m pytest tests/cluster -p no:xdist
+
 clean:
 	rm -rf $(VENV) .tools node_modules cdk8s.out .mypy_cache .ruff_cache .pytest_cache

@@ -48,12 +48,15 @@ _SAFE_SYSCTLS = frozenset(
     }
 )
 _SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t"})
+# k8s.io/pod-security-admission policy/check_restrictedVolumes.go restrictedVolumes_1_0, which applies at every policy
+# version (an `image` volume, KEP-4639, is in it; checked against a real API server in tests/cluster/).
 _RESTRICTED_VOLUMES = (
     "configMap",
     "csi",
     "downwardAPI",
     "emptyDir",
     "ephemeral",
+    "image",
     "persistentVolumeClaim",
     "projected",
     "secret",
@@ -103,11 +106,13 @@ def _baseline(metadata: Mapping[str, Any], spec: Mapping[str, Any]) -> Iterator[
                 None, f"spec.volumes[{volume.get('name')}].hostPath", "is set (hostPath volumes are refused)"
             )
     for key, value in sorted(metadata.get("annotations", {}).items()):
-        if key.startswith(_APPARMOR_ANNOTATION) and value != "runtime/default" and not value.startswith("localhost/"):
+        # An empty value is allowed (policy/check_appArmorProfile.go allowedAnnotationValue: len(profile) == 0).
+        allowed = value in ("", "runtime/default") or value.startswith("localhost/")
+        if key.startswith(_APPARMOR_ANNOTATION) and not allowed:
             yield Violation(
                 key.removeprefix(_APPARMOR_ANNOTATION),
                 f"metadata.annotations[{key}]",
-                f"is {value} (allowed: runtime/default or localhost/<profile>)",
+                f"is {value} (allowed: runtime/default, localhost/<profile> or empty)",
             )
     for container in _containers(spec):
         name = container.get("name")

@@ -116,6 +116,12 @@ NEW_CONFIG_NAME = (
     "Immutable ConfigMaps and Secrets are replaced, not edited: give the new content a new name (e.g. a content hash "
     "suffix) and point the pods at it; Argo CD prunes the old one. Or delete it before the sync."
 )
+DROP_DEFAULTED_ROLLING_UPDATE = (
+    "Remove the defaulted block before the sync: `kubectl patch <kind> NAME --type=json -p "
+    '\'[{"op": "remove", "path": "/spec/strategy/rollingUpdate"}, {"op": "replace", "path": '
+    '"/spec/strategy/type", "value": "Recreate"}]\'` (StatefulSet: /spec/updateStrategy, OnDelete); the sync '
+    "then applies in place. The pods are not restarted by the patch itself."
+)
 KEEP_DATA = (
     "Back up the data first, or keep the object: leave it in the rendered output, or annotate it with "
     "`argocd.argoproj.io/sync-options: Prune=false` so that Argo CD leaves it in the cluster when it is removed."
@@ -319,6 +325,31 @@ def _service(old: Manifest, new: Manifest) -> list[Violation]:
     return violations
 
 
+def _strategy_off_a_defaulted_rolling_update(old: Manifest, new: Manifest) -> list[Violation]:
+    """A Deployment's strategy (StatefulSet: updateStrategy) changed from RollingUpdate to Recreate (OnDelete) when
+    the old manifest left the rollingUpdate block out: the API server filled it in by default, no manifest owns it,
+    so the apply keeps it beside the new type and is refused."""
+    field, new_type = (
+        ("spec.strategy", "Recreate") if _kind(new) == "Deployment" else ("spec.updateStrategy", "OnDelete")
+    )
+    before, after = _get(old, field) or {}, _get(new, field) or {}
+    if (
+        before.get("type", "RollingUpdate") == "RollingUpdate"
+        and "rollingUpdate" not in before
+        and after.get("type") == new_type
+        and not ("rollingUpdate" in after and after["rollingUpdate"] is None)
+    ):
+        return [
+            Violation(
+                f"{field}.type",
+                f"RollingUpdate to {new_type}: the API server filled in {field}.rollingUpdate by default, which no "
+                f"manifest owns, so the apply keeps it and is refused ({field}.rollingUpdate may not be set for "
+                f"{new_type})",
+            )
+        ]
+    return []
+
+
 def _cluster_ips(doc: Manifest) -> list[str]:
     ips = _get(doc, "spec.clusterIPs")
     if ips:
@@ -351,6 +382,18 @@ RULES: tuple[Rule, ...] = (
         _statefulset_spec,
         RECREATE_STATEFULSET,
         "k8s.io/kubernetes pkg/apis/apps/validation/validation.go ValidateStatefulSetUpdate",
+    ),
+    # A strategy changed away from a RollingUpdate whose rollingUpdate block the API server defaulted
+    # (k8s.io/kubernetes pkg/apis/apps/v1/defaults.go SetDefaults_Deployment and SetDefaults_StatefulSet fill it in;
+    # pkg/apis/apps/validation/validation.go ValidateDeploymentStrategy: "may not be specified when strategy `type`
+    # is 'Recreate'", ValidateStatefulSetUpdateStrategy: "only allowed for updateStrategy 'RollingUpdate'"). Found
+    # against a real API server (tests/cluster/test_upgrade_differential.py).
+    Rule(
+        frozenset({"Deployment", "StatefulSet"}),
+        _strategy_off_a_defaulted_rolling_update,
+        DROP_DEFAULTED_ROLLING_UPDATE,
+        "k8s.io/kubernetes pkg/apis/apps/v1/defaults.go SetDefaults_Deployment, SetDefaults_StatefulSet; "
+        "pkg/apis/apps/validation/validation.go ValidateDeploymentStrategy, ValidateStatefulSetUpdateStrategy",
     ),
     # A Job's selector, pod template, completionMode, podFailurePolicy, backoffLimitPerIndex, managedBy, successPolicy
     # and (but for elastic Indexed Jobs) completions. k8s.io/kubernetes pkg/apis/batch/validation/validation.go

@@ -198,9 +198,28 @@ def test_the_hardened_pod_passes_and_allowed_exceptions_pass() -> None:
     allowed = _pod(
         container={"capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}},
         securityContext={"sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}]},
-        volumes=[{"name": "scratch", "emptyDir": {}}, {"name": "data", "persistentVolumeClaim": {"claimName": "d"}}],
+        # An image volume (restricted allows it at every policy version) beside the usual ones: found allowed by a
+        # real API server (tests/cluster/test_pod_security_differential.py).
+        volumes=[
+            {"name": "scratch", "emptyDir": {}},
+            {"name": "data", "persistentVolumeClaim": {"claimName": "d"}},
+            {"name": "model", "image": {"reference": "ghcr.io/example-org/model:1.0.0"}},
+        ],
     )
     assert _security_problems([_namespace("restricted"), _workload("Deployment", allowed)]) == []
+    # An empty AppArmor annotation is as good as none (the server admits it at baseline and restricted).
+    assert (
+        list(
+            violations(
+                "restricted",
+                {
+                    "metadata": {"annotations": {"container.apparmor.security.beta.kubernetes.io/app": ""}},
+                    "spec": allowed,
+                },
+            )
+        )
+        == []
+    )
     # runAsNonRoot and the seccomp profile may come from the pod's securityContext instead of each container's.
     inherited = _pod(securityContext={"runAsNonRoot": True, "seccompProfile": {"type": "Localhost"}})
     del inherited["containers"][0]["securityContext"]["runAsNonRoot"]

@@ -219,7 +219,7 @@ def test_statefulset_spec_beyond_the_mutable_fields_is_refused(
     "mutable",
     [
         {"replicas": 3},
-        {"updateStrategy": {"type": "OnDelete"}},
+        {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}},
         {"minReadySeconds": 10},
         {"ordinals": {"start": 1}},
         {"revisionHistoryLimit": 3},
@@ -229,6 +229,28 @@ def test_statefulset_spec_beyond_the_mutable_fields_is_refused(
 )
 def test_statefulset_fields_the_api_lets_change(mutable: dict[str, Any]) -> None:
     assert changed(STATEFULSET, lambda d: d["spec"].update(mutable)) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "new_type"),
+    [("Deployment", "strategy", "Recreate"), ("StatefulSet", "updateStrategy", "OnDelete")],
+)
+def test_a_strategy_changed_away_from_a_defaulted_rolling_update_is_refused(
+    kind: str, field: str, new_type: str
+) -> None:
+    """Found against a real API server (tests/cluster/test_upgrade_differential.py): an old manifest without the
+    rollingUpdate block let the server default it, nobody owns it, and the apply of the new type keeps it and is
+    refused. Written out before, or set to null now, the change applies in place."""
+    old = STATEFULSET if kind == "StatefulSet" else workload(kind)
+    assert "rollingUpdate" not in (old["spec"].get(field) or {})
+    finding = only(changed(old, lambda d: d["spec"].update({field: {"type": new_type}})))
+    assert (finding.impact, finding.field) == (Impact.REFUSED, f"spec.{field}.type")
+    assert "filled in" in finding.reason and "ValidateDeploymentStrategy" in finding.source
+
+    written_out = copy.deepcopy(old)
+    written_out["spec"][field] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}
+    assert changed(written_out, lambda d: d["spec"].update({field: {"type": new_type}})) == []
+    assert changed(old, lambda d: d["spec"].update({field: {"type": new_type, "rollingUpdate": None}})) == []
 
 
 def test_an_image_bump_of_the_rendered_redis_applies_in_place() -> None:
