@@ -12,7 +12,6 @@ from typing import Literal
 
 Severity = Literal["critical", "warning", "info"]
 ALERT_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
-DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d)$")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 
 from constructs import Construct
 
-from constructs_lib.alert import ALERT_NAME, DURATION, Alert
+from constructs_lib.alert import ALERT_NAME, Alert
 from constructs_lib.errors import PropsError
 from constructs_lib.labels import RecommendedLabels
+from value_types.hosts import RUNBOOK_URL
+from value_types.schedules import PROMETHEUS_DURATION
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,11 +89,9 @@ def _validate(props: AlertRulesProps) -> None:
             raise PropsError(
                 "AlertRules", "alerts[].name", alert.name, "CamelCase: a capital letter, then letters/digits"
             )
-        if not DURATION.match(alert.for_):
-            raise PropsError("AlertRules", f"alerts[{alert.name}].for_", alert.for_, "a Prometheus duration like 5m")
+        PROMETHEUS_DURATION.require("AlertRules", f"alerts[{alert.name}].for_", alert.for_)
         if not alert.expr.strip():
             raise PropsError("AlertRules", f"alerts[{alert.name}].expr", alert.expr, "a PromQL expression")
-    if not props.runbook_url.startswith(("https://", "http://")) or "#" in props.runbook_url:
-        raise PropsError("AlertRules", "runbook_url", props.runbook_url, "an http(s) URL without a #fragment")
-    if props.evaluation_interval is not None and not DURATION.match(props.evaluation_interval):
-        raise PropsError("AlertRules", "evaluation_interval", props.evaluation_interval, "a Prometheus duration")
+    RUNBOOK_URL.require("AlertRules", "runbook_url", props.runbook_url)
+    if props.evaluation_interval is not None:
+        PROMETHEUS_DURATION.require("AlertRules", "evaluation_interval", props.evaluation_interval)

@@ -3,6 +3,7 @@ service does not answer as expected (a PostSync smoke test, a version check afte
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -22,7 +23,7 @@ DEFAULT_CHECK_RESOURCES = ResourceSettings.of("10m", "16Mi", "100m", "64Mi")
 
 # Every request must succeed (curl --fail: HTTP < 400) and its body must contain $EXPECTED_TEXT (empty: anything).
 # curl retries refused connections and every error, a bounded number of times, each attempt bounded in time.
-_CHECK_SCRIPT = """set -eu
+_CHECK_START = """set -eu
 i=0
 while [ "$i" -lt "$REQUESTS" ]; do
   body=$(curl --fail --silent --show-error --max-time "$TIMEOUT_SECONDS" --retry "$RETRIES" \\
@@ -31,7 +32,24 @@ while [ "$i" -lt "$REQUESTS" ]; do
     *"$EXPECTED_TEXT"*) ;;
     *) echo "$URL answered without the expected text '$EXPECTED_TEXT'" >&2; exit 1 ;;
   esac
-  i=$((i + 1))
+"""
+# With an expected version, the answer must name exactly that version (VERSION_CONTRACT), compared as a whole string:
+# 1.4.1 does not pass for 1.4.10. grep -o and sed are busybox's in the curl image (POSIX classes only).
+VERSION_CONTRACT = (
+    'a JSON body whose first string field "version" is the version (`{"version":"1.4.1"}`), or a plain-text body '
+    "that is the version (white space around it ignored)"
+)
+_CHECK_VERSION = """  version=$(printf '%s' "$body" | grep -o '"version"[[:space:]]*:[[:space:]]*"[^"]*"' | head -n 1 \\
+    | sed 's/.*"\\([^"]*\\)"$/\\1/')
+  if [ -z "$version" ]; then
+    version=$(printf '%s' "$body" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
+  fi
+  if [ "$version" != "$EXPECTED_VERSION" ]; then
+    echo "$URL answered version '$version', not '$EXPECTED_VERSION'" >&2
+    exit 1
+  fi
+"""
+_CHECK_END = """  i=$((i + 1))
 done
 echo "$URL answered as expected $REQUESTS time(s)"
 """
@@ -49,6 +67,9 @@ class ServiceCheckJobProps:
         path: the URL path called, e.g. `/health`.
         image: a pinned image with curl and /bin/sh (e.g. `curlimages/curl`).
         expected_text: text every answer's body must contain. Default: none (any successful answer).
+        expected_version: the version every answer must name exactly, by the contract in VERSION_CONTRACT (the
+            first JSON string field `version`, or the whole plain-text body); not a substring: 1.4.1 fails for
+            1.4.10. Default: none.
         requests: how many answers must succeed, one after the other (more than one samples several replicas
             behind the Service). Default 1.
         retries: curl's retries of one request (refused connections and every error). Default 5.
@@ -69,6 +90,7 @@ class ServiceCheckJobProps:
     path: str
     image: ImageSettings
     expected_text: str | None = None
+    expected_version: str | None = None
     requests: int = 1
     retries: int = 5
     retry_delay_seconds: int = 5
@@ -97,11 +119,13 @@ class ServiceCheckJob(HookJobConstruct):
         env: Mapping[str, str] = {
             "URL": self.url,
             "EXPECTED_TEXT": props.expected_text or "",
+            **({"EXPECTED_VERSION": props.expected_version} if props.expected_version is not None else {}),
             "REQUESTS": str(props.requests),
             "RETRIES": str(props.retries),
             "RETRY_DELAY_SECONDS": str(props.retry_delay_seconds),
             "TIMEOUT_SECONDS": str(props.timeout_seconds),
         }
+        script = _CHECK_START + (_CHECK_VERSION if props.expected_version is not None else "") + _CHECK_END
         self._add_job(
             SyncHookJobProps(
                 name=props.name,
@@ -110,7 +134,7 @@ class ServiceCheckJob(HookJobConstruct):
                     name="check",
                     image=props.image,
                     resources=props.resources,
-                    command=["/bin/sh", "-c", _CHECK_SCRIPT],
+                    command=["/bin/sh", "-c", script],
                     env=env,
                 ),
                 phase=props.phase,
@@ -131,6 +155,12 @@ def _validate(props: ServiceCheckJobProps) -> None:
         raise PropsError(construct, "path", props.path, "an absolute URL path such as /health")
     if any(character in props.path for character in " \"'`$\\"):
         raise PropsError(construct, "path", props.path, "a URL path without spaces, quotes, '$' or '\\'")
+    if props.expected_version is not None and not re.fullmatch(
+        r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}", props.expected_version
+    ):
+        raise PropsError(
+            construct, "expected_version", props.expected_version, "an image tag: letters, digits, '.', '_', '+', '-'"
+        )
     bounds = {
         "requests": (props.requests, 1, 100),
         "retries": (props.retries, 0, 20),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -29,6 +30,7 @@ import yaml
 from constructs_lib.alert import Alert
 from delivery.pod_templates import pod_template_of
 from environment_model.registry import STACKS
+from stacks.observability import kube_state_metrics_minimum
 
 Manifest = dict[str, Any]
 # environment -> stack -> its rendered objects
@@ -37,8 +39,14 @@ RUNBOOKS = Path(__file__).resolve().parent.parent / "docs" / "runbooks"
 _BLOCK = re.compile(
     r"(<!-- BEGIN GENERATED: (?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- END GENERATED: (?P=name) -->)", re.S
 )
-# kube-state-metrics and Prometheus: every PrometheusRule needs both.
-_MONITORING = "prometheus-operator (the PrometheusRule and ServiceMonitor CRDs) with kube-state-metrics v2"
+_MONITORING = "prometheus-operator (the PrometheusRule and ServiceMonitor CRDs)"
+# constructs_lib.grafana_dashboard's SIDECAR_LABEL and FOLDER_ANNOTATION (a test keeps them equal), not imported:
+# that module starts the jsii runtime, which this command does not otherwise need.
+SIDECAR_LABEL = {"grafana_dashboard": "1"}
+FOLDER_ANNOTATION = "grafana_folder"
+# The HPA metric types and the API that serves each (what the cluster must run besides the API server).
+_RESOURCE_METRICS = ("Resource", "ContainerResource")
+_CUSTOM_METRICS = ("Pods", "Object")
 
 
 @dataclass
@@ -191,6 +199,9 @@ def prerequisites_section(rendered: Rendered, stack: str) -> str:
             f"{_MONITORING}; its `ruleSelector` / `serviceMonitorSelector` must match the labels set in "
             "the environment's `monitoring.prometheus_labels`, which every ServiceMonitor and PrometheusRule carries."
         )
+    needs += _kube_state_metrics_need(objects)
+    needs += _autoscaling_needs(rendered, stack)
+    needs += _dashboard_sidecar_need(objects)
     stores = sorted(
         {
             f"{m['spec']['secretStoreRef'].get('kind', 'SecretStore')} `{m['spec']['secretStoreRef']['name']}`"
@@ -213,6 +224,103 @@ def prerequisites_section(rendered: Rendered, stack: str) -> str:
         named = f"the StorageClass {', '.join(f'`{c}`' for c in classes)}" if classes else "a default StorageClass"
         needs.append(f"{named} for its PersistentVolumeClaims.")
     return "".join(f"- {need}\n" for need in needs)
+
+
+def _promql_of(objects: list[Manifest]) -> list[str]:
+    """Every PromQL expression the objects carry: alert rules, and the dashboards' panel queries."""
+    found = [
+        rule["expr"]
+        for m in objects
+        if m["kind"] == "PrometheusRule"
+        for group in m["spec"]["groups"]
+        for rule in group["rules"]
+    ]
+    for m in objects:
+        if m["kind"] == "ConfigMap" and SIDECAR_LABEL.items() <= m["metadata"].get("labels", {}).items():
+            for text in m.get("data", {}).values():
+                panels = json.loads(text).get("panels", [])
+                found += [target["expr"] for panel in panels for target in panel.get("targets", [])]
+    return found
+
+
+def _kube_state_metrics_need(objects: list[Manifest]) -> list[str]:
+    """kube-state-metrics, at the oldest version that serves every kube_* metric the rules and dashboards read."""
+    expressions = [text for text in _promql_of(objects) if "kube_" in text]
+    if not expressions:
+        return []
+    version, reasons = kube_state_metrics_minimum(expressions)
+    why = f": {'; '.join(reasons)}" if reasons else " (the v2 metric names)"
+    return [
+        f"kube-state-metrics v{version} or later, scraped by that Prometheus{why}. An older one pages nothing falsely: "
+        "the expressions are written so that what it lacks leaves them silent (and blind)."
+    ]
+
+
+def _autoscaling_needs(rendered: Rendered, stack: str) -> list[str]:
+    """The metrics APIs the HorizontalPodAutoscalers read: metrics-server for CPU and memory, an adapter for custom
+    (Pods, Object) and for external metrics, each with the metrics, HPAs and environments that need it."""
+    # API -> metric -> HPA -> environments
+    users: dict[str, dict[str, dict[str, set[str]]]] = {"resource": {}, "custom": {}, "external": {}}
+    for env, stacks in rendered.items():
+        for m in stacks.get(stack, []):
+            if m["kind"] != "HorizontalPodAutoscaler":
+                continue
+            for metric in m["spec"].get("metrics", []):
+                kind = metric["type"]
+                source = metric[
+                    kind[0].lower() + kind[1:]
+                ]  # Resource -> resource, ContainerResource -> containerResource
+                if kind in _RESOURCE_METRICS:
+                    api, name = "resource", f"`{source['name']}`"
+                else:
+                    api = "custom" if kind in _CUSTOM_METRICS else "external"
+                    name = f"`{source['metric']['name']}` ({kind})"
+                users[api].setdefault(name, {}).setdefault(m["metadata"]["name"], set()).add(env)
+
+    def where(api: str) -> str:
+        return "; ".join(
+            f"{name} for " + ", ".join(f"`{hpa}` ({', '.join(sorted(envs))})" for hpa, envs in sorted(by_hpa.items()))
+            for name, by_hpa in sorted(users[api].items())
+        )
+
+    needs = []
+    if users["resource"]:
+        needs.append(
+            "metrics-server (the resource metrics API `metrics.k8s.io`) for the HorizontalPodAutoscalers' resource "
+            f"targets: {where('resource')}."
+        )
+    if users["custom"]:
+        needs.append(
+            "A custom metrics adapter serving `custom.metrics.k8s.io` (such as prometheus-adapter) with the metrics "
+            f"the settings' `autoscaling.custom_metrics` name: {where('custom')}."
+        )
+    if users["external"]:
+        needs.append(
+            "An external metrics adapter serving `external.metrics.k8s.io` (such as prometheus-adapter or KEDA's) "
+            f"with the metrics the settings' `autoscaling.custom_metrics` name: {where('external')}."
+        )
+    return needs
+
+
+def _dashboard_sidecar_need(objects: list[Manifest]) -> list[str]:
+    """Grafana's dashboard sidecar, watching the namespaces the dashboard ConfigMaps are rendered into."""
+    namespaces = sorted(
+        {
+            m["metadata"].get("namespace", "default")
+            for m in objects
+            if m["kind"] == "ConfigMap" and SIDECAR_LABEL.items() <= m["metadata"].get("labels", {}).items()
+        }
+    )
+    if not namespaces:
+        return []
+    ((label, value),) = SIDECAR_LABEL.items()
+    return [
+        "Grafana with its dashboard sidecar (kube-prometheus-stack: `grafana.sidecar.dashboards.enabled: true`) "
+        f'loading ConfigMaps labelled `{label}: "{value}"` (`label`, `labelValue`), `folderAnnotation: '
+        f"{FOLDER_ANNOTATION}`, and `searchNamespace` listing {', '.join(f'`{n}`' for n in namespaces)} (or `ALL`): "
+        "by default the sidecar reads only Grafana's own namespace, and the dashboard ConfigMap is rendered into "
+        "the system's."
+    ]
 
 
 def alerts_section(alerts_by_env: Mapping[str, list[Alert]]) -> str:

@@ -190,6 +190,24 @@ def dashboard_model(system: str, environment: str, workloads: Workloads) -> dict
             selector = f"{ns}, {name_matcher(label, names)}"
             queries = [(f"{metric}{{{selector}}}", f"{legend} {{{{{label}}}}}") for metric, legend in series]
             state.append(panel(title, unit, *queries))
+    if workloads.leases:
+        selector = f"{ns}, {name_matcher('lease', workloads.leases)}"
+        # One series per holder: the seconds since the Lease's last renewal, named by who held it then (topk keeps
+        # one holder per Lease in the minute two overlap, where a many-to-one match would fail the query).
+        holder = (
+            f"topk by (namespace, lease) (1, max by (namespace, lease, lease_holder) (kube_lease_owner{{{selector}}}))"
+        )
+        state.append(
+            panel(
+                "Lease: seconds since renewal, by holder",
+                "s",
+                (
+                    f"(time() - max by (namespace, lease) (kube_lease_renew_time{{{selector}}})) "
+                    f"* on (namespace, lease) group_left (lease_holder) {holder}",
+                    "{{lease}} held by {{lease_holder}}",
+                ),
+            )
+        )
     rows.append(("Replicas and schedules", state))
     for title, panels in rows:
         panel_id += 1  # rows are panels too: every id distinct

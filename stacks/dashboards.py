@@ -41,6 +41,7 @@ class Workloads:
     statefulsets: Sequence[str] = ()
     cronjobs: Sequence[str] = ()
     autoscalers: Sequence[str] = ()
+    leases: Sequence[str] = ()  # leader election Leases
     http: HttpMetrics | None = None
 
 

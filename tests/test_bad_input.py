@@ -258,6 +258,19 @@ CASES = [
     Case("port-out-of-range", SYNTH, _set("dev", "hivemind_bot.backend_grpc_port", 70000), ("backend_grpc_port",)),
     Case("bad-cpu", SYNTH, _set("dev", "core_pipeline.resources.requests.cpu", "lots"), ("resources.requests.cpu",)),
     Case("bad-memory", SYNTH, _set("dev", "core_pipeline.resources.limits.memory", "1 GB"), ("limits.memory",)),
+    # Python's \\d takes any Unicode digit and its '$' a trailing line break: the API server takes neither.
+    Case(
+        "cpu-non-ascii-digit",
+        SYNTH,
+        _set("dev", "core_pipeline.resources.requests.cpu", "\u0663"),
+        ("dev.core_pipeline.resources.requests.cpu", "CPU quantity"),
+    ),
+    Case(
+        "memory-trailing-line-break",
+        SYNTH,
+        _set("dev", "core_pipeline.resources.limits.memory", "256Mi\n"),
+        ("dev.core_pipeline.resources.limits.memory", "memory quantity"),
+    ),
     Case("limits-below-requests", SYNTH, _set("dev", "core_pipeline.resources.limits.memory", "1Mi"), ("limits",)),
     Case("bad-cron", SYNTH, _set("dev", "discord_monitor.retention.schedule", "61 * * * *"), ("retention.schedule",)),
     Case("bad-time-zone", SYNTH, _set("dev", "discord_monitor.retention.time_zone", "Mars/Base"), ("time_zone",)),
@@ -353,6 +366,108 @@ CASES = [
     ),
     Case("sync-window-bad-duration", SYNTH, _window(duration="2d"), ("prod.argocd.sync_windows.0.duration", "1h30m")),
     Case("sync-window-bad-kind", SYNTH, _window(kind="block"), ("prod.argocd.sync_windows.0.kind", "block", "'deny'")),
+    # What Kubernetes, Argo CD and Prometheus would refuse, refused when the settings are read.
+    Case(
+        "cron-weekday-7",
+        SYNTH,
+        _set("dev", "discord_monitor.retention.schedule", "0 3 * * 7"),
+        ("dev.yaml", "dev.discord_monitor.retention.schedule", "'0 3 * * 7'", "weekday 0-6", "7 is not Sunday"),
+    ),
+    Case(
+        "sync-window-weekday-range-to-7",
+        SYNTH,
+        _window(schedule="0 1 * * 5-7"),
+        ("prod.argocd.sync_windows.0.schedule", "'0 1 * * 5-7'", "weekday 0-6"),
+    ),
+    Case(
+        "sync-window-duration-overflow",
+        SYNTH,
+        _window(duration="9999999999h"),
+        ("prod.argocd.sync_windows.0.duration", "'9999999999h'", "at most 2562047h47m"),
+    ),
+    Case(
+        "sync-window-posix-time-zone",
+        SYNTH,
+        _window(time_zone="right/UTC"),
+        ("prod.argocd.sync_windows.0.time_zone", "'right/UTC'", "IANA time zone"),
+    ),
+    Case(
+        "time-zone-posixrules",
+        SYNTH,
+        _set("dev", "discord_monitor.retention.time_zone", "posixrules"),
+        ("dev.discord_monitor.retention.time_zone", "'posixrules'", "IANA time zone"),
+    ),
+    Case(
+        "prometheus-duration-overflow",
+        SYNTH,
+        _set("dev", "core_pipeline.alerts.latency_for", "99999999999999999999h"),
+        ("dev.core_pipeline.alerts.latency_for", "'99999999999999999999h'", "at most 2562047h47m16s854ms"),
+    ),
+    Case(
+        "scrape-interval-overflow",
+        SYNTH,
+        _set("test", "core_pipeline.telemetry.scrape_interval", "2562048h"),
+        ("test.core_pipeline.telemetry.scrape_interval", "'2562048h'", "at most 2562047h47m16s854ms"),
+    ),
+    Case(
+        "relabel-regex-possessive",
+        SYNTH,
+        _set(
+            "test",
+            "core_pipeline.telemetry.metric_relabelings",
+            [{"source_labels": ["__name__"], "regex": "go_.++", "action": "drop"}],
+        ),
+        ("test.core_pipeline.telemetry.metric_relabelings.0.regex", "'go_.++'", "RE2", "bad repetition operator: ++"),
+    ),
+    Case(
+        "relabel-regex-backreference",
+        SYNTH,
+        _set(
+            "test",
+            "core_pipeline.telemetry.relabelings",
+            [{"source_labels": ["job"], "regex": "(a)\\1", "action": "keep"}],
+        ),
+        ("test.core_pipeline.telemetry.relabelings.0.regex", "backreferences", "invalid escape sequence: \\1"),
+    ),
+    Case(
+        "relabel-regex-escapes-the-anchors",
+        SYNTH,
+        _set(
+            "test",
+            "core_pipeline.telemetry.relabelings",
+            [{"source_labels": ["job"], "regex": "a)|(b", "action": "keep"}],
+        ),
+        ("test.core_pipeline.telemetry.relabelings.0.regex", "unexpected )"),
+    ),
+    Case(
+        "hpa-metric-target-zero",
+        SYNTH,
+        _set(
+            "test",
+            "core_pipeline.autoscaling.custom_metrics",
+            [{"type": "Pods", "name": "http_requests_per_second", "target_average_value": "0"}],
+        ),
+        ("test.core_pipeline.autoscaling.custom_metrics.0.Pods.target_average_value", "(got '0')", "positive"),
+    ),
+    Case(
+        "runbook-url-with-quote",
+        SYNTH,
+        _set("dev", "core_pipeline.alerts.runbook_base_url", 'https://docs.example.com/run"books'),
+        ("dev.core_pipeline.alerts.runbook_base_url", 'run"books', "without spaces, quotes"),
+    ),
+    Case(
+        "mutable-tag-canary",
+        SYNTH,
+        _set("prod", "hivemind_bot.image.tag", "canary"),
+        ("prod.hivemind_bot.image.tag", "tag 'canary' moves to new builds", "sha-<commit>"),
+    ),
+    Case(
+        "set-image-moving-tag",
+        ("set-image", "hivemind-bot", "lts", "--env", "prod"),
+        None,
+        ("tag 'lts' moves to new builds", "sha-<commit>"),
+        2,
+    ),
     Case(
         "pod-security-unknown-level", SYNTH, _pod_security(level="strict"), ("dev.argocd.pod_security.level", "strict")
     ),

@@ -11,6 +11,7 @@ import cdk8s  # as a module: pytest would collect cdk8s.Testing as a test class
 import pytest
 
 from engine import Manifest, RenderedEnvironment
+from environment_model.paths import ROOT
 from environment_model.settings import SettingsError, load_environment, parse_environment
 from stacks.core_pipeline.chart import CorePipelineChart
 from tests.conftest import containers, find
@@ -283,14 +284,30 @@ def test_post_sync_smoke_test_calls_the_health_endpoint_through_the_service(
 
 
 def test_post_sync_verification_expects_the_deployed_version(rendered: dict[str, RenderedEnvironment]) -> None:
-    """The seed: the app version matches the Docker image version; every sampled answer must name the tag."""
+    """The seed: the app version matches the Docker image version; every sampled answer must name the tag exactly
+    (tests/test_service_check_job.py runs the script: 1.4.1 does not pass for 1.4.10)."""
     manifests = stack(rendered, "test")
     (container,) = containers(find(manifests, "Job", "core-pipeline-verify"))
     env = {item["name"]: item["value"] for item in container["env"]}
-    assert env["EXPECTED_TEXT"] == load_environment("test").core_pipeline.image.tag
-    assert env["EXPECTED_TEXT"] in app_container(manifests)["image"]
+    tag = load_environment("test").core_pipeline.image.tag
+    assert env["EXPECTED_VERSION"] == tag
+    assert app_container(manifests)["image"].endswith(f":{tag}")
+    assert env["EXPECTED_TEXT"] == ""  # no substring match
     assert env["REQUESTS"] == "3"
     assert env["URL"] == "http://core-pipeline.core-pipeline.svc:3000/version"
+
+
+def test_the_version_endpoint_is_documented_as_the_apps_contract() -> None:
+    """The seed defines no /version: the setting and the runbook say it is this repository's contract, in the
+    check's own words."""
+    from constructs_lib.service_check_job import VERSION_CONTRACT
+    from stacks.core_pipeline.settings import VerificationSettings
+
+    description = VerificationSettings.model_fields["path"].description or ""
+    assert "The seed defines none" in description and VERSION_CONTRACT in description
+    assert "exactly" in description
+    runbook = (ROOT / "docs" / "runbooks" / "core-pipeline.md").read_text()
+    assert "The seed defines no `/version`" in runbook and "1.4.1 does not pass for 1.4.10" in runbook
 
 
 def test_checks_reach_the_api_port_and_nothing_else(rendered: dict[str, RenderedEnvironment]) -> None:

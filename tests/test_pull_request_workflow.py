@@ -18,7 +18,8 @@ WORKFLOW: dict[str, Any] = yaml.safe_load((ROOT / ".github" / "workflows" / "pul
 
 def _step(job: str, step_id: str) -> dict[str, Any]:
     (step,) = [step for step in WORKFLOW["jobs"][job]["steps"] if step.get("id") == step_id]
-    return step
+    found: dict[str, Any] = step
+    return found
 
 
 def test_the_image_scan_lists_exactly_the_images_the_environments_render(

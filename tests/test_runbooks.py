@@ -19,6 +19,7 @@ from delivery.runbooks import (
 )
 from engine import RenderedEnvironment
 from environment_model.registry import STACKS
+from environment_model.settings import load_environment
 from tests.conftest import ENVIRONMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,14 +94,62 @@ def test_prerequisites_follow_the_rendered_kinds(generated: list[Generated]) -> 
     assert all("prometheus-operator" in block for block in blocks.values())
 
 
-def test_rollback_names_what_automated_sync_does(generated: list[Generated]) -> None:
-    rollback = next(page for page in generated if page.system == "verta").blocks["rollback"]
-    # dev, staging and test sync automatically, prod by hand (environments/*.yaml `argocd.automated.enabled`)
-    assert re.search(r"Automated sync \(`dev-verta`, `staging-verta`, `test-verta`\)", rollback)
-    assert "Manual sync (`prod-verta`)" in rollback
+def test_prerequisites_name_what_each_system_needs_and_nothing_else(generated: list[Generated]) -> None:
+    """metrics-server where an HPA has resource targets, a custom or external metrics adapter where an HPA reads
+    such metrics (autoscaling.custom_metrics), the Grafana sidecar watching the system's namespace, and the oldest
+    kube-state-metrics its rules and dashboards can read."""
+    blocks = {page.system: page.blocks["prerequisites"] for page in generated}
+    with_hpa = {"core-pipeline", "verta"}
+    for system, block in blocks.items():
+        assert ("metrics-server" in block) == (system in with_hpa), system
+        assert ("custom.metrics.k8s.io" in block) == (system in with_hpa), system  # the test environment's
+        assert ("external.metrics.k8s.io" in block) == (system == "core-pipeline"), system
+        namespace = getattr(load_environment("prod"), system.replace("-", "_")).namespace
+        assert f"`searchNamespace` listing `{namespace}` (or `ALL`)" in block, system
+        assert 'labelled `grafana_dashboard: "1"`' in block and "`folderAnnotation: grafana_folder`" in block
+    assert "`kafka_consumergroup_lag` (External) for `core-pipeline` (test)" in blocks["core-pipeline"]
+    minimum = {
+        system: re.search(r"kube-state-metrics v([0-9.]+) or later", block)[1]  # type: ignore[index]
+        for system, block in blocks.items()
+    }
+    # leases: namespace label from 2.9.0; CronJobs' last success from 2.5.0; the rest the v2 names
+    assert minimum == {
+        "core-pipeline": "2.0.0",
+        "discord-monitor": "2.5.0",
+        "hivemind-bot": "2.9.0",
+        "kairoflow": "2.5.0",
+        "verta": "2.0.0",
+    }
+    assert "kubernetes/kube-state-metrics#2073" in blocks["hivemind-bot"]
 
 
-def test_readme_links_every_runbook() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_the_sidecar_label_is_the_dashboards_own() -> None:
+    from constructs_lib import grafana_dashboard
+    from delivery import runbooks
+
+    assert runbooks.SIDECAR_LABEL == grafana_dashboard.SIDECAR_LABEL
+    assert runbooks.FOLDER_ANNOTATION == grafana_dashboard.FOLDER_ANNOTATION
+
+
+def test_a_runbook_names_only_pull_secrets_its_system_uses(rendered: dict[str, RenderedEnvironment]) -> None:
+    """A `kubectl create secret docker-registry <name>` in a runbook (prose or generated) names a pull Secret the
+    system's pods or ServiceAccounts reference: a Secret nothing references pulls nothing."""
     for stack in STACKS:
-        assert f"(docs/runbooks/{stack.name}.md)" in readme
+        text = (ROOT / "docs" / "runbooks" / f"{stack.name}.md").read_text()
+        pulls = {use.name for use in secret_uses(rendered, stack.name) if use.pull}
+        for name in re.findall(r"kubectl create secret docker-registry (\S+)", text):
+            assert name in pulls, f"{stack.name}: the runbook has a pull Secret {name!r}; the system uses {pulls}"
+
+
+def test_no_role_is_said_to_roll_back_where_automated_sync_refuses_it(
+    rendered: dict[str, RenderedEnvironment],
+) -> None:
+    """Argo CD refuses `argocd app rollback` on an Application with automated sync: in such an environment no
+    AppProject role's description may promise a rollback."""
+    for env in rendered:
+        settings = load_environment(env).argocd
+        if not settings.automated.enabled:
+            continue
+        for role in settings.roles:
+            promises = re.search(r"(?i)\broll(s|ing)? ?back\b", role.description) and "refuses" not in role.description
+            assert not promises, f"{env}: role {role.name}: {role.description!r}"

@@ -132,11 +132,20 @@ def test_bad_props(overrides: dict[str, Any], prop: str) -> None:
 # --- the rendered script, run ------------------------------------------------------------------------------------
 
 
+ANSWERS = {
+    "/health": (200, b'{"status":"ok"}'),
+    "/version": (200, b'{"version":"1.2.3"}'),
+    # the version contract: the first JSON string field "version", or the whole plain-text body
+    "/version/json": (200, b'{\n  "version" : "1.4.10",\n  "deps": {"version": "1.4.1"}\n}\n'),
+    "/version/text": (200, b"  1.4.10\n"),
+    "/version/text-with-more": (200, b"core-pipeline 1.4.10\n"),
+    "/version/json-without-it": (200, b'{"status":"1.4.10"}'),
+}
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        status, body = {"/health": (200, b'{"status":"ok"}'), "/version": (200, b'{"version":"1.2.3"}')}.get(
-            self.path, (500, b"boom")
-        )
+        status, body = ANSWERS.get(self.path, (500, b"boom"))
         self.send_response(status)
         self.end_headers()
         self.wfile.write(body)
@@ -171,3 +180,37 @@ def test_the_rendered_script_passes_and_fails_as_the_service_answers(server: str
     assert wrong_version.returncode != 0
     assert "without the expected text '2.0.0'" in wrong_version.stderr
     assert _run(server, "/broken").returncode != 0  # HTTP 500: curl --fail
+
+
+@pytest.mark.parametrize("path", ["/version/json", "/version/text"])
+def test_the_version_must_be_the_tag_exactly_not_a_substring(server: str, path: str) -> None:
+    """The body names 1.4.10: that passes for 1.4.10 only, not for 1.4.1 (a substring of it) nor 1.4.100."""
+    assert _run(server, path, expected_version="1.4.10", requests=2).returncode == 0
+    for other in ("1.4.1", "1.4.100", "1.4"):
+        result = _run(server, path, expected_version=other)
+        assert result.returncode != 0, other
+        assert f"answered version '1.4.10', not '{other}'" in result.stderr
+
+
+@pytest.mark.parametrize("path", ["/version/text-with-more", "/version/json-without-it", "/health"])
+def test_an_answer_outside_the_version_contract_fails(server: str, path: str) -> None:
+    assert _run(server, path, expected_version="1.4.10").returncode != 0
+
+
+def test_only_a_version_check_runs_the_version_comparison() -> None:
+    """The smoke test's script and environment are what they were; the version check adds EXPECTED_VERSION."""
+    (smoke,) = _find(_objects(), "Job", "web-smoke-test")["spec"]["template"]["spec"]["containers"]
+    (verify,) = _find(_objects(path="/version", expected_version="1.2.3"), "Job", "web-smoke-test")["spec"]["template"][
+        "spec"
+    ]["containers"]
+    assert "EXPECTED_VERSION" not in {item["name"] for item in smoke["env"]}
+    assert "version" not in smoke["command"][2]
+    assert {item["name"]: item["value"] for item in verify["env"]}["EXPECTED_VERSION"] == "1.2.3"
+    assert '"$version" != "$EXPECTED_VERSION"' in verify["command"][2]
+
+
+@pytest.mark.parametrize("version", ["", "1.4.1 ", "1.4.1'$(id)", "-1"])
+def test_a_version_that_is_no_image_tag_is_refused(version: str) -> None:
+    with pytest.raises(PropsError) as caught:
+        _objects(expected_version=version)
+    assert caught.value.prop == "expected_version"

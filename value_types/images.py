@@ -26,7 +26,14 @@ IMAGE_REPOSITORY = TextRule(
     max_length=255,
     check=lambda repository: ":" not in repository.rsplit("/", 1)[-1],
 )
-MUTABLE_TAGS = frozenset({"latest", "main", "master", "stable", "edge", "dev", "develop", "nightly"})
+# Tags that name a branch, a channel or a stage rather than one build: registries move them to each new push.
+MUTABLE_TAGS = frozenset(
+    {
+        "latest", "main", "master", "trunk", "head", "develop", "development", "dev", "stable", "edge", "canary",
+        "lts", "current", "next", "beta", "alpha", "preview", "unstable", "testing", "test", "staging", "prod",
+        "production", "release", "rolling", "nightly", "daily", "weekly", "snapshot", "mainline", "experimental",
+    }
+)  # fmt: skip
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 PULL_POLICIES: tuple[PullPolicy, ...] = ("Always", "IfNotPresent", "Never")
 
@@ -36,7 +43,8 @@ def mutable_tag_problem(tag: str) -> str | None:
     if tag.lower() in MUTABLE_TAGS:
         return (
             f"tag {tag!r} moves to new builds without any change in git, so the pods would never roll; use a tag "
-            f"that always names one build (a version or sha-<commit>, bumped by CI); not {', '.join(sorted(MUTABLE_TAGS))}"
+            f"that always names one build (a version or sha-<commit>, bumped by CI), not a branch, channel or stage "
+            "such as latest, stable, edge, canary, lts, main or nightly"
         )
     return None
 

@@ -12,8 +12,10 @@ from pydantic import Field, ValidationInfo, field_validator
 from value_types.model import StrictModel
 from value_types.rules import ParsedRule
 
-_CPU = re.compile(r"^(?P<number>\d+(\.\d+)?)(?P<unit>m?)$")
-_MEMORY = re.compile(r"^(?P<number>\d+(\.\d+)?)(?P<unit>Ki|Mi|Gi|Ti|k|M|G|T)?$")
+# ASCII digits, and the whole value (fullmatch): Python's \d takes any Unicode digit ('٣') and a '$' matches before a
+# trailing line break ('250m\n' from a YAML block scalar), both of which the API server refuses.
+_CPU = re.compile(r"(?P<number>[0-9]+(\.[0-9]+)?)(?P<unit>m?)")
+_MEMORY = re.compile(r"(?P<number>[0-9]+(\.[0-9]+)?)(?P<unit>Ki|Mi|Gi|Ti|k|M|G|T)?")
 _MEMORY_FACTORS = {
     None: 1,
     "k": 10**3,
@@ -28,17 +30,17 @@ _MEMORY_FACTORS = {
 
 CPU = ParsedRule(
     allowed="a CPU quantity such as '250m' or '1' (millicores with 'm', or whole cores)",
-    parses=lambda value: _CPU.match(value) is not None,
+    parses=lambda value: _CPU.fullmatch(value) is not None,
 )
 MEMORY = ParsedRule(
     allowed="a memory quantity such as '512Mi' or '1Gi' (units Ki, Mi, Gi, Ti, k, M, G, T)",
-    parses=lambda value: _MEMORY.match(value) is not None,
+    parses=lambda value: _MEMORY.fullmatch(value) is not None,
 )
 
 
 def cpu_millis(value: str) -> Decimal:
     """CPU quantity in millicores; ValueError if `value` is not a CPU quantity."""
-    match = _CPU.match(value)
+    match = _CPU.fullmatch(value)
     if not match:
         raise ValueError(f"{value!r} is not {CPU.allowed}")
     number = Decimal(match["number"])
@@ -47,7 +49,7 @@ def cpu_millis(value: str) -> Decimal:
 
 def memory_bytes(value: str) -> Decimal:
     """Memory quantity in bytes; ValueError if `value` is not a memory quantity."""
-    match = _MEMORY.match(value)
+    match = _MEMORY.fullmatch(value)
     if not match:
         raise ValueError(f"{value!r} is not {MEMORY.allowed}")
     return Decimal(match["number"]) * _MEMORY_FACTORS[match["unit"]]

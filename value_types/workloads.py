@@ -11,7 +11,7 @@ from value_types.model import StrictModel
 from value_types.names import AbsolutePath, DnsLabel, DnsName, Labels, SecretKeyName
 from value_types.ports import Port
 from value_types.quantities import MemoryQuantity, ResourceSettings
-from value_types.rules import matching
+from value_types.rules import TextRule, matching
 
 # A metric as the custom and external metrics APIs name it (Prometheus Adapter, KEDA, a cloud's adapter).
 MetricName = Annotated[
@@ -22,15 +22,16 @@ MetricName = Annotated[
         253,
     ),
 ]
-# A Kubernetes quantity as a metric target: a plain number, milli-units, or a decimal or binary multiple.
-MetricQuantity = Annotated[
-    str,
-    matching(
-        r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$",
-        "a quantity such as 100, 500m, 1.5k or 2Gi",
-        64,
-    ),
-]
+# A Kubernetes quantity as a metric target: a plain number, milli-units, or a decimal or binary multiple. The API
+# server refuses a target that is not positive (autoscaling validation: "must be positive"); any non-zero digit
+# makes one, as Kubernetes rounds a tiny value up to 1n rather than down to 0.
+METRIC_TARGET = TextRule(
+    allowed="a positive quantity such as 100, 500m, 1.5k or 2Gi (Kubernetes refuses a target of 0)",
+    pattern=r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$",
+    max_length=64,
+    check=lambda quantity: any(digit in "123456789" for digit in quantity),
+)
+MetricQuantity = Annotated[str, METRIC_TARGET]
 
 
 class MetricTargetSettings(StrictModel):

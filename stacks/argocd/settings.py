@@ -11,7 +11,7 @@ from value_types.hosts import GitRepositoryUrl, HttpsUrl
 from value_types.model import StrictModel
 from value_types.names import DnsLabel
 from value_types.rules import matching
-from value_types.schedules import CronSchedule, TimeZone
+from value_types.schedules import CronSchedule, SyncWindowDuration, TimeZone
 
 
 class AutomatedSyncSettings(StrictModel):
@@ -115,9 +115,7 @@ class SyncWindowSettings(StrictModel):
 
     kind: Literal["allow", "deny"] = Field(description="allow: syncs only inside allow windows; deny: none inside.")
     schedule: CronSchedule = Field(description="When the window opens (cron, in time_zone).")
-    duration: Annotated[
-        str, matching(r"^([1-9][0-9]*h)?([1-9][0-9]*m)?$", "a duration such as 1h, 30m or 1h30m", 16)
-    ] = Field(description="How long the window stays open.")
+    duration: SyncWindowDuration = Field(description="How long the window stays open.")
     applications: list[
         Annotated[
             str, matching(r"^[a-z0-9*]([a-z0-9*.-]*[a-z0-9*])?$", "an Application name, '*' wildcards allowed", 253)
@@ -125,13 +123,6 @@ class SyncWindowSettings(StrictModel):
     ] = Field(["*"], min_length=1, description="Applications it applies to (default: all of the project's).")
     manual_sync: bool = Field(False, description="Whether a person may still sync by hand while a deny window is open.")
     time_zone: TimeZone = Field("UTC", description="IANA time zone of the schedule.")
-
-    @field_validator("duration")
-    @classmethod
-    def _not_empty(cls, duration: str) -> str:
-        if not duration:
-            raise ValueError("must be a duration such as 1h, 30m or 1h30m")
-        return duration
 
 
 class ArgoCdSettings(StrictModel):

@@ -155,11 +155,12 @@ class CorePipelineChart(Chart):
             self._backup(settings, secret_env)
         if settings.smoke_test.enabled:
             smoke = settings.smoke_test
-            self._check("SmokeTest", "smoke-test", smoke, smoke.path, samples=1, expected_text=None)
+            self._check("SmokeTest", "smoke-test", smoke, smoke.path, samples=1)
         if settings.verification.enabled:
             verify = settings.verification
-            # The seed: "App version should match the Docker image version".
-            self._check("Verification", "verify", verify, verify.path, verify.samples, expected_text=image.tag)
+            # The seed: "App version should match the Docker image version". The seed defines no version endpoint:
+            # verification.path and the answer's form are this repository's contract with the app (its description).
+            self._check("Verification", "verify", verify, verify.path, verify.samples, expected_version=image.tag)
 
     def _synced_secrets(self, settings: CorePipelineSettings, references: list[SecretKeyRef]) -> None:
         """With External Secrets, one ExternalSecret per Secret the credentials name, with the keys they read
@@ -226,7 +227,13 @@ class CorePipelineChart(Chart):
         )
 
     def _check(
-        self, id: str, component: str, check: HttpCheckSettings, path: str, samples: int, expected_text: str | None
+        self,
+        id: str,
+        component: str,
+        check: HttpCheckSettings,
+        path: str,
+        samples: int,
+        expected_version: str | None = None,
     ) -> ServiceCheckJob:
         """A PostSync hook Job calling the API's Service; isolated like the API when network policies are on."""
         return ServiceCheckJob(
@@ -238,7 +245,7 @@ class CorePipelineChart(Chart):
                 service=self.service,
                 path=path,
                 image=check.image,
-                expected_text=expected_text,
+                expected_version=expected_version,
                 requests=samples,
                 retries=check.retries,
                 retry_delay_seconds=check.retry_delay_seconds,

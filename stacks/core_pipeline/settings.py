@@ -186,10 +186,18 @@ class SmokeTestSettings(HttpCheckSettings):
 
 class VerificationSettings(HttpCheckSettings):
     """PostSync verification (seed "Helm Hooks": post-upgrade verification; "App version should match the Docker
-    image version"): every sampled answer of the version endpoint names the image tag this sync deployed, so no
-    replica of the previous version still serves behind the Service."""
+    image version"): every sampled answer of the version endpoint names exactly the image tag this sync deployed, so
+    no replica of the previous version still serves behind the Service."""
 
-    path: AbsolutePath = Field("/version", description="Endpoint whose body contains the app's version.")
+    path: AbsolutePath = Field(
+        "/version",
+        # The contract's words are the check's own (constructs_lib.service_check_job.VERSION_CONTRACT; a test keeps
+        # them equal): a settings model does not import constructs.
+        description="The app's version endpoint. The seed defines none (only /health, /ok and /metrics): this is the "
+        "contract the app must keep before the check is enabled: GET answers 2xx with a JSON body whose first string "
+        'field "version" is the version (`{"version":"1.4.1"}`), or a plain-text body that is the version (white '
+        "space around it ignored), equal to the image tag exactly (1.4.1 does not pass for 1.4.10).",
+    )
     samples: int = Field(
         5, ge=1, le=50, description="Requests through the Service that must all name the tag (reach several replicas)."
     )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from constructs_lib.alert import Alert
 from stacks.dashboards import Workloads
-from stacks.observability import NamespaceAlerts
+from stacks.observability import NamespaceAlerts, WatchedCronJob
 
 if TYPE_CHECKING:
     from stacks.discord_monitor.settings import DiscordMonitorSettings
@@ -21,7 +21,12 @@ def system_alerts(settings: DiscordMonitorSettings) -> list[Alert]:
     if settings.redis.mode == "in_cluster":
         found.append(alerts.workload_down("DiscordBotRedisDown", "StatefulSet", [f"{BOT_NAME}-redis"]))
     if settings.retention.enabled:
-        retention = {f"{BOT_NAME}-retention": settings.retention.active_deadline_seconds}
+        job = settings.retention
+        retention = {
+            f"{BOT_NAME}-retention": WatchedCronJob(
+                active_deadline_seconds=job.active_deadline_seconds, schedule=job.schedule, time_zone=job.time_zone
+            )
+        }
         found += alerts.cronjobs("DiscordRetentionFailing", "DiscordRetentionNotScheduled", retention)
     return found
 

@@ -39,6 +39,13 @@ class HivemindBotAlertSettings(AlertingSettings):
         description="Seconds since the leader last renewed its Lease after which there is no leader (the seed's "
         "lease lasts 15 s and is renewed within 10 s).",
     )
+    leader_changes_per_hour: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Changes of the Lease's holder within an hour above which leadership counts as flapping (each "
+        "change restarts the member sync; a rollout of the seed's 3 replicas moves it at most 3 times).",
+    )
 
 
 class LeaderElectionSettings(StrictModel):

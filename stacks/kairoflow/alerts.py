@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from constructs_lib.alert import Alert
 from stacks.dashboards import Workloads
-from stacks.observability import NamespaceAlerts
+from stacks.observability import NamespaceAlerts, WatchedCronJob
 
 if TYPE_CHECKING:
     from stacks.kairoflow.settings import KairoflowSettings
@@ -16,11 +16,17 @@ WEB = "kairoflow-web"
 CRON_TASKS = ("email_processor", "invoice_generation", "cleanup", "schema_validation")
 
 
-def cron_jobs(settings: KairoflowSettings) -> dict[str, int]:
-    """The rendered CronJobs (`kairoflow-<task>` for each enabled task) and their active_deadline_seconds."""
+def cron_jobs(settings: KairoflowSettings) -> dict[str, WatchedCronJob]:
+    """The rendered CronJobs (`kairoflow-<task>` for each enabled task): deadline, schedule and time zone."""
     jobs = settings.cron_jobs
     found = {f"{NAME}-{task.replace('_', '-')}": getattr(jobs, task) for task in CRON_TASKS}
-    return {name: cron.active_deadline_seconds for name, cron in found.items() if cron.enabled}
+    return {
+        name: WatchedCronJob(
+            active_deadline_seconds=cron.active_deadline_seconds, schedule=cron.schedule, time_zone=jobs.time_zone
+        )
+        for name, cron in found.items()
+        if cron.enabled
+    }
 
 
 def system_alerts(settings: KairoflowSettings) -> list[Alert]:
