@@ -171,7 +171,7 @@ $(BUILT_KUBE_APISERVER): $(CONTROL_PLANE_MODULE)/go.mod $(CONTROL_PLANE_MODULE)/
 	@command -v $(GO) > /dev/null || { echo "test-cluster: building kube-apiserver needs Go 1.26+ ($(GO) not found); or set KUBE_APISERVER and ETCD to binaries (docs/cluster-tests.md)" >&2; exit 1; }
 	@echo "test-cluster: building kube-apiserver $(KUBERNETES_VERSION) from k8s.io/kubernetes (the first build takes minutes)"
 	mkdir -p $(@D)
-	cd $(CONTROL_PLANE_MODULE) && $(GO_BUILD) -ldflags '$(strip $(KUBERNETES_LDFLAGS))' -o $(CURDIR)/$@.partial k8s.io/kubernetes/cmd/kube-apiserver
+	cd $(CONTROL_PLANE_MODULE) && $(GO_BUILD) -ldflags '$(strip $(KUBERNETES_LDFLAGS))' -o "$(CURDIR)/$@.partial" k8s.io/kubernetes/cmd/kube-apiserver
 	mv $@.partial $@
 
 $(BUILT_ETCD): $(CONTROL_PLANE_MODULE)/etcd/go.mod $(CONTROL_PLANE_MODULE)/etcd/go.sum
@@ -179,7 +179,7 @@ $(BUILT_ETCD): $(CONTROL_PLANE_MODULE)/etcd/go.mod $(CONTROL_PLANE_MODULE)/etcd/
 	@command -v $(GO) > /dev/null || { echo "test-cluster: building etcd needs Go 1.26+ ($(GO) not found); or set KUBE_APISERVER and ETCD to binaries (docs/cluster-tests.md)" >&2; exit 1; }
 	@echo "test-cluster: building etcd $(ETCD_VERSION) from go.etcd.io/etcd/server/v3"
 	mkdir -p $(@D)
-	cd $(CONTROL_PLANE_MODULE)/etcd && $(GO_BUILD) -o $(CURDIR)/$@.partial go.etcd.io/etcd/server/v3
+	cd $(CONTROL_PLANE_MODULE)/etcd && $(GO_BUILD) -o "$(CURDIR)/$@.partial" go.etcd.io/etcd/server/v3
 	mv $@.partial $@
 
 ## Build (once per version) the kube-apiserver and etcd the cluster tests run, unless KUBE_APISERVER and ETCD are set.
@@ -188,8 +188,8 @@ control-plane: $(if $(KUBE_APISERVER),,$(BUILT_KUBE_APISERVER)) $(if $(ETCD),,$(
 ## The rendered output against a real kube-apiserver and etcd (docs/cluster-tests.md); fails if they cannot run.
 test-cluster: setup-render $(VENV)/.installed-dev control-plane
 	@$(COMPILE_PROJECT)
-	CLUSTER_TESTS=1 KUBE_APISERVER="$(abspath $(or $(KUBE_APISERVER),$(BUILT_KUBE_APISERVER)))" \
-	  ETCD="$(abspath $(or $(ETCD),$(BUILT_ETCD)))" $(PY) -m pytest tests/cluster -p no:xdist
+	CLUSTER_TESTS=1 KUBE_APISERVER="$(or $(KUBE_APISERVER),$(CURDIR)/$(BUILT_KUBE_APISERVER))" \
+	  ETCD="$(or $(ETCD),$(CURDIR)/$(BUILT_ETCD))" $(PY) -m pytest tests/cluster -p no:xdist
 
 clean:
 	rm -rf $(VENV) .tools node_modules cdk8s.out .mypy_cache .ruff_cache .pytest_cache
