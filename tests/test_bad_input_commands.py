@@ -314,6 +314,7 @@ def test_a_byte_order_mark_is_kept(environments: Path) -> None:
 # 4. The command line and files
 
 
+@pytest.mark.slow  # runs the script or main.py as a process
 def test_a_reader_that_goes_away_is_not_an_error(tmp_path: Path) -> None:
     """`synth | head -1`: the render is written, and a closed stdout ends the command quietly with its own code."""
     read_end, write_end = os.pipe()

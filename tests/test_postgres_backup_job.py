@@ -137,6 +137,7 @@ def _run_dump(tmp_path: Path, pg_dump_body: str, runs: int = 1) -> list[subproce
     return results
 
 
+@pytest.mark.slow  # runs the script or main.py as a process
 def test_the_dump_script_keeps_the_newest_dumps_and_marks_success(tmp_path: Path) -> None:
     write = 'for arg; do case "$arg" in --file=*) echo dump > "${arg#--file=}";; esac; done'
     results = _run_dump(tmp_path, write, runs=3)

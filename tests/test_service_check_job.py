@@ -173,6 +173,7 @@ def _run(server: str, path: str, **overrides: Any) -> subprocess.CompletedProces
     )
 
 
+@pytest.mark.slow  # runs the script or main.py as a process
 def test_the_rendered_script_passes_and_fails_as_the_service_answers(server: str) -> None:
     assert _run(server, "/health").returncode == 0
     assert _run(server, "/version", expected_text="1.2.3", requests=3).returncode == 0
