@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from environment_model.paths import ROOT, SCHEMA_PATH, available_environments, display_path, not_set_up
-from environment_model.registry import ARGOCD, StackDefinition, get_stack, rendered_with
+from environment_model.registry import ARGOCD, STACKS, StackDefinition, get_stack, rendered_with
 
 if TYPE_CHECKING:
     from delivery.promote import SettingsEdit
@@ -99,7 +99,7 @@ def _synth(selection: Selection, out: Path, *, prune: bool, note: Note) -> list[
                 settings,
                 selection.stacks,
                 out,
-                whole_environments=len(selection.stacks) == len(_all_stacks()),
+                whole_environments=len(selection.stacks) == len(STACKS),
                 prune=prune,
                 note=note,
                 cached=cached,
@@ -196,7 +196,7 @@ def render(selection: Selection, note: Note) -> tuple[dict[str, RenderedEnvironm
     from delivery.synth import fleet_objects
 
     texts = _settings_texts(selection)
-    cached = _cached_renders(selection, texts)
+    _, cached = _look_up(selection, texts, out=None)
     renderer = _start_engine(selection, cached, note)
     try:
         settings = _load_settings(selection, texts)
@@ -269,12 +269,12 @@ def _edit_image(plan: Callable[[], SettingsEdit], *, dry_run: bool, note: Note) 
 
 def listing() -> list[str]:
     """What `list` shows: the environments and the stacks."""
-    width = max(len(stack.name) for stack in _all_stacks())
+    width = max(len(stack.name) for stack in STACKS)
     return [
         "Environments (environments/<name>.yaml):",
         *(f"  {env}" for env in available_environments()),
         "Stacks (dist/<env>/<stack>/):",
-        *(f"  {stack.name:<{width}}  {stack.description}" for stack in _all_stacks()),
+        *(f"  {stack.name:<{width}}  {stack.description}" for stack in STACKS),
     ]
 
 
@@ -315,12 +315,6 @@ def schema(*, check: bool) -> list[str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(expected[path], encoding="utf-8")
     return [f"wrote {display_path(path)}" for path in stale]
-
-
-def _all_stacks() -> tuple[StackDefinition, ...]:
-    from environment_model.registry import STACKS
-
-    return STACKS
 
 
 def _settings_texts(selection: Selection) -> dict[str, str | None]:
@@ -364,21 +358,12 @@ def _load_settings(selection: Selection, texts: Mapping[str, str | None]) -> dic
     return loaded
 
 
-def _cached_renders(selection: Selection, texts: Mapping[str, str | None]) -> CachedRenders | None:
-    """The pairs the render cache holds (none looked up without the cache, or with RENDER_CACHE=off)."""
-    from delivery.render_cache import cache_folder, code_version, look_up
-
-    folder = cache_folder() if selection.use_cache else None
-    if folder is None:
-        return None
-    return look_up(texts, rendered_with(selection.stacks), folder, code=code_version(), engine=selection.engine)
-
-
 def _look_up(
-    selection: Selection, texts: Mapping[str, str | None], out: Path
+    selection: Selection, texts: Mapping[str, str | None], out: Path | None
 ) -> tuple[SynthRecord | None, CachedRenders | None]:
-    """The record of the last synth of the same inputs (delivery/synth_record.py) and, for a synth that has to
-    render, the pairs the render cache holds: both None without the cache."""
+    """The record of the last synth of the same inputs into `out` (delivery/synth_record.py; none for a command
+    that writes nothing, `out` None) and, for a command that has to render, the pairs the render cache holds: both
+    None without the cache (--no-cache, or RENDER_CACHE=off)."""
     from delivery.render_cache import cache_folder, code_version, look_up
     from delivery.synth_record import previous_synth
 
@@ -386,11 +371,13 @@ def _look_up(
     if folder is None:
         return None, None
     code = code_version()
-    record = previous_synth(
-        folder, texts, selection.stacks, out, code=code, engine=selection.engine, available=selection.available
-    )
-    if record.summary is not None:
-        return record, None
+    record = None
+    if out is not None:
+        record = previous_synth(
+            folder, texts, selection.stacks, out, code=code, engine=selection.engine, available=selection.available
+        )
+        if record.summary is not None:
+            return record, None
     return record, look_up(texts, rendered_with(selection.stacks), folder, code=code, engine=selection.engine)
 
 
