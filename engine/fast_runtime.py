@@ -10,6 +10,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 # The versions the fast engine was written against, and the SHA-256 of the kernel program (jsii's embedded
 # lib/program.js) whose text it patches and whose fd-3 channel jsii_kernel.js relies on. Anything else: the workers
@@ -52,15 +53,28 @@ def installed_version(package: str) -> str | None:
 
 # jsii's kernel program speaks on fd 3 (the API channel its relay process hands it); jsii_kernel.js relies on that.
 _KERNEL_CHANNEL = b"readFD:3,writeFD:3"
-# The kernel builds an assertion message with util.inspect of a type reference every time it works out how to pass a
-# map or `any` value, though the assertion fails only for null and undefined, which `${e}` prints the same way. On a
-# render that was an eighth of the kernel's time. Applied to the copy only where this exact text is found once.
-_EAGER_ASSERT_MESSAGE = (
-    b"`Kernel error: expected type information, got ${(0,K.inspect)(e)}`",
-    b"`Kernel error: expected type information, got ${e}`",
+# Edits of the kernel program's text, each applied to the copy only where the exact text is found as many times as
+# expected (the program is pinned by KNOWN_KERNEL_PROGRAM_SHA256 anyway): (text, replacement, times).
+_KERNEL_PROGRAM_EDITS = (
+    # The kernel builds an assertion message with util.inspect of a type reference every time it works out how to
+    # pass a map or `any` value, though the assertion fails only for null and undefined, which `${e}` prints the same
+    # way. On a render that was an eighth of the kernel's time.
+    (
+        b"`Kernel error: expected type information, got ${(0,K.inspect)(e)}`",
+        b"`Kernel error: expected type information, got ${e}`",
+        1,
+    ),
+    # The kernel caches how to pass a value by its type reference object, but builds a new `{type: any}` reference
+    # for every element of an `any` value (a chart's objects, sent back whole), so the cache never hits and each
+    # value has its serialisation worked out afresh: one shared reference instead. About 7% of a large render's CPU.
+    (
+        b"{type:N.CANONICAL_ANY}",
+        b"(globalThis.__jsiiAnyTypeRef||(globalThis.__jsiiAnyTypeRef={type:N.CANONICAL_ANY}))",
+        4,
+    ),
 )
 # Part of the copy's folder name: a change to what is copied or patched gets a fresh copy.
-_COPY_FORMAT = "1"
+_COPY_FORMAT = "2"
 
 
 def run_jsii_kernel_directly() -> None:
@@ -72,7 +86,7 @@ def run_jsii_kernel_directly() -> None:
     thousand calls, and the relay took about a fifth of its time on two cores. The messages are the same.
 
     The kernel program is copied once out of the jsii package into the virtualenv (with its index worker, which it
-    finds next to itself), with one wasteful assertion message made lazy (_EAGER_ASSERT_MESSAGE). If this jsii's
+    finds next to itself), with two wasteful steps of its own left out (_KERNEL_PROGRAM_EDITS). If this jsii's
     kernel does not use the fd-3 channel, or an explicit JSII_RUNTIME is set, jsii's own relay is used.
     tests/test_render_workers.py renders through both and compares the files.
     """
@@ -107,9 +121,10 @@ def _copy_kernel_program(embedded: Path, folder: Path) -> bool:
     program = files.get("program.js", b"")
     if _KERNEL_CHANNEL not in program:
         return False
-    eager, lazy = _EAGER_ASSERT_MESSAGE
-    if program.count(eager) == 1:
-        files["program.js"] = program.replace(eager, lazy)
+    for text, replacement, times in _KERNEL_PROGRAM_EDITS:
+        if program.count(text) == times:
+            program = program.replace(text, replacement)
+    files["program.js"] = program
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
@@ -125,66 +140,109 @@ def _copy_kernel_program(embedded: Path, folder: Path) -> bool:
     return (folder / "lib" / "program.js").exists()
 
 
-def speed_up_jsii_serialisation() -> None:
-    """Serialise jsii structs from their `_values` dict instead of through their property getters, and send
-    `create` requests without re-walking their arguments.
+def speed_up_jsii_calls() -> None:
+    """Send jsii's `create` and `invoke` requests, nearly every request of a render, the short way; the requests and
+    the values they give back are those of jsii's own path.
 
-    Every generated struct property returns `typing.cast(typing.Optional[...], self._values.get(name))`, and
-    building that `typing.Optional[...]` on each read was about a third of the Python time of a render. The
-    value is the same; only the getter is skipped. Used by the render workers; the plain engine renders without
-    it, and tests/test_engines.py checks that both give the same files.
+    jsii's own path walks every argument twice before encoding it (`_make_reference_for_native`, then cattrs),
+    reads each struct field through a getter that builds a `typing.Optional[...]` on each read, decodes every
+    answer with a Python hook called for each JSON object, and walks the answer again for object references. Here
+    the arguments go to the C JSON encoder as they are, structs and jsii objects being turned into their wire form
+    by its `default` hook (`wire`); an answer without any jsii token (a chart's objects) is decoded by the C decoder
+    alone; anything else (callbacks, errors, references inside answers) takes jsii's own way.
+    Used by the render workers; the plain engine renders without it, and tests/test_engines.py checks that both give
+    the same files.
     """
-    import enum
+    import json
 
+    import jsii
     import jsii._kernel as kernel_module
+    from jsii import _reference_map
+    from jsii._kernel.providers import process as process_module
+    from jsii._kernel.types import Callback, CreateResponse, InvokeResponse
+    from jsii._runtime import kernel
+    from jsii._stack_trace import is_enabled as stack_traces_enabled
+    from jsii.errors import ErrorType, JavaScriptError, JSIIError
 
-    original = kernel_module._make_reference_for_native
-    if getattr(original, "__sped_up__", False):
-        return
+    if getattr(kernel_module.Kernel.create, "__sped_up__", False) or stack_traces_enabled():
+        return  # with JSII_DEBUG stack traces, requests carry them: jsii's own path
+    node = kernel.provider._process  # type: ignore[attr-defined]
+    make_reference = kernel_module._make_reference_for_native
 
-    def make_reference(kernel: object, value: object) -> object:
-        if value is None or type(value) in (str, int, float, bool):
-            return value
-        if isinstance(value, dict):
-            return {"$jsii.map": {key: make_reference(kernel, item) for key, item in value.items()}}
-        if isinstance(value, list):
-            return [make_reference(kernel, item) for item in value]
+    def wire(value: object) -> object:
+        """The wire form of what JSON cannot encode by itself: a struct by value, anything else as jsii sends it."""
         mapping = getattr(type(value), "__jsii_name_mapping__", None)
         values = getattr(value, "_values", None)
-        fqn = getattr(value, "__jsii_type__", None)
-        if mapping is not None and fqn is not None and isinstance(values, dict) and not isinstance(value, enum.Enum):
-            return {
-                "$jsii.struct": {
-                    "fqn": fqn,
-                    "data": {
-                        jsii_name: make_reference(kernel, values.get(python_name))
-                        for python_name, jsii_name in mapping.items()
-                    },
-                }
+        if mapping is not None and isinstance(values, dict):
+            fqn = type(value).__jsii_type__  # type: ignore[attr-defined]
+            # Fields left unset are left out, not sent as null: the kernel reads both as undefined.
+            data = {
+                jsii_name: values[python_name] for python_name, jsii_name in mapping.items() if python_name in values
             }
-        return original(kernel, value)  # type: ignore[arg-type]
+            return {"$jsii.struct": {"fqn": fqn, "data": data}}
+        converted = make_reference(kernel, value)  # enums; Python objects that implement a jsii interface
+        return converted if converted is not value else process_module.jdefault(value)  # type: ignore[no-untyped-call]
 
-    make_reference.__sped_up__ = True  # type: ignore[attr-defined]
-    kernel_module._make_reference_for_native = make_reference  # type: ignore[assignment]
-    _send_create_arguments_as_they_are()
+    encode = json.JSONEncoder(default=wire).encode
 
+    def exchange(request: dict[str, object]) -> bytes:
+        process = node._process
+        process.stdin.write(encode(request).encode() + b"\n")
+        process.stdin.flush()
+        return process.stdout.readline()  # type: ignore[no-any-return]
 
-def _send_create_arguments_as_they_are() -> None:
-    """jsii turns each `create` request into JSON by walking its arguments with cattrs, though they are already
-    JSON-ready dicts and lists by then (jsii objects inside are handled by the JSON encoder's `default`). The walk
-    cost about as much as the Node side's work; the request sent is the same."""
-    from jsii._kernel.types import CreateRequest
-    from jsii._runtime import kernel
+    def settle(answer: bytes, response_type: type) -> Any:
+        """An answer the short way does not take, read as jsii's own path reads it (jsii/_kernel/providers/process.py
+        `send`): the response, or the callback Node asks for first."""
+        message = json.loads(answer, object_hook=process_module.ohook)
+        response = node._serializer.structure(message, process_module._ProcessResponse)
+        if isinstance(response, process_module._CallbackResponse):
+            return response.callback
+        if isinstance(response, process_module._OkayResponse):
+            return node._serializer.structure(response.ok, response_type)
+        cause = JavaScriptError(response.stack)  # type: ignore[no-untyped-call]
+        if response.name == ErrorType.JSII_FAULT.value:
+            raise JSIIError(response.error) from cause
+        raise RuntimeError(response.error) from cause
 
-    serializer = kernel.provider._process._serializer  # type: ignore[attr-defined]
+    def finish(kernel: Any, response: Any, response_type: type) -> Any:
+        """What jsii's Kernel makes of a response: callbacks answered until the result comes."""
+        if isinstance(response, Callback):
+            return kernel_module._callback_till_result(kernel, response, response_type)
+        return response.result if isinstance(response, InvokeResponse) else response
 
-    def unstructure_create(request: CreateRequest) -> dict[str, object]:
-        return {
-            "fqn": request.fqn,
-            "args": request.args,
-            "overrides": serializer.unstructure(request.overrides),
-            "interfaces": request.interfaces,
+    def create(self: Any, klass: type, obj: Any, args: list[Any] | None = None) -> Any:
+        request = {
             "api": "create",
+            "fqn": getattr(klass, "__jsii_type__", None) or "Object",
+            "args": args or [],
+            "overrides": node._serializer.unstructure(kernel_module._get_overides(klass, obj)),
+            "interfaces": [interface.__jsii_type__ for interface in getattr(klass, "__jsii_ifaces__", [])],
         }
+        answer = exchange(request)
+        reference = json.loads(answer).get("ok")
+        if isinstance(reference, dict) and reference.keys() <= {"$jsii.byref", "$jsii.interfaces"}:
+            obj.__jsii_ref__ = CreateResponse(
+                ref=reference["$jsii.byref"], interfaces=reference.get("$jsii.interfaces")
+            )
+        else:
+            obj.__jsii_ref__ = finish(self, settle(answer, CreateResponse), CreateResponse)
+        _reference_map.register_reference(obj)
+        return obj.__jsii_ref__
 
-    serializer.register_unstructure_hook(CreateRequest, unstructure_create)
+    def invoke(self: Any, obj: Any, method: str, args: list[Any] | None = None) -> Any:
+        reference = process_module._unstructure_ref(obj.__jsii_ref__)  # type: ignore[no-untyped-call]
+        answer = exchange({"api": "invoke", "objref": reference, "method": method, "args": args or []})
+        if b'"$jsii.' not in answer:  # nothing in it to turn into Python objects
+            message = json.loads(answer)
+            if "ok" in message:
+                return message["ok"].get("result")
+        result = finish(self, settle(answer, InvokeResponse), InvokeResponse)
+        return kernel_module._recursize_dereference(self, result)
+
+    create.__sped_up__ = True  # type: ignore[attr-defined]
+    kernel_module.Kernel.create = create  # type: ignore[method-assign]
+    kernel_module.Kernel.invoke = invoke  # type: ignore[method-assign]
+    # The generated bindings call jsii.create and jsii.invoke: the kernel's methods, bound when jsii was imported.
+    jsii.create = kernel.create
+    jsii.invoke = kernel.invoke

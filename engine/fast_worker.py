@@ -27,7 +27,7 @@ import traceback
 from typing import Protocol
 
 from engine import use_bundled_node
-from engine.fast_runtime import run_jsii_kernel_directly, speed_up_jsii_serialisation
+from engine.fast_runtime import run_jsii_kernel_directly, speed_up_jsii_calls
 
 # What every render needs; the parent adds the modules of the stacks it will send and of their settings. Not
 # delivery.output: the parent writes the files.
@@ -62,7 +62,7 @@ def main(argv: list[str]) -> None:
                     os.close(other)
                 kernels.adopt(index)
                 if not public_jsii:
-                    speed_up_jsii_serialisation()
+                    speed_up_jsii_calls()
                 serve(job_fd, result_fd)  # exits the process
             except BaseException:  # e.g. a kernel that failed to load: the parent reports a worker without result
                 traceback.print_exc()

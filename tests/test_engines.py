@@ -86,7 +86,7 @@ def test_the_workers_with_jsii_as_shipped_touch_none_of_its_private_parts() -> N
         from engine import fast_worker, fast_runtime
         calls = []
         fast_worker.run_jsii_kernel_directly = lambda: calls.append("kernel")
-        fast_worker.speed_up_jsii_serialisation = lambda: calls.append("serialisation")
+        fast_worker.speed_up_jsii_calls = lambda: calls.append("calls")
         fast_worker._import_for_workers = lambda *args: calls.append("prestarted")
         job_r, job_w = os.pipe(); result_r, result_w = os.pipe()
         os.close(job_w)  # no jobs: the worker exits once it has imported and started jsii

@@ -50,14 +50,16 @@ BINDING_OF_GROUP = {
 
 
 @fast_engine_only
-def test_the_kernel_copy_is_jsiis_program_with_one_assertion_message_made_lazy(tmp_path: Path) -> None:
+def test_the_kernel_copy_is_jsiis_program_with_its_two_edits(tmp_path: Path) -> None:
     folder = tmp_path / "kernel"
     assert runtime._copy_kernel_program(JSII_EMBEDDED, folder)
     original = (JSII_EMBEDDED / "lib__program.js").read_bytes()
     copied = (folder / "lib" / "program.js").read_bytes()
-    eager, lazy = runtime._EAGER_ASSERT_MESSAGE
-    assert original.count(eager) == 1, "jsii changed: re-check the patch in engine/fast_runtime.py"
-    assert copied == original.replace(eager, lazy)
+    edited = original
+    for text, replacement, times in runtime._KERNEL_PROGRAM_EDITS:
+        assert original.count(text) == times, "jsii changed: re-check the edits in engine/fast_runtime.py"
+        edited = edited.replace(text, replacement)
+    assert copied == edited != original
     # The index worker the program starts from its own folder is there too.
     assert (folder / "lib" / "runtime-index-worker.js").read_bytes() == (
         JSII_EMBEDDED / "lib__runtime-index-worker.js"
@@ -110,6 +112,85 @@ def test_jsii_runs_its_kernel_in_one_node_process() -> None:
     kernels, nested, entry = result.stdout.strip().split(" ", 2)  # the path last: it may hold spaces
     assert entry == str(ROOT / "engine" / "jsii_kernel.js")
     assert (kernels, nested) == ("1", "0"), "one Node process, which starts no other"
+
+
+# A chart that makes jsii take each of its paths: structs nested in structs, maps, enums, IntOrString and Quantity
+# objects, a Python override that Node calls back while an object is created, an invoke whose answer holds a
+# reference, and a create that Node refuses.
+_EVERY_JSII_PATH = """
+    import json, sys
+    from engine import use_bundled_node
+    from engine.fast_runtime import run_jsii_kernel_directly, speed_up_jsii_calls
+    use_bundled_node()
+    run_jsii_kernel_directly()
+    import cdk8s, jsii
+    import cdk8s_plus_27 as kplus
+    from cdk8s_plus_27 import k8s
+    if sys.argv[1] == "short":
+        speed_up_jsii_calls()
+        assert jsii.create.__sped_up__ and jsii.invoke.__func__ is jsii._kernel.Kernel.invoke
+
+    class Named(cdk8s.Chart):
+        def generate_object_name(self, api_object):
+            return f"named-{api_object.kind.lower()}"
+
+    chart = Named(cdk8s.App(), "chart", labels={"team": "a"}, namespace="n")
+    k8s.KubeConfigMap(chart, "config", data={"a": "1", "b": ""})
+    k8s.KubeDeployment(
+        chart,
+        "deployment",
+        metadata=k8s.ObjectMeta(name="d", annotations={"x": "y"}),
+        spec=k8s.DeploymentSpec(
+            selector=k8s.LabelSelector(match_labels={"app": "d"}),
+            strategy=k8s.DeploymentStrategy(
+                rolling_update=k8s.RollingUpdateDeployment(max_surge=k8s.IntOrString.from_string("25%"))
+            ),
+            template=k8s.PodTemplateSpec(
+                spec=k8s.PodSpec(
+                    containers=[
+                        k8s.Container(
+                            name="c",
+                            ports=[k8s.ContainerPort(container_port=80)],
+                            resources=k8s.ResourceRequirements(limits={"cpu": k8s.Quantity.from_string("1")}),
+                        )
+                    ]
+                )
+            ),
+        ),
+    )
+    kplus.Service(chart, "service", ports=[kplus.ServicePort(port=80, protocol=kplus.Protocol.UDP)])
+    print(chart.node.find_child("config").node.path)
+    try:
+        k8s.KubeConfigMap(chart, "config")
+    except Exception as error:
+        print(type(error).__name__, str(error).splitlines()[0])
+    print(json.dumps(chart.to_json(), sort_keys=True))
+"""
+
+
+@fast_engine_only
+def test_the_short_way_of_jsii_calls_gives_what_jsiis_own_gives() -> None:
+    """engine/fast_runtime.py speed_up_jsii_calls: every path of a jsii call, taken the short way and jsii's own."""
+    own, short = (
+        subprocess.run(
+            [sys.executable, "-O", "-c", textwrap.dedent(_EVERY_JSII_PATH), way],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=without_jsii_settings(),
+            check=False,
+            timeout=120,
+        )
+        for way in ("own", "short")
+    )
+    assert own.returncode == short.returncode == 0, own.stderr + short.stderr
+    assert short.stdout == own.stdout
+    lines = own.stdout.splitlines()
+    assert lines[0] == "chart/config"
+    assert "There is already a Construct with name 'config'" in lines[1]
+    objects = json.loads(lines[2])
+    assert [item["metadata"]["name"] for item in objects] == ["named-configmap", "d", "named-service"]
+    assert objects[2]["spec"]["ports"][0]["protocol"] == "UDP"
 
 
 def test_an_explicit_jsii_runtime_is_kept() -> None:
