@@ -7,6 +7,7 @@ not written again but linked into the copy (keep_or_write).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -80,11 +81,106 @@ _Dumper.add_representer(str, _represent_str)
 
 def to_yaml(manifest: Manifest) -> str:
     """One object as YAML: keys sorted (the same object is always the same bytes), block style, literal blocks for
-    multi-line strings, no line folding."""
+    multi-line strings, no line folding. PyYAML's bytes, laid out by `_block_yaml` where it can."""
+    laid_out = _block_yaml(manifest)
+    return laid_out if laid_out is not None else _pyyaml(manifest)
+
+
+def _pyyaml(document: object) -> str:
     text: str = yaml.dump(
-        manifest, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096
+        document, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096
     )
     return text
+
+
+# PyYAML spent four fifths of a large synth's CPU in its Python representer (a node object per value, two resolver
+# calls per scalar). The block layout it gives an object is fixed; what takes judgement is how each scalar is
+# written (plain or quoted, escapes), and that is asked of PyYAML itself, once per distinct scalar. Anything the
+# layout below does not cover makes `_block_yaml` return None, and PyYAML writes the whole object: multi-line or
+# long scalars, keys PyYAML writes as complex keys, lists of lists, floats (0.0 and -0.0 would share a memo entry),
+# types other than dict, list, str, int, bool and None. Lines stay far below PyYAML's width (4,096), so it never
+# folds one. tests/test_output.py compares the two on every object of dist/ and on generated ones.
+_LONGEST_SCALAR = 1000
+_DEEPEST_INDENT = 1000
+_SCALAR_TYPES = (str, int, bool, type(None))
+
+
+@functools.lru_cache(maxsize=1 << 16, typed=True)
+def _value_text(value: object) -> str | None:
+    """How PyYAML writes `value` as a block mapping's value or a block sequence's item (the same choice), or None."""
+    if type(value) not in _SCALAR_TYPES:
+        return None
+    text = _pyyaml({"k": value})
+    scalar = text[3:-1]
+    return scalar if text.startswith("k: ") and _one_short_line(scalar) else None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _key_text(key: str) -> str | None:
+    """How PyYAML writes `key` as a simple key, or None."""
+    text = _pyyaml({key: 0})
+    scalar = text[:-4]
+    return scalar if text.endswith(": 0\n") and _one_short_line(scalar) else None
+
+
+def _one_short_line(scalar: str) -> bool:
+    """Whether PyYAML wrote `scalar` on one line (Python's line boundaries include YAML's: \\x85, \\u2028, ...) and
+    short enough that its place on a line cannot matter."""
+    return scalar.splitlines() == [scalar] and len(scalar) <= _LONGEST_SCALAR
+
+
+def _block_yaml(manifest: Manifest) -> str | None:
+    lines: list[str] = []
+    if type(manifest) is not dict or not manifest or not _mapping_lines(lines, manifest, 0, ""):
+        return None
+    return "".join(lines)
+
+
+def _mapping_lines(lines: list[str], mapping: dict[Any, Any], indent: int, first: str) -> bool:
+    """`mapping`'s lines, keys sorted; the first begins with `first` (a sequence item's dash), the others are
+    indented by `indent`. False where PyYAML is needed."""
+    if indent > _DEEPEST_INDENT or not all(type(key) is str for key in mapping):
+        return False
+    pad = " " * indent
+    start = first
+    for key in sorted(mapping):
+        key_text = _key_text(key)
+        if key_text is None:
+            return False
+        value = mapping[key]
+        kind = type(value)
+        if kind is dict and value:
+            lines.append(f"{start}{key_text}:\n")
+            if not _mapping_lines(lines, value, indent + 2, pad + "  "):
+                return False
+        elif kind is list and value:
+            lines.append(f"{start}{key_text}:\n")  # PyYAML does not indent a mapping's sequence
+            if not _sequence_lines(lines, value, indent):
+                return False
+        else:
+            text = "{}" if kind is dict else "[]" if kind is list else _value_text(value)
+            if text is None:
+                return False
+            lines.append(f"{start}{key_text}: {text}\n")
+        start = pad
+    return True
+
+
+def _sequence_lines(lines: list[str], items: list[Any], indent: int) -> bool:
+    pad = " " * indent
+    for item in items:
+        kind = type(item)
+        if kind is dict and item:
+            if not _mapping_lines(lines, item, indent + 2, pad + "- "):
+                return False
+        elif kind is list and item:
+            return False
+        else:
+            text = "{}" if kind is dict else "[]" if kind is list else _value_text(item)
+            if text is None:
+                return False
+            lines.append(f"{pad}- {text}\n")
+    return True
 
 
 def stack_yaml(manifests: Iterable[Manifest]) -> str:

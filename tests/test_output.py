@@ -246,6 +246,36 @@ def test_what_is_written_reads_back_as_the_same_data(document: dict[str, object]
     assert yaml.safe_load(to_yaml(document)) == document
 
 
+_LAYOUT_SCALARS = st.one_of(
+    _SCALARS,
+    st.floats(),
+    st.sampled_from(["x" * 999, "x" * 1001, "'" * 600, "é " * 600, "k" * 127, "k" * 128, "a\x85b", "\u2029", "x\ry"]),
+)
+_LAYOUT_DATA = st.recursive(_LAYOUT_SCALARS, _containers, max_leaves=30)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(_STRINGS, _LAYOUT_DATA, max_size=6))
+def test_the_block_layout_writes_what_pyyaml_writes(document: dict[str, object]) -> None:
+    """to_yaml lays most objects out itself (delivery/output.py, _block_yaml); the bytes are PyYAML's, or PyYAML
+    writes the object."""
+    assert to_yaml(document) == output._pyyaml(document)
+
+
+def test_zero_and_minus_zero_are_each_written_as_pyyaml_writes_them() -> None:
+    for document in ({"a": -0.0}, {"a": 0.0}, {"a": 0}, {"a": False}, {"a": -0.0}):
+        assert to_yaml(document) == output._pyyaml(document)
+
+
+def test_the_block_layout_writes_every_object_of_dist_as_pyyaml_does() -> None:
+    import yaml
+
+    documents = [yaml.safe_load(path.read_text()) for path in sorted(Path("dist").rglob("*.yaml"))]
+    laid_out = [document for document in documents if output._block_yaml(document) is not None]
+    assert len(laid_out) > 0.9 * len(documents) > 300  # the layout is what writes them, not the fallback
+    assert [to_yaml(document) for document in documents] == [output._pyyaml(document) for document in documents]
+
+
 def test_environments_are_committed_all_or_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """When one environment cannot be swapped in, those already swapped are put back: dist/ is as it was."""
     write_environments(
