@@ -1,12 +1,10 @@
 """The render cache's figures: whole `python main.py synth` processes over a copy of dist/, with the cache.
 
 Cases, taking turns run by run so that a change in the VM's speed touches each alike:
-- nothing changed: the synth record and every (environment, stack) pair are in the cache;
+- nothing changed: every (environment, stack) pair comes from the cache;
 - one value changed: dev's core-pipeline image tag set to a tag no run used before (dev's six stacks render anew:
   a key holds the whole settings file; the other 18 pairs come from the cache);
-- full synth, `--no-cache`: every pair rendered;
-- nothing changed, no synth record: as the first, with the synth records removed from the cache before the run (every
-  pair still in the cache): what the synth record saves.
+- full synth, `--no-cache`: every pair rendered.
 Every synth is a fresh process that starts its own workers, as every `make synth` does. The settings are a copy of
 environments/ (ENVIRONMENTS_DIR), the cache a folder of its own; both are removed at the end. The project's bytecode
 is compiled first, as `make synth` does. The synths run back to back (`--pause S` spaces them). Prints min, median
@@ -31,7 +29,6 @@ TARGETS = {
     "nothing changed": 0.5,
     "one value changed": 1.3,
     "full synth, --no-cache": 1.8,
-    "nothing changed, no synth record": 0.5,
 }
 PROJECT_PACKAGES = ("value_types", "constructs_lib", "stacks", "environment_model", "delivery", "engine")
 _DEV_TAG = re.compile(r'^(core_pipeline:\n(?:  .*\n)*?    tag: )"[^"]*"', re.MULTILINE)
@@ -91,9 +88,6 @@ def main() -> int:
             change_one_value()
             times["one value changed"].append(timed_synth(scratch / "out", environment))
             times["full synth, --no-cache"].append(timed_synth(scratch / "out", environment, "--no-cache"))
-            for record in (scratch / "cache").glob("synth-*.json"):
-                record.unlink()
-            times["nothing changed, no synth record"].append(timed_synth(scratch / "out", environment))
     print(
         f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; load average "
         f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {args.runs} runs per case, taking turns, "

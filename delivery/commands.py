@@ -21,7 +21,6 @@ from environment_model.registry import ARGOCD, STACKS, StackDefinition, get_stac
 if TYPE_CHECKING:
     from delivery.promote import SettingsEdit
     from delivery.render_cache import CachedRenders
-    from delivery.synth_record import SynthRecord
     from engine import Engine, EngineName, Manifest, RenderedEnvironment
     from environment_model.settings import EnvironmentSettings
 
@@ -63,9 +62,8 @@ class Selection:
 
 def synth(selection: Selection, out: Path, *, prune: bool, note: Note, mirror_into: Path | None = None) -> list[str]:
     """Render the selection into `out`, every environment swapped in whole or none; the summary lines. With the
-    cache on, a synth whose inputs and output are exactly as the last one left them writes nothing
-    (delivery/synth_record.py), and pairs whose key is in the cache are not rendered again. `mirror_into`: a folder
-    (the cdk8s CLI's, which it lists) that gets hard links to `out`'s files afterwards."""
+    cache on, pairs whose key is in the cache are not rendered again. `mirror_into`: a folder (the cdk8s CLI's,
+    which it lists) that gets hard links to `out`'s files afterwards."""
     lines = _synth(selection, out, prune=prune, note=note)
     if mirror_into is not None:
         from delivery.output import mirror_tree
@@ -81,11 +79,7 @@ def _synth(selection: Selection, out: Path, *, prune: bool, note: Note) -> list[
     if problem := output_folder_problem(out, environments=selection.folder):
         raise CommandError(problem)
     texts = _settings_texts(selection)
-    record, cached = _look_up(selection, texts, out)
-    if record is not None and record.summary is not None:
-        unchanged = _unchanged(record, selection, out, prune=prune, started=started)
-        if unchanged is not None:
-            return unchanged
+    cached = _look_up(selection, texts)
     # The engine first: its workers' start-up (importing cdk8s) overlaps loading the settings.
     renderer = _start_engine(selection, cached, note)
     stop = True  # unless the render goes through: a failed or interrupted one ends the engine's workers at once
@@ -104,7 +98,6 @@ def _synth(selection: Selection, out: Path, *, prune: bool, note: Note) -> list[
                 note=note,
                 cached=cached,
                 available=selection.available,
-                committed=None if record is None else lambda: record.output_written(out),
             )
         except SynthError as error:
             raise CommandError(str(error)) from None
@@ -117,8 +110,6 @@ def _synth(selection: Selection, out: Path, *, prune: bool, note: Note) -> list[
         f"{display_path(out / env)}"
         for env, by_stack in written.rendered.items()
     ]
-    if record is not None:
-        record.store(summary)
     if cached is not None:
         cached.finish()
     pairs = sum(len(by_stack) for by_stack in written.rendered.values())
@@ -196,7 +187,7 @@ def render(selection: Selection, note: Note) -> tuple[dict[str, RenderedEnvironm
     from delivery.synth import fleet_objects
 
     texts = _settings_texts(selection)
-    _, cached = _look_up(selection, texts, out=None)
+    cached = _look_up(selection, texts)
     renderer = _start_engine(selection, cached, note)
     try:
         settings = _load_settings(selection, texts)
@@ -281,7 +272,7 @@ def listing() -> list[str]:
 def redacted(text: str) -> str:
     """`text` as a command prints it: every credential-shaped part hidden (value_types/credentials.py), whatever
     produced it: a diff, the preview of an edit, an error or a note that echoes a value."""
-    from value_types.credentials import redact_credentials  # no pydantic: a synth with nothing to do loads none
+    from value_types.credentials import redact_credentials  # no pydantic: notes and early errors print before it
 
     return redact_credentials(text)
 
@@ -358,50 +349,15 @@ def _load_settings(selection: Selection, texts: Mapping[str, str | None]) -> dic
     return loaded
 
 
-def _look_up(
-    selection: Selection, texts: Mapping[str, str | None], out: Path | None
-) -> tuple[SynthRecord | None, CachedRenders | None]:
-    """The record of the last synth of the same inputs into `out` (delivery/synth_record.py; none for a command
-    that writes nothing, `out` None) and, for a command that has to render, the pairs the render cache holds: both
-    None without the cache (--no-cache, or RENDER_CACHE=off)."""
+def _look_up(selection: Selection, texts: Mapping[str, str | None]) -> CachedRenders | None:
+    """The pairs the render cache holds for the selection, keyed on `texts`; None without the cache (--no-cache,
+    or RENDER_CACHE=off)."""
     from delivery.render_cache import cache_folder, code_version, look_up
-    from delivery.synth_record import previous_synth
 
     folder = cache_folder() if selection.use_cache else None
     if folder is None:
-        return None, None
-    code = code_version()
-    record = None
-    if out is not None:
-        record = previous_synth(
-            folder, texts, selection.stacks, out, code=code, engine=selection.engine, available=selection.available
-        )
-        if record.summary is not None:
-            return record, None
-    return record, look_up(texts, rendered_with(selection.stacks), folder, code=code, engine=selection.engine)
-
-
-def _unchanged(
-    record: SynthRecord, selection: Selection, out: Path, *, prune: bool, started: float
-) -> list[str] | None:
-    """What a synth whose inputs and output are as the last one left them prints, having written nothing (but for
-    pruning, with --prune, the folders of environments whose settings file is gone); None if another synth holds the
-    output folder (the usual path then says so)."""
-    from delivery.output import OutputError, output_lock, stale_environment_folders
-
-    try:
-        with output_lock(out):
-            stale = stale_environment_folders(out, prune=prune, known=selection.available)
-    except OutputError:
         return None
-    pairs = len(selection.environments) * len(rendered_with(selection.stacks))
-    elapsed = time.perf_counter() - started
-    return [
-        *(record.summary or []),
-        *stale,
-        f"rendered {len(selection.environments)} environment(s) in {elapsed:.2f}s, {pairs} of {pairs} stacks from "
-        f"the cache (nothing changed since the last synth: no file written)",
-    ]
+    return look_up(texts, rendered_with(selection.stacks), folder, code=code_version(), engine=selection.engine)
 
 
 def _start_engine(selection: Selection, cached: CachedRenders | None, note: Note) -> Engine | None:

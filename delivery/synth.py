@@ -60,16 +60,14 @@ def write(
     note: Callable[[str], None],
     cached: CachedRenders | None = None,
     available: Sequence[str] | None = None,
-    committed: Callable[[], None] | None = None,
 ) -> Written:
     """Render `stacks` of every environment of `settings` into `out`/<env>/<stack>/ (Argo CD's into
     `out`/argocd/<env>/), each environment swapped in whole or not at all; with `whole_environments` false, the
     stacks not rendered are kept as they are (and checked with the rendered ones). SynthError for a mistake, with
     `out` as it was; a failed synth leaves no trace, not even the output folder, or its argocd/ folder, if it made
-    them. The pairs found in `cached` are written from it (see pipeline.render). `committed` is called once every
-    environment is swapped in, still holding the output folder (see synth_record). `available`: every environment
-    there is (default: those of environments_dir()): the fleet is written when all are rendered, and the folders of
-    the others are stale."""
+    them. The pairs found in `cached` are written from it (see pipeline.render). `available`: every environment there
+    is (default: those of environments_dir()): the fleet is written when all are rendered, and the folders of the
+    others are stale."""
     environments = list(settings)
     available = available_environments() if available is None else available
     staged: dict[str, Path] = {}
@@ -113,8 +111,6 @@ def write(
                         *prepare_swaps(out / "argocd", staged_fleet, replace_whole_environment=True),
                     ]
                 )
-                if committed is not None:
-                    committed()
             finally:
                 discard_staging(staged)  # what is left of them: nothing, once committed
                 discard_staging(staged_argocd)

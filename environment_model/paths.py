@@ -88,7 +88,7 @@ TEMPORARY_PREFIX = ".entry-"
 def write_atomically(path: Path, data: str | bytes) -> None:
     """`data` into `path` by renaming a complete temporary file (created 0600: this user's alone, as read_own_file
     asks) over it, the folder made if missing. A failure to write is ignored: what is written this way (the render
-    cache, the synth record) only saves time."""
+    cache) only saves time."""
     content = data.encode() if isinstance(data, str) else data
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

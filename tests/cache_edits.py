@@ -1,10 +1,9 @@
 """What the render cache's tests edit, and how they run a synth: damaged cache entries, random edits of settings
-files and of a copy of the project's sources, in-process and whole-process synths. Shared by test_render_cache.py,
-test_cached_synth.py and test_synth_record.py."""
+files and of a copy of the project's sources, in-process synths. Shared by test_render_cache.py and
+test_cached_synth.py."""
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import copy
 import io
@@ -13,10 +12,8 @@ import os
 import random
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +31,6 @@ COUNT_VARIABLE = "CACHE_EDITS"
 SEED_VARIABLE = "CACHE_EDITS_SEED"
 DEFAULT_COUNT = 200
 DEFAULT_SEED = 21
-# What the timing line says when a synth found its inputs and output as the last one left them.
-NOTHING_CHANGED = "nothing changed since the last synth"
 # The one line of a synth's report that differs between two runs of the same synth.
 _TIMING_LINE = re.compile(r"^rendered \d+ environment\(s\) in \d+\.\d+s")
 
@@ -54,13 +49,11 @@ def edits_seed() -> int:
 @dataclass(frozen=True)
 class SynthOutcome:
     """What one synth did: its exit code, its report without the timing line (the output folder's path written
-    `<out>`), and every entry it left in the output folder (a file's bytes, None for a folder). `unchanged`: it
-    found nothing to do (its timing line says so); two outcomes compare equal whatever it is."""
+    `<out>`), and every entry it left in the output folder (a file's bytes, None for a folder)."""
 
     code: int
     report: str
     files: dict[str, bytes | None]
-    unchanged: bool = field(default=False, compare=False)
 
 
 def run_synth(out: Path, *options: str) -> SynthOutcome:
@@ -70,7 +63,7 @@ def run_synth(out: Path, *options: str) -> SynthOutcome:
         code = main.main(["synth", "--engine", "plain", "--out", str(out), *options])
     lines = printed.getvalue().splitlines()
     report = "\n".join(line for line in lines if not _TIMING_LINE.match(line)).replace(str(out), "<out>")
-    return SynthOutcome(code, report, tree(out), unchanged=any(NOTHING_CHANGED in line for line in lines))
+    return SynthOutcome(code, report, tree(out))
 
 
 def tree(out: Path, environments: Sequence[str] | None = None) -> dict[str, bytes | None]:
@@ -89,28 +82,6 @@ def part(entries: dict[str, bytes | None], environments: Sequence[str]) -> dict[
     if set(environments) == set(ENVIRONMENTS):
         folders.append("argocd/fleet")
     return {name: content for name, content in entries.items() if any(name.startswith(f"{f}/") for f in folders)}
-
-
-def synth_process(options: list[str], watched: tuple[str, ...]) -> tuple[list[str], float, str]:
-    """`main.py synth OPTIONS` as a whole process, as a user runs it (exit 0 asserted): which of the `watched`
-    modules it loaded, the CPU seconds of the processes it started and waited for, and what it printed."""
-    program = (
-        "import resource, runpy, sys\n"
-        f"sys.argv = ['main.py', 'synth', *{options!r}]\n"
-        "try:\n    runpy.run_path('main.py', run_name='__main__')\n"
-        "except SystemExit as exit_:\n    assert exit_.code == 0, exit_.code\n"
-        f"print('loaded:', sorted(m for m in {watched!r} if m in sys.modules))\n"
-        "children = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-        "print('children:', children.ru_utime + children.ru_stime)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    loaded = next(line for line in lines if line.startswith("loaded: "))
-    children = next(line for line in lines if line.startswith("children: "))
-    return ast.literal_eval(loaded.removeprefix("loaded: ")), float(children.removeprefix("children: ")), result.stdout
 
 
 def copy_environments(target: Path) -> Path:

@@ -1,7 +1,7 @@
 """The render cache inside a synth: after random edits (settings values in any section of any environment, sources
 anywhere in the project, damaged entries) a cached synth writes exactly what `--no-cache` writes, or both fail with
 the same message; `--no-cache` never reads the cache. The store, its keys and the project's fingerprint alone are
-tested in test_render_cache.py, the synth record in test_synth_record.py."""
+tested in test_render_cache.py."""
 
 from __future__ import annotations
 
@@ -17,9 +17,6 @@ import yaml
 
 import main
 from delivery import pipeline, render_cache
-from delivery.synth_record import FORMAT as RECORD_FORMAT
-from delivery.synth_record import output_digest, previous_synth
-from environment_model.paths import write_atomically
 from environment_model.registry import STACKS, get_stack, rendered_with
 from environment_model.settings_file import settings_text
 from tests.cache_edits import (
@@ -45,8 +42,6 @@ from tests.cache_edits import (
 ENGINE = "plain"
 # (code, environment, settings text, stack): the inputs of one cache entry.
 Pair = tuple[str, str, str, str]
-# (environments of a synth, code, their settings texts): the inputs of one synth record.
-RecordInputs = tuple[tuple[str, ...], str, tuple[str, ...]]
 # The edits a differential run makes, by family, with their weights; the settings edits that make a sampled synth
 # worth comparing (output changed, refused) are forced into the sample.
 SETTINGS_WEIGHTS = {"value": 6, "text": 2, "comment": 1, "reorder": 1, "image tag": 1, "prometheus labels": 1}
@@ -58,12 +53,10 @@ FORCED += [("damage", "damage"), ("damage", "damage")]
 @dataclass
 class Expected:
     """What the cache folder must hold, from the synths the test ran: the entries stored (found by every look-up of
-    the same inputs until damaged), those a failed synth may have stored, and each synth record into the output
-    folder with the folders as that synth left them."""
+    the same inputs until damaged), and those a failed synth may have stored."""
 
     stored: set[Pair] = field(default_factory=set)
     maybe: set[Pair] = field(default_factory=set)
-    records: dict[RecordInputs, dict[str, bytes | None]] = field(default_factory=dict)
 
 
 class EditRun:
@@ -119,11 +112,8 @@ class EditRun:
         pairs = {(self.code, env, texts[env], stack.name) for env in environments for stack in rendered_with(STACKS)}
         if outcome.code != 0:
             self.expected.maybe |= pairs - self.expected.stored  # what rendered before the failure is stored
-        elif not outcome.unchanged:
+        else:
             self.expected.stored |= pairs
-            if out == self.output:
-                inputs = (tuple(environments), self.code, tuple(texts[env] for env in environments))
-                self.expected.records[inputs] = part(outcome.files, environments)
         if out == self.output:
             self.output_tree = outcome.files
         return outcome
@@ -133,8 +123,8 @@ class EditRun:
         return run_synth(self.tmp_path / f"fresh-{self.synths}", *options, "--no-cache")
 
     def compare(self, env: str, moment: str) -> SynthOutcome:
-        """A cached synth of `env` into a new folder (no synth record there: every pair comes from the cache or the
-        engine) against `--no-cache`: the same files and report, or the same failure."""
+        """A cached synth of `env` into a new folder against `--no-cache`: the same files and report, or the same
+        failure."""
         self.synths += 1
         cached = self.synth(self.tmp_path / f"cached-{self.synths}", "--env", env)
         fresh = self.no_cache("--env", env)
@@ -151,9 +141,7 @@ class EditRun:
     # -- what the cache must answer -----------------------------------------------------------------------------
 
     def check(self, moment: str) -> set[tuple[str, str]]:
-        """look_up finds exactly the pairs stored under the current inputs, and previous_synth gives the summary
-        of a synth into the output folder exactly when its inputs are the current ones and the folders it wrote
-        are as it left them. The pairs found."""
+        """look_up finds exactly the pairs stored under the current inputs. The pairs found."""
         texts = self.texts()
         cached = render_cache.look_up(texts, rendered_with(STACKS), self.cache, code=self.code, engine=ENGINE)
         for env in ENVIRONMENTS:
@@ -165,15 +153,6 @@ class EditRun:
                     assert found, self.context(f"{moment}: {env}/{stack.name} is stored but not found")
                 elif pair not in self.expected.maybe:
                     assert not found, self.context(f"{moment}: {env}/{stack.name} found with other inputs")
-        request = tuple(ENVIRONMENTS)
-        recorded = self.expected.records.get((request, self.code, tuple(texts[env] for env in request)))
-        expected = recorded is not None and recorded == part(self.output_tree, request)
-        record = previous_synth(
-            self.cache, texts, STACKS, self.output, code=self.code, engine=ENGINE, available=ENVIRONMENTS
-        )
-        assert (record.summary is not None) == expected, self.context(
-            f"{moment}: the record of the last synth {'missed' if expected else 'was found'}"
-        )
         return set(cached.found)
 
     # -- the steps ----------------------------------------------------------------------------------------------
@@ -278,8 +257,7 @@ def test_random_edits_give_what_no_cache_gives_and_miss_every_pair_they_touch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The issue's differential test. Every step edits, checks what the cache answers (look_up finds exactly the
-    pairs whose inputs were rendered before; previous_synth gives a summary only for the same inputs over an
-    untouched output), then undoes the edit and checks again; a sample of steps renders instead, cached and not,
+    pairs whose inputs were rendered before), then undoes the edit and checks again; a sample of steps renders instead, cached and not,
     and must write the same bytes or fail alike. CACHE_EDITS and CACHE_EDITS_SEED change the run."""
     run = EditRun(tmp_path, monkeypatch, edits_seed())
     assert set(SETTINGS_WEIGHTS) | {"unknown key"} == set(SETTINGS_EDITS)
@@ -305,8 +283,8 @@ def test_random_edits_give_what_no_cache_gives_and_miss_every_pair_they_touch(
 
 
 def test_no_cache_never_reads_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Well-formed but false entries under the real keys (a label added to every object), and a false synth record
-    for an output folder edited by hand: a cached synth takes them, `--no-cache` writes the true bytes."""
+    """Well-formed but false entries under the real keys (a label added to every object): a cached synth takes
+    them, `--no-cache` writes the true bytes, over an output folder edited by hand too."""
     environments = copy_environments(tmp_path / "environments")
     monkeypatch.setenv("ENVIRONMENTS_DIR", str(environments))
     monkeypatch.setenv("RENDER_CACHE", str(tmp_path / "cache"))
@@ -323,13 +301,7 @@ def test_no_cache_never_reads_the_cache(tmp_path: Path, monkeypatch: pytest.Monk
         cached.cache.put(cached.keys[pair], manifests)
     edited = next(path for path in sorted((out / "dev").rglob("*.yaml")))
     edited.write_text("# edited by hand\n")
-    record = previous_synth(tmp_path / "cache", texts, STACKS, out, code=code, engine=ENGINE, available=ENVIRONMENTS)
-    planted_record = {"summary": ["planted"], "output": output_digest(out, ["dev"], ENVIRONMENTS)}
-    record_file = tmp_path / "cache" / f"synth-{record.key}.json"
-    write_atomically(record_file, json.dumps({"format": RECORD_FORMAT, "key": record.key, **planted_record}))
 
-    kept = run_synth(out, "--env", "dev")
-    assert kept.unchanged and kept.report == "planted" and edited.read_text() == "# edited by hand\n"
     planted = run_synth(tmp_path / "planted", "--env", "dev")
     assert planted.code == 0
     assert all(b"planted: " in content for content in planted.files.values() if content is not None)

@@ -167,7 +167,8 @@ def _no_credentials_inside(value: Any, info: ValidationInfo) -> Any:
 
 
 # The settings' validators, made when a settings model first imports them (module __getattr__): the command line
-# redacts everything it prints with this module, and a synth that finds nothing changed must not load pydantic.
+# redacts everything it prints with this module, notes and errors before the settings are loaded too, and pydantic
+# is first imported by delivery.interrupts.import_pydantic (interrupts deferred; a synth starts its engine first).
 _VALIDATORS: dict[str, Callable[..., Any]] = {
     # A URL field (settings): refused when it carries a user name or password.
     "NoCredentials": _no_credentials,
