@@ -93,13 +93,14 @@ def _pyyaml(document: object) -> str:
     return text
 
 
-# PyYAML spent four fifths of a large synth's CPU in its Python representer (a node object per value, two resolver
-# calls per scalar). The block layout it gives an object is fixed; what takes judgement is how each scalar is
-# written (plain or quoted, escapes), and that is asked of PyYAML itself, once per distinct scalar. Anything the
-# layout below does not cover makes `_block_yaml` return None, and PyYAML writes the whole object: multi-line or
-# long scalars, keys PyYAML writes as complex keys, lists of lists, floats (0.0 and -0.0 would share a memo entry),
-# types other than dict, list, str, int, bool and None. Lines stay far below PyYAML's width (4,096), so it never
-# folds one. tests/test_output.py compares the two on every object of dist/ and on generated ones.
+# PyYAML's Python representer (a node object per value, two resolver calls per scalar) was a quarter of a large
+# synth's CPU (1.0 s of 3.7 s at 256 services in 3 environments). The block layout it gives an object is fixed;
+# what takes judgement is how each scalar is written (plain or quoted, escapes), and that is asked of PyYAML
+# itself, once per distinct scalar. Anything the layout below does not cover makes `_block_yaml` return None, and
+# PyYAML writes the whole object: multi-line or long scalars, keys PyYAML writes as complex keys, lists of lists,
+# floats (0.0 and -0.0 would share a memo entry), types other than dict, list, str, int, bool and None. Lines stay
+# far below PyYAML's width (4,096: at most 1,000 each of indent, key and value), so it never folds one.
+# tests/test_output.py compares the two on every object of dist/ and on generated ones.
 _LONGEST_SCALAR = 1000
 _DEEPEST_INDENT = 1000
 _SCALAR_TYPES = (str, int, bool, type(None))
@@ -130,6 +131,7 @@ def _one_short_line(scalar: str) -> bool:
 
 
 def _block_yaml(manifest: Manifest) -> str | None:
+    """`manifest` as PyYAML writes it, or None where PyYAML has to write it."""
     lines: list[str] = []
     if type(manifest) is not dict or not manifest or not _mapping_lines(lines, manifest, 0, ""):
         return None
@@ -158,7 +160,7 @@ def _mapping_lines(lines: list[str], mapping: dict[Any, Any], indent: int, first
             if not _sequence_lines(lines, value, indent):
                 return False
         else:
-            text = "{}" if kind is dict else "[]" if kind is list else _value_text(value)
+            text = _leaf_text(value)
             if text is None:
                 return False
             lines.append(f"{start}{key_text}: {text}\n")
@@ -176,11 +178,17 @@ def _sequence_lines(lines: list[str], items: list[Any], indent: int) -> bool:
         elif kind is list and item:
             return False
         else:
-            text = "{}" if kind is dict else "[]" if kind is list else _value_text(item)
+            text = _leaf_text(item)
             if text is None:
                 return False
             lines.append(f"{pad}- {text}\n")
     return True
+
+
+def _leaf_text(value: object) -> str | None:
+    """An empty mapping or list, or a scalar, as PyYAML writes it after `key: ` or `- `; None where PyYAML is needed."""
+    kind = type(value)
+    return "{}" if kind is dict else "[]" if kind is list else _value_text(value)
 
 
 def stack_yaml(manifests: Iterable[Manifest]) -> str:
