@@ -19,14 +19,17 @@ these objects need nothing from a construct tree. tests/test_argocd_fleet.py val
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 from constructs_lib.labels import VERSION_LABEL, RecommendedLabels
 from constructs_lib.pod_security_labels import namespace_labels
 from delivery.output import FLEET_FOLDER
+from environment_model.paths import environments_dir
 from environment_model.registry import STACKS, StackDefinition
+from environment_model.settings_file import display_name
 from stacks.argocd.settings import about_annotations, creates_namespace, fleet_cluster
 
 # The label of each generated Application that the rollout steps select.
@@ -47,12 +50,17 @@ class FleetError(Exception):
 
 
 def fleet_application_sets(
-    environments: Mapping[str, Any], stacks: Sequence[StackDefinition] = STACKS
+    environments: Mapping[str, Any], stacks: Sequence[StackDefinition] = STACKS, *, folder: Path | None = None
 ) -> list[dict[str, Any]]:
-    """One ApplicationSet per stack for the environments `environments` (name -> EnvironmentSettings); FleetError
-    when they cannot share one Argo CD or two of them would deploy a stack to one namespace of one cluster."""
-    _refuse_shared_names(environments, stacks)
-    _refuse_shared_destinations(environments, stacks)
+    """One ApplicationSet per stack for the environments `environments` (name -> EnvironmentSettings, read from
+    `folder`, default environments_dir(): the files the messages name); FleetError when they cannot share one Argo CD
+    or two of them would deploy a stack to one namespace of one cluster."""
+
+    def settings_file(env: str) -> str:
+        return display_name((folder or environments_dir()) / f"{env}.yaml")
+
+    _refuse_shared_names(environments, stacks, settings_file)
+    _refuse_shared_destinations(environments, stacks, settings_file)
     namespaces = {settings.argocd.namespace for settings in environments.values()}
     if len(namespaces) != 1:
         listed = ", ".join(f"{env}: {settings.argocd.namespace}" for env, settings in sorted(environments.items()))
@@ -64,7 +72,9 @@ def fleet_application_sets(
     return [_application_set(stack, environments, argocd_namespace) for stack in stacks]
 
 
-def _refuse_shared_names(environments: Mapping[str, Any], stacks: Sequence[StackDefinition]) -> None:
+def _refuse_shared_names(
+    environments: Mapping[str, Any], stacks: Sequence[StackDefinition], settings_file: Callable[[str], str]
+) -> None:
     """Two environments that render an AppProject or an Argo CD Application of one name: in one Argo CD (the fleet)
     the second overwrites the first. Applications are `<env>-<stack>` and `<env>-root`, so `dev` with stack
     `discord-monitor` and an environment `dev-discord` with a stack `monitor` would meet."""
@@ -76,13 +86,15 @@ def _refuse_shared_names(environments: Mapping[str, Any], stacks: Sequence[Stack
             other = owners.setdefault((kind, name), env)
             if other != env:
                 raise FleetError(
-                    f"environments/{other}.yaml and environments/{env}.yaml both render the Argo CD {kind} {name!r}: "
+                    f"{settings_file(other)} and {settings_file(env)} both render the Argo CD {kind} {name!r}: "
                     f"in one Argo CD the second would replace the first; "
                     + ("give each environment its own argocd.project" if kind == "AppProject" else "rename one")
                 )
 
 
-def _refuse_shared_destinations(environments: Mapping[str, Any], stacks: Sequence[StackDefinition]) -> None:
+def _refuse_shared_destinations(
+    environments: Mapping[str, Any], stacks: Sequence[StackDefinition], settings_file: Callable[[str], str]
+) -> None:
     """Two environments whose stacks land in one namespace of one cluster: their Applications, fleet or app of apps,
     would fight over the same objects (each pruning what the other applies)."""
     first: dict[tuple[str, str], tuple[str, str]] = {}
@@ -95,7 +107,7 @@ def _refuse_shared_destinations(environments: Mapping[str, Any], stacks: Sequenc
             if destination in first:
                 other_env, other_stack = first[destination]
                 raise FleetError(
-                    f"environments/{other_env}.yaml and environments/{env}.yaml: {other_stack} of {other_env} and "
+                    f"{settings_file(other_env)} and {settings_file(env)}: {other_stack} of {other_env} and "
                     f"{stack.name} of {env} would both deploy to namespace {destination[1]!r} of cluster "
                     f"{destination[0]!r}; give each environment its own cluster (argocd.cluster, default the "
                     f"environment's name) or the stacks their own namespaces"

@@ -98,6 +98,7 @@ def _synth(selection: Selection, out: Path, *, prune: bool, note: Note) -> list[
                 note=note,
                 cached=cached,
                 available=selection.available,
+                environments_folder=selection.folder,
             )
         except SynthError as error:
             raise CommandError(str(error)) from None
@@ -191,7 +192,9 @@ def render(selection: Selection, note: Note) -> tuple[dict[str, RenderedEnvironm
     renderer = _start_engine(selection, cached, note)
     try:
         settings = _load_settings(selection, texts)
-        fleet = fleet_objects(settings, selection.available)  # settings the fleet cannot serve fail here, as in synth
+        fleet = fleet_objects(
+            settings, selection.available, selection.folder
+        )  # settings the fleet cannot serve fail here, as in synth
         rendered = render_pipeline(renderer, settings, selection.stacks, cached=cached)
         for by_stack in rendered.values():
             for manifests in by_stack.values():

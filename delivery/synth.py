@@ -60,22 +60,23 @@ def write(
     note: Callable[[str], None],
     cached: CachedRenders | None = None,
     available: Sequence[str] | None = None,
+    environments_folder: Path | None = None,
 ) -> Written:
     """Render `stacks` of every environment of `settings` into `out`/<env>/<stack>/ (Argo CD's into
     `out`/argocd/<env>/), each environment swapped in whole or not at all; with `whole_environments` false, the
     stacks not rendered are kept as they are (and checked with the rendered ones). SynthError for a mistake, with
     `out` as it was; a failed synth leaves no trace, not even the output folder, or its argocd/ folder, if it made
     them. The pairs found in `cached` are written from it (see pipeline.render). `available`: every environment there
-    is (default: those of environments_dir()): the fleet is written when all are rendered, and the folders of the
-    others are stale."""
+    is (default: those in `environments_folder`, default environments_dir()): the fleet is written when all are
+    rendered, and the folders of the others are stale."""
     environments = list(settings)
-    available = available_environments() if available is None else available
+    available = available_environments(environments_folder) if available is None else available
     staged: dict[str, Path] = {}
     staged_argocd: dict[str, Path] = {}
     staged_fleet: dict[str, Path] = {}
     created = [folder for folder in (out, out / "argocd") if not folder.exists()]
     try:
-        fleet = fleet_objects(settings, available)
+        fleet = fleet_objects(settings, available, environments_folder)
         with output_lock(out):
             for line in recover_leftovers(out):
                 note(line)
@@ -131,13 +132,16 @@ def write(
     return Written(rendered, stale)
 
 
-def fleet_objects(settings: Mapping[str, EnvironmentSettings], available: Sequence[str]) -> dict[str, list[Manifest]]:
+def fleet_objects(
+    settings: Mapping[str, EnvironmentSettings], available: Sequence[str], folder: Path | None = None
+) -> dict[str, list[Manifest]]:
     """<out>/argocd/fleet/'s objects when `settings` holds every environment of `available`, else nothing: the fleet
     is made of all environments' settings, and a synth of some of them has not loaded (nor validated) the others',
-    so it leaves the folder as it is (CI's check that dist/ is current catches a fleet left behind)."""
+    so it leaves the folder as it is (CI's check that dist/ is current catches a fleet left behind). `folder`: where
+    the settings files are (default environments_dir()), for the messages."""
     if set(settings) != set(available):
         return {}
-    return {FLEET_FOLDER: fleet_application_sets(settings)}
+    return {FLEET_FOLDER: fleet_application_sets(settings, folder=folder)}
 
 
 def read_rendered_tree(folder: Path, scope: Sequence[str]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from delivery.promote import plan_set_image
 from delivery.synth import read_rendered_tree
 from environment_model.paths import ENVIRONMENTS_DIR, ROOT
 from environment_model.settings import load_environment
+from environment_model.settings_file import display_name
 from tests.test_bad_input import tree_digest
 from value_types.credentials import redact_credentials, text_has_credentials
 
@@ -481,3 +482,16 @@ def test_windows_line_breaks_are_kept(environments: Path) -> None:
     before = dev.read_bytes()
     plan_set_image("core-pipeline", "1.5.0", "dev").write()
     assert dev.read_bytes() == before.replace(b'tag: "1.4.0"\r\n', b'tag: "1.5.0"\r\n', 1)
+
+
+def test_fleet_refusals_name_the_settings_files_read(
+    environments: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Settings from ENVIRONMENTS_DIR: a refusal that involves two environments names those two files, not
+    environments/ of the project."""
+    edit_text(environments / "staging.yaml", "  rollout_step: 2", "  cluster: dev\n  rollout_step: 2")
+    code, out, err = run(["synth", "--out", str(tmp_path / "out")], capsys)
+    line, written = err.splitlines()
+    assert code == 1 and out == "" and written.startswith("nothing was written to ")
+    assert f"{display_name(environments / 'dev.yaml')} and {display_name(environments / 'staging.yaml')}" in line
+    assert not (tmp_path / "out").exists()
