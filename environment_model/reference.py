@@ -33,18 +33,28 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
         path = f"{prefix}{name}"
         nested = _nested_model(field.annotation)
         # Whitespace collapsed: Python 3.13 strips docstrings' indentation, 3.11 does not.
-        description = " ".join((field.description or (nested.__doc__ or "" if nested else "")).split())
+        description = " ".join((field.description or (nested[0].__doc__ or "" if nested else "")).split())
         rows.append(f"| `{path}` | {_type_name(field.annotation)} | {_default(field)} | {description} |")
         if nested is not None:
-            rows.extend(_rows(nested, f"{path}."))
+            model_inside, step = nested
+            rows.extend(_rows(model_inside, f"{path}{step}"))
     return rows
 
 
-def _nested_model(annotation: Any) -> type[BaseModel] | None:
-    for candidate in (annotation, *get_args(annotation)):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-    return None
+def _nested_model(annotation: Any) -> tuple[type[BaseModel], str] | None:
+    """The model whose keys are listed under a field, and what a key path puts between the field's name and them:
+    `.` for the model itself (or an optional one, or the first of a union of models), `[].` for a list's items,
+    `.<key>.` for a dict's values."""
+    if _is_model(annotation):
+        return annotation, "."
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (list, dict) and args:
+        return (args[-1], "[]." if origin is list else ".<key>.") if _is_model(args[-1]) else None
+    return next(((arg, ".") for arg in args if _is_model(arg)), None)
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 def _type_name(annotation: Any) -> str:

@@ -177,6 +177,18 @@ def test_settings_reference_is_current() -> None:
     assert REFERENCE_PATH.read_text(encoding="utf-8") == settings_reference(), "run `python main.py schema`"
 
 
+def test_the_reference_names_a_lists_items_and_a_dicts_values_as_a_key_path_reaches_them() -> None:
+    from environment_model.reference import settings_reference
+
+    paths = {row.split("`")[1] for row in settings_reference().splitlines() if row.startswith("| `")}
+    assert {
+        "argocd.roles[].name",
+        "argocd.sync_windows[].schedule",
+        "hivemind_bot.secrets.remote_keys.<key>.key",
+    } <= paths
+    assert not {"argocd.roles.name", "hivemind_bot.secrets.remote_keys.key"} & paths
+
+
 def test_environment_files_validate_against_the_exported_schema() -> None:
     import json
 
