@@ -7,7 +7,7 @@ references name objects that exist, that no Secret value is about to be committe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -18,7 +18,7 @@ from constructs_lib.pod_security_labels import missing_labels
 from constructs_lib.scratch import NO_WRITABLE_TMP_ANNOTATION, SCRATCH_PATH
 from constructs_lib.sync_options import sync_options
 from delivery.pod_security import DEFAULT_LEVEL, enforced_levels, violations
-from delivery.pod_templates import POD_TEMPLATE_KINDS, pod_template_of
+from delivery.pod_templates import POD_TEMPLATE_KINDS, LabelIndex, pod_template_of, selects
 from delivery.sync_waves import is_hook
 from engine import Manifest
 from value_types.images import mutable_tag_problem
@@ -71,38 +71,6 @@ def pod_templates(manifests: list[Manifest]) -> list[PodTemplate]:
     return templates
 
 
-def selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    return all(labels.get(key) == value for key, value in selector.items())
-
-
-class _PodIndex:
-    """Pod templates by namespace and by each (label, value) pair they carry, in the order given.
-
-    A selector is tried only on the templates that carry its rarest pair: every match carries every pair, so none is
-    missed, and checking every selector of an environment stays linear in the number of objects (a selector holds a
-    unique name, so its rarest pair is carried by its own pods alone), not pods times selectors."""
-
-    def __init__(self, templates: Iterable[PodTemplate]) -> None:
-        self._in_namespace: dict[str | None, list[PodTemplate]] = {}
-        self._by_label: dict[tuple[str | None, str, str], list[PodTemplate]] = {}
-        for template in templates:
-            self._in_namespace.setdefault(template.namespace, []).append(template)
-            for label, value in template.labels.items():
-                self._by_label.setdefault((template.namespace, label, value), []).append(template)
-
-    def select(self, namespace: str | None, selector: Mapping[str, str]) -> Iterator[PodTemplate]:
-        """The templates in `namespace` that `selector` selects (all of them for an empty one), in the order given."""
-        candidates = min(
-            (self._by_label.get((namespace, label, value), []) for label, value in selector.items()),
-            key=len,
-            default=self._in_namespace.get(namespace, []),
-        )
-        return (template for template in candidates if selects(selector, template.labels))
-
-    def selects_any(self, namespace: str | None, selector: Mapping[str, str]) -> bool:
-        return next(self.select(namespace, selector), None) is not None
-
-
 def check_environment(manifests: list[Manifest]) -> None:
     """RenderCheckError listing every problem in one environment's objects."""
     problems = list(find_problems(manifests))
@@ -150,7 +118,9 @@ def find_problems(manifests: list[Manifest]) -> Iterator[str]:
         by_kind.setdefault(manifest.get("kind"), []).append((position, manifest))
     owners = _of_kinds(by_kind, *POD_TEMPLATE_KINDS)
     templates = pod_templates(owners)  # one per owner: zipped with them below
-    pods = _PodIndex(templates)
+    pods = LabelIndex[PodTemplate]()
+    for template in templates:
+        pods.add(template, template.namespace, template.labels)
     # (namespace, claim name) -> the pod templates that mount the claim, each once, in order.
     mounted_by: dict[tuple[str | None, Any], list[PodTemplate]] = {}
     for template in templates:
@@ -283,7 +253,9 @@ def _writable_tmp_problems(template: PodTemplate) -> Iterator[str]:
             )
 
 
-def _overlapping_workloads(workloads: list[tuple[Manifest, PodTemplate]], pods: _PodIndex) -> Iterator[str]:
+def _overlapping_workloads(
+    workloads: list[tuple[Manifest, PodTemplate]], pods: LabelIndex[PodTemplate]
+) -> Iterator[str]:
     """Two workloads whose selector matches the other's pods fight over them (each controller counts the other's
     pods as its own), and a Service or policy built from one selector reaches both. `workloads`: each workload with
     its pod template, in order."""
@@ -462,7 +434,9 @@ def _service_port_problem(
     return None
 
 
-def _policy_peer_problems(where: str, namespace: str | None, spec: Mapping[str, Any], pods: _PodIndex) -> Iterator[str]:
+def _policy_peer_problems(
+    where: str, namespace: str | None, spec: Mapping[str, Any], pods: LabelIndex[PodTemplate]
+) -> Iterator[str]:
     """A same-namespace pod selector in a rule must pick rendered pods, or the rule allows nothing intended."""
     rules = [*(r.get("from", []) for r in spec.get("ingress", [])), *(r.get("to", []) for r in spec.get("egress", []))]
     for peers in rules:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from delivery.pod_templates import pod_template_of
+from delivery.pod_templates import LabelIndex, pod_template_of
 
 Manifest = dict[str, Any]
 Key = tuple[str, str | None, str]  # kind, namespace, name
@@ -29,35 +29,16 @@ def is_hook(manifest: Manifest) -> bool:
     return HOOK_ANNOTATION in (manifest.get("metadata", {}).get("annotations") or {})
 
 
-class _LabelIndex:
-    """Objects by (namespace, label, value), so a selector finds its matches without scanning every object."""
-
-    def __init__(self) -> None:
-        self._by_label: dict[tuple[str | None, str, str], list[tuple[Key, Mapping[str, str]]]] = {}
-
-    def add(self, owner: Key, labels: Mapping[str, str]) -> None:
-        for label, value in labels.items():
-            self._by_label.setdefault((owner[1], label, value), []).append((owner, labels))
-
-    def select(self, namespace: str | None, selector: Mapping[str, str]) -> list[Key]:
-        if not selector:
-            return []
-        candidates = min(
-            (self._by_label.get((namespace, label, value), []) for label, value in selector.items()), key=len
-        )
-        return [owner for owner, labels in candidates if all(labels.get(k) == v for k, v in selector.items())]
-
-
 def dependencies(manifests: list[Manifest]) -> dict[Key, set[Key]]:
     """Object -> the rendered objects it references (and so must follow)."""
     by_key = {key(m): m for m in manifests}
     secret_sources = _secret_sources(manifests)
     templates = {key(m): template for m in manifests if (template := pod_template_of(m)) is not None}
-    pods, services = _LabelIndex(), _LabelIndex()
+    pods, services = LabelIndex[Key](), LabelIndex[Key]()
     for owner, template in templates.items():
-        pods.add(owner, template.get("metadata", {}).get("labels", {}))
+        pods.add(owner, owner[1], template.get("metadata", {}).get("labels", {}))
     for service in (m for m in manifests if m.get("kind") == "Service"):
-        services.add(key(service), service.get("metadata", {}).get("labels", {}))
+        services.add(key(service), key(service)[1], service.get("metadata", {}).get("labels", {}))
     found: dict[Key, set[Key]] = {}
     for manifest in manifests:
         own = key(manifest)
@@ -73,7 +54,7 @@ def dependencies(manifests: list[Manifest]) -> dict[Key, set[Key]]:
         if manifest.get("kind") == "ServiceMonitor":
             # A monitor selects Services by their labels.
             selector = manifest.get("spec", {}).get("selector", {}).get("matchLabels", {})
-            refs.update(services.select(namespace, selector))
+            refs.update(services.select(namespace, selector) if selector else ())  # an empty one: no order
         if manifest.get("kind") == "Application":
             project = manifest.get("spec", {}).get("project")
             refs.add(("AppProject", namespace, str(project)))
@@ -120,7 +101,9 @@ def _secret_sources(manifests: list[Manifest]) -> dict[tuple[str | None, str], s
     return sources
 
 
-def _references(manifest: Manifest, template: Mapping[str, Any] | None, pods: _LabelIndex) -> Iterator[tuple[str, str]]:
+def _references(
+    manifest: Manifest, template: Mapping[str, Any] | None, pods: LabelIndex[Key]
+) -> Iterator[tuple[str, str]]:
     kind = manifest.get("kind")
     spec = manifest.get("spec", {})
     if template is not None:
@@ -138,7 +121,7 @@ def _references(manifest: Manifest, template: Mapping[str, Any] | None, pods: _L
         selector = spec.get("selector", {})
         selector = selector.get("matchLabels", selector) if kind == "PodDisruptionBudget" else selector
         namespace = manifest.get("metadata", {}).get("namespace")
-        for owner_kind, _, owner_name in pods.select(namespace, selector):
+        for owner_kind, _, owner_name in pods.select(namespace, selector) if selector else ():
             yield owner_kind, owner_name
     if kind == "HorizontalPodAutoscaler":
         target = spec.get("scaleTargetRef", {})

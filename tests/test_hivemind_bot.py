@@ -9,7 +9,8 @@ from typing import Any, get_args
 import cdk8s  # as a module: pytest would collect cdk8s.Testing as a test class
 import pytest
 
-from delivery.checks import pod_templates, selects
+from delivery.checks import pod_templates
+from delivery.pod_templates import selects
 from delivery.sync_waves import WAVE_ANNOTATION
 from engine import Manifest, RenderedEnvironment
 from environment_model.paths import ROOT

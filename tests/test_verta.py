@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from delivery.checks import pod_templates, selects
+from delivery.checks import pod_templates
+from delivery.pod_templates import selects
 from engine import Manifest, RenderedEnvironment
 from environment_model.settings import load_environment
 from tests.conftest import find
