@@ -7,7 +7,7 @@ is made; and, as with Python's `concurrent.futures` executors, one interface has
 - `plain` (engine/plain.py): in this process, jsii exactly as shipped (its own two-process kernel start, its
   run-time type checks of every struct). The reference: every other engine gives the same bytes.
 - `fast` (engine/fast.py): forked `python -O` worker processes, one per core, each with a one-process Node kernel
-  started before the imports and cheaper jsii serialisation (engine/fast_runtime.py). Those speed-ups rely on
+  started before the imports, and jsii requests sent the short way (engine/fast_runtime.py). Those speed-ups rely on
   jsii's private parts, so they run only on the jsii and cdk8s versions and the kernel program they were written
   against; on any other it says so in one line and its workers render with jsii as shipped, still in parallel
   (engine/start.py). A jsii upgrade never fails a render.

@@ -1,4 +1,4 @@
-"""How jsii runs in the fast engine's workers: its kernel in one Node process, and faster serialisation of structs.
+"""How jsii runs in the fast engine's workers: its kernel in one Node process, and its requests sent the short way.
 Every use of jsii's private parts is in this package; `unsupported` says when they may not be what they were."""
 
 from __future__ import annotations
