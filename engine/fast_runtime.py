@@ -159,7 +159,7 @@ def speed_up_jsii_calls() -> None:
     import jsii._kernel as kernel_module
     from jsii import _reference_map
     from jsii._kernel.providers import process as process_module
-    from jsii._kernel.types import Callback, CreateResponse, InvokeResponse
+    from jsii._kernel.types import CreateResponse, InvokeResponse
     from jsii._runtime import kernel
     from jsii._stack_trace import is_enabled as stack_traces_enabled
     from jsii.errors import ErrorType, JavaScriptError, JSIIError
@@ -191,25 +191,20 @@ def speed_up_jsii_calls() -> None:
         process.stdin.flush()
         return process.stdout.readline()  # type: ignore[no-any-return]
 
-    def settle(answer: bytes, response_type: type) -> Any:
+    def jsiis_way(kernel: Any, answer: bytes, response_type: type) -> Any:
         """An answer the short way does not take, read as jsii's own path reads it (jsii/_kernel/providers/process.py
-        `send`): the response, or the callback Node asks for first."""
+        `send`, then the Kernel's method): callbacks answered until the result comes, errors raised."""
         message = json.loads(answer, object_hook=process_module.ohook)
         response = node._serializer.structure(message, process_module._ProcessResponse)
         if isinstance(response, process_module._CallbackResponse):
-            return response.callback
+            return kernel_module._callback_till_result(kernel, response.callback, response_type)
         if isinstance(response, process_module._OkayResponse):
-            return node._serializer.structure(response.ok, response_type)
+            result = node._serializer.structure(response.ok, response_type)
+            return result.result if isinstance(result, InvokeResponse) else result
         cause = JavaScriptError(response.stack)  # type: ignore[no-untyped-call]
         if response.name == ErrorType.JSII_FAULT.value:
             raise JSIIError(response.error) from cause
         raise RuntimeError(response.error) from cause
-
-    def finish(kernel: Any, response: Any, response_type: type) -> Any:
-        """What jsii's Kernel makes of a response: callbacks answered until the result comes."""
-        if isinstance(response, Callback):
-            return kernel_module._callback_till_result(kernel, response, response_type)
-        return response.result if isinstance(response, InvokeResponse) else response
 
     def create(self: Any, klass: type, obj: Any, args: list[Any] | None = None) -> Any:
         request = {
@@ -226,7 +221,7 @@ def speed_up_jsii_calls() -> None:
                 ref=reference["$jsii.byref"], interfaces=reference.get("$jsii.interfaces")
             )
         else:
-            obj.__jsii_ref__ = finish(self, settle(answer, CreateResponse), CreateResponse)
+            obj.__jsii_ref__ = jsiis_way(self, answer, CreateResponse)
         _reference_map.register_reference(obj)
         return obj.__jsii_ref__
 
@@ -237,8 +232,7 @@ def speed_up_jsii_calls() -> None:
             message = json.loads(answer)
             if "ok" in message:
                 return message["ok"].get("result")
-        result = finish(self, settle(answer, InvokeResponse), InvokeResponse)
-        return kernel_module._recursize_dereference(self, result)
+        return kernel_module._recursize_dereference(self, jsiis_way(self, answer, InvokeResponse))
 
     create.__sped_up__ = True  # type: ignore[attr-defined]
     kernel_module.Kernel.create = create  # type: ignore[method-assign]
