@@ -128,10 +128,10 @@ class RenderCache:
     def get(self, key: str) -> list[Manifest] | None:
         """The objects stored under `key`, or None: absent, unreadable, corrupt, written by another format, or of
         any shape but what `put` writes (see well_formed)."""
-        entry = read_entry(self._path(key), key, FORMAT)
+        entry = _read_entry(self._path(key), key)
         if entry is None or not well_formed(entry.get("manifests")):
             return None
-        touch(self._path(key))
+        _touch(self._path(key))
         manifests: list[Manifest] = entry["manifests"]
         return manifests
 
@@ -170,15 +170,15 @@ class RenderCache:
         return removed
 
 
-def read_entry(path: Path, key: str, format: int) -> dict[str, Any] | None:
-    """The JSON object in the file `path` if it records `key` in `format`; None if it is absent, unreadable,
+def _read_entry(path: Path, key: str) -> dict[str, Any] | None:
+    """The JSON object in the file `path` if it records `key` in this FORMAT; None if it is absent, unreadable,
     corrupt, written for another key or by another format, or not this user's alone (each such file is a miss, and
     is replaced: in a cache folder others can write to, a stranger's entry never reaches dist/)."""
     try:
         entry = json.loads(read_own_file(path))
     except (OSError, ValueError):
         return None
-    if not (isinstance(entry, dict) and entry.get("format") == format and entry.get("key") == key):
+    if not (isinstance(entry, dict) and entry.get("format") == FORMAT and entry.get("key") == key):
         return None
     return entry
 
@@ -203,7 +203,7 @@ def well_formed(manifests: object) -> bool:
     return True
 
 
-def touch(path: Path) -> None:
+def _touch(path: Path) -> None:
     """Mark an entry used now: the recently-used order that pruning follows."""
     with contextlib.suppress(OSError):
         os.utime(path)

@@ -38,7 +38,8 @@ def dependencies(manifests: list[Manifest]) -> dict[Key, set[Key]]:
     for owner, template in templates.items():
         pods.add(owner, owner[1], template.get("metadata", {}).get("labels", {}))
     for service in (m for m in manifests if m.get("kind") == "Service"):
-        services.add(key(service), key(service)[1], service.get("metadata", {}).get("labels", {}))
+        service_key = key(service)
+        services.add(service_key, service_key[1], service.get("metadata", {}).get("labels", {}))
     found: dict[Key, set[Key]] = {}
     for manifest in manifests:
         own = key(manifest)
