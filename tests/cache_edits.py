@@ -66,13 +66,11 @@ def run_synth(out: Path, *options: str) -> SynthOutcome:
     return SynthOutcome(code, report, tree(out))
 
 
-def tree(out: Path, environments: Sequence[str] | None = None) -> dict[str, bytes | None]:
-    """Every entry under `out` (only those a synth of `environments` replaces, if given: see part): a file's
-    bytes, None for a folder."""
-    entries = {
+def tree(out: Path) -> dict[str, bytes | None]:
+    """Every entry under `out`: a file's bytes, None for a folder."""
+    return {
         str(path.relative_to(out)): path.read_bytes() if path.is_file() else None for path in sorted(out.rglob("*"))
     }
-    return entries if environments is None else part(entries, environments)
 
 
 def part(entries: dict[str, bytes | None], environments: Sequence[str]) -> dict[str, bytes | None]:

@@ -257,8 +257,9 @@ def test_random_edits_give_what_no_cache_gives_and_miss_every_pair_they_touch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The issue's differential test. Every step edits, checks what the cache answers (look_up finds exactly the
-    pairs whose inputs were rendered before), then undoes the edit and checks again; a sample of steps renders instead, cached and not,
-    and must write the same bytes or fail alike. CACHE_EDITS and CACHE_EDITS_SEED change the run."""
+    pairs whose inputs were rendered before), then undoes the edit and checks again; a sample of steps renders
+    instead, cached and not, and must write the same bytes or fail alike. CACHE_EDITS and CACHE_EDITS_SEED change
+    the run."""
     run = EditRun(tmp_path, monkeypatch, edits_seed())
     assert set(SETTINGS_WEIGHTS) | {"unknown key"} == set(SETTINGS_EDITS)
     run.synth_everything("the first synth")

@@ -400,6 +400,19 @@ class ServiceName:
     service_port_name: str = "http"
 
 
+def web_ingress_alone(options: IngressOptions) -> str:
+    """The Ingress the web service gets for `options`, rendered alone."""
+
+    def build(chart: cdk8s.Chart) -> None:
+        WebIngress(
+            chart,
+            "Ingress",
+            WebIngressProps.for_service(ServiceName("web"), options, name="web", labels=WEB_LABELS.all),
+        )
+
+    return rendered_alone(build)
+
+
 def test_web_ingress_nginx_with_rate_limit_cors_body_size_and_timeouts(yaml_snapshot: SnapshotAssertion) -> None:
     options = IngressOptions(
         hosts=["web.example.com", "www.example.com"],
@@ -409,15 +422,7 @@ def test_web_ingress_nginx_with_rate_limit_cors_body_size_and_timeouts(yaml_snap
         timeouts=ProxyTimeouts(read_seconds=120),
         extra_paths=[IngressPath(path="/api", service=ServiceName("api"))],
     )
-
-    def build(chart: cdk8s.Chart) -> None:
-        WebIngress(
-            chart,
-            "Ingress",
-            WebIngressProps.for_service(ServiceName("web"), options, name="web", labels=WEB_LABELS.all),
-        )
-
-    assert rendered_alone(build) == yaml_snapshot
+    assert web_ingress_alone(options) == yaml_snapshot
 
 
 def test_web_ingress_traefik_with_middlewares(yaml_snapshot: SnapshotAssertion) -> None:
@@ -428,15 +433,7 @@ def test_web_ingress_traefik_with_middlewares(yaml_snapshot: SnapshotAssertion) 
         cors=CorsPolicy(allow_origins=["https://app.example.com"]),
         max_body_megabytes=8,
     )
-
-    def build(chart: cdk8s.Chart) -> None:
-        WebIngress(
-            chart,
-            "Ingress",
-            WebIngressProps.for_service(ServiceName("web"), options, name="web", labels=WEB_LABELS.all),
-        )
-
-    assert rendered_alone(build) == yaml_snapshot
+    assert web_ingress_alone(options) == yaml_snapshot
 
 
 def test_traefik_web_route_with_security_headers_rate_limit_and_redirect(yaml_snapshot: SnapshotAssertion) -> None:
